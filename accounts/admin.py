@@ -1,0 +1,146 @@
+"""Django admin for platform superusers. Organization admins get their own scoped admin
+with the approvals issue (policies, limits, budgets, numbering)."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from guardian.admin import GuardedModelAdminMixin
+
+from .models import (
+    Connection,
+    ConnectionEvent,
+    DocumentSequence,
+    Location,
+    MemberInvitation,
+    Membership,
+    Organization,
+    OutboundEmail,
+    User,
+)
+
+
+@admin.register(User)
+class UserAdmin(GuardedModelAdminMixin, BaseUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "full_name", "is_staff", "is_active", "last_login"]
+    search_fields = ["email", "full_name"]
+    fieldsets = [
+        (None, {"fields": ["email", "password", "full_name"]}),
+        ("Platform", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
+        ("Dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [
+        (None, {"classes": ["wide"], "fields": ["email", "full_name", "password1", "password2"]})
+    ]
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    raw_id_fields = ["user"]
+
+
+class SequenceInline(admin.TabularInline):
+    model = DocumentSequence
+    extra = 0
+    readonly_fields = ["kind", "last_value"]
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class LocationInline(admin.TabularInline):
+    model = Location
+    extra = 0
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "base_currency", "buys", "sells", "created_at"]
+    list_filter = ["buys", "sells", "base_currency"]
+    search_fields = ["name", "slug"]
+    inlines = [MembershipInline, LocationInline, SequenceInline]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "base_currency", "buys", "sells", "notification_email"]}),
+        (
+            "Address",
+            {"fields": ["address_line1", "address_line2", "postal_code", "city", "region", "country"]},
+        ),
+        ("Numbering", {"fields": ["po_prefix", "so_prefix", "invoice_prefix", "bill_prefix"]}),
+    ]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "organization", "roles"]
+    list_select_related = ["user", "organization"]
+    search_fields = ["user__email", "organization__name"]
+    raw_id_fields = ["user", "organization"]
+
+
+class ConnectionEventInline(admin.TabularInline):
+    model = ConnectionEvent
+    extra = 0
+    readonly_fields = ["kind", "actor", "organization", "detail", "created_at"]
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Connection)
+class ConnectionAdmin(admin.ModelAdmin):
+    """Status changes only through the services (the web pages): the admin shows them."""
+
+    list_display = ["customer", "supplier", "invite_email", "status", "invited_at"]
+    list_filter = ["status"]
+    list_select_related = ["customer", "supplier"]
+    search_fields = ["customer__name", "supplier__name", "invite_email"]
+    readonly_fields = [
+        "customer",
+        "supplier",
+        "status",
+        "invite_email",
+        "invited_by",
+        "invited_at",
+        "accepted_at",
+        "suspended_by",
+    ]
+    fields = readonly_fields + ["currency", "payment_terms_days", "ship_to"]
+    inlines = [ConnectionEventInline]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(MemberInvitation)
+class MemberInvitationAdmin(admin.ModelAdmin):
+    list_display = ["email", "organization", "created_at", "expires_at", "accepted_at", "revoked_at"]
+    list_select_related = ["organization"]
+    readonly_fields = [
+        "organization",
+        "email",
+        "roles",
+        "invited_by",
+        "created_at",
+        "accepted_at",
+        "accepted_by",
+    ]
+    exclude = ["token_hash"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(OutboundEmail)
+class OutboundEmailAdmin(admin.ModelAdmin):
+    list_display = ["subject", "status", "attempts", "created_at", "sent_at"]
+    list_filter = ["status"]
+    search_fields = ["subject", "key"]
+    readonly_fields = [f.name for f in OutboundEmail._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

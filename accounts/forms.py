@@ -1,0 +1,230 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.urls import reverse
+
+from billing.money import CURRENCY_CHOICES
+from procurement.validators import no_markup
+
+from .mail import absolute_url, queue_email
+from .models import Location, Organization
+from .roles import ROLE_HELP, Role
+
+
+class RoleChoiceField(forms.MultipleChoiceField):
+    widget = forms.CheckboxSelectMultiple
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("choices", [(r.value, f"{r.label} — {ROLE_HELP[r]}") for r in Role])
+        super().__init__(**kwargs)
+
+
+class LoginForm(AuthenticationForm):
+    username = forms.EmailField(
+        label="E-mail", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+    )
+
+
+class UserFields(forms.Form):
+    full_name = forms.CharField(
+        label="Your name",
+        max_length=150,
+        validators=[no_markup],
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+    email = forms.EmailField(label="Work e-mail", widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    password1 = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 8 characters, not only digits, not a common password.",
+    )
+    password2 = forms.CharField(
+        label="Password again",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password1") and data.get("password2") and data["password1"] != data["password2"]:
+            self.add_error("password2", "The two passwords differ.")
+        return data
+
+
+class OrganizationFields(forms.Form):
+    organization_name = forms.CharField(label="Organization name", max_length=120, validators=[no_markup])
+    base_currency = forms.ChoiceField(label="Base currency", choices=CURRENCY_CHOICES, initial="USD")
+    buys = forms.BooleanField(label="We buy (raise purchase orders)", required=False, initial=True)
+    sells = forms.BooleanField(label="We sell (publish listings, receive orders)", required=False)
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("buys") and not data.get("sells"):
+            self.add_error("buys", "An organization buys, sells, or both: tick at least one.")
+        return data
+
+
+class SignUpForm(UserFields, OrganizationFields):
+    field_order = [
+        "full_name",
+        "email",
+        "password1",
+        "password2",
+        "organization_name",
+        "base_currency",
+        "buys",
+        "sells",
+    ]
+
+
+class JoinForm(UserFields):
+    """Sign-up through an invitation to join an organization: no organization of one's own."""
+
+
+class CreateOrganizationForm(OrganizationFields):
+    pass
+
+
+class OrganizationSettingsForm(forms.ModelForm):
+    class Meta:
+        model = Organization
+        fields = [
+            "name",
+            "base_currency",
+            "notification_email",
+            "address_line1",
+            "address_line2",
+            "postal_code",
+            "city",
+            "region",
+            "country",
+            "buys",
+            "sells",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("name", "address_line1", "address_line2", "city", "region", "country"):
+            self.fields[name].validators.append(no_markup)
+
+
+class InviteMemberForm(forms.Form):
+    email = forms.EmailField(label="E-mail")
+    roles = RoleChoiceField(label="Roles")
+
+
+class MemberRolesForm(forms.Form):
+    roles = RoleChoiceField(label="Roles")
+
+
+class LocationForm(forms.ModelForm):
+    class Meta:
+        model = Location
+        fields = [
+            "name",
+            "address_line1",
+            "address_line2",
+            "postal_code",
+            "city",
+            "region",
+            "country",
+            "is_default",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("name", "address_line1", "address_line2", "city", "region", "country", "postal_code"):
+            self.fields[name].validators.append(no_markup)
+
+    def validate_unique(self):
+        """The service checks uniqueness within the organization (the form has no organization)."""
+
+
+class ConnectionTermsForm(forms.Form):
+    currency = forms.ChoiceField(
+        label="Currency", choices=[("", "The supplier's currency")] + CURRENCY_CHOICES, required=False
+    )
+    payment_terms_days = forms.IntegerField(
+        label="Payment terms (net days)", min_value=0, max_value=365, initial=30
+    )
+    ship_to = forms.ModelChoiceField(
+        label="Default ship-to", queryset=Location.objects.none(), required=False, empty_label="(none)"
+    )
+
+    def __init__(self, *args, locations, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Tenant-filtered: a location of another organization is a validation error.
+        self.fields["ship_to"].queryset = locations
+
+
+class InviteSupplierForm(ConnectionTermsForm):
+    email = forms.EmailField(label="Supplier's e-mail", help_text="Someone who can accept for the supplier.")
+    message = forms.CharField(
+        label="Message (optional)",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        validators=[no_markup],
+    )
+    field_order = ["email", "currency", "payment_terms_days", "ship_to", "message"]
+
+
+class SuspendForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason (shown to the other side)",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[no_markup],
+    )
+
+
+class AcceptConnectionForm(forms.Form):
+    organization = forms.ChoiceField(label="Accept for")
+
+    def __init__(self, *args, memberships, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["organization"].choices = [
+            (m.organization.slug, m.organization.name) for m in memberships
+        ]
+
+
+class DeclineConnectionForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason (optional)",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[no_markup],
+    )
+
+
+class OutboxPasswordResetForm(PasswordResetForm):
+    """Password-reset e-mails go through the outbox and Celery like every other e-mail."""
+
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ):
+        user = context["user"]
+        queue_email(
+            key=f"password-reset:{user.pk}:{context['token']}",
+            to=[to_email],
+            template="password_reset",
+            context={
+                "user": user,
+                "url": absolute_url(
+                    reverse(
+                        "accounts:password-reset-confirm",
+                        kwargs={"uidb64": context["uid"], "token": context["token"]},
+                    )
+                ),
+            },
+        )

@@ -1,0 +1,55 @@
+"""Queueing e-mail: render now, in the caller's transaction; deliver after commit.
+
+``queue_email`` writes one outbox row per idempotency key (a second call with the same key
+is a no-op) and schedules ``accounts.tasks.deliver_email`` with ``transaction.on_commit``.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+
+from .models import Organization, OutboundEmail
+
+
+def absolute_url(path: str) -> str:
+    return f"{settings.SITE_URL}{path}"
+
+
+def queue_email(
+    *,
+    key: str,
+    to: list[str],
+    template: str,
+    context: dict[str, Any],
+    organization: Organization | None = None,
+) -> OutboundEmail:
+    """Render ``templates/emails/<template>_{subject.txt,body.txt,body.html}`` and queue it.
+
+    The templates are ordinary Django templates: HTML is escaped in the HTML part.
+    """
+    from . import tasks  # tasks import this module's helpers
+
+    existing = OutboundEmail.objects.filter(key=key).first()
+    if existing:
+        return existing
+    context = {"site_url": settings.SITE_URL, **context}
+    subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
+    try:
+        with transaction.atomic():
+            email = OutboundEmail.objects.create(
+                key=key,
+                organization=organization,
+                to=sorted({address.lower() for address in to if address}),
+                subject=subject[:300],
+                body_text=render_to_string(f"emails/{template}_body.txt", context),
+                body_html=render_to_string(f"emails/{template}_body.html", context),
+            )
+    except IntegrityError:
+        return OutboundEmail.objects.get(key=key)
+    transaction.on_commit(partial(tasks.deliver_email.delay, email.pk))
+    return email

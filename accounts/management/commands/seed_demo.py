@@ -1,0 +1,223 @@
+"""``python manage.py seed_demo``: the embedded demo's organizations, people, connections
+and listings. Idempotent: what exists already is left as it is. Every demo password is ``demo``."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts import services
+from accounts.models import Connection, Membership, Organization, User
+from accounts.roles import BUYING_ROLES, SELLING_ROLES, Role
+from orders import services as order_services
+from orders.models import Listing
+
+PASSWORD = "demo"
+
+# slug: (name, domain, currency, buys, sells, address, location)
+ORGANIZATIONS = {
+    "northwind": (
+        "Northwind Traders",
+        "northwind.example",
+        "USD",
+        True,
+        False,
+        ("200 Harbor Way", "Seattle", "98101", "WA", "United States"),
+        "Seattle warehouse",
+    ),
+    "bluebird": (
+        "Bluebird Clinics",
+        "bluebird.example",
+        "EUR",
+        True,
+        False,
+        ("Keizersgracht 12", "Amsterdam", "1015 CS", "", "Netherlands"),
+        "Central store",
+    ),
+    "acme": (
+        "Acme Industrial Supply",
+        "acme.example",
+        "USD",
+        False,
+        True,
+        ("42 Foundry Road", "Pittsburgh", "15222", "PA", "United States"),
+        None,
+    ),
+    "globex": (
+        "Globex Components",
+        "globex.example",
+        "EUR",
+        True,
+        True,
+        ("Industriestraße 7", "Stuttgart", "70173", "", "Germany"),
+        "Stuttgart plant",
+    ),
+}
+
+# (customer, supplier, status)
+CONNECTIONS = [
+    ("northwind", "acme", "active"),
+    ("northwind", "globex", "active"),
+    ("bluebird", "acme", "active"),
+    ("globex", "acme", "active"),
+    ("bluebird", "globex", "invited"),
+]
+
+LISTINGS = {
+    "acme": [
+        (
+            "ACM-1001",
+            "Nitrile gloves, size M (box of 100)",
+            "box",
+            "12.50",
+            [("10", "11.75"), ("50", "10.90")],
+        ),
+        ("ACM-1002", "Nitrile gloves, size L (box of 100)", "box", "12.50", [("10", "11.75")]),
+        ("ACM-1100", "Safety goggles, anti-fog", "ea", "8.40", [("25", "7.90")]),
+        ("ACM-1200", "Hi-vis vest, class 2", "ea", "6.95", []),
+        ("ACM-2001", "Hex bolt M8 × 40, zinc (pack of 50)", "pack", "9.80", [("20", "8.95")]),
+        ("ACM-2002", "Hex nut M8, zinc (pack of 100)", "pack", "5.60", []),
+        ("ACM-2100", "Threaded rod M10, 1 m", "ea", "3.25", []),
+        ("ACM-3001", "Industrial degreaser", "l", "4.80", [("200", "4.20")]),
+        ("ACM-3002", "Cutting oil", "l", "7.15", []),
+        ("ACM-4001", "Stretch film 500 mm × 300 m", "roll", "18.90", [("12", "17.50")]),
+        ("ACM-4002", "Euro pallet, new", "pallet", "24.00", []),
+        ("ACM-5001", "Copper wire 2.5 mm²", "m", "0.95", [("500", "0.82")]),
+    ],
+    "globex": [
+        ("GLX-100", "Servo motor 400 W", "ea", "289.00", [("10", "269.00")]),
+        ("GLX-110", "Servo drive 400 W", "ea", "345.00", []),
+        ("GLX-200", "Linear guide rail 1 m", "ea", "74.50", [("20", "69.00")]),
+        ("GLX-210", "Ball screw 16 mm, 1 m", "ea", "96.00", []),
+        ("GLX-300", "Proximity sensor M12", "ea", "21.40", [("50", "19.80")]),
+        ("GLX-310", "Cable gland M20 (set of 10)", "set", "11.20", []),
+        ("GLX-400", "Aluminium profile 40×40", "m", "14.60", [("100", "13.10")]),
+        ("GLX-900", "Engineering hour", "h", "95.00", []),
+    ],
+}
+
+
+def _roles_for(buys: bool, sells: bool) -> list[Role]:
+    return [
+        r for r in Role if r == Role.ADMIN or (buys and r in BUYING_ROLES) or (sells and r in SELLING_ROLES)
+    ]
+
+
+class Command(BaseCommand):
+    help = "Create the demo organizations, users (password 'demo'), connections and listings."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        if not User.objects.filter(email="admin@tandem.example").exists():
+            User.objects.create_superuser(
+                email="admin@tandem.example", password=PASSWORD, full_name="Platform Admin"
+            )
+        orgs = {slug: self._organization(slug, *spec) for slug, spec in ORGANIZATIONS.items()}
+        for customer, supplier, status in CONNECTIONS:
+            self._connection(orgs[customer], orgs[supplier], status)
+        for slug, rows in LISTINGS.items():
+            self._listings(orgs[slug], rows)
+        self._customer_price(orgs)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo ready: {Organization.objects.count()} organizations, {User.objects.count()} users, "
+                f"{Connection.objects.count()} connections, {Listing.objects.count()} listings. "
+                f"Password: {PASSWORD}"
+            )
+        )
+
+    def _admin(self, org: Organization) -> Membership:
+        return Membership.objects.select_related("organization", "user").get(
+            organization=org, user__email=f"admin@{ORGANIZATIONS[org.slug][1]}"
+        )
+
+    def _organization(self, slug, name, domain, currency, buys, sells, address, location) -> Organization:
+        org = Organization.objects.filter(slug=slug).first()
+        if org is not None:
+            return org
+        admin_email = f"admin@{domain}"
+        user = User.objects.filter(email=admin_email).first() or User.objects.create_user(
+            email=admin_email, password=PASSWORD, full_name=f"{name.split()[0]} Admin"
+        )
+        membership = services.create_organization(
+            user=user, name=name, base_currency=currency, buys=buys, sells=sells
+        )
+        org = membership.organization
+        org.slug = slug  # demo log-ins and README links use short slugs
+        line1, city, postal_code, region, country = address
+        org.save(update_fields=["slug"])
+        membership.organization = org
+        services.update_organization(
+            by=membership,
+            address_line1=line1,
+            city=city,
+            postal_code=postal_code,
+            region=region,
+            country=country,
+            notification_email=f"orders@{domain}",
+        )
+        if location:
+            services.save_location(
+                by=membership,
+                name=location,
+                address_line1=line1,
+                city=city,
+                postal_code=postal_code,
+                region=region,
+                country=country,
+                is_default=True,
+            )
+        for role in _roles_for(buys, sells):
+            if role == Role.ADMIN:
+                continue
+            person = User.objects.create_user(
+                email=f"{role.value}@{domain}",
+                password=PASSWORD,
+                full_name=f"{name.split()[0]} {role.label}",
+            )
+            Membership.objects.create(user=person, organization=org, roles=[role.value])
+        return Organization.objects.get(pk=org.pk)
+
+    def _connection(self, customer: Organization, supplier: Organization, status: str) -> None:
+        if Connection.objects.filter(customer=customer, supplier=supplier).exists():
+            return
+        supplier_admin = self._admin(supplier)
+        email = supplier_admin.user.email
+        connection = Connection.objects.filter(customer=customer, invite_email=email).first()
+        if connection is None:
+            connection = services.invite_supplier(
+                by=self._admin(customer), email=email, payment_terms_days=30
+            )
+        if status == "active" and connection.status == Connection.Status.INVITED:
+            services.accept_connection(connection=connection, by=supplier_admin)
+
+    def _listings(self, supplier: Organization, rows) -> None:
+        admin = self._admin(supplier)
+        existing = set(Listing.objects.filter(supplier=supplier).values_list("sku", flat=True))
+        for sku, name, unit, price, breaks in rows:
+            if sku in existing:
+                continue
+            order_services.save_listing(
+                by=admin,
+                values={
+                    "sku": sku,
+                    "name": name,
+                    "unit": unit,
+                    "unit_price": Decimal(price),
+                    "currency": supplier.base_currency,
+                    "min_order_qty": "1",
+                    "is_active": True,
+                    "description": f"{name}. Ships from {supplier.city}.",
+                    "price_breaks": breaks,
+                },
+            )
+
+    def _customer_price(self, orgs) -> None:
+        listing = Listing.objects.get(supplier=orgs["acme"], sku="ACM-1001")
+        if listing.customer_prices.exists():
+            return
+        values = {f: getattr(listing, f) for f in order_services.LISTING_FIELDS}
+        values["customer_prices"] = [(orgs["northwind"], Decimal("11.90"))]
+        order_services.save_listing(by=self._admin(orgs["acme"]), values=values, listing=listing)

@@ -1,0 +1,406 @@
+"""Tenancy and people: organizations, users, memberships, locations, connections, the outbox."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils import timezone
+from django_fsm import FSMField, transition
+
+from billing.money import CURRENCY_CHOICES
+
+from .roles import Role, grants
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra) -> User:
+        if not email:
+            raise ValueError("A user needs an e-mail address.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra) -> User:
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra) -> User:
+        extra.update(is_staff=True, is_superuser=True)
+        return self._create_user(email, password, **extra)
+
+    def get_by_natural_key(self, username: str) -> User:
+        # Log-in is by e-mail, whatever its case.
+        return self.get(email__iexact=username)
+
+
+class User(AbstractUser):
+    """A person. Logs in with their e-mail address; belongs to organizations via Membership."""
+
+    username = None
+    first_name = None
+    last_name = None
+    email = models.EmailField("e-mail address", unique=True)
+    full_name = models.CharField(max_length=150)
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["full_name"]
+
+    objects = UserManager()
+
+    class Meta:
+        ordering = ["full_name", "email"]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    def save(self, *args, **kwargs) -> None:
+        self.email = self.email.strip().lower()
+        super().save(*args, **kwargs)
+
+    def get_full_name(self) -> str:
+        return self.full_name
+
+    def get_short_name(self) -> str:
+        return self.full_name.split(" ")[0] if self.full_name else self.email
+
+
+slug_validator = RegexValidator(
+    r"^[a-z0-9]+(?:-[a-z0-9]+)*$", "Use lower-case letters, digits and single hyphens."
+)
+prefix_validator = RegexValidator(r"^[A-Z0-9]{1,8}$", "Use 1 to 8 capital letters or digits.")
+
+
+class Organization(models.Model):
+    """The tenant. It buys, sells, or both."""
+
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=60, unique=True, validators=[slug_validator])
+    base_currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, default="USD")
+    address_line1 = models.CharField("address", max_length=200, blank=True)
+    address_line2 = models.CharField("address (line 2)", max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    region = models.CharField("state / region", max_length=100, blank=True)
+    country = models.CharField(max_length=100, blank=True)
+    notification_email = models.EmailField(
+        blank=True, help_text="Where order notifications for the organization go, besides the people."
+    )
+    buys = models.BooleanField(default=True, help_text="Raises purchase orders to suppliers.")
+    sells = models.BooleanField(default=False, help_text="Publishes listings and receives orders.")
+    po_prefix = models.CharField("PO prefix", max_length=8, default="PO", validators=[prefix_validator])
+    so_prefix = models.CharField("SO prefix", max_length=8, default="SO", validators=[prefix_validator])
+    invoice_prefix = models.CharField(max_length=8, default="INV", validators=[prefix_validator])
+    bill_prefix = models.CharField(max_length=8, default="BILL", validators=[prefix_validator])
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("manage_members", "Manage members"), ("manage_connections", "Manage connections")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(buys=True) | models.Q(sells=True), name="organization_buys_or_sells"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("accounts:org-home", kwargs={"org_slug": self.slug})
+
+    @property
+    def address_lines(self) -> list[str]:
+        city_line = " ".join(p for p in (self.postal_code, self.city) if p)
+        parts = (self.address_line1, self.address_line2, city_line, self.region, self.country)
+        return [p for p in parts if p]
+
+
+class DocumentSequence(models.Model):
+    """The last number given per organization and kind of document (``PO-000042``)."""
+
+    class Kind(models.TextChoices):
+        PURCHASE_ORDER = "po", "Purchase order"
+        SALES_ORDER = "so", "Sales order"
+        INVOICE = "invoice", "Invoice"
+        BILL = "bill", "Bill"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="sequences")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    last_value = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "kind"], name="one_sequence_per_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization} {self.kind} #{self.last_value}"
+
+
+class Membership(models.Model):
+    """A user in an organization, with roles. Every request acts for exactly one membership."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    roles = models.JSONField(default=list, help_text="Role values from accounts.roles.Role.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["organization__name", "user__full_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization"], name="one_membership_per_org"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.organization}"
+
+    @property
+    def role_labels(self) -> list[str]:
+        return [Role(r).label for r in Role.values if r in self.roles]
+
+    def has_role(self, role: Role) -> bool:
+        return role in self.roles
+
+    def has_perm(self, permission: str) -> bool:
+        return grants(frozenset(self.roles), permission)
+
+    @property
+    def is_admin(self) -> bool:
+        return Role.ADMIN in self.roles
+
+
+class Location(models.Model):
+    """A place of an organization: ship-to addresses for orders."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="locations")
+    name = models.CharField(max_length=100)
+    address_line1 = models.CharField("address", max_length=200)
+    address_line2 = models.CharField("address (line 2)", max_length=200, blank=True)
+    city = models.CharField(max_length=100)
+    postal_code = models.CharField(max_length=20, blank=True)
+    region = models.CharField("state / region", max_length=100, blank=True)
+    country = models.CharField(max_length=100)
+    is_default = models.BooleanField("default ship-to", default=False)
+
+    class Meta:
+        ordering = ["-is_default", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="unique_location_name"),
+            models.UniqueConstraint(
+                fields=["organization"], condition=models.Q(is_default=True), name="one_default_location"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def address_lines(self) -> list[str]:
+        city_line = " ".join(p for p in (self.postal_code, self.city) if p)
+        parts = (self.address_line1, self.address_line2, city_line, self.region, self.country)
+        return [p for p in parts if p]
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """Invitation tokens are stored hashed: a database reader cannot accept an invitation."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class MemberInvitation(models.Model):
+    """An invitation, by e-mail, to join an organization with some roles."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    roles = models.JSONField(default=list)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                "organization",
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="one_open_invitation_per_email",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Invitation of {self.email} to {self.organization}"
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "open"
+
+    @property
+    def role_labels(self) -> list[str]:
+        return [Role(r).label for r in Role.values if r in self.roles]
+
+
+class Connection(models.Model):
+    """A customer's link to an integrated supplier, with the customer's terms for it.
+
+    Invited by e-mail (``supplier`` is unknown until someone accepts for an organization),
+    then active; either side may suspend, and the side that suspended reactivates.
+    """
+
+    class Status(models.TextChoices):
+        INVITED = "invited", "Invited"
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+        DECLINED = "declined", "Declined"
+        REVOKED = "revoked", "Withdrawn"
+
+    customer = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="supplier_connections")
+    supplier = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, null=True, blank=True, related_name="customer_connections"
+    )
+    status = FSMField(max_length=12, choices=Status.choices, default=Status.INVITED, protected=True)
+    invite_email = models.EmailField()
+    invite_message = models.TextField(blank=True)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    invited_at = models.DateTimeField(default=timezone.now, editable=False)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    suspended_by = models.ForeignKey(
+        Organization, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The customer's terms for this supplier.
+    currency = models.CharField(
+        max_length=3, choices=CURRENCY_CHOICES, blank=True, help_text="Blank: the supplier's currency."
+    )
+    payment_terms_days = models.PositiveSmallIntegerField("payment terms (net days)", default=30)
+    ship_to = models.ForeignKey(Location, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-invited_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "supplier"], name="one_connection_per_pair"),
+            models.CheckConstraint(
+                condition=~models.Q(customer=models.F("supplier")), name="not_self_connected"
+            ),
+        ]
+        indexes = [models.Index(fields=["supplier", "status"]), models.Index(fields=["customer", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.customer} → {self.supplier or self.invite_email}"
+
+    def counterparty(self, organization: Organization) -> Organization | None:
+        return self.supplier if organization.pk == self.customer_id else self.customer
+
+    def side(self, organization: Organization) -> str:
+        return "customer" if organization.pk == self.customer_id else "supplier"
+
+    @property
+    def effective_currency(self) -> str:
+        return self.currency or (
+            self.supplier.base_currency if self.supplier else self.customer.base_currency
+        )
+
+    # Transitions: pure; the services save, record the event and send the e-mails.
+    @transition(field=status, source=Status.INVITED, target=Status.ACTIVE)
+    def accept(self, *, supplier: Organization) -> None:
+        self.supplier = supplier
+        self.accepted_at = timezone.now()
+        if not self.currency:
+            self.currency = supplier.base_currency
+
+    @transition(field=status, source=Status.INVITED, target=Status.DECLINED)
+    def decline(self) -> None:
+        pass
+
+    @transition(field=status, source=Status.INVITED, target=Status.REVOKED)
+    def revoke(self) -> None:
+        pass
+
+    @transition(field=status, source=Status.ACTIVE, target=Status.SUSPENDED)
+    def suspend(self, *, by_organization: Organization) -> None:
+        self.suspended_by = by_organization
+
+    @transition(field=status, source=Status.SUSPENDED, target=Status.ACTIVE)
+    def reactivate(self) -> None:
+        self.suspended_by = None
+
+
+class ConnectionEvent(models.Model):
+    """Who changed what on a connection, and when."""
+
+    class Kind(models.TextChoices):
+        INVITED = "invited", "Invited"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        REVOKED = "revoked", "Invitation withdrawn"
+        SUSPENDED = "suspended", "Suspended"
+        REACTIVATED = "reactivated", "Reactivated"
+        TERMS_CHANGED = "terms_changed", "Terms changed"
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.SET_NULL, null=True, related_name="+")
+    detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} by {self.actor} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class OutboundEmail(models.Model):
+    """The outbox: every e-mail is rendered here in the sender's transaction, then delivered
+    by a Celery task that marks it sent, so a retried task never sends twice."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    key = models.CharField(max_length=200, unique=True, help_text="Idempotency key of the message.")
+    organization = models.ForeignKey(Organization, on_delete=models.SET_NULL, null=True, blank=True)
+    to = models.JSONField(default=list)
+    subject = models.CharField(max_length=300)
+    body_text = models.TextField()
+    body_html = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    provider_message_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.subject} → {', '.join(self.to)} ({self.status})"

@@ -1,0 +1,70 @@
+"""Background work of the accounts app: delivering the outbox."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.utils import timezone
+
+from .models import OutboundEmail
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+
+
+@shared_task(bind=True, acks_late=True, max_retries=MAX_ATTEMPTS)
+def deliver_email(self, email_id: int) -> str:
+    """Send one outbox message once. A retry finds it sent and does nothing; a failing
+    provider marks it failed (and retries later) without failing anyone's action."""
+    with transaction.atomic():
+        email = OutboundEmail.objects.select_for_update().filter(pk=email_id).first()
+        if email is None or email.status == OutboundEmail.Status.SENT:
+            return "nothing to do"
+        message = EmailMultiAlternatives(
+            subject=email.subject,
+            body=email.body_text,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=email.to,
+        )
+        if email.body_html:
+            message.attach_alternative(email.body_html, "text/html")
+        email.attempts += 1
+        try:
+            message.send()
+        except Exception as exc:  # any provider failure: record it, never propagate to the user
+            log.warning("e-mail %s failed (attempt %s): %s", email.pk, email.attempts, exc)
+            email.status = OutboundEmail.Status.FAILED
+            email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            email.save(update_fields=["status", "attempts", "last_error"])
+            failed = exc
+        else:
+            status = getattr(message, "anymail_status", None)
+            email.status = OutboundEmail.Status.SENT
+            email.sent_at = timezone.now()
+            email.last_error = ""
+            email.provider_message_id = (getattr(status, "message_id", None) or "")[:200]
+            email.save(update_fields=["status", "attempts", "sent_at", "last_error", "provider_message_id"])
+            return "sent"
+    if not self.request.is_eager and email.attempts < MAX_ATTEMPTS:
+        raise self.retry(exc=failed, countdown=30 * 2**email.attempts)
+    return "failed"
+
+
+@shared_task
+def retry_failed_emails() -> int:
+    """Beat: give failed messages of the last day another go (until MAX_ATTEMPTS)."""
+    since = timezone.now() - timedelta(days=1)
+    ids = list(
+        OutboundEmail.objects.filter(
+            status=OutboundEmail.Status.FAILED, attempts__lt=MAX_ATTEMPTS, created_at__gte=since
+        ).values_list("pk", flat=True)[:500]
+    )
+    for email_id in ids:
+        deliver_email.delay(email_id)
+    return len(ids)

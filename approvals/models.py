@@ -1,0 +1,1 @@
+"""Approval policies, limits, budgets and requests arrive with the approvals issue."""

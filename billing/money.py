@@ -1,0 +1,109 @@
+"""Currencies and amounts: the one place that knows minor units and rounds money.
+
+Amounts are ``Decimal`` from form to database to PDF; no float ever touches one.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+# ISO 4217 codes with their minor units (number of decimals). The list holds the currencies
+# a procurement tool meets in practice; adding one is adding a line.
+CURRENCIES: dict[str, tuple[str, int]] = {
+    "AED": ("UAE dirham", 2),
+    "AUD": ("Australian dollar", 2),
+    "BHD": ("Bahraini dinar", 3),
+    "BRL": ("Brazilian real", 2),
+    "CAD": ("Canadian dollar", 2),
+    "CHF": ("Swiss franc", 2),
+    "CLP": ("Chilean peso", 0),
+    "CNY": ("Chinese yuan", 2),
+    "CZK": ("Czech koruna", 2),
+    "DKK": ("Danish krone", 2),
+    "EUR": ("Euro", 2),
+    "GBP": ("Pound sterling", 2),
+    "HKD": ("Hong Kong dollar", 2),
+    "HUF": ("Hungarian forint", 2),
+    "IDR": ("Indonesian rupiah", 2),
+    "INR": ("Indian rupee", 2),
+    "ISK": ("Icelandic króna", 0),
+    "JOD": ("Jordanian dinar", 3),
+    "JPY": ("Japanese yen", 0),
+    "KRW": ("South Korean won", 0),
+    "KWD": ("Kuwaiti dinar", 3),
+    "MXN": ("Mexican peso", 2),
+    "NOK": ("Norwegian krone", 2),
+    "NZD": ("New Zealand dollar", 2),
+    "OMR": ("Omani rial", 3),
+    "PLN": ("Polish złoty", 2),
+    "SAR": ("Saudi riyal", 2),
+    "SEK": ("Swedish krona", 2),
+    "SGD": ("Singapore dollar", 2),
+    "THB": ("Thai baht", 2),
+    "TND": ("Tunisian dinar", 3),
+    "TRY": ("Turkish lira", 2),
+    "USD": ("US dollar", 2),
+    "ZAR": ("South African rand", 2),
+}
+
+CURRENCY_CHOICES = [(code, f"{code} — {name}") for code, (name, _) in CURRENCIES.items()]
+
+# Prices and amounts never have more decimals than their currency's minor unit; the database
+# keeps four places so that one column fits every currency.
+AMOUNT_DECIMAL_PLACES = 4
+AMOUNT_MAX_DIGITS = 18
+
+
+class MoneyError(ValueError):
+    """An amount or a currency that cannot be accepted, with a sentence for the user."""
+
+
+def minor_units(currency: str) -> int:
+    try:
+        return CURRENCIES[currency][1]
+    except KeyError:
+        raise MoneyError(f"{currency!r} is not a currency Tandem knows.") from None
+
+
+def quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-minor_units(currency))
+
+
+def round_money(amount: Decimal, currency: str) -> Decimal:
+    """Round to the currency's minor unit, half-up (ISO 4217: JPY 0, USD 2, KWD 3)."""
+    if not isinstance(amount, Decimal):
+        raise TypeError(f"money must be a Decimal, not {type(amount).__name__}")
+    return amount.quantize(quantum(currency), rounding=ROUND_HALF_UP)
+
+
+def decimal_places(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def parse_price(raw: str | Decimal, currency: str) -> Decimal:
+    """Parse a unit price typed by a person; refuse what the currency cannot hold."""
+    try:
+        value = raw if isinstance(raw, Decimal) else Decimal(str(raw).strip().replace(",", ""))
+    except (InvalidOperation, ValueError):
+        raise MoneyError(f"“{raw}” is not a number.") from None
+    if not value.is_finite():
+        raise MoneyError(f"“{raw}” is not a number.")
+    if value < 0:
+        raise MoneyError("A price cannot be negative.")
+    places = minor_units(currency)
+    if decimal_places(value) > places:
+        unit = "no decimals" if places == 0 else f"at most {places} decimal{'s' if places > 1 else ''}"
+        raise MoneyError(f"{currency} amounts have {unit}; “{raw}” has more.")
+    if value >= Decimal(10) ** (AMOUNT_MAX_DIGITS - AMOUNT_DECIMAL_PLACES):
+        raise MoneyError("That amount is too large.")
+    return round_money(value, currency)
+
+
+def format_money(amount: Decimal | None, currency: str, *, with_code: bool = True) -> str:
+    """``1234.5, "USD"`` → ``"1,234.50 USD"``; JPY shows no decimals, KWD three."""
+    if amount is None:
+        return ""
+    rounded = round_money(amount, currency)
+    text = f"{rounded:,.{minor_units(currency)}f}"
+    return f"{text} {currency}" if with_code else text

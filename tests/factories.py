@@ -1,0 +1,108 @@
+"""factory_boy factories that keep related objects inside one tenant."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import factory
+from factory.django import DjangoModelFactory
+
+from accounts.models import Connection, DocumentSequence, Location, Membership, Organization, User, hash_token
+from accounts.roles import Role
+from orders.models import Listing
+
+
+class UserFactory(DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"person{n}@example.com")
+    full_name = factory.Faker("name")
+    password = factory.PostGenerationMethodCall("set_password", "demo")
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class OrganizationFactory(DjangoModelFactory):
+    class Meta:
+        model = Organization
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Company {n}")
+    slug = factory.Sequence(lambda n: f"company-{n}")
+    base_currency = "USD"
+    buys = True
+    sells = False
+
+    @factory.post_generation
+    def sequences(obj, create, extracted, **kwargs):
+        if create:
+            DocumentSequence.objects.bulk_create(
+                DocumentSequence(organization=obj, kind=kind) for kind in DocumentSequence.Kind.values
+            )
+
+
+class SupplierFactory(OrganizationFactory):
+    buys = False
+    sells = True
+
+
+class MembershipFactory(DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    organization = factory.SubFactory(OrganizationFactory)
+    roles = factory.LazyFunction(lambda: [Role.ADMIN.value])
+
+
+class LocationFactory(DjangoModelFactory):
+    class Meta:
+        model = Location
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Warehouse {n}")
+    address_line1 = "1 Main Street"
+    city = "Springfield"
+    country = "United States"
+    is_default = True
+
+
+class ConnectionFactory(DjangoModelFactory):
+    class Meta:
+        model = Connection
+
+    customer = factory.SubFactory(OrganizationFactory)
+    supplier = factory.SubFactory(SupplierFactory)
+    status = Connection.Status.ACTIVE
+    invite_email = factory.Sequence(lambda n: f"sales{n}@supplier.example")
+    token_hash = factory.Sequence(lambda n: hash_token(f"token-{n}"))
+    currency = "USD"
+    payment_terms_days = 30
+
+
+class ListingFactory(DjangoModelFactory):
+    class Meta:
+        model = Listing
+
+    supplier = factory.SubFactory(SupplierFactory)
+    sku = factory.Sequence(lambda n: f"SKU-{n:04d}")
+    name = factory.Sequence(lambda n: f"Widget {n}")
+    unit = "ea"
+    unit_price = Decimal("10.00")
+    currency = factory.LazyAttribute(lambda o: o.supplier.base_currency)
+    min_order_qty = Decimal("1")
+
+
+def member(organization: Organization, *roles: Role | str, email: str | None = None) -> Membership:
+    """A person in ``organization`` with ``roles`` (admin if none given)."""
+    kwargs = {"email": email} if email else {}
+    return MembershipFactory(
+        organization=organization,
+        user=UserFactory(**kwargs),
+        roles=[Role(r).value for r in roles] or [Role.ADMIN.value],
+    )

@@ -1,0 +1,179 @@
+"""Tenant isolation, walked over every URL pattern of the project.
+
+For every pattern under ``/o/<org_slug>/`` a member of organization A asks for objects of
+organization B — through A's slug (the object is not A's) and through B's slug (A is not a
+member) — by GET and by POST: each answers 404 and no row of any table changes. A pattern
+with no sample value below fails this test, so new pages cannot skip it. Anonymous requests
+to every non-public page redirect to log-in.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.apps import apps
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from accounts.models import MemberInvitation
+from accounts.roles import Role
+from tests.factories import (
+    ConnectionFactory,
+    ListingFactory,
+    LocationFactory,
+    OrganizationFactory,
+    SupplierFactory,
+    member,
+)
+
+PUBLIC = {
+    "healthz",
+    "accounts:login",
+    "accounts:logout",
+    "accounts:signup",
+    "accounts:password-reset",
+    "accounts:password-reset-done",
+    "accounts:password-reset-confirm",
+    "accounts:password-reset-complete",
+    "accounts:member-invitation",
+    "accounts:connection-invitation",
+}
+PROJECT_APPS = ("accounts", "orders", "billing", "approvals", "guardian", "auth")
+
+
+def walk(patterns=None, prefix="", namespace=""):
+    """(name, route, parameter names) for every named pattern, the admin's aside."""
+    for entry in patterns if patterns is not None else get_resolver().url_patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            if entry.namespace == "admin":
+                continue  # the Django admin's isolation is tested with the admin itself
+            ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from walk(entry.url_patterns, route, ns)
+        elif isinstance(entry, URLPattern) and entry.name:
+            yield f"{namespace}{entry.name}", route, tuple(re.findall(r"<(?:\w+:)?(\w+)>", route))
+
+
+ALL_PATTERNS = sorted(set(walk()))
+
+
+@pytest.fixture
+def world(db):
+    """Organization A (the attacker's), and B with one object of every kind."""
+    a = OrganizationFactory(buys=True, sells=True)
+    attacker = member(a, Role.ADMIN)
+    b = OrganizationFactory(buys=True, sells=True)
+    b_admin = member(b, Role.ADMIN)
+    c = SupplierFactory()
+    connection = ConnectionFactory(customer=b, supplier=c)
+    invitation = MemberInvitation.objects.create(
+        organization=b,
+        email="someone@b.example",
+        roles=["buyer"],
+        token_hash="x" * 64,
+        expires_at="2099-01-01T00:00Z",
+    )
+    return {
+        "a": a,
+        "attacker": attacker,
+        "b": b,
+        "objects": {
+            "accounts:location-edit": {"pk": LocationFactory(organization=b).pk},
+            "accounts:member-edit": {"pk": b_admin.pk},
+            "accounts:member-remove": {"pk": b_admin.pk},
+            "accounts:member-invitation-revoke": {"pk": invitation.pk},
+            "accounts:connection-detail": {"pk": connection.pk},
+            "accounts:connection-suspend": {"pk": connection.pk},
+            "accounts:connection-reactivate": {"pk": connection.pk},
+            "accounts:connection-revoke": {"pk": connection.pk},
+            "orders:listing-edit": {"pk": ListingFactory(supplier=b).pk},
+            "orders:listing-activate": {"pk": ListingFactory(supplier=b).pk},
+            "orders:listing-deactivate": {"pk": ListingFactory(supplier=b).pk},
+            # A person's own pages: an invitation addressed to someone else.
+            "accounts:member-invitation-inbox": {"pk": invitation.pk},
+            "accounts:connection-invitation-inbox": {"pk": connection.pk},
+        },
+    }
+
+
+def snapshot() -> dict:
+    rows = {}
+    for model in apps.get_models():
+        if model._meta.app_label in PROJECT_APPS:
+            rows[model._meta.label] = list(model.objects.order_by("pk").values())
+    return rows
+
+
+POST_DATA = {
+    "email": "intruder@example.com",
+    "roles": ["admin"],
+    "name": "Taken over",
+    "reason": "x",
+    "currency": "USD",
+    "payment_terms_days": "1",
+    "sku": "X-1",
+    "unit_price": "1",
+    "unit": "ea",
+    "min_order_qty": "1",
+    "action": "accept",
+    "is_active": "on",
+}
+
+
+def test_every_pattern_is_classified():
+    names = {name for name, _, _ in ALL_PATTERNS}
+    assert "accounts:org-home" in names and "orders:listings" in names  # the walk sees the apps
+
+
+def test_every_object_url_has_a_sample_value(world):
+    missing = [
+        name
+        for name, _, params in ALL_PATTERNS
+        if set(params) - {"org_slug"} and name not in PUBLIC and name not in world["objects"]
+    ]
+    assert not missing, f"add sample values of another tenant for: {missing}"
+
+
+def test_other_tenants_objects_answer_404(client, world):
+    client.force_login(world["attacker"].user)
+    checked = 0
+    for name, _, params in ALL_PATTERNS:
+        if name in PUBLIC:
+            continue
+        extra = world["objects"].get(name, {})
+        urls = []
+        if "org_slug" in params:
+            urls.append(reverse(name, kwargs={"org_slug": world["b"].slug, **extra}))  # not a member of B
+            if extra:
+                urls.append(reverse(name, kwargs={"org_slug": world["a"].slug, **extra}))  # B's object via A
+        elif extra:
+            urls.append(reverse(name, kwargs=extra))
+        for url in urls:
+            before = snapshot()
+            get = client.get(url)
+            post = client.post(url, POST_DATA)
+            assert get.status_code == 404, f"GET {url} ({name}) answered {get.status_code}"
+            assert post.status_code in (404, 405), f"POST {url} ({name}) answered {post.status_code}"
+            assert snapshot() == before, f"{url} ({name}) changed data"
+            checked += 1
+    assert checked >= 20
+
+
+def test_anonymous_requests_redirect_to_login(client, world):
+    for name, _, params in ALL_PATTERNS:
+        if name in PUBLIC:
+            continue
+        kwargs = dict(world["objects"].get(name, {}))
+        if "org_slug" in params:
+            kwargs["org_slug"] = world["a"].slug
+        url = reverse(name, kwargs=kwargs)
+        response = client.get(url)
+        assert response.status_code == 302, f"{url} ({name}) answered {response.status_code}"
+        assert response["Location"].startswith(reverse("accounts:login")), url
+
+
+def test_public_pages_answer_without_log_in(client, db):
+    for name in ("accounts:login", "accounts:signup", "accounts:password-reset", "healthz"):
+        assert client.get(reverse(name)).status_code == 200
+    assert client.get(reverse("accounts:connection-invitation", kwargs={"token": "nope"})).status_code == 404
+    assert client.get(reverse("accounts:member-invitation", kwargs={"token": "nope"})).status_code == 404
