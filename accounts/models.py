@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
-from django_fsm import FSMField, transition
+from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
 from billing.money import CURRENCY_CHOICES
 
@@ -264,7 +264,7 @@ class MemberInvitation(models.Model):
         return [Role(r).label for r in Role.values if r in self.roles]
 
 
-class Connection(models.Model):
+class Connection(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     """A customer's link to an integrated supplier, with the customer's terms for it.
 
     Invited by e-mail (``supplier`` is unknown until someone accepts for an organization),

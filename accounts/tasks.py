@@ -48,7 +48,8 @@ def deliver_email(self, email_id: int) -> str:
             email.status = OutboundEmail.Status.SENT
             email.sent_at = timezone.now()
             email.last_error = ""
-            email.provider_message_id = (getattr(status, "message_id", None) or "")[:200]
+            message_id = getattr(status, "message_id", None)  # set by anymail backends
+            email.provider_message_id = "" if message_id is None else str(message_id)[:200]
             email.save(update_fields=["status", "attempts", "sent_at", "last_error", "provider_message_id"])
             return "sent"
     if not self.request.is_eager and email.attempts < MAX_ATTEMPTS:

@@ -49,7 +49,7 @@ class PriceBreakForm(forms.Form):
 
 
 class CustomerPriceForm(forms.Form):
-    customer = forms.ModelChoiceField(queryset=None, required=False, empty_label="(choose a customer)")
+    customer = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
     unit_price = forms.CharField(
         label="Unit price",
         max_length=30,
@@ -58,9 +58,15 @@ class CustomerPriceForm(forms.Form):
     )
 
     def __init__(self, *args, customers, **kwargs):
+        """``customers``: the supplier's connected customers, read once for every row.
+        Tenant-filtered: any other organization's id is an invalid choice."""
         super().__init__(*args, **kwargs)
-        # Tenant-filtered: only this supplier's connected customers can be chosen.
-        self.fields["customer"].queryset = customers
+        self.customers = {c.pk: c for c in customers}
+        self.fields["customer"].choices = [("", "(choose a customer)")] + [(c.pk, c.name) for c in customers]
+
+    def clean_customer(self):
+        pk = self.cleaned_data["customer"]
+        return self.customers[pk] if pk is not None else None
 
     def clean(self):
         data = super().clean()

@@ -124,7 +124,7 @@ class ListingEditView(OrgView):
         return selectors.listing_for(supplier=self.org, pk=pk) if pk else None
 
     def forms(self, listing, data=None):
-        customers = active_customers_of(self.org)
+        customers = list(active_customers_of(self.org))
         if data is not None:
             return (
                 ListingForm(data),
@@ -180,7 +180,7 @@ class ListingEditView(OrgView):
                 "breaks_error": errors.get("price_breaks"),
                 "prices_error": errors.get("customer_prices"),
                 "units": UNITS,
-                "has_customers": bool(prices.forms and prices.forms[0].fields["customer"].queryset),
+                "has_customers": bool(prices.forms and prices.forms[0].customers),
             },
         )
 

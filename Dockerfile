@@ -1,0 +1,15 @@
+# The production image: web (gunicorn), Celery worker and beat all run from it.
+FROM python:3.11-slim-bookworm
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=procurement.settings.production
+RUN apt-get update && apt-get install -y --no-install-recommends \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY pyproject.toml ./
+COPY . .
+RUN pip install --no-cache-dir . && useradd --create-home tandem && mkdir -p /app/var && chown tandem /app/var
+USER tandem
+RUN SECRET_KEY=build ALLOWED_HOSTS=build DATABASE_URL=sqlite:////tmp/x REDIS_URL=redis://build \
+    python manage.py collectstatic --noinput
+EXPOSE 8000
+CMD ["gunicorn", "procurement.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
