@@ -21,3 +21,6 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_tandem")}
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
+# Tests with a real worker read task results back from Redis.
+if env("REDIS_URL", default=""):
+    CELERY_RESULT_BACKEND = env("REDIS_URL")

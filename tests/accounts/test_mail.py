@@ -86,9 +86,7 @@ def test_sent_through_anymail(db, settings, django_capture_on_commit_callbacks):
 
 
 def test_queueing_inside_a_rolled_back_transaction_leaves_nothing(db, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        with pytest.raises(RuntimeError):
-            with transaction.atomic():
-                _queue()
-                raise RuntimeError
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
+        _queue()
+        raise RuntimeError
     assert not OutboundEmail.objects.exists() and not mail.outbox
