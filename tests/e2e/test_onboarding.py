@@ -51,7 +51,8 @@ def test_buyer_invites_supplier_who_signs_up_accepts_and_lists(live_server, brow
 
     supplier = browser.new_context(viewport={"width": 390, "height": 844}).new_page()  # on a phone
     supplier.goto(f"{base}{link}")
-    expect(supplier.get_by_role("heading", name="Harbor Foods invites you to be their supplier")).to_be_visible()
+    heading = supplier.get_by_role("heading", name="Harbor Foods invites you to be their supplier")
+    expect(heading).to_be_visible()
     shot(supplier, "04-supplier-invitation")
     supplier.get_by_role("link", name="Sign up and accept").click()
     expect(supplier.get_by_label("Work e-mail")).to_have_value("sam@crate.example")
