@@ -81,7 +81,17 @@ slug_validator = RegexValidator(
 prefix_validator = RegexValidator(r"^[A-Z0-9]{1,8}$", "Use 1 to 8 capital letters or digits.")
 
 
-class Organization(models.Model):
+class AddressLinesMixin:
+    """The postal address of a model with the usual address fields, line by line."""
+
+    @property
+    def address_lines(self) -> list[str]:
+        city_line = " ".join(p for p in (self.postal_code, self.city) if p)
+        parts = (self.address_line1, self.address_line2, city_line, self.region, self.country)
+        return [p for p in parts if p]
+
+
+class Organization(AddressLinesMixin, models.Model):
     """The tenant. It buys, sells, or both."""
 
     name = models.CharField(max_length=120)
@@ -118,12 +128,6 @@ class Organization(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("accounts:org-home", kwargs={"org_slug": self.slug})
-
-    @property
-    def address_lines(self) -> list[str]:
-        city_line = " ".join(p for p in (self.postal_code, self.city) if p)
-        parts = (self.address_line1, self.address_line2, city_line, self.region, self.country)
-        return [p for p in parts if p]
 
 
 class DocumentSequence(models.Model):
@@ -180,7 +184,7 @@ class Membership(models.Model):
         return Role.ADMIN in self.roles
 
 
-class Location(models.Model):
+class Location(AddressLinesMixin, models.Model):
     """A place of an organization: ship-to addresses for orders."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="locations")
@@ -204,12 +208,6 @@ class Location(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    @property
-    def address_lines(self) -> list[str]:
-        city_line = " ".join(p for p in (self.postal_code, self.city) if p)
-        parts = (self.address_line1, self.address_line2, city_line, self.region, self.country)
-        return [p for p in parts if p]
 
 
 def new_token() -> str:

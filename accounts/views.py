@@ -13,9 +13,11 @@ from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import TemplateView
 
+from orders.selectors import listing_counts
 from procurement.errors import DomainError
 from procurement.forms import add_domain_error
 
@@ -74,8 +76,6 @@ class PostOnlyView(OrgView):
 
 
 def _next_url(request, default: str) -> str:
-    from django.utils.http import url_has_allowed_host_and_scheme
-
     candidate = request.POST.get("next") or request.GET.get("next") or ""
     if url_has_allowed_host_and_scheme(
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
@@ -228,9 +228,7 @@ class OrgHomeView(OrgView):
                 connections.filter(customer=self.org, status=Connection.Status.INVITED)
             )
             context["connections_suspended"] = list(connections.filter(status=Connection.Status.SUSPENDED))
-        if self.org.sells and can(self.membership, "orders.view_listing"):
-            from orders.selectors import listing_counts
-
+        if can(self.membership, "orders.view_listing"):
             context["listing_counts"] = listing_counts(self.org)
         return render(request, "accounts/org_home.html", context)
 
