@@ -9,15 +9,16 @@ from procurement.validators import no_markup
 
 from .mail import absolute_url, queue_email
 from .models import Location, Organization
-from .roles import ROLE_HELP, Role
+from .roles import BUYING_ROLES, ROLE_HELP, SELLING_ROLES, Role
 
 
-class RoleChoiceField(forms.MultipleChoiceField):
-    widget = forms.CheckboxSelectMultiple
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("choices", [(r.value, f"{r.label} — {ROLE_HELP[r]}") for r in Role])
-        super().__init__(**kwargs)
+def role_choices(organization: Organization) -> list[tuple[str, str]]:
+    """The roles that make sense in the organization (no selling roles where it only buys)."""
+    return [
+        (r.value, f"{r.label} — {ROLE_HELP[r]}")
+        for r in Role
+        if (organization.buys or r not in BUYING_ROLES) and (organization.sells or r not in SELLING_ROLES)
+    ]
 
 
 class LoginForm(AuthenticationForm):
@@ -110,13 +111,17 @@ class OrganizationSettingsForm(forms.ModelForm):
             self.fields[name].validators.append(no_markup)
 
 
-class InviteMemberForm(forms.Form):
-    email = forms.EmailField(label="E-mail")
-    roles = RoleChoiceField(label="Roles")
-
-
 class MemberRolesForm(forms.Form):
-    roles = RoleChoiceField(label="Roles")
+    roles = forms.MultipleChoiceField(label="Roles", widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args, organization: Organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["roles"].choices = role_choices(organization)
+
+
+class InviteMemberForm(MemberRolesForm):
+    email = forms.EmailField(label="E-mail")
+    field_order = ["email", "roles"]
 
 
 class LocationForm(forms.ModelForm):

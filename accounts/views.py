@@ -310,10 +310,10 @@ class MembersView(OrgView):
         )
 
     def get(self, request, org_slug):
-        return self.render_page(InviteMemberForm())
+        return self.render_page(InviteMemberForm(organization=self.org))
 
     def post(self, request, org_slug):
-        form = InviteMemberForm(request.POST)
+        form = InviteMemberForm(request.POST, organization=self.org)
         if form.is_valid():
             try:
                 invitation = services.invite_member(
@@ -336,12 +336,15 @@ class MemberEditView(OrgView):
         return render(
             request,
             self.template_name,
-            {"member": member, "form": MemberRolesForm(initial={"roles": member.roles})},
+            {
+                "member": member,
+                "form": MemberRolesForm(initial={"roles": member.roles}, organization=self.org),
+            },
         )
 
     def post(self, request, org_slug, pk):
         member = selectors.member_for(organization=self.org, pk=pk)
-        form = MemberRolesForm(request.POST)
+        form = MemberRolesForm(request.POST, organization=self.org)
         if form.is_valid():
             try:
                 services.change_member_roles(
