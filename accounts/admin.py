@@ -3,7 +3,6 @@ with the approvals issue (policies, limits, budgets, numbering)."""
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from guardian.admin import GuardedModelAdminMixin
 
 from .models import (
     Connection,
@@ -19,7 +18,7 @@ from .models import (
 
 
 @admin.register(User)
-class UserAdmin(GuardedModelAdminMixin, BaseUserAdmin):
+class UserAdmin(BaseUserAdmin):
     ordering = ["email"]
     list_display = ["email", "full_name", "is_staff", "is_active", "last_login"]
     search_fields = ["email", "full_name"]
