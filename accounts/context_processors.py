@@ -2,12 +2,28 @@ from django.utils.functional import SimpleLazyObject
 
 from .selectors import memberships_of
 
+_SECTIONS = [
+    ("org-home", "home"),
+    ("listing", "listings"),
+    ("connection", "connections"),
+    ("member", "members"),
+    ("settings", "settings"),
+    ("location", "settings"),
+]
+
+
+def _section(url_name: str | None) -> str:
+    """Which item of the main navigation the page belongs to."""
+    return next((section for part, section in _SECTIONS if url_name and part in url_name), "")
+
 
 def tenancy(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
+    match = getattr(request, "resolver_match", None)
     return {
+        "nav_section": _section(match.url_name if match else ""),
         "organization": getattr(request, "organization", None),
         "membership": getattr(request, "membership", None),
         # Evaluated only by the templates that show the organization switcher.

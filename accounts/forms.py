@@ -10,6 +10,7 @@ from procurement.validators import no_markup
 from .mail import absolute_url, queue_email
 from .models import Location, Organization
 from .roles import BUYING_ROLES, ROLE_HELP, SELLING_ROLES, Role
+from .services import new_user_problems
 
 
 def role_choices(organization: Organization) -> list[tuple[str, str]]:
@@ -22,6 +23,11 @@ def role_choices(organization: Organization) -> list[tuple[str, str]]:
 
 
 class LoginForm(AuthenticationForm):
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "That e-mail and password do not match an account. Passwords are case-sensitive; "
+        "after 5 failed tries, log-in from your network pauses for 15 minutes.",
+    }
     username = forms.EmailField(
         label="E-mail", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
     )
@@ -48,9 +54,18 @@ class UserFields(forms.Form):
     )
 
     def clean(self):
+        """Report every problem in one round, the service's own checks included."""
         data = super().clean()
         if data.get("password1") and data.get("password2") and data["password1"] != data["password2"]:
             self.add_error("password2", "The two passwords differ.")
+        problems = new_user_problems(
+            email=data.get("email") or "",
+            password=data.get("password1") or "",
+            full_name=data.get("full_name") or "",
+        )
+        for field, message in problems.items():
+            if field not in self.errors:
+                self.add_error(field, message)
         return data
 
 
@@ -107,8 +122,14 @@ class OrganizationSettingsForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name in ("name", "address_line1", "address_line2", "city", "region", "country"):
+        for name in ("name", "address_line1", "address_line2", "postal_code", "city", "region", "country"):
             self.fields[name].validators.append(no_markup)
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("buys") and not data.get("sells"):
+            self.add_error("buys", "An organization buys, sells, or both: tick at least one.")
+        return data
 
 
 class MemberRolesForm(forms.Form):
@@ -167,7 +188,7 @@ class ConnectionTermsForm(forms.Form):
 class InviteSupplierForm(ConnectionTermsForm):
     email = forms.EmailField(label="Supplier's e-mail", help_text="Someone who can accept for the supplier.")
     message = forms.CharField(
-        label="Message (optional)",
+        label="Message",
         required=False,
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -178,7 +199,8 @@ class InviteSupplierForm(ConnectionTermsForm):
 
 class SuspendForm(forms.Form):
     reason = forms.CharField(
-        label="Reason (shown to the other side)",
+        label="Reason",
+        help_text="Shown to the other side.",
         required=False,
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -198,7 +220,7 @@ class AcceptConnectionForm(forms.Form):
 
 class DeclineConnectionForm(forms.Form):
     reason = forms.CharField(
-        label="Reason (optional)",
+        label="Reason",
         required=False,
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -208,6 +230,10 @@ class DeclineConnectionForm(forms.Form):
 
 class OutboxPasswordResetForm(PasswordResetForm):
     """Password-reset e-mails go through the outbox and Celery like every other e-mail."""
+
+    email = forms.EmailField(
+        label="E-mail", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
 
     def send_mail(
         self,

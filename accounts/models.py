@@ -318,10 +318,9 @@ class Connection(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
         return "customer" if organization.pk == self.customer_id else "supplier"
 
     @property
-    def effective_currency(self) -> str:
-        return self.currency or (
-            self.supplier.base_currency if self.supplier else self.customer.base_currency
-        )
+    def currency_display(self) -> str:
+        """The currency of the terms, in words while it is still the unknown supplier's."""
+        return self.currency or (self.supplier.base_currency if self.supplier else "the supplier's currency")
 
     # Transitions: pure; the services save, record the event and send the e-mails.
     @transition(field=status, source=Status.INVITED, target=Status.ACTIVE)

@@ -80,19 +80,30 @@ def create_organization(*, user: User, name: str, base_currency: str, buys: bool
     return Membership.objects.create(user=user, organization=org, roles=[Role.ADMIN])
 
 
-def _check_new_user(*, email: str, password: str, full_name: str) -> str:
+def new_user_problems(*, email: str, password: str, full_name: str) -> dict[str, str]:
+    """Everything wrong with a new account's details, by field (empty when all is well)."""
+    problems = {}
     email = email.strip().lower()
-    if User.objects.filter(email__iexact=email).exists():
-        raise DomainError(
-            "An account with this e-mail address exists already: log in instead.", field="email"
-        )
+    if email and User.objects.filter(email__iexact=email).exists():
+        problems["email"] = "An account with this e-mail address exists already: log in instead."
     if not full_name.strip():
-        raise DomainError("Tell us your name.", field="full_name")
-    try:
-        validate_password(password, User(email=email, full_name=full_name))
-    except ValidationError as exc:
-        raise DomainError(" ".join(exc.messages), field="password1") from None
-    return email
+        problems["full_name"] = "Tell us your name."
+    if not password:
+        problems["password1"] = "Choose a password."
+    else:
+        try:
+            validate_password(password, User(email=email, full_name=full_name))
+        except ValidationError as exc:
+            problems["password1"] = " ".join(exc.messages)
+    return problems
+
+
+def _check_new_user(*, email: str, password: str, full_name: str) -> str:
+    problems = new_user_problems(email=email, password=password, full_name=full_name)
+    if problems:
+        field, message = next(iter(problems.items()))
+        raise DomainError(message, field=field)
+    return email.strip().lower()
 
 
 @transaction.atomic
@@ -149,6 +160,11 @@ def update_organization(*, by: Membership, **changes) -> Organization:
         raise DomainError("Give the organization a name.", field="name")
     _check_capabilities(buys=org.buys, sells=org.sells)
     _check_currency(org.base_currency)
+    if not org.buys and Connection.objects.filter(customer=org, status=Connection.Status.ACTIVE).exists():
+        raise DomainError(
+            "You buy from connected suppliers: suspend those connections before you stop buying.",
+            field="buys",
+        )
     if not org.sells and Connection.objects.filter(supplier=org, status=Connection.Status.ACTIVE).exists():
         raise DomainError(
             "Customers are connected to you as a supplier: "
@@ -424,6 +440,14 @@ def invite_supplier(
         customer=customer, invite_email__iexact=email, status=Connection.Status.INVITED
     ).exists():
         raise DomainError(f"{email} has an open invitation from you already.", field="email")
+    theirs = Membership.objects.filter(user__email__iexact=email).select_related("organization")
+    if any(m.organization_id == customer.pk for m in theirs):
+        raise DomainError(f"{email} is one of your members: invite someone at the supplier.", field="email")
+    connected = {c.supplier_id for c in Connection.objects.filter(customer=customer, supplier__isnull=False)}
+    selling = [m.organization for m in theirs if m.organization.sells]
+    if selling and all(org.pk in connected for org in selling):
+        names = ", ".join(org.name for org in selling)
+        raise DomainError(f"{email} works at {names}, connected to you already.", field="email")
     token = new_token()
     connection = Connection.objects.create(
         customer=customer,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+from axes.utils import reset as axes_reset
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -197,6 +198,11 @@ class PasswordResetDoneView(auth_views.PasswordResetDoneView):
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("accounts:password-reset-complete")
+
+    def form_valid(self, form):
+        # Proving ownership of the address lifts a lock-out from failed log-ins.
+        axes_reset(username=form.user.email)
+        return super().form_valid(form)
 
 
 @public
@@ -408,7 +414,9 @@ class MemberInvitationView(View):
 
     def get(self, request, token="", pk=None):
         invitation = self.get_invitation()
-        form = JoinForm(initial={"email": invitation.email}) if not request.user.is_authenticated else None
+        form = None if request.user.is_authenticated else JoinForm(initial={"email": invitation.email})
+        if form is not None:
+            form.fields["email"].widget.attrs["readonly"] = True  # the invitation is for this address
         return render(request, self.template_name, {"invitation": invitation, "form": form})
 
     def post(self, request, token="", pk=None):
@@ -499,6 +507,20 @@ class ConnectionInviteView(OrgView):
         return render(request, self.template_name, {"form": form})
 
 
+def connection_actions(connection: Connection, membership) -> set[str]:
+    """What this member may do to the connection now: the FSM's available transitions,
+    narrowed by the side rules the services enforce too."""
+    if not can(membership, "accounts.manage_connections"):
+        return set()
+    org_id = membership.organization_id
+    rules = {
+        "suspend": True,
+        "reactivate": connection.suspended_by_id == org_id,
+        "revoke": connection.customer_id == org_id,
+    }
+    return {t.name for t in connection.get_available_status_transitions() if rules.get(t.name)}
+
+
 def render_connection(request, connection, *, terms_form=None, suspend_form=None):
     org, membership = request.organization, request.membership
     is_customer = connection.customer_id == org.pk
@@ -522,6 +544,7 @@ def render_connection(request, connection, *, terms_form=None, suspend_form=None
             "terms_form": terms_form,
             "suspend_form": suspend_form or SuspendForm(),
             "may_manage": can(membership, "accounts.manage_connections"),
+            "actions": connection_actions(connection, membership),
         },
     )
 

@@ -5,7 +5,8 @@ Amounts are ``Decimal`` from form to database to PDF; no float ever touches one.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+import re
+from decimal import ROUND_HALF_UP, Decimal
 
 # ISO 4217 codes with their minor units (number of decimals). The list holds the currencies
 # a procurement tool meets in practice; adding one is adding a line.
@@ -81,14 +82,32 @@ def decimal_places(value: Decimal) -> int:
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
-def parse_price(raw: str | Decimal, currency: str) -> Decimal:
-    """Parse a unit price typed by a person; refuse what the currency cannot hold."""
-    try:
-        value = raw if isinstance(raw, Decimal) else Decimal(str(raw).strip().replace(",", ""))
-    except (InvalidOperation, ValueError):
-        raise MoneyError(f"“{raw}” is not a number.") from None
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+
+
+def parse_decimal(raw: str | int | Decimal) -> Decimal:
+    """A number typed by a person: digits, with a point for decimals.
+
+    A comma is refused, not guessed: "1,50" may mean 1.5 or 150. So are exponents
+    ("1e3"), underscores and anything that is not a finite number.
+    """
+    if isinstance(raw, Decimal):
+        value = raw
+    else:
+        text = str(raw).strip()
+        if "," in text:
+            raise MoneyError(f"“{text}”: use a point for decimals and no thousands separators, e.g. 1234.50.")
+        if not _NUMBER.match(text):
+            raise MoneyError(f"“{text}” is not a number.")
+        value = Decimal(text)
     if not value.is_finite():
         raise MoneyError(f"“{raw}” is not a number.")
+    return value
+
+
+def parse_price(raw: str | Decimal, currency: str) -> Decimal:
+    """Parse a unit price typed by a person; refuse what the currency cannot hold."""
+    value = parse_decimal(raw)
     if value < 0:
         raise MoneyError("A price cannot be negative.")
     places = minor_units(currency)

@@ -9,6 +9,7 @@ from accounts.models import Organization
 
 from .models import Listing
 
+SORT_LABELS = {"sku": "SKU", "name": "name", "price": "unit price", "updated": "last update"}
 LISTING_SORTS = {
     "sku": ("sku", "pk"),
     "-sku": ("-sku", "-pk"),
@@ -41,8 +42,10 @@ def search_listings(
     supplier: Organization, *, q: str = "", status: str = "", unit: str = "", sort: str = "sku"
 ) -> QuerySet[Listing]:
     listings = listings_of(supplier).annotate(break_count=Count("price_breaks"))
-    if q:
-        listings = listings.filter(Q(sku__icontains=q) | Q(name__icontains=q) | Q(description__icontains=q))
+    for term in q.split()[:8]:  # every word must match, in any of the text fields
+        listings = listings.filter(
+            Q(sku__icontains=term) | Q(name__icontains=term) | Q(description__icontains=term)
+        )
     if status == "active":
         listings = listings.filter(is_active=True)
     elif status == "inactive":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.models import Membership, Organization
 from accounts.permissions import require
 from accounts.selectors import active_customers_of
-from billing.money import CURRENCIES, MoneyError, parse_price
+from billing.money import CURRENCIES, MoneyError, parse_decimal, parse_price
 from procurement.errors import DomainError
 from procurement.validators import no_markup
 
@@ -47,18 +47,6 @@ class ListingValues:
     is_active: bool
     price_breaks: list[tuple[Decimal, Decimal]] | None = None  # None: leave as they are
     customer_prices: list[tuple[Organization, Decimal]] | None = None
-
-
-def _decimal(raw) -> Decimal:
-    if isinstance(raw, Decimal):
-        return raw
-    try:
-        value = Decimal(str(raw).strip().replace(",", ""))
-    except (InvalidOperation, ValueError):
-        raise ValueError(f"“{raw}” is not a number.") from None
-    if not value.is_finite():
-        raise ValueError(f"“{raw}” is not a number.")
-    return value
 
 
 def check_listing(values: dict, *, supplier: Organization) -> tuple[ListingValues | None, dict[str, str]]:
@@ -97,7 +85,7 @@ def check_listing(values: dict, *, supplier: Organization) -> tuple[ListingValue
     raw_moq = values.get("min_order_qty")
     if raw_moq not in (None, ""):
         try:
-            moq = _decimal(raw_moq)
+            moq = parse_decimal(raw_moq)
         except ValueError as exc:
             errors["min_order_qty"] = str(exc)
     if "min_order_qty" not in errors and "unit" not in errors:
@@ -109,7 +97,7 @@ def check_listing(values: dict, *, supplier: Organization) -> tuple[ListingValue
         seen: set[Decimal] = set()
         for quantity, break_price in breaks:
             try:
-                quantity = _decimal(quantity)
+                quantity = parse_decimal(quantity)
                 problem = quantity_error(quantity, unit, what="A price break's quantity")
                 if problem:
                     raise ValueError(problem)
@@ -121,7 +109,10 @@ def check_listing(values: dict, *, supplier: Organization) -> tuple[ListingValue
                 errors["price_breaks"] = str(exc)
                 break
         else:
-            breaks = sorted((_decimal(q), parse_price(p, currency)) for q, p in breaks)
+            breaks = sorted((parse_decimal(q), parse_price(p, currency)) for q, p in breaks)
+            problem = _break_problem(breaks, price)
+            if problem:
+                errors["price_breaks"] = problem
     customer_prices = values.get("customer_prices")
     if customer_prices is not None and "currency" not in errors:
         connected = {c.pk for c in active_customers_of(supplier)}
@@ -158,6 +149,18 @@ def check_listing(values: dict, *, supplier: Organization) -> tuple[ListingValue
         ),
         {},
     )
+
+
+def _break_problem(breaks: list[tuple[Decimal, Decimal]], unit_price: Decimal | None) -> str | None:
+    """A break lowers the price: below the unit price, and never above a smaller quantity's."""
+    previous = None
+    for quantity, break_price in breaks:
+        if unit_price is not None and break_price >= unit_price:
+            return f"From {quantity:f}, {break_price:f} is not below the unit price {unit_price:f}."
+        if previous is not None and break_price > previous:
+            return f"From {quantity:f}, {break_price:f} is more than for fewer units ({previous:f})."
+        previous = break_price
+    return None
 
 
 class ListingRefused(DomainError):

@@ -38,10 +38,13 @@ class ListingListView(OrgView):
         page = Paginator(listings, PAGE_SIZE).get_page(request.GET.get("page"))
         query = request.GET.copy()
         query.pop("page", None)
+        key = sort.lstrip("-")
         context = {
             "form": form,
             "page": page,
             "sort": sort,
+            "sort_label": f"{selectors.SORT_LABELS.get(key, 'SKU')}, "
+            f"{'descending' if sort.startswith('-') else 'ascending'}",
             "query": query.urlencode(),
             "sort_query": _without(query, "sort"),
         }
@@ -158,7 +161,7 @@ class ListingEditView(OrgView):
                 for b in listing.price_breaks.all()
             ]
             prices = [
-                {"customer": p.customer, "unit_price": f"{p.unit_price.normalize():f}"}
+                {"customer": p.customer_id, "unit_price": f"{p.unit_price.normalize():f}"}
                 for p in listing.customer_prices.all()
             ]
         return (
@@ -258,8 +261,6 @@ class ListingImportView(OrgView):
             except DomainError as exc:
                 form.add_error(None, exc.message)
             else:
-                messages.success(
-                    request, f"Imported: {result.created} new listings, {result.updated} updated."
-                )
+                messages.success(request, f"Imported: {result.created} new, {result.updated} updated.")
                 return redirect(self.org_url("orders:listings"))
         return render(request, self.template_name, context)

@@ -1,6 +1,6 @@
 // Progressive enhancement only: every page works without this file.
-// Submitting a filter form through htmx moves focus to the results for keyboard users.
-document.addEventListener("htmx:afterSwap", function (event) {
-  var target = event.detail.target;
-  if (target && target.dataset.focusAfterSwap !== undefined) { target.focus(); }
+// After a form comes back with errors, put the keyboard on the first field to fix.
+document.addEventListener("DOMContentLoaded", function () {
+  var invalid = document.querySelector("main [aria-invalid='true']");
+  if (invalid) { invalid.focus(); }
 });

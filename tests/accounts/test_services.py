@@ -241,7 +241,7 @@ def test_accept_refusals_write_nothing(db, case):
         by = member(supplier, email=email)
     else:
         by = member(SupplierFactory(), Role.SALES, email=email)
-    connection = services.invite_supplier(by=customer_admin, email=email)
+    connection = ConnectionFactory(customer=customer, supplier=None, status="invited", invite_email=email)
     events = ConnectionEvent.objects.count()
     with pytest.raises(DomainError):
         services.accept_connection(connection=connection, by=by)
@@ -310,3 +310,17 @@ def test_a_non_admin_cannot_be_stopped_by_a_refused_action_from_acting(db):
     with pytest.raises(NotAllowed):
         services.save_location(by=member(org, Role.BUYER), name="X", address_line1="1", city="c", country="d")
     assert not org.locations.exists()
+
+
+def test_invite_supplier_refuses_addresses_that_lead_nowhere(db):
+    customer = OrganizationFactory(buys=True)
+    admin = member(customer)
+    colleague = member(customer, Role.BUYER)
+    with pytest.raises(DomainError, match="one of your members"):
+        services.invite_supplier(by=admin, email=colleague.user.email)
+    supplier = SupplierFactory(name="Known Supplier")
+    ConnectionFactory(customer=customer, supplier=supplier)
+    with pytest.raises(DomainError, match="Known Supplier, connected to you already"):
+        services.invite_supplier(by=admin, email=member(supplier, Role.SALES).user.email)
+    assert customer.supplier_connections.count() == 1
+    assert not OutboundEmail.objects.exists()

@@ -269,3 +269,75 @@ def test_home_and_connection_pages_are_bounded(client, db, django_assert_max_num
         client.get(reverse("accounts:org-home", args=[connection.customer.slug]))
     with django_assert_max_num_queries(7):
         client.get(reverse("accounts:connection-detail", args=[connection.customer.slug, connection.pk]))
+
+
+def test_sign_up_reports_every_problem_in_one_round(client, db):
+    member(OrganizationFactory(), email="taken@example.com")
+    response = client.post(
+        reverse("accounts:signup"),
+        {
+            **SIGNUP,
+            "email": "taken@example.com",
+            "password1": "123",
+            "password2": "123",
+            "organization_name": "",
+        },
+    )
+    page = response.content.decode()
+    assert "exists already" in page and "too short" in page and "This field is required." in page
+
+
+def test_a_password_reset_lifts_the_log_in_lock(client, db, settings, django_capture_on_commit_callbacks):
+    settings.AXES_FAILURE_LIMIT = 2
+    m = member(OrganizationFactory())
+    url = reverse("accounts:login")
+    for _ in range(2):
+        client.post(url, {"username": m.user.email, "password": "wrong"})
+    assert client.post(url, {"username": m.user.email, "password": "demo"}).status_code == 429
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("accounts:password-reset"), {"email": m.user.email})
+    link = re.search(r"http://testserver(/account/reset/\S+/)", mail.outbox[0].body).group(1)
+    set_url = client.get(link, follow=True).redirect_chain[-1][0]
+    client.post(set_url, {"new_password1": "fresh-long-pass", "new_password2": "fresh-long-pass"})
+    assert client.post(url, {"username": m.user.email, "password": "fresh-long-pass"}).status_code == 302
+
+
+def test_settings_capabilities_error_sits_next_to_the_field(client, db):
+    org = OrganizationFactory(buys=True)
+    client.force_login(member(org).user)
+    page = client.post(reverse("accounts:settings", args=[org.slug]), {"name": "X", "base_currency": "USD"})
+    page = page.content.decode()
+    assert 'id="id_buys-error"' in page and "tick at least one" in page
+    assert "Constraint" not in page
+
+
+def test_an_organization_with_active_suppliers_keeps_buying(client, db):
+    connection = ConnectionFactory()
+    org = connection.customer
+    client.force_login(member(org).user)
+    page = client.post(
+        reverse("accounts:settings", args=[org.slug]),
+        {"name": org.name, "base_currency": "USD", "sells": "on"},
+    ).content.decode()
+    assert "before you stop buying" in page
+    org.refresh_from_db()
+    assert org.buys
+
+
+def test_a_role_refusal_is_a_page_that_explains(client, db):
+    org = OrganizationFactory()
+    client.force_login(member(org, Role.BUYER).user)
+    response = client.get(reverse("accounts:members", args=[org.slug]))
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "not open to your role" in page and "buyer" in page and org.get_absolute_url() in page
+
+
+def test_connection_page_offers_only_the_actions_allowed_now(client, db):
+    connection = ConnectionFactory()
+    client.force_login(member(connection.supplier).user)
+    url = reverse("accounts:connection-detail", args=[connection.supplier.slug, connection.pk])
+    page = client.get(url).content.decode()
+    assert "Suspend connection" in page and "Withdraw invitation" not in page
+    client.force_login(member(connection.supplier, Role.SALES).user)
+    assert "Suspend connection" not in client.get(url).content.decode()

@@ -229,7 +229,7 @@ def test_import_page_success(client, sales):
     response = client.post(
         reverse("orders:listings-import", args=[sales.organization.slug]), {"file": upload}, follow=True
     )
-    assert "Imported: 1 new listings, 0 updated." in response.content.decode()
+    assert "Imported: 1 new, 0 updated." in response.content.decode()
 
 
 # --- pages -------------------------------------------------------------------------------
@@ -357,3 +357,60 @@ def test_listing_page_query_count_is_bounded(client, sales, django_assert_max_nu
     client.get(url)
     with django_assert_max_num_queries(9):
         assert client.get(url).status_code == 200
+
+
+def test_a_listing_with_a_customer_price_saves_unchanged(client, sales):
+    customer = ConnectionFactory(supplier=sales.organization).customer
+    listing = services.save_listing(by=sales, values={**VALUES, "customer_prices": [(customer, "0.21")]})
+    client.force_login(sales.user)
+    url = reverse("orders:listing-edit", args=[sales.organization.slug, listing.pk])
+    page = client.get(url).content.decode()
+    assert f'<option value="{customer.pk}" selected>' in page
+    form = {
+        "sku": "BOLT-1",
+        "name": "Bolt",
+        "unit": "ea",
+        "unit_price": "0.25",
+        "currency": "USD",
+        "min_order_qty": "1",
+        "is_active": "on",
+        "breaks-TOTAL_FORMS": "0",
+        "breaks-INITIAL_FORMS": "0",
+        "prices-TOTAL_FORMS": "1",
+        "prices-INITIAL_FORMS": "1",
+        "prices-0-customer": str(customer.pk),
+        "prices-0-unit_price": "0.21",
+    }
+    assert client.post(url, form).status_code == 302
+    assert listing.customer_prices.get().unit_price == Decimal("0.21")
+
+
+@pytest.mark.parametrize("raw", ["1,50", "1e3", "1_000", " ", "Infinity"])
+def test_ambiguous_or_odd_numbers_are_refused(sales, raw):
+    with pytest.raises(services.ListingRefused) as refused:
+        services.save_listing(by=sales, values={**VALUES, "unit_price": raw})
+    assert "unit_price" in refused.value.errors
+    with pytest.raises(services.ImportRefused):
+        _import(sales, f'sku,name,unit,unit_price\nA,B,ea,"{raw}"\n')
+    assert not Listing.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "breaks,message",
+    [
+        ([("10", "0.25")], "not below the unit price"),
+        ([("10", "0.20"), ("50", "0.22")], "more than for fewer"),
+    ],
+)
+def test_price_breaks_lower_the_price(sales, breaks, message):
+    with pytest.raises(services.ListingRefused, match=message):
+        services.save_listing(by=sales, values={**VALUES, "price_breaks": breaks})
+
+
+def test_search_matches_every_word_anywhere(client, sales):
+    ListingFactory(supplier=sales.organization, sku="G-M", name="Nitrile gloves, size M")
+    ListingFactory(supplier=sales.organization, sku="G-L", name="Nitrile gloves, size L")
+    client.force_login(sales.user)
+    url = reverse("orders:listings", args=[sales.organization.slug])
+    page = client.get(url, {"q": "gloves M"}).content.decode()
+    assert "1 listing" in page and "G-M" in page and "G-L" not in page
