@@ -10,7 +10,7 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
@@ -64,16 +64,18 @@ class OrgView(View):
 
 
 class PostOnlyView(OrgView):
-    """An action taken by POST. A GET finds the object first, so that another tenant's
-    object answers 404 whatever the method; one's own answers 405."""
+    """An action taken by POST from a button on another page (``done_url``).
+
+    A GET finds the object first, so that another tenant's object answers 404 whatever the
+    method; for one's own, it leads back to the page with the button. Subclasses define
+    ``get_object()`` (through a scoped selector) and ``done_url()``.
+    """
 
     http_method_names = ["get", "post"]
 
-    # Subclasses define get_object(): the object, found through a scoped selector.
-
     def get(self, request, *args, **kwargs):
         self.get_object()
-        return HttpResponseNotAllowed(["POST"])
+        return redirect(self.done_url())
 
 
 def _next_url(request, default: str) -> str:
@@ -390,6 +392,9 @@ class MemberInvitationRevokeView(PostOnlyView):
     def get_object(self):
         return selectors.member_invitation_for(organization=self.org, pk=self.kwargs["pk"])
 
+    def done_url(self):
+        return self.org_url("accounts:members")
+
     def post(self, request, org_slug, pk):
         invitation = self.get_object()
         try:
@@ -398,7 +403,7 @@ class MemberInvitationRevokeView(PostOnlyView):
             messages.error(request, exc.message)
         else:
             messages.success(request, f"The invitation of {invitation.email} is withdrawn.")
-        return redirect(self.org_url("accounts:members"))
+        return redirect(self.done_url())
 
 
 @public
@@ -582,6 +587,9 @@ class ConnectionActionView(PostOnlyView):
     def get_object(self):
         return selectors.connection_for(organization=self.org, pk=self.kwargs["pk"])
 
+    def done_url(self):
+        return self.org_url("accounts:connection-detail", pk=self.kwargs["pk"])
+
     def post(self, request, org_slug, pk):
         connection = self.get_object()
         try:
@@ -600,7 +608,7 @@ class ConnectionActionView(PostOnlyView):
             messages.error(request, exc.message)
         else:
             messages.success(request, f"The connection is {self.done[self.action]}.")
-        return redirect(self.org_url("accounts:connection-detail", pk=pk))
+        return redirect(self.done_url())
 
 
 @public

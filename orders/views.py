@@ -228,6 +228,9 @@ class ListingActiveView(PostOnlyView):
     def get_object(self):
         return selectors.listing_for(supplier=self.org, pk=self.kwargs["pk"])
 
+    def done_url(self):
+        return self.org_url("orders:listing-edit", pk=self.kwargs["pk"])
+
     def post(self, request, org_slug, pk):
         listing = self.get_object()
         try:
@@ -237,7 +240,7 @@ class ListingActiveView(PostOnlyView):
         else:
             state = "active" if self.active else "inactive: customers can no longer order it"
             messages.success(request, f"Listing {listing.sku} is {state}.")
-        return redirect(self.org_url("orders:listing-edit", pk=pk))
+        return redirect(self.done_url())
 
 
 class ListingImportView(OrgView):

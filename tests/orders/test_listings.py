@@ -414,3 +414,12 @@ def test_search_matches_every_word_anywhere(client, sales):
     url = reverse("orders:listings", args=[sales.organization.slug])
     page = client.get(url, {"q": "gloves M"}).content.decode()
     assert "1 listing" in page and "G-M" in page and "G-L" not in page
+
+
+def test_opening_an_action_url_leads_back_to_its_page_and_changes_nothing(client, sales):
+    listing = ListingFactory(supplier=sales.organization)
+    client.force_login(sales.user)
+    response = client.get(reverse("orders:listing-deactivate", args=[sales.organization.slug, listing.pk]))
+    assert response["Location"] == reverse("orders:listing-edit", args=[sales.organization.slug, listing.pk])
+    listing.refresh_from_db()
+    assert listing.is_active
