@@ -22,6 +22,23 @@ def role_choices(organization: Organization) -> list[tuple[str, str]]:
     ]
 
 
+def require_a_capability(form: forms.BaseForm, data: dict) -> dict:
+    if not data.get("buys") and not data.get("sells"):
+        form.add_error("buys", "An organization buys, sells, or both: tick at least one.")
+    return data
+
+
+class PlainTextModelForm(forms.ModelForm):
+    """A model form whose ``plain_text`` fields refuse HTML."""
+
+    plain_text: tuple[str, ...] = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.plain_text:
+            self.fields[name].validators.append(no_markup)
+
+
 class LoginForm(AuthenticationForm):
     error_messages = {
         **AuthenticationForm.error_messages,
@@ -76,10 +93,7 @@ class OrganizationFields(forms.Form):
     sells = forms.BooleanField(label="We sell (publish listings, receive orders)", required=False)
 
     def clean(self):
-        data = super().clean()
-        if not data.get("buys") and not data.get("sells"):
-            self.add_error("buys", "An organization buys, sells, or both: tick at least one.")
-        return data
+        return require_a_capability(self, super().clean())
 
 
 class SignUpForm(UserFields, OrganizationFields):
@@ -103,7 +117,9 @@ class CreateOrganizationForm(OrganizationFields):
     pass
 
 
-class OrganizationSettingsForm(forms.ModelForm):
+class OrganizationSettingsForm(PlainTextModelForm):
+    plain_text = ("name", "address_line1", "address_line2", "postal_code", "city", "region", "country")
+
     class Meta:
         model = Organization
         fields = [
@@ -120,16 +136,8 @@ class OrganizationSettingsForm(forms.ModelForm):
             "sells",
         ]
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for name in ("name", "address_line1", "address_line2", "postal_code", "city", "region", "country"):
-            self.fields[name].validators.append(no_markup)
-
     def clean(self):
-        data = super().clean()
-        if not data.get("buys") and not data.get("sells"):
-            self.add_error("buys", "An organization buys, sells, or both: tick at least one.")
-        return data
+        return require_a_capability(self, super().clean())
 
 
 class MemberRolesForm(forms.Form):
@@ -145,7 +153,9 @@ class InviteMemberForm(MemberRolesForm):
     field_order = ["email", "roles"]
 
 
-class LocationForm(forms.ModelForm):
+class LocationForm(PlainTextModelForm):
+    plain_text = ("name", "address_line1", "address_line2", "postal_code", "city", "region", "country")
+
     class Meta:
         model = Location
         fields = [
@@ -158,11 +168,6 @@ class LocationForm(forms.ModelForm):
             "country",
             "is_default",
         ]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for name in ("name", "address_line1", "address_line2", "city", "region", "country", "postal_code"):
-            self.fields[name].validators.append(no_markup)
 
     def validate_unique(self):
         """The service checks uniqueness within the organization (the form has no organization)."""
