@@ -3,6 +3,8 @@ from django.utils.functional import SimpleLazyObject
 from .selectors import memberships_of
 
 _SECTIONS = [
+    ("po-", "purchase-orders"),
+    ("so-", "sales-orders"),
     ("org-home", "home"),
     ("listing", "listings"),
     ("connection", "connections"),

@@ -177,9 +177,7 @@ class ConnectionTermsForm(forms.Form):
     currency = forms.ChoiceField(
         label="Currency", choices=[("", "The supplier's currency")] + CURRENCY_CHOICES, required=False
     )
-    payment_terms_days = forms.IntegerField(
-        label="Payment terms (net days)", min_value=0, max_value=365, initial=30
-    )
+    payment_terms_days = forms.IntegerField(label="Payment terms (net days)", min_value=0, max_value=365, initial=30)
     ship_to = forms.ModelChoiceField(
         label="Default ship-to", queryset=Location.objects.none(), required=False, empty_label="(none)"
     )
@@ -218,9 +216,7 @@ class AcceptConnectionForm(forms.Form):
 
     def __init__(self, *args, memberships, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["organization"].choices = [
-            (m.organization.slug, m.organization.name) for m in memberships
-        ]
+        self.fields["organization"].choices = [(m.organization.slug, m.organization.name) for m in memberships]
 
 
 class DeclineConnectionForm(forms.Form):
@@ -236,9 +232,7 @@ class DeclineConnectionForm(forms.Form):
 class OutboxPasswordResetForm(PasswordResetForm):
     """Password-reset e-mails go through the outbox and Celery like every other e-mail."""
 
-    email = forms.EmailField(
-        label="E-mail", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
-    )
+    email = forms.EmailField(label="E-mail", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
 
     def send_mail(
         self,

@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
+from django.utils.module_loading import import_string
 
 from .models import Organization, OutboundEmail
 
@@ -27,6 +28,7 @@ def queue_email(
     template: str,
     context: dict[str, Any],
     organization: Organization | None = None,
+    attachments: list[dict] | None = None,
 ) -> OutboundEmail:
     """Render ``templates/emails/<template>_{subject.txt,body.txt,body.html}`` and queue it.
 
@@ -48,8 +50,19 @@ def queue_email(
                 subject=subject[:300],
                 body_text=render_to_string(f"emails/{template}_body.txt", context),
                 body_html=render_to_string(f"emails/{template}_body.html", context),
+                attachments=attachments or [],
             )
     except IntegrityError:
         return OutboundEmail.objects.get(key=key)
     transaction.on_commit(partial(tasks.deliver_email.delay, email.pk))
     return email
+
+
+def render_attachment(spec: dict) -> tuple[str, bytes, str]:
+    """(filename, content, MIME type) of an attachment described in the outbox.
+
+    Renderers are named in ``settings.EMAIL_ATTACHMENT_RENDERERS``: an outbox row can only ask
+    for one of those, never import an arbitrary path.
+    """
+    path = settings.EMAIL_ATTACHMENT_RENDERERS[spec["renderer"]]
+    return import_string(path)(**{k: v for k, v in spec.items() if k != "renderer"})

@@ -75,9 +75,7 @@ class User(AbstractUser):
         return self.full_name.split(" ")[0] if self.full_name else self.email
 
 
-slug_validator = RegexValidator(
-    r"^[a-z0-9]+(?:-[a-z0-9]+)*$", "Use lower-case letters, digits and single hyphens."
-)
+slug_validator = RegexValidator(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", "Use lower-case letters, digits and single hyphens.")
 prefix_validator = RegexValidator(r"^[A-Z0-9]{1,8}$", "Use 1 to 8 capital letters or digits.")
 
 
@@ -287,9 +285,7 @@ class Connection(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     invited_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
     invited_at = models.DateTimeField(default=timezone.now, editable=False)
     accepted_at = models.DateTimeField(null=True, blank=True)
-    suspended_by = models.ForeignKey(
-        Organization, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    suspended_by = models.ForeignKey(Organization, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     # The customer's terms for this supplier.
     currency = models.CharField(
         max_length=3, choices=CURRENCY_CHOICES, blank=True, help_text="Blank: the supplier's currency."
@@ -302,9 +298,7 @@ class Connection(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
         ordering = ["-invited_at"]
         constraints = [
             models.UniqueConstraint(fields=["customer", "supplier"], name="one_connection_per_pair"),
-            models.CheckConstraint(
-                condition=~models.Q(customer=models.F("supplier")), name="not_self_connected"
-            ),
+            models.CheckConstraint(condition=~models.Q(customer=models.F("supplier")), name="not_self_connected"),
         ]
         indexes = [models.Index(fields=["supplier", "status"]), models.Index(fields=["customer", "status"])]
 
@@ -388,6 +382,9 @@ class OutboundEmail(models.Model):
     subject = models.CharField(max_length=300)
     body_text = models.TextField()
     body_html = models.TextField(blank=True)
+    attachments = models.JSONField(
+        default=list, blank=True, help_text="Documents rendered when the message is sent (see accounts.mail)."
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)

@@ -38,6 +38,4 @@ def require(membership: Membership, permission: str) -> None:
         raise NotAllowed(refusal)
     if not can(membership, permission):
         roles = ", ".join(sorted(r.label.lower() for r in PERMISSIONS[permission]))
-        raise NotAllowed(
-            f"Your role in {membership.organization.name} does not allow this (it needs: {roles})."
-        )
+        raise NotAllowed(f"Your role in {membership.organization.name} does not allow this (it needs: {roles}).")

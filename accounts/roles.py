@@ -96,9 +96,7 @@ _ROWS: list[tuple[tuple[str, ...], frozenset[Role], str | None]] = [
     ),
 ]
 
-PERMISSIONS: dict[str, frozenset[Role]] = {
-    codename: roles for codenames, roles, _ in _ROWS for codename in codenames
-}
+PERMISSIONS: dict[str, frozenset[Role]] = {codename: roles for codenames, roles, _ in _ROWS for codename in codenames}
 CAPABILITY: dict[str, str | None] = {
     codename: capability for codenames, _, capability in _ROWS for codename in codenames
 }

@@ -16,9 +16,7 @@ def memberships_of(user: User) -> QuerySet[Membership]:
 def membership_for(*, user: User, org_slug: str) -> Membership:
     """The user's membership in the organization of the URL, or 404 (also for non-members)."""
     membership = (
-        Membership.objects.select_related("organization", "user")
-        .filter(user=user, organization__slug=org_slug)
-        .first()
+        Membership.objects.select_related("organization", "user").filter(user=user, organization__slug=org_slug).first()
     )
     if membership is None:
         raise Http404("No such organization.")
@@ -26,11 +24,7 @@ def membership_for(*, user: User, org_slug: str) -> Membership:
 
 
 def members_of(organization: Organization) -> QuerySet[Membership]:
-    return (
-        Membership.objects.filter(organization=organization)
-        .select_related("user")
-        .order_by("user__full_name")
-    )
+    return Membership.objects.filter(organization=organization).select_related("user").order_by("user__full_name")
 
 
 def member_for(*, organization: Organization, pk: int) -> Membership:

@@ -120,9 +120,7 @@ def sign_up(
     """A new person with a new organization of which they are the admin."""
     email = _check_new_user(email=email, password=password, full_name=full_name)
     user = User.objects.create_user(email=email, password=password, full_name=full_name.strip())
-    return create_organization(
-        user=user, name=organization_name, base_currency=base_currency, buys=buys, sells=sells
-    )
+    return create_organization(user=user, name=organization_name, base_currency=base_currency, buys=buys, sells=sells)
 
 
 @transaction.atomic
@@ -167,8 +165,7 @@ def update_organization(*, by: Membership, **changes) -> Organization:
         )
     if not org.sells and Connection.objects.filter(supplier=org, status=Connection.Status.ACTIVE).exists():
         raise DomainError(
-            "Customers are connected to you as a supplier: "
-            "suspend those connections before you stop selling.",
+            "Customers are connected to you as a supplier: suspend those connections before you stop selling.",
             field="sells",
         )
     org.save()
@@ -234,9 +231,7 @@ def invite_member(*, by: Membership, email: str, roles: list[str]) -> MemberInvi
     if MemberInvitation.objects.filter(
         organization=org, email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
     ).exists():
-        raise DomainError(
-            f"{email} has an open invitation already: withdraw it to send a new one.", field="email"
-        )
+        raise DomainError(f"{email} has an open invitation already: withdraw it to send a new one.", field="email")
     token = new_token()
     invitation = MemberInvitation.objects.create(
         organization=org,
@@ -264,9 +259,7 @@ def invite_member(*, by: Membership, email: str, roles: list[str]) -> MemberInvi
 @transaction.atomic
 def revoke_member_invitation(*, by: Membership, invitation: MemberInvitation) -> MemberInvitation:
     require(by, "accounts.manage_members")
-    invitation = MemberInvitation.objects.select_for_update().get(
-        pk=invitation.pk, organization=by.organization
-    )
+    invitation = MemberInvitation.objects.select_for_update().get(pk=invitation.pk, organization=by.organization)
     if invitation.status != "open":
         raise DomainError(f"This invitation is {invitation.status}; only an open one can be withdrawn.")
     invitation.revoked_at = timezone.now()
@@ -281,13 +274,9 @@ def _entitled(obj: MemberInvitation | Connection, email: str, user: User, token:
 
 @transaction.atomic
 def accept_member_invitation(*, invitation: MemberInvitation, user: User) -> Membership:
-    invitation = (
-        MemberInvitation.objects.select_for_update().select_related("organization").get(pk=invitation.pk)
-    )
+    invitation = MemberInvitation.objects.select_for_update().select_related("organization").get(pk=invitation.pk)
     if invitation.status != "open":
-        raise DomainError(
-            f"This invitation is {invitation.status}. Ask {invitation.organization.name} for a new one."
-        )
+        raise DomainError(f"This invitation is {invitation.status}. Ask {invitation.organization.name} for a new one.")
     if invitation.email.lower() != user.email.lower():
         raise DomainError(
             f"This invitation is for {invitation.email}; you are logged in as {user.email}. "
@@ -334,9 +323,7 @@ def remove_member(*, by: Membership, member: Membership) -> None:
     list(Membership.objects.select_for_update().filter(organization=by.organization))
     member = Membership.objects.get(pk=member.pk, organization=by.organization)
     if Role.ADMIN in member.roles and not _other_admins_exist(member):
-        raise DomainError(
-            f"{member.user} is the only admin of {by.organization.name}: make someone else admin first."
-        )
+        raise DomainError(f"{member.user} is the only admin of {by.organization.name}: make someone else admin first.")
     member.delete()
 
 
@@ -373,9 +360,7 @@ def save_location(*, by: Membership, location: Location | None = None, **fields)
     if not Location.objects.filter(organization=org).exclude(pk=location.pk).exists():
         location.is_default = True  # the first location is the default one
     if location.is_default:
-        Location.objects.filter(organization=org, is_default=True).exclude(pk=location.pk).update(
-            is_default=False
-        )
+        Location.objects.filter(organization=org, is_default=True).exclude(pk=location.pk).update(is_default=False)
     location.save()
     return location
 
@@ -383,9 +368,7 @@ def save_location(*, by: Membership, location: Location | None = None, **fields)
 # ------------------------------------------------------------------------------ connections
 
 
-def _record(
-    connection: Connection, kind: str, by: Membership | None, detail: str = "", user: User | None = None
-):
+def _record(connection: Connection, kind: str, by: Membership | None, detail: str = "", user: User | None = None):
     ConnectionEvent.objects.create(
         connection=connection,
         kind=kind,
@@ -403,9 +386,7 @@ def _transition(connection: Connection, name: str, **kwargs) -> None:
         raise DomainError(f"This connection is {status}: it cannot be {name}d now.") from None
 
 
-def _check_terms(
-    customer: Organization, currency: str, payment_terms_days: int | None, ship_to: Location | None
-):
+def _check_terms(customer: Organization, currency: str, payment_terms_days: int | None, ship_to: Location | None):
     if currency:
         _check_currency(currency, field="currency")
     if payment_terms_days is None or not 0 <= payment_terms_days <= 365:
@@ -502,9 +483,7 @@ def accept_connection(*, connection: Connection, by: Membership, token: str = ""
 
 
 @transaction.atomic
-def decline_connection(
-    *, connection: Connection, user: User, token: str = "", reason: str = ""
-) -> Connection:
+def decline_connection(*, connection: Connection, user: User, token: str = "", reason: str = "") -> Connection:
     connection = Connection.objects.select_for_update().select_related("customer").get(pk=connection.pk)
     if not _entitled(connection, connection.invite_email, user, token):
         raise DomainError("This invitation was sent to another address: open the link in that e-mail.")

@@ -11,6 +11,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.utils import timezone
 
+from .mail import render_attachment
 from .models import OutboundEmail
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ def deliver_email(self, email_id: int) -> str:
             message.attach_alternative(email.body_html, "text/html")
         email.attempts += 1
         try:
+            for spec in email.attachments:
+                message.attach(*render_attachment(spec))
             message.send()
         except Exception as exc:  # any provider failure: record it, never propagate to the user
             log.warning("e-mail %s failed (attempt %s): %s", email.pk, email.attempts, exc)

@@ -18,6 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import TemplateView
 
+from orders.selectors import inbox_counts as order_inbox
 from orders.selectors import listing_counts
 from procurement.errors import DomainError
 from procurement.forms import add_domain_error
@@ -146,9 +147,7 @@ class HomeRedirectView(View):
         if len(memberships) == 1:
             return redirect(memberships[0].organization.get_absolute_url())
         waiting = selectors.invitations_waiting_for(request.user)
-        return render(
-            request, "accounts/choose_organization.html", {"memberships": memberships, "waiting": waiting}
-        )
+        return render(request, "accounts/choose_organization.html", {"memberships": memberships, "waiting": waiting})
 
 
 class CreateOrganizationView(View):
@@ -236,6 +235,7 @@ class OrgHomeView(OrgView):
                 connections.filter(customer=self.org, status=Connection.Status.INVITED)
             )
             context["connections_suspended"] = list(connections.filter(status=Connection.Status.SUSPENDED))
+        context["orders"] = order_inbox(self.org)
         if can(self.membership, "orders.view_listing"):
             context["listing_counts"] = listing_counts(self.org)
         return render(request, "accounts/org_home.html", context)
@@ -260,9 +260,7 @@ class OrganizationSettingsView(OrgView):
         form = OrganizationSettingsForm(request.POST, instance=copy.copy(self.org))
         if form.is_valid():
             try:
-                services.update_organization(
-                    by=self.membership, **{f: form.cleaned_data[f] for f in form.fields}
-                )
+                services.update_organization(by=self.membership, **{f: form.cleaned_data[f] for f in form.fields})
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
@@ -281,9 +279,7 @@ class LocationEditView(OrgView):
 
     def get(self, request, org_slug, pk=None):
         location = self.get_location()
-        return render(
-            request, self.template_name, {"form": LocationForm(instance=location), "location": location}
-        )
+        return render(request, self.template_name, {"form": LocationForm(instance=location), "location": location})
 
     def post(self, request, org_slug, pk=None):
         location = self.get_location()
@@ -355,9 +351,7 @@ class MemberEditView(OrgView):
         form = MemberRolesForm(request.POST, organization=self.org)
         if form.is_valid():
             try:
-                services.change_member_roles(
-                    by=self.membership, member=member, roles=form.cleaned_data["roles"]
-                )
+                services.change_member_roles(by=self.membership, member=member, roles=form.cleaned_data["roles"])
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
@@ -566,9 +560,7 @@ class ConnectionDetailView(OrgView):
         form = ConnectionTermsForm(request.POST, locations=selectors.locations_of(self.org))
         if form.is_valid():
             try:
-                services.update_connection_terms(
-                    by=self.membership, connection=connection, **form.cleaned_data
-                )
+                services.update_connection_terms(by=self.membership, connection=connection, **form.cleaned_data)
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
@@ -631,9 +623,7 @@ class ConnectionInvitationView(View):
 
     def render_page(self, connection, accept_form=None, decline_form=None):
         memberships = self.admin_memberships()
-        selling = [
-            m for m in memberships if m.organization.sells and m.organization_id != connection.customer_id
-        ]
+        selling = [m for m in memberships if m.organization.sells and m.organization_id != connection.customer_id]
         return render(
             self.request,
             self.template_name,
@@ -677,9 +667,7 @@ class ConnectionInvitationView(View):
         except DomainError as exc:
             add_domain_error(form, exc)
             return self.render_page(connection, accept_form=form)
-        messages.success(
-            request, f"{membership.organization.name} is now a supplier of {connection.customer.name}."
-        )
+        messages.success(request, f"{membership.organization.name} is now a supplier of {connection.customer.name}.")
         return HttpResponseRedirect(
             reverse(
                 "accounts:connection-detail",

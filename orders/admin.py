@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from .models import CustomerPrice, Listing, PriceBreak
+from .models import (
+    CostCenter,
+    CustomerPrice,
+    GLAccount,
+    Listing,
+    PriceBreak,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    SalesOrder,
+)
 
 
 class PriceBreakInline(admin.TabularInline):
@@ -22,3 +31,54 @@ class ListingAdmin(admin.ModelAdmin):
     search_fields = ["sku", "name", "supplier__name"]
     raw_id_fields = ["supplier"]
     inlines = [PriceBreakInline, CustomerPriceInline]
+
+
+@admin.register(GLAccount, CostCenter)
+class AccountingCodeAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "organization", "is_active"]
+    list_filter = ["is_active"]
+    list_select_related = ["organization"]
+    search_fields = ["code", "name", "organization__name"]
+    raw_id_fields = ["organization"]
+
+
+class PurchaseOrderLineInline(admin.TabularInline):
+    model = PurchaseOrderLine
+    extra = 0
+    can_delete = False
+    fields = ["position", "sku", "description", "quantity", "unit", "unit_price", "line_total", "status"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PurchaseOrder)
+class PurchaseOrderAdmin(admin.ModelAdmin):
+    """Read-only: orders change only through the services (the pages)."""
+
+    list_display = ["number", "customer", "supplier", "status", "total", "currency", "created_at"]
+    list_filter = ["status"]
+    list_select_related = ["customer", "supplier"]
+    search_fields = ["number", "customer__name", "supplier__name"]
+    inlines = [PurchaseOrderLineInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SalesOrder)
+class SalesOrderAdmin(admin.ModelAdmin):
+    list_display = ["number", "supplier", "customer", "status", "created_at"]
+    list_filter = ["status"]
+    list_select_related = ["customer", "supplier"]
+    search_fields = ["number", "customer__name", "supplier__name"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

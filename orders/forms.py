@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from billing.money import CURRENCY_CHOICES
+from procurement.validators import no_markup
 
 from .units import UNIT_CHOICES
 
@@ -10,9 +11,11 @@ from .units import UNIT_CHOICES
 class ListingForm(forms.Form):
     """Input only: the service checks prices against the currency and quantities against the unit."""
 
-    sku = forms.CharField(label="SKU", max_length=64)
-    name = forms.CharField(max_length=200)
-    description = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
+    sku = forms.CharField(label="SKU", max_length=64, validators=[no_markup])
+    name = forms.CharField(max_length=200, validators=[no_markup])
+    description = forms.CharField(
+        required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3}), validators=[no_markup]
+    )
     unit = forms.ChoiceField(label="Unit of measure", choices=UNIT_CHOICES, initial="ea")
     unit_price = forms.CharField(
         label="Unit price", max_length=30, widget=forms.TextInput(attrs={"inputmode": "decimal"})
@@ -90,8 +93,7 @@ class ListingImportForm(forms.Form):
         upload = self.cleaned_data["file"]
         if upload.size > self.max_bytes:
             raise forms.ValidationError(
-                f"The file is larger than {self.max_bytes // (1024 * 1024)} MB. "
-                "Split it and import the parts."
+                f"The file is larger than {self.max_bytes // (1024 * 1024)} MB. Split it and import the parts."
             )
         return upload
 
@@ -108,3 +110,121 @@ class ListingFilterForm(forms.Form):
     )
     unit = forms.ChoiceField(label="Unit", required=False, choices=[("", "All units")] + UNIT_CHOICES)
     sort = forms.CharField(required=False, widget=forms.HiddenInput)
+
+
+# ------------------------------------------------------------------------------ the pair
+
+DATE = forms.DateInput(attrs={"type": "date"})
+
+
+class OrderFilterForm(forms.Form):
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        max_length=100,
+        widget=forms.SearchInput(attrs={"placeholder": "Number, SKU or item"}),
+    )
+    status = forms.ChoiceField(label="Status", required=False)
+    counterparty = forms.TypedChoiceField(label="Supplier", required=False, coerce=int, empty_value=None)
+    date_from = forms.DateField(label="From", required=False, widget=DATE)
+    date_to = forms.DateField(label="To", required=False, widget=DATE)
+    sort = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, statuses, counterparties, counterparty_label: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [("", "All")] + list(statuses)
+        self.fields["counterparty"].choices = [("", "All")] + [(o.pk, o.name) for o in counterparties]
+        self.fields["counterparty"].label = counterparty_label
+
+
+class PurchaseOrderForm(forms.Form):
+    connection = forms.ModelChoiceField(label="Supplier", queryset=None, empty_label=None)
+    expected_delivery_date = forms.DateField(label="Delivery wanted by", required=False, widget=DATE)
+    valid_until = forms.DateField(label="Supplier must accept by", required=False, widget=DATE)
+    ship_to = forms.ModelChoiceField(label="Ship to", queryset=None, required=False, empty_label="(no address)")
+    note_to_supplier = forms.CharField(
+        label="Note to the supplier",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[no_markup],
+    )
+
+    def __init__(self, *args, connections, locations, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["connection"].queryset = connections  # tenant-filtered: only active suppliers
+        self.fields["connection"].label_from_instance = lambda c: f"{c.supplier.name} ({c.currency_display})"
+        self.fields["ship_to"].queryset = locations
+
+
+class DraftHeaderForm(PurchaseOrderForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["connection"]
+
+
+class LineForm(forms.Form):
+    """A line of a draft: a listing (id) or a custom item; the service checks the rest."""
+
+    listing = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, widget=forms.HiddenInput)
+    sku = forms.CharField(label="SKU", required=False, max_length=64)
+    description = forms.CharField(label="Item", required=False, max_length=500)
+    quantity = forms.CharField(label="Quantity", max_length=30, widget=forms.TextInput(attrs={"inputmode": "decimal"}))
+    unit = forms.ChoiceField(label="Unit", choices=UNIT_CHOICES, initial="ea", required=False)
+    unit_price = forms.CharField(
+        label="Unit price", required=False, max_length=30, widget=forms.TextInput(attrs={"inputmode": "decimal"})
+    )
+    tax_rate = forms.CharField(
+        label="Tax %", required=False, max_length=8, initial="0", widget=forms.TextInput(attrs={"inputmode": "decimal"})
+    )
+    cost_center = forms.ModelChoiceField(label="Cost center", queryset=None)
+    gl_account = forms.ModelChoiceField(label="GL account", queryset=None, required=False)
+    fund = forms.CharField(required=False, max_length=60)
+    department = forms.CharField(required=False, max_length=60)
+    program = forms.CharField(required=False, max_length=60)
+    requested_date = forms.DateField(label="Wanted by", required=False, widget=DATE)
+
+    def __init__(self, *args, listings, cost_centers, gl_accounts, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.listings = {listing.pk: listing for listing in listings}
+        self.fields["listing"].choices = [(pk, pk) for pk in self.listings]
+        self.fields["cost_center"].queryset = cost_centers
+        self.fields["gl_account"].queryset = gl_accounts
+
+    def clean_listing(self):
+        pk = self.cleaned_data["listing"]
+        return self.listings[pk] if pk is not None else None
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason", max_length=1000, widget=forms.Textarea(attrs={"rows": 3}), validators=[no_markup]
+    )
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(
+        label="What should change?", max_length=2000, widget=forms.Textarea(attrs={"rows": 3}), validators=[no_markup]
+    )
+
+
+class MessageForm(forms.Form):
+    body = forms.CharField(
+        label="Message", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), validators=[no_markup]
+    )
+
+
+class ProposalHeaderForm(forms.Form):
+    accept_by = forms.DateField(label="Accept by", required=False, widget=DATE)
+    confirm_ship_by = forms.DateField(label="Ships by", required=False, widget=DATE)
+    invoice_due_date = forms.DateField(label="Invoice due", required=False, widget=DATE)
+    tax_rate = forms.CharField(label="Tax % for every line", required=False, max_length=8)
+    discount = forms.CharField(label="Discount (amount)", required=False, max_length=30)
+    payment_terms_days = forms.CharField(label="Payment terms (days)", required=False, max_length=4)
+    supplier_contact = forms.CharField(label="Your contact", required=False, max_length=200)
+    ship_to_address = forms.CharField(
+        label="Ship-to address", required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    note = forms.CharField(
+        label="Note to the customer", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )

@@ -1,14 +1,18 @@
-"""Supplier listings (the catalogue). Purchase and sales orders arrive with the order-pair issue."""
+"""Listings, and the order pair: the customer's purchase order and the supplier's sales order,
+their lines, published revisions, the supplier's unpublished proposal and the shared thread."""
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
-from accounts.models import Organization
+from accounts.models import Connection, Location, Organization
 from billing.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, CURRENCY_CHOICES
 
 from .units import QUANTITY_DECIMAL_PLACES, UNIT_CHOICES
@@ -98,3 +102,434 @@ class CustomerPrice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer}: {self.unit_price}"
+
+
+# ------------------------------------------------------------------------ accounting lists
+
+
+class AccountingCode(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    code = models.CharField(max_length=30)
+    name = models.CharField(max_length=120)
+    is_active = models.BooleanField("active", default=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.name}"
+
+
+class GLAccount(AccountingCode):
+    """A general-ledger account of the customer's chart of accounts (admin-editable)."""
+
+    class Meta(AccountingCode.Meta):
+        verbose_name = "GL account"
+        constraints = [models.UniqueConstraint(fields=["organization", "code"], name="unique_gl_code")]
+
+
+class CostCenter(AccountingCode):
+    """A cost center of the customer (admin-editable); every order line names one."""
+
+    class Meta(AccountingCode.Meta):
+        constraints = [models.UniqueConstraint(fields=["organization", "code"], name="unique_cost_center_code")]
+
+
+# ------------------------------------------------------------------------------ the pair
+
+
+class PurchaseOrder(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
+    """The customer's side of the order pair. Transitions are pure; services save them."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PENDING_APPROVAL = "pending_approval", "Pending approval"
+        REJECTED = "rejected", "Rejected"
+        SENT = "sent", "Sent to supplier"
+        SUPPLIER_ACCEPTED = "supplier_accepted", "Accepted by supplier"
+        CONFIRMED = "confirmed", "Confirmed"
+        PARTIALLY_RECEIVED = "partially_received", "Partially received"
+        RECEIVED = "received", "Received"
+        CLOSED = "closed", "Closed"
+        DECLINED = "declined", "Declined by supplier"
+        CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired"
+
+    S = Status
+    CANCELLABLE = [S.DRAFT, S.PENDING_APPROVAL, S.REJECTED, S.SENT, S.SUPPLIER_ACCEPTED]
+
+    customer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="purchase_orders")
+    supplier = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="purchase_orders")
+    number = models.CharField(max_length=30)
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = FSMField(max_length=20, choices=Status.choices, default=Status.DRAFT, protected=True)
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    order_date = models.DateField(null=True, blank=True, help_text="Set when the order is submitted.")
+    expected_delivery_date = models.DateField(null=True, blank=True)
+    valid_until = models.DateField(null=True, blank=True, help_text="The supplier must accept by then.")
+    ship_to = models.ForeignKey(Location, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    ship_to_address = models.TextField(blank=True)
+    payment_terms_days = models.PositiveSmallIntegerField(default=30)
+    note_to_supplier = models.TextField(blank=True)
+    # Header fields the supplier may propose (published with a revision).
+    accept_by = models.DateField(null=True, blank=True)
+    confirm_ship_by = models.DateField(null=True, blank=True)
+    invoice_due_date = models.DateField(null=True, blank=True)
+    supplier_contact = models.CharField(max_length=200, blank=True)
+    supplier_note = models.TextField(blank=True)
+    # Totals of the current lines, kept by the services (lists read them, never sum lines).
+    subtotal = money_field(default=Decimal("0"))
+    discount = money_field(default=Decimal("0"))
+    tax_total = money_field(default=Decimal("0"))
+    total = money_field(default=Decimal("0"))
+    revision_number = models.PositiveIntegerField(default=0)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    supplier_accepted_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    closing_reason = models.TextField(blank=True, help_text="Why it was cancelled, declined or rejected.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        permissions = [
+            ("submit_purchaseorder", "Submit purchase orders"),
+            ("confirm_purchaseorder", "Confirm purchase orders"),
+            ("request_changes_purchaseorder", "Request changes to purchase orders"),
+            ("cancel_purchaseorder", "Cancel purchase orders"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "number"], name="unique_po_number"),
+            models.CheckConstraint(condition=~models.Q(customer=models.F("supplier")), name="po_not_to_self"),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "status", "-created_at"]),
+            models.Index(fields=["customer", "supplier", "-created_at"]),
+            models.Index(fields=["status", "valid_until"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == self.Status.DRAFT
+
+    @transition(field=status, source=S.DRAFT, target=S.PENDING_APPROVAL)
+    def send_for_approval(self) -> None:
+        self.submitted_at = timezone.now()
+
+    @transition(field=status, source=[S.DRAFT, S.PENDING_APPROVAL], target=S.SENT)
+    def release(self) -> None:
+        now = timezone.now()
+        self.submitted_at = self.submitted_at or now
+        self.sent_at = now
+
+    @transition(field=status, source=S.PENDING_APPROVAL, target=S.REJECTED)
+    def reject(self, *, reason: str) -> None:
+        self.closing_reason = reason
+
+    @transition(field=status, source=S.REJECTED, target=S.DRAFT)
+    def revise(self) -> None:
+        self.closing_reason = ""
+
+    @transition(field=status, source=S.SENT, target=S.SUPPLIER_ACCEPTED)
+    def supplier_accept(self) -> None:
+        self.supplier_accepted_at = timezone.now()
+
+    @transition(field=status, source=S.SENT, target=S.DECLINED)
+    def supplier_decline(self, *, reason: str) -> None:
+        self.closing_reason = reason
+
+    @transition(field=status, source=S.SUPPLIER_ACCEPTED, target=S.SENT)
+    def request_changes(self) -> None:
+        pass
+
+    @transition(field=status, source=S.SUPPLIER_ACCEPTED, target=S.CONFIRMED)
+    def confirm(self) -> None:
+        self.confirmed_at = timezone.now()
+
+    @transition(field=status, source=CANCELLABLE, target=S.CANCELLED)
+    def cancel(self, *, reason: str) -> None:
+        self.cancelled_at = timezone.now()
+        self.closing_reason = reason
+
+    @transition(field=status, source=S.SENT, target=S.EXPIRED)
+    def expire(self) -> None:
+        pass
+
+
+class SalesOrder(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
+    """The supplier's side of the pair, created when the PO is released to the supplier."""
+
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        IN_REVIEW = "in_review", "In review"
+        ACCEPTED = "accepted", "Accepted"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
+        CONFIRMED = "confirmed", "Confirmed"
+        PARTIALLY_SHIPPED = "partially_shipped", "Partially shipped"
+        SHIPPED = "shipped", "Shipped"
+        COMPLETED = "completed", "Completed"
+        DECLINED = "declined", "Declined"
+        CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired"
+
+    S = Status
+    OPEN = [S.NEW, S.IN_REVIEW, S.CHANGES_REQUESTED]
+
+    purchase_order = models.OneToOneField(PurchaseOrder, on_delete=models.PROTECT, related_name="sales_order")
+    supplier = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="sales_orders")
+    customer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    number = models.CharField(max_length=30)
+    status = FSMField(max_length=20, choices=Status.choices, default=Status.NEW, protected=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        permissions = [
+            ("accept_salesorder", "Accept sales orders"),
+            ("decline_salesorder", "Decline sales orders"),
+        ]
+        constraints = [models.UniqueConstraint(fields=["supplier", "number"], name="unique_so_number")]
+        indexes = [
+            models.Index(fields=["supplier", "status", "-created_at"]),
+            models.Index(fields=["supplier", "customer", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @transition(field=status, source=[S.NEW, S.CHANGES_REQUESTED], target=S.IN_REVIEW)
+    def start_review(self) -> None:
+        pass
+
+    @transition(field=status, source=OPEN, target=S.ACCEPTED)
+    def accept(self) -> None:
+        pass
+
+    @transition(field=status, source=OPEN, target=S.DECLINED)
+    def decline(self) -> None:
+        pass
+
+    @transition(field=status, source=S.ACCEPTED, target=S.CHANGES_REQUESTED)
+    def changes_requested(self) -> None:
+        pass
+
+    @transition(field=status, source=S.ACCEPTED, target=S.CONFIRMED)
+    def confirm(self) -> None:
+        pass
+
+    @transition(field=status, source=[*OPEN, S.ACCEPTED], target=S.CANCELLED)
+    def cancel(self) -> None:
+        pass
+
+    @transition(field=status, source=OPEN, target=S.EXPIRED)
+    def expire(self) -> None:
+        pass
+
+
+class LineValues(models.Model):
+    """What a line says; shared by the live line and its copies in published revisions."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        REJECTED = "rejected", "Rejected by supplier"
+
+    key = models.UUIDField(default=uuid.uuid4, editable=False, help_text="The line's identity across revisions.")
+    position = models.PositiveIntegerField()
+    sku = models.CharField("SKU", max_length=64, blank=True)
+    description = models.CharField(max_length=500)
+    quantity = quantity_field()
+    unit = models.CharField(max_length=10, choices=UNIT_CHOICES)
+    unit_price = money_field()
+    tax_rate = models.DecimalField("tax rate (%)", max_digits=5, decimal_places=2, default=Decimal("0"))
+    line_total = money_field(default=Decimal("0"))
+    tax_amount = money_field(default=Decimal("0"))
+    requested_date = models.DateField(null=True, blank=True)
+    promised_date = models.DateField(null=True, blank=True)
+    backorder_quantity = quantity_field(null=True, blank=True, help_text="Of the quantity, how much comes later.")
+    backorder_date = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    reject_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.sku or self.description}"
+
+    @property
+    def is_rejected(self) -> bool:
+        return self.status == self.Status.REJECTED
+
+
+class PurchaseOrderLine(LineValues):
+    """A line of the order as it stands now (the draft, then the latest published revision)."""
+
+    purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="lines")
+    listing = models.ForeignKey(Listing, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    listing_price_at_add = money_field(null=True, blank=True)
+    gl_account = models.ForeignKey(GLAccount, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    cost_center = models.ForeignKey(CostCenter, on_delete=models.PROTECT, related_name="+")
+    fund = models.CharField(max_length=60, blank=True)
+    department = models.CharField(max_length=60, blank=True)
+    program = models.CharField(max_length=60, blank=True)
+    quantity_shipped = quantity_field(default=Decimal("0"))
+    quantity_received = quantity_field(default=Decimal("0"))
+    quantity_invoiced = quantity_field(default=Decimal("0"))
+
+    class Meta(LineValues.Meta):
+        constraints = [
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="po_line_quantity_positive"),
+            models.CheckConstraint(condition=models.Q(unit_price__gte=0), name="po_line_price_not_negative"),
+            models.UniqueConstraint(fields=["purchase_order", "key"], name="unique_po_line_key"),
+        ]
+
+    @property
+    def price_changed(self) -> bool:
+        """A listing line of a draft whose price moved since it was added."""
+        return self.listing_price_at_add is not None and self.listing_price_at_add != self.unit_price
+
+
+class Revision(models.Model):
+    """A published version of the order, immutable: 1 at release, then one per acceptance."""
+
+    class Kind(models.TextChoices):
+        SUBMITTED = "submitted", "Sent by the customer"
+        ACCEPTED = "accepted", "Accepted by the supplier"
+
+    purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    header = models.JSONField(default=dict)
+    subtotal = money_field()
+    discount = money_field()
+    tax_total = money_field()
+    total = money_field()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [models.UniqueConstraint(fields=["purchase_order", "number"], name="unique_revision_number")]
+
+    def __str__(self) -> str:
+        return f"{self.purchase_order} rev. {self.number}"
+
+
+class RevisionLine(LineValues):
+    revision = models.ForeignKey(Revision, on_delete=models.CASCADE, related_name="lines")
+
+
+class Proposal(models.Model):
+    """The supplier's edits, invisible to the customer until the supplier accepts the order."""
+
+    sales_order = models.OneToOneField(SalesOrder, on_delete=models.CASCADE, related_name="proposal")
+    accept_by = models.DateField(null=True, blank=True)
+    confirm_ship_by = models.DateField(null=True, blank=True)
+    invoice_due_date = models.DateField(null=True, blank=True)
+    tax_rate = models.DecimalField("tax rate for every line (%)", max_digits=5, decimal_places=2, null=True, blank=True)
+    discount = money_field(null=True, blank=True)
+    supplier_contact = models.CharField(max_length=200, blank=True)
+    ship_to_address = models.TextField(blank=True)
+    payment_terms_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    note = models.TextField(blank=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Proposal for {self.sales_order}"
+
+
+class ProposalLine(models.Model):
+    class Action(models.TextChoices):
+        ACCEPT = "accept", "Accept"
+        CHANGE = "change", "Change"
+        BACKORDER = "backorder", "Backorder"
+        REJECT = "reject", "Reject"
+        ADD = "add", "Add a line"
+
+    proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="lines")
+    po_line = models.ForeignKey(PurchaseOrderLine, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    action = models.CharField(max_length=10, choices=Action.choices, default=Action.ACCEPT)
+    quantity = quantity_field(null=True, blank=True)
+    unit_price = money_field(null=True, blank=True)
+    promised_date = models.DateField(null=True, blank=True)
+    backorder_quantity = quantity_field(null=True, blank=True)
+    backorder_date = models.DateField(null=True, blank=True)
+    reject_reason = models.CharField(max_length=500, blank=True)
+    # An added line's own values.
+    listing = models.ForeignKey(Listing, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    sku = models.CharField(max_length=64, blank=True)
+    description = models.CharField(max_length=500, blank=True)
+    unit = models.CharField(max_length=10, choices=UNIT_CHOICES, blank=True)
+    tax_rate = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["proposal", "po_line"], name="one_proposal_line_per_line"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.po_line or self.description}"
+
+
+class OrderEvent(models.Model):
+    """The shared thread of an order pair: every event the system records, and the
+    messages both sides write. Both organizations read all of it."""
+
+    class Kind(models.TextChoices):
+        MESSAGE = "message", "Message"
+        CREATED = "created", "Created"
+        SUBMITTED = "submitted", "Submitted"
+        SENT = "sent", "Sent to supplier"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        REVISED = "revised", "Reopened as draft"
+        PROPOSAL_STARTED = "proposal_started", "Review started"
+        ACCEPTED = "accepted", "Accepted by supplier"
+        DECLINED = "declined", "Declined by supplier"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
+        CONFIRMED = "confirmed", "Confirmed"
+        CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired"
+
+    purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.SET_NULL, null=True, related_name="+")
+    body = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["purchase_order", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.purchase_order}: {self.get_kind_display()}"
+
+
+class InternalNote(models.Model):
+    """A note one side keeps on an order; the other side never sees it."""
+
+    purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="internal_notes")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["purchase_order", "organization", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Note on {self.purchase_order} by {self.author}"

@@ -7,7 +7,18 @@ from django.http import Http404
 
 from accounts.models import Organization
 
-from .models import Listing
+from .models import (
+    CostCenter,
+    GLAccount,
+    InternalNote,
+    Listing,
+    OrderEvent,
+    Proposal,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Revision,
+    SalesOrder,
+)
 
 SORT_LABELS = {"sku": "SKU", "name": "name", "price": "unit price", "updated": "last update"}
 LISTING_SORTS = {
@@ -27,12 +38,7 @@ def listings_of(supplier: Organization) -> QuerySet[Listing]:
 
 
 def listing_for(*, supplier: Organization, pk: int) -> Listing:
-    listing = (
-        listings_of(supplier)
-        .prefetch_related("price_breaks", "customer_prices__customer")
-        .filter(pk=pk)
-        .first()
-    )
+    listing = listings_of(supplier).prefetch_related("price_breaks", "customer_prices__customer").filter(pk=pk).first()
     if listing is None:
         raise Http404("No such listing.")
     return listing
@@ -43,9 +49,7 @@ def search_listings(
 ) -> QuerySet[Listing]:
     listings = listings_of(supplier).annotate(break_count=Count("price_breaks"))
     for term in q.split()[:8]:  # every word must match, in any of the text fields
-        listings = listings.filter(
-            Q(sku__icontains=term) | Q(name__icontains=term) | Q(description__icontains=term)
-        )
+        listings = listings.filter(Q(sku__icontains=term) | Q(name__icontains=term) | Q(description__icontains=term))
     if status == "active":
         listings = listings.filter(is_active=True)
     elif status == "inactive":
@@ -57,3 +61,164 @@ def search_listings(
 
 def listing_counts(supplier: Organization) -> dict[str, int]:
     return listings_of(supplier).aggregate(total=Count("pk"), active=Count("pk", filter=Q(is_active=True)))
+
+
+# ------------------------------------------------------------------------------ the pair
+
+PO_SORTS = {
+    "number": ("number",),
+    "-number": ("-number",),
+    "created": ("created_at", "pk"),
+    "-created": ("-created_at", "-pk"),
+    "total": ("total", "pk"),
+    "-total": ("-total", "-pk"),
+    "supplier": ("supplier__name", "-created_at"),
+    "-supplier": ("-supplier__name", "-created_at"),
+}
+SO_SORTS = {
+    "number": ("number",),
+    "-number": ("-number",),
+    "created": ("created_at", "pk"),
+    "-created": ("-created_at", "-pk"),
+    "total": ("purchase_order__total", "pk"),
+    "-total": ("-purchase_order__total", "-pk"),
+    "customer": ("customer__name", "-created_at"),
+    "-customer": ("-customer__name", "-created_at"),
+}
+
+
+def purchase_orders_of(customer: Organization) -> QuerySet[PurchaseOrder]:
+    return PurchaseOrder.objects.filter(customer=customer)
+
+
+def purchase_order_for(*, customer: Organization, number: str) -> PurchaseOrder:
+    po = (
+        purchase_orders_of(customer)
+        .select_related("supplier", "customer", "requester", "connection", "ship_to", "sales_order")
+        .filter(number=number)
+        .first()
+    )
+    if po is None:
+        raise Http404("No such purchase order.")
+    return po
+
+
+def search_purchase_orders(
+    customer: Organization, *, status="", supplier=None, q="", date_from=None, date_to=None, sort="-created"
+) -> QuerySet[PurchaseOrder]:
+    orders = purchase_orders_of(customer).select_related("supplier", "requester")
+    if status:
+        orders = orders.filter(status=status)
+    if supplier:
+        orders = orders.filter(supplier=supplier)
+    if date_from:
+        orders = orders.filter(created_at__date__gte=date_from)
+    if date_to:
+        orders = orders.filter(created_at__date__lte=date_to)
+    for term in q.split()[:6]:
+        orders = orders.filter(
+            Q(number__icontains=term) | Q(lines__description__icontains=term) | Q(lines__sku__icontains=term)
+        ).distinct()
+    return orders.order_by(*PO_SORTS.get(sort, PO_SORTS["-created"]))
+
+
+def sales_orders_of(supplier: Organization) -> QuerySet[SalesOrder]:
+    return SalesOrder.objects.filter(supplier=supplier)
+
+
+def sales_order_for(*, supplier: Organization, number: str) -> SalesOrder:
+    so = (
+        sales_orders_of(supplier)
+        .select_related(
+            "customer",
+            "supplier",
+            "purchase_order",
+            "purchase_order__requester",
+            "purchase_order__connection",
+            "purchase_order__customer",
+            "purchase_order__supplier",
+        )
+        .filter(number=number)
+        .first()
+    )
+    if so is None:
+        raise Http404("No such sales order.")
+    return so
+
+
+def search_sales_orders(
+    supplier: Organization, *, status="", customer=None, q="", date_from=None, date_to=None, sort="-created"
+) -> QuerySet[SalesOrder]:
+    orders = sales_orders_of(supplier).select_related("customer", "purchase_order")
+    if status:
+        orders = orders.filter(status=status)
+    if customer:
+        orders = orders.filter(customer=customer)
+    if date_from:
+        orders = orders.filter(created_at__date__gte=date_from)
+    if date_to:
+        orders = orders.filter(created_at__date__lte=date_to)
+    for term in q.split()[:6]:
+        orders = orders.filter(
+            Q(number__icontains=term)
+            | Q(purchase_order__number__icontains=term)
+            | Q(purchase_order__lines__description__icontains=term)
+        ).distinct()
+    return orders.order_by(*SO_SORTS.get(sort, SO_SORTS["-created"]))
+
+
+def lines_of(po: PurchaseOrder) -> list[PurchaseOrderLine]:
+    return list(po.lines.select_related("listing", "cost_center", "gl_account"))
+
+
+def revisions_of(po: PurchaseOrder) -> list[Revision]:
+    return list(po.revisions.prefetch_related("lines").select_related("created_by"))
+
+
+def thread_of(po: PurchaseOrder) -> list[OrderEvent]:
+    return list(po.events.select_related("actor", "organization"))
+
+
+def internal_notes_of(po: PurchaseOrder, organization: Organization) -> list[InternalNote]:
+    return list(po.internal_notes.filter(organization=organization).select_related("author"))
+
+
+def proposal_of(so: SalesOrder) -> Proposal | None:
+    return Proposal.objects.filter(sales_order=so).prefetch_related("lines").first()
+
+
+def cost_centers_of(customer: Organization) -> QuerySet[CostCenter]:
+    return CostCenter.objects.filter(organization=customer, is_active=True)
+
+
+def gl_accounts_of(customer: Organization) -> QuerySet[GLAccount]:
+    return GLAccount.objects.filter(organization=customer, is_active=True)
+
+
+def orderable_listings(po: PurchaseOrder, q: str = "") -> QuerySet[Listing]:
+    """The supplier's active listings in the order's currency, for the listing picker."""
+    listings = Listing.objects.filter(supplier_id=po.supplier_id, is_active=True, currency=po.currency)
+    for term in q.split()[:6]:
+        listings = listings.filter(Q(sku__icontains=term) | Q(name__icontains=term))
+    return listings.order_by("sku")
+
+
+def inbox_counts(organization: Organization) -> dict[str, int]:
+    """What waits in the organization, one query per side."""
+    counts = {}
+    if organization.buys:
+        counts.update(
+            PurchaseOrder.objects.filter(customer=organization).aggregate(
+                drafts=Count("pk", filter=Q(status=PurchaseOrder.Status.DRAFT)),
+                to_confirm=Count("pk", filter=Q(status=PurchaseOrder.Status.SUPPLIER_ACCEPTED)),
+                awaiting_supplier=Count("pk", filter=Q(status=PurchaseOrder.Status.SENT)),
+            )
+        )
+    if organization.sells:
+        counts.update(
+            SalesOrder.objects.filter(supplier=organization).aggregate(
+                to_accept=Count("pk", filter=Q(status__in=[SalesOrder.Status.NEW, SalesOrder.Status.IN_REVIEW])),
+                changes_requested=Count("pk", filter=Q(status=SalesOrder.Status.CHANGES_REQUESTED)),
+            )
+        )
+    return counts

@@ -1,25 +1,50 @@
-"""Every write of the orders app. For now: supplier listings and their CSV import."""
+"""Every write of the orders app: supplier listings and their CSV import, then the order pair
+(drafts and lines, submission, the supplier's proposal, acceptance, confirmation, cancellation,
+expiry), its shared thread and internal notes."""
 
 from __future__ import annotations
 
 import csv
 import io
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Max
+from django.urls import reverse
 from django.utils import timezone
+from django_fsm import TransitionNotAllowed
+from guardian.shortcuts import assign_perm
 
-from accounts.models import Membership, Organization
+from accounts.mail import absolute_url, queue_email
+from accounts.models import Connection, Location, Membership, Organization
 from accounts.permissions import require
 from accounts.selectors import active_customers_of
-from billing.money import CURRENCIES, MoneyError, parse_decimal, parse_price
-from procurement.errors import DomainError
+from accounts.services import next_document_number
+from approvals.services import approval_required, reapproval_required
+from billing.money import CURRENCIES, MoneyError, decimal_places, format_money, parse_decimal, parse_price
+from procurement.errors import DomainError, NotAllowed
 from procurement.validators import no_markup
 
-from .models import CustomerPrice, Listing, PriceBreak
+from .models import (
+    CustomerPrice,
+    InternalNote,
+    LineValues,
+    Listing,
+    OrderEvent,
+    PriceBreak,
+    Proposal,
+    ProposalLine,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Revision,
+    RevisionLine,
+    SalesOrder,
+)
+from .totals import HUNDRED, line_amounts, order_totals
 from .units import UNITS, quantity_error
 
 LISTING_FIELDS = (
@@ -183,9 +208,7 @@ def _replace_breaks(listings_and_values: list[tuple[Listing, ListingValues]]) ->
         return
     PriceBreak.objects.filter(listing__in=[lst for lst, _ in with_breaks]).delete()
     PriceBreak.objects.bulk_create(
-        PriceBreak(listing=lst, min_quantity=q, unit_price=p)
-        for lst, v in with_breaks
-        for q, p in v.price_breaks
+        PriceBreak(listing=lst, min_quantity=q, unit_price=p) for lst, v in with_breaks for q, p in v.price_breaks
     )
 
 
@@ -213,6 +236,7 @@ def save_listing(*, by: Membership, values: dict, listing: Listing | None = None
         CustomerPrice.objects.bulk_create(
             CustomerPrice(listing=listing, customer=c, unit_price=p) for c, p in clean.customer_prices
         )
+    reprice_drafts([listing])
     return listing
 
 
@@ -292,14 +316,10 @@ def read_listing_rows(data: bytes, *, supplier: Organization) -> tuple[list[List
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     missing = REQUIRED_COLUMNS - set(header)
     if missing:
-        return [], [
-            RowError(1, "", f"Missing column{'s' if len(missing) > 1 else ''}: {', '.join(sorted(missing))}.")
-        ]
+        return [], [RowError(1, "", f"Missing column{'s' if len(missing) > 1 else ''}: {', '.join(sorted(missing))}.")]
     unknown = set(header) - set(CSV_COLUMNS)
     if unknown:
-        return [], [
-            RowError(1, "", f"Unknown column{'s' if len(unknown) > 1 else ''}: {', '.join(sorted(unknown))}.")
-        ]
+        return [], [RowError(1, "", f"Unknown column{'s' if len(unknown) > 1 else ''}: {', '.join(sorted(unknown))}.")]
     reader.fieldnames = header
     rows: list[ListingValues] = []
     seen: dict[str, int] = {}
@@ -330,9 +350,7 @@ def read_listing_rows(data: bytes, *, supplier: Organization) -> tuple[list[List
         key = values.get("sku", "").lower()
         if key:
             if key in seen:
-                errors.append(
-                    RowError(number, "sku", f"SKU “{values['sku']}” is on line {seen[key]} already.")
-                )
+                errors.append(RowError(number, "sku", f"SKU “{values['sku']}” is on line {seen[key]} already."))
             else:
                 seen[key] = number
         if clean:
@@ -350,15 +368,12 @@ def import_listings(*, by: Membership, data: bytes) -> ImportResult:
     supplier = by.organization
     if len(data) > settings.LISTING_IMPORT_MAX_BYTES:
         limit = settings.LISTING_IMPORT_MAX_BYTES // (1024 * 1024)
-        raise ImportRefused(
-            [RowError(1, "", f"The file is larger than {limit} MB. Split it and import the parts.")]
-        )
+        raise ImportRefused([RowError(1, "", f"The file is larger than {limit} MB. Split it and import the parts.")])
     rows, errors = read_listing_rows(data, supplier=supplier)
     if errors:
         raise ImportRefused(errors)
     existing = {
-        listing.sku.lower(): listing
-        for listing in Listing.objects.select_for_update().filter(supplier=supplier)
+        listing.sku.lower(): listing for listing in Listing.objects.select_for_update().filter(supplier=supplier)
     }
     to_create, to_update = [], []
     for values in rows:
@@ -379,4 +394,923 @@ def import_listings(*, by: Membership, data: bytes) -> ImportResult:
         batch_size=1000,
     )
     _replace_breaks(to_create + to_update)
+    reprice_drafts([listing for listing, _ in to_update])
     return ImportResult(created=len(to_create), updated=len(to_update))
+
+
+# =============================================================================== the pair
+
+PO_HEADER_FIELDS = ("expected_delivery_date", "valid_until", "ship_to", "note_to_supplier", "currency")
+REVISION_HEADER_FIELDS = (
+    "expected_delivery_date",
+    "valid_until",
+    "ship_to_address",
+    "payment_terms_days",
+    "note_to_supplier",
+    "accept_by",
+    "confirm_ship_by",
+    "invoice_due_date",
+    "supplier_contact",
+    "supplier_note",
+)
+LINE_VALUE_FIELDS = (
+    "key",
+    "position",
+    "sku",
+    "description",
+    "quantity",
+    "unit",
+    "unit_price",
+    "tax_rate",
+    "line_total",
+    "tax_amount",
+    "requested_date",
+    "promised_date",
+    "backorder_quantity",
+    "backorder_date",
+    "status",
+    "reject_reason",
+)
+
+
+def record_event(po: PurchaseOrder, kind: str, *, by: Membership | None = None, body: str = "", data=None):
+    """Write one entry of the shared thread (every transition writes one)."""
+    return OrderEvent.objects.create(
+        purchase_order=po,
+        kind=kind,
+        actor=by.user if by else None,
+        organization=by.organization if by else None,
+        body=body,
+        data=data or {},
+    )
+
+
+def _fsm(obj, name: str, what: str, **kwargs) -> None:
+    """Run a transition; an illegal one is refused with a sentence, never silently."""
+    try:
+        getattr(obj, name)(**kwargs)
+    except TransitionNotAllowed:
+        raise DomainError(f"This order is {obj.get_status_display().lower()}: it cannot be {what} now.") from None
+
+
+def _require_active(po: PurchaseOrder) -> None:
+    if po.connection.status != Connection.Status.ACTIVE:
+        raise DomainError(
+            f"The connection between {po.customer.name} and {po.supplier.name} is "
+            f"{po.connection.get_status_display().lower()}: the order is frozen (it can only be cancelled)."
+        )
+
+
+def _lock_po(po: PurchaseOrder, by: Membership) -> PurchaseOrder:
+    """Re-read the customer's order under the row lock (404-equivalent for another tenant)."""
+    return (
+        PurchaseOrder.objects.select_for_update(of=("self",))
+        .select_related("connection", "customer", "supplier")
+        .get(pk=po.pk, customer=by.organization)
+    )
+
+
+def _lock_pair_for_supplier(so: SalesOrder, by: Membership) -> tuple[PurchaseOrder, SalesOrder]:
+    """Lock the pair, PO first then SO (the same order everywhere, so no deadlock)."""
+    po = (
+        PurchaseOrder.objects.select_for_update(of=("self",))
+        .select_related("connection", "customer", "supplier")
+        .get(sales_order__pk=so.pk, supplier=by.organization)
+    )
+    return po, SalesOrder.objects.select_for_update().get(pk=so.pk, supplier=by.organization)
+
+
+def _lock_so_of(po: PurchaseOrder) -> SalesOrder | None:
+    return SalesOrder.objects.select_for_update().filter(purchase_order=po).first()
+
+
+def _require_draft_editor(by: Membership, po: PurchaseOrder) -> None:
+    """A draft is edited by its requester (a django-guardian object permission) or an admin."""
+    require(by, "orders.change_purchaseorder")
+    if by.is_admin or by.user.has_perm("orders.change_purchaseorder", po):
+        return
+    raise NotAllowed(f"Only {po.requester} (who raised it) or an admin can change draft {po.number}.")
+
+
+def _require_draft(po: PurchaseOrder) -> None:
+    if not po.is_draft:
+        raise DomainError(f"{po.number} is {po.get_status_display().lower()}: only a draft can be edited.")
+
+
+def _clean_date(value, field: str):
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise DomainError(f"“{value}” is not a date (use YYYY-MM-DD).", field=field) from None
+
+
+def _clean_text(value: str, field: str, *, required: bool = False, limit: int = 2000) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise DomainError("This field is required.", field=field)
+    if len(value) > limit:
+        raise DomainError(f"At most {limit} characters.", field=field)
+    try:
+        no_markup(value)
+    except ValidationError as exc:
+        raise DomainError(exc.messages[0], field=field) from None
+    return value
+
+
+def _ship_to_address(location: Location | None) -> str:
+    return "\n".join([location.name, *location.address_lines]) if location else ""
+
+
+@transaction.atomic
+def create_purchase_order(
+    *,
+    by: Membership,
+    connection: Connection,
+    expected_delivery_date=None,
+    valid_until=None,
+    ship_to: Location | None = None,
+    note_to_supplier: str = "",
+    currency: str = "",
+) -> PurchaseOrder:
+    """A new draft to a connected supplier, numbered at once (numbers are never reused)."""
+    require(by, "orders.add_purchaseorder")
+    customer = by.organization
+    if connection.customer_id != customer.pk or connection.supplier_id is None:
+        raise DomainError("Choose one of your suppliers.", field="connection")
+    if connection.status != Connection.Status.ACTIVE:
+        raise DomainError(f"{connection.supplier.name} is not an active supplier of yours.", field="connection")
+    currency = currency or connection.currency or connection.supplier.base_currency
+    if currency not in CURRENCIES:
+        raise DomainError(f"“{currency}” is not a currency Tandem knows.", field="currency")
+    ship_to = ship_to or connection.ship_to
+    if ship_to is not None and ship_to.organization_id != customer.pk:
+        raise DomainError("Choose one of your own locations.", field="ship_to")
+    po = PurchaseOrder.objects.create(
+        customer=customer,
+        supplier=connection.supplier,
+        connection=connection,
+        number=next_document_number(organization=customer, kind="po"),
+        requester=by.user,
+        currency=currency,
+        expected_delivery_date=_clean_date(expected_delivery_date, "expected_delivery_date"),
+        valid_until=_clean_date(valid_until, "valid_until"),
+        ship_to=ship_to,
+        ship_to_address=_ship_to_address(ship_to),
+        payment_terms_days=connection.payment_terms_days,
+        note_to_supplier=_clean_text(note_to_supplier, "note_to_supplier"),
+    )
+    assign_perm("orders.change_purchaseorder", by.user, po)  # the requester edits their own draft
+    record_event(po, OrderEvent.Kind.CREATED, by=by)
+    return po
+
+
+@transaction.atomic
+def update_purchase_order(*, by: Membership, po: PurchaseOrder, **changes) -> PurchaseOrder:
+    """Change a draft's header: dates, ship-to, the note, and the currency (no lines yet)."""
+    po = _lock_po(po, by)
+    _require_draft_editor(by, po)
+    _require_draft(po)
+    unknown = set(changes) - set(PO_HEADER_FIELDS)
+    if unknown:
+        raise DomainError(f"These cannot be changed here: {', '.join(sorted(unknown))}.")
+    for name in ("expected_delivery_date", "valid_until"):
+        if name in changes:
+            setattr(po, name, _clean_date(changes[name], name))
+    if po.valid_until and po.valid_until < timezone.localdate():
+        raise DomainError("“Valid until” is in the past.", field="valid_until")
+    if "ship_to" in changes:
+        ship_to = changes["ship_to"]
+        if ship_to is not None and ship_to.organization_id != po.customer_id:
+            raise DomainError("Choose one of your own locations.", field="ship_to")
+        po.ship_to, po.ship_to_address = ship_to, _ship_to_address(ship_to)
+    if "note_to_supplier" in changes:
+        po.note_to_supplier = _clean_text(changes["note_to_supplier"], "note_to_supplier")
+    if "currency" in changes and changes["currency"] != po.currency:
+        if changes["currency"] not in CURRENCIES:
+            raise DomainError("Choose a currency.", field="currency")
+        if po.lines.exists():
+            raise DomainError("Remove the lines before changing the currency.", field="currency")
+        po.currency = changes["currency"]
+    po.save()
+    return po
+
+
+def _customer_price(listing: Listing, customer: Organization) -> Decimal | None:
+    return CustomerPrice.objects.filter(listing=listing, customer=customer).values_list("unit_price", flat=True).first()
+
+
+def _check_line(po: PurchaseOrder, values: dict) -> dict:
+    """Validate and complete a line's values for ``po``; raise DomainError on the first problem."""
+    clean: dict = {}
+    listing = values.get("listing")
+    unit = listing.unit if listing else (values.get("unit") or "").strip()
+    if unit not in UNITS:
+        raise DomainError("Choose a unit of measure.", field="unit")
+    try:
+        quantity = parse_decimal(values.get("quantity", ""))
+    except MoneyError as exc:
+        raise DomainError(str(exc), field="quantity") from None
+    problem = quantity_error(quantity, unit, what="The quantity")
+    if problem:
+        raise DomainError(problem, field="quantity")
+    if listing is not None:
+        if listing.supplier_id != po.supplier_id or not listing.is_active:
+            raise DomainError("Choose an active listing of this supplier.", field="listing")
+        if listing.currency != po.currency:
+            raise DomainError(
+                f"{listing.sku} is priced in {listing.currency}; this order is in {po.currency}.",
+                field="listing",
+            )
+        if quantity < listing.min_order_qty:
+            raise DomainError(
+                f"{listing.sku} is sold from {listing.min_order_qty.normalize():f} {listing.unit}.",
+                field="quantity",
+            )
+        price = listing.price_for(quantity=quantity, customer_price=_customer_price(listing, po.customer))
+        clean.update(
+            listing=listing,
+            sku=listing.sku,
+            description=listing.name,
+            unit=listing.unit,
+            unit_price=price,
+            listing_price_at_add=price,
+        )
+    else:
+        try:
+            price = parse_price(values.get("unit_price", ""), po.currency)
+        except MoneyError as exc:
+            raise DomainError(str(exc), field="unit_price") from None
+        clean.update(
+            listing=None,
+            sku=_clean_text(values.get("sku", ""), "sku", limit=64),
+            description=_clean_text(values.get("description", ""), "description", required=True, limit=500),
+            unit=unit,
+            unit_price=price,
+            listing_price_at_add=None,
+        )
+    try:
+        tax_rate = parse_decimal(values.get("tax_rate") or "0")
+    except MoneyError as exc:
+        raise DomainError(str(exc), field="tax_rate") from None
+    if not Decimal(0) <= tax_rate <= HUNDRED or decimal_places(tax_rate) > 2:
+        raise DomainError("A tax rate is a percentage from 0 to 100, with at most 2 decimals.", field="tax_rate")
+    cost_center = values.get("cost_center")
+    if cost_center is None or cost_center.organization_id != po.customer_id or not cost_center.is_active:
+        raise DomainError("Choose one of your active cost centers.", field="cost_center")
+    gl_account = values.get("gl_account")
+    if gl_account is not None and (gl_account.organization_id != po.customer_id or not gl_account.is_active):
+        raise DomainError("Choose one of your active GL accounts.", field="gl_account")
+    clean.update(
+        quantity=quantity,
+        tax_rate=tax_rate,
+        cost_center=cost_center,
+        gl_account=gl_account,
+        fund=_clean_text(values.get("fund", ""), "fund", limit=60),
+        department=_clean_text(values.get("department", ""), "department", limit=60),
+        program=_clean_text(values.get("program", ""), "program", limit=60),
+        requested_date=_clean_date(values.get("requested_date"), "requested_date"),
+    )
+    clean["line_total"], clean["tax_amount"] = line_amounts(quantity, clean["unit_price"], tax_rate, po.currency)
+    return clean
+
+
+def _save_totals(po: PurchaseOrder, lines=None) -> None:
+    lines = list(po.lines.all()) if lines is None else lines
+    for name, value in order_totals(lines, po.discount, po.currency).items():
+        setattr(po, name, value)
+    po.save(update_fields=["subtotal", "discount", "tax_total", "total", "updated_at"])
+
+
+@transaction.atomic
+def add_line(*, by: Membership, po: PurchaseOrder, values: dict) -> PurchaseOrderLine:
+    """A listing line (``values["listing"]``) or a custom item, on a draft."""
+    po = _lock_po(po, by)
+    _require_draft_editor(by, po)
+    _require_draft(po)
+    clean = _check_line(po, values)
+    position = (po.lines.aggregate(m=Max("position"))["m"] or 0) + 1
+    line = PurchaseOrderLine.objects.create(purchase_order=po, position=position, **clean)
+    _save_totals(po)
+    return line
+
+
+@transaction.atomic
+def update_line(*, by: Membership, po: PurchaseOrder, line: PurchaseOrderLine, values: dict) -> PurchaseOrderLine:
+    po = _lock_po(po, by)
+    _require_draft_editor(by, po)
+    _require_draft(po)
+    line = po.lines.get(pk=line.pk)
+    if line.listing_id and "listing" not in values:
+        values = {**values, "listing": line.listing}
+    clean = _check_line(po, values)
+    if line.listing_id and clean["listing"] and clean["listing"].pk == line.listing_id:
+        clean["listing_price_at_add"] = line.listing_price_at_add  # keep the price it was added at
+    for name, value in clean.items():
+        setattr(line, name, value)
+    line.save()
+    _save_totals(po)
+    return line
+
+
+@transaction.atomic
+def remove_line(*, by: Membership, po: PurchaseOrder, line: PurchaseOrderLine) -> None:
+    po = _lock_po(po, by)
+    _require_draft_editor(by, po)
+    _require_draft(po)
+    po.lines.filter(pk=line.pk).delete()
+    _save_totals(po)
+
+
+def reprice_drafts(listings: list[Listing]) -> int:
+    """Draft listing lines follow their listing's latest price (SPEC §3). Returns lines repriced."""
+    lines = list(
+        PurchaseOrderLine.objects.select_related("purchase_order", "listing")
+        .prefetch_related("listing__price_breaks")
+        .filter(listing__in=listings, purchase_order__status=PurchaseOrder.Status.DRAFT)
+    )
+    if not lines:
+        return 0
+    prices = {(p.listing_id, p.customer_id): p.unit_price for p in CustomerPrice.objects.filter(listing__in=listings)}
+    changed, orders = [], {}
+    for line in lines:
+        po = line.purchase_order
+        price = line.listing.price_for(
+            quantity=line.quantity, customer_price=prices.get((line.listing_id, po.customer_id))
+        )
+        if line.listing.currency != po.currency or price == line.unit_price:
+            continue
+        line.unit_price = price
+        line.line_total, line.tax_amount = line_amounts(line.quantity, price, line.tax_rate, po.currency)
+        changed.append(line)
+        orders[po.pk] = po
+    PurchaseOrderLine.objects.bulk_update(changed, ["unit_price", "line_total", "tax_amount"])
+    for po in orders.values():
+        _save_totals(po)
+    return len(changed)
+
+
+def _snapshot(po: PurchaseOrder, lines: list[PurchaseOrderLine], kind: str, by: Membership) -> Revision:
+    """Publish the order as it stands as its next revision (immutable)."""
+    po.revision_number += 1
+    header = {name: _jsonable(getattr(po, name)) for name in REVISION_HEADER_FIELDS}
+    revision = Revision.objects.create(
+        purchase_order=po,
+        number=po.revision_number,
+        kind=kind,
+        header=header,
+        subtotal=po.subtotal,
+        discount=po.discount,
+        tax_total=po.tax_total,
+        total=po.total,
+        created_by=by.user,
+    )
+    RevisionLine.objects.bulk_create(
+        RevisionLine(revision=revision, **{name: getattr(line, name) for name in LINE_VALUE_FIELDS}) for line in lines
+    )
+    return revision
+
+
+def _jsonable(value):
+    if isinstance(value, date | Decimal):
+        return str(value)
+    return value
+
+
+@transaction.atomic
+def submit_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder:
+    """Freeze the prices and either start approval or send the order to the supplier."""
+    po = _lock_po(po, by)
+    require(by, "orders.submit_purchaseorder")
+    _require_draft_editor(by, po)
+    _require_draft(po)
+    _require_active(po)
+    lines = list(po.lines.select_related("listing").prefetch_related("listing__price_breaks"))
+    if not lines:
+        raise DomainError("Add at least one line before submitting.")
+    if po.valid_until and po.valid_until < timezone.localdate():
+        raise DomainError("“Valid until” is in the past: change it before submitting.", field="valid_until")
+    for line in lines:  # listing lines take the latest price, which is frozen from now on
+        if line.listing_id is None:
+            continue
+        if line.listing is None or not line.listing.is_active:
+            raise DomainError(f"Line {line.position} ({line.sku}) is no longer sold: remove it first.")
+        line.unit_price = line.listing.price_for(
+            quantity=line.quantity, customer_price=_customer_price(line.listing, po.customer)
+        )
+        line.listing_price_at_add = line.unit_price
+        line.line_total, line.tax_amount = line_amounts(line.quantity, line.unit_price, line.tax_rate, po.currency)
+    PurchaseOrderLine.objects.bulk_update(lines, ["unit_price", "listing_price_at_add", "line_total", "tax_amount"])
+    _save_totals(po, lines)
+    po.order_date = timezone.localdate()
+    if approval_required(po):
+        _fsm(po, "send_for_approval", "submitted")
+        po.save()
+        record_event(po, OrderEvent.Kind.SUBMITTED, by=by, body=f"Submitted for approval ({_money(po)}).")
+        return po
+    _fsm(po, "release", "sent")
+    po.save()
+    release_to_supplier(po=po, lines=lines, by=by)
+    return po
+
+
+def release_to_supplier(*, po: PurchaseOrder, lines: list[PurchaseOrderLine], by: Membership) -> SalesOrder:
+    """Create the supplier's sales order and publish revision 1 (inside the caller's lock)."""
+    so = SalesOrder.objects.create(
+        purchase_order=po,
+        supplier=po.supplier,
+        customer=po.customer,
+        number=next_document_number(organization=po.supplier, kind="so"),
+    )
+    _snapshot(po, lines, Revision.Kind.SUBMITTED, by)
+    po.save(update_fields=["revision_number", "updated_at"])
+    record_event(po, OrderEvent.Kind.SENT, by=by, body=f"Sent to {po.supplier.name} as {so.number} ({_money(po)}).")
+    notify(po, "order_sent", to_supplier=True, attach_pdf=True)
+    return so
+
+
+def _money(po: PurchaseOrder) -> str:
+    return format_money(po.total, po.currency)
+
+
+# ----------------------------------------------------------------------- supplier's proposal
+
+PROPOSAL_HEADER_FIELDS = (
+    "accept_by",
+    "confirm_ship_by",
+    "invoice_due_date",
+    "tax_rate",
+    "discount",
+    "supplier_contact",
+    "ship_to_address",
+    "payment_terms_days",
+    "note",
+)
+
+
+def _require_supplier_open(po: PurchaseOrder, so: SalesOrder) -> None:
+    if so.status not in SalesOrder.OPEN or po.status != PurchaseOrder.Status.SENT:
+        raise DomainError(f"{so.number} is {so.get_status_display().lower()}: it cannot be changed now.")
+
+
+def _check_proposal_line(po: PurchaseOrder, line: PurchaseOrderLine | None, values: dict) -> dict:
+    """One line of the supplier's proposal: accept, change, backorder or reject (or an added line)."""
+    action = values.get("action") or ProposalLine.Action.ACCEPT
+    if action not in ProposalLine.Action.values or (line is None) != (action == ProposalLine.Action.ADD):
+        raise DomainError("Choose what to do with the line.", field="action")
+    clean: dict = {"action": action}
+    unit = line.unit if line else (values.get("unit") or "")
+    if line is None:
+        if unit not in UNITS:
+            raise DomainError("Choose a unit of measure.", field="unit")
+        clean.update(
+            sku=_clean_text(values.get("sku", ""), "sku", limit=64),
+            description=_clean_text(values.get("description", ""), "description", required=True, limit=500),
+            unit=unit,
+            listing=values.get("listing"),
+        )
+    if action in (ProposalLine.Action.CHANGE, ProposalLine.Action.ADD):
+        quantity = values.get("quantity") or (line.quantity if line else "")
+        price = values.get("unit_price") or (line.unit_price if line else "")
+        try:
+            clean["quantity"] = parse_decimal(quantity)
+        except MoneyError as exc:
+            raise DomainError(str(exc), field="quantity") from None
+        problem = quantity_error(clean["quantity"], unit, what="The quantity")
+        if problem:
+            raise DomainError(problem, field="quantity")
+        try:
+            clean["unit_price"] = parse_price(price, po.currency)
+        except MoneyError as exc:
+            raise DomainError(str(exc), field="unit_price") from None
+        clean["promised_date"] = _clean_date(values.get("promised_date"), "promised_date")
+    elif action == ProposalLine.Action.BACKORDER:
+        try:
+            later = parse_decimal(values.get("backorder_quantity", ""))
+        except MoneyError as exc:
+            raise DomainError(str(exc), field="backorder_quantity") from None
+        problem = quantity_error(later, unit, what="The backordered quantity")
+        if problem:
+            raise DomainError(problem, field="backorder_quantity")
+        if later >= line.quantity:
+            raise DomainError(
+                "Backorder part of the quantity; to ship it all later, change the promised date.",
+                field="backorder_quantity",
+            )
+        clean["backorder_quantity"] = later
+        clean["backorder_date"] = _clean_date(values.get("backorder_date"), "backorder_date")
+        if clean["backorder_date"] is None:
+            raise DomainError("When will the rest come?", field="backorder_date")
+        clean["promised_date"] = _clean_date(values.get("promised_date"), "promised_date")
+    elif action == ProposalLine.Action.REJECT:
+        clean["reject_reason"] = _clean_text(values.get("reject_reason", ""), "reject_reason", required=True, limit=500)
+    else:
+        clean["promised_date"] = _clean_date(values.get("promised_date"), "promised_date")
+    if line is None:
+        try:
+            clean["tax_rate"] = parse_decimal(values.get("tax_rate") or "0")
+        except MoneyError as exc:
+            raise DomainError(str(exc), field="tax_rate") from None
+    return clean
+
+
+def _check_proposal_header(po: PurchaseOrder, header: dict) -> dict:
+    clean: dict = {}
+    for name in ("accept_by", "confirm_ship_by", "invoice_due_date"):
+        clean[name] = _clean_date(header.get(name), name)
+    for name in ("tax_rate", "discount"):
+        raw = header.get(name)
+        if raw in (None, ""):
+            clean[name] = None
+            continue
+        try:
+            value = parse_price(raw, po.currency) if name == "discount" else parse_decimal(raw)
+        except MoneyError as exc:
+            raise DomainError(str(exc), field=name) from None
+        if name == "tax_rate" and not Decimal(0) <= value <= HUNDRED:
+            raise DomainError("A tax rate is a percentage from 0 to 100.", field=name)
+        clean[name] = value
+    terms = header.get("payment_terms_days")
+    if terms in (None, ""):
+        clean["payment_terms_days"] = None
+    else:
+        try:
+            clean["payment_terms_days"] = int(terms)
+        except (TypeError, ValueError):
+            raise DomainError("Payment terms are a number of days.", field="payment_terms_days") from None
+        if not 0 <= clean["payment_terms_days"] <= 365:
+            raise DomainError("Payment terms are a number of days from 0 to 365.", field="payment_terms_days")
+    clean["supplier_contact"] = _clean_text(header.get("supplier_contact", ""), "supplier_contact", limit=200)
+    clean["ship_to_address"] = _clean_text(header.get("ship_to_address", ""), "ship_to_address", limit=1000)
+    clean["note"] = _clean_text(header.get("note", ""), "note")
+    return clean
+
+
+@transaction.atomic
+def save_proposal(
+    *, so: SalesOrder, by: Membership, header: dict, lines: dict[int, dict], added: list[dict] | None = None
+) -> Proposal:
+    """The supplier's adjustments, kept apart until *Accept order* publishes them.
+
+    ``lines`` maps each PO line's id to its action and values; lines left out are accepted.
+    """
+    require(by, "orders.change_salesorder")
+    po, so = _lock_pair_for_supplier(so, by)
+    _require_active(po)
+    _require_supplier_open(po, so)
+    po_lines = {line.pk: line for line in po.lines.all()}
+    unknown = set(lines) - set(po_lines)
+    if unknown:
+        raise DomainError("A line of another order was sent.")
+    clean_header = _check_proposal_header(po, header)
+    clean_lines = [(po_lines[pk], _check_proposal_line(po, po_lines[pk], values)) for pk, values in lines.items()]
+    clean_added = [(None, _check_proposal_line(po, None, {**values, "action": "add"})) for values in added or []]
+    if so.status != SalesOrder.Status.IN_REVIEW:
+        _fsm(so, "start_review", "reviewed")
+        so.save()
+    proposal, _ = Proposal.objects.update_or_create(sales_order=so, defaults={**clean_header, "updated_by": by.user})
+    proposal.lines.all().delete()
+    ProposalLine.objects.bulk_create(
+        ProposalLine(proposal=proposal, po_line=line, **values) for line, values in clean_lines + clean_added
+    )
+    return proposal
+
+
+def _apply_proposal(po: PurchaseOrder, proposal: Proposal | None) -> tuple[list[PurchaseOrderLine], dict]:
+    """Write the proposal into the order's lines and header; return the lines and header changes."""
+    lines = list(po.lines.all())
+    if proposal is None:
+        return lines, {}
+    by_line = {p.po_line_id: p for p in proposal.lines.all() if p.po_line_id}
+    header_changes = {}
+    for name in (
+        "accept_by",
+        "confirm_ship_by",
+        "invoice_due_date",
+        "supplier_contact",
+        "ship_to_address",
+        "payment_terms_days",
+        "discount",
+    ):
+        value = getattr(proposal, name)
+        if value not in (None, "") and value != getattr(po, name):
+            header_changes[name] = (_jsonable(getattr(po, name)), _jsonable(value))
+            setattr(po, name, value)
+    if proposal.note:
+        po.supplier_note = proposal.note
+    for line in lines:
+        if proposal.tax_rate is not None:
+            line.tax_rate = proposal.tax_rate
+        change = by_line.get(line.pk)
+        if change is None or change.action == ProposalLine.Action.ACCEPT:
+            if change and change.promised_date:
+                line.promised_date = change.promised_date
+        elif change.action == ProposalLine.Action.CHANGE:
+            line.quantity, line.unit_price = change.quantity, change.unit_price
+            line.promised_date = change.promised_date or line.promised_date
+        elif change.action == ProposalLine.Action.BACKORDER:
+            line.backorder_quantity, line.backorder_date = change.backorder_quantity, change.backorder_date
+            line.promised_date = change.promised_date or line.promised_date
+        elif change.action == ProposalLine.Action.REJECT:
+            line.status, line.reject_reason = LineValues.Status.REJECTED, change.reject_reason
+        line.line_total, line.tax_amount = line_amounts(line.quantity, line.unit_price, line.tax_rate, po.currency)
+    PurchaseOrderLine.objects.bulk_update(
+        lines,
+        [
+            "quantity",
+            "unit_price",
+            "tax_rate",
+            "line_total",
+            "tax_amount",
+            "promised_date",
+            "backorder_quantity",
+            "backorder_date",
+            "status",
+            "reject_reason",
+        ],
+    )
+    position = max((line.position for line in lines), default=0)
+    template = lines[0] if lines else None
+    for added in (p for p in proposal.lines.all() if p.action == ProposalLine.Action.ADD):
+        position += 1
+        tax_rate = proposal.tax_rate if proposal.tax_rate is not None else added.tax_rate or Decimal(0)
+        line_total, tax_amount = line_amounts(added.quantity, added.unit_price, tax_rate, po.currency)
+        lines.append(
+            PurchaseOrderLine.objects.create(
+                purchase_order=po,
+                position=position,
+                listing=added.listing,
+                sku=added.sku,
+                description=added.description,
+                quantity=added.quantity,
+                unit=added.unit,
+                unit_price=added.unit_price,
+                tax_rate=tax_rate,
+                line_total=line_total,
+                tax_amount=tax_amount,
+                promised_date=added.promised_date,
+                cost_center=template.cost_center,
+                gl_account=template.gl_account,  # the customer's coding of line 1
+            )
+        )
+    proposal.delete()
+    return lines, header_changes
+
+
+@transaction.atomic
+def accept_sales_order(*, so: SalesOrder, by: Membership) -> SalesOrder:
+    """*Accept order*: publish the proposal (if any) as the next revision for the customer."""
+    require(by, "orders.accept_salesorder")
+    po, so = _lock_pair_for_supplier(so, by)
+    _require_active(po)
+    _require_supplier_open(po, so)
+    proposal = Proposal.objects.filter(sales_order=so).prefetch_related("lines").first()
+    lines, header_changes = _apply_proposal(po, proposal)
+    if not any(line.status != LineValues.Status.REJECTED for line in lines):
+        raise DomainError("Every line is rejected: decline the order instead.")
+    _fsm(so, "accept", "accepted")
+    _fsm(po, "supplier_accept", "accepted")
+    for name, value in order_totals(lines, po.discount, po.currency).items():
+        setattr(po, name, value)
+    previous = po.revisions.order_by("-number").first()
+    revision = _snapshot(po, lines, Revision.Kind.ACCEPTED, by)
+    po.save()
+    so.save()
+    changes = summarize_changes(previous, revision)
+    record_event(
+        po,
+        OrderEvent.Kind.ACCEPTED,
+        by=by,
+        body=f"Accepted as revision {revision.number} ({_money(po)}): " + ("; ".join(changes) or "no changes") + ".",
+        data={"revision": revision.number, "changes": changes, "header": header_changes},
+    )
+    notify(po, "order_accepted", to_customer=True)
+    return so
+
+
+@transaction.atomic
+def decline_sales_order(*, so: SalesOrder, by: Membership, reason: str) -> SalesOrder:
+    require(by, "orders.decline_salesorder")
+    po, so = _lock_pair_for_supplier(so, by)
+    _require_active(po)
+    reason = _clean_text(reason, "reason", required=True, limit=1000)
+    _require_supplier_open(po, so)
+    _fsm(so, "decline", "declined")
+    _fsm(po, "supplier_decline", "declined", reason=reason)
+    Proposal.objects.filter(sales_order=so).delete()
+    po.save()
+    so.save()
+    record_event(po, OrderEvent.Kind.DECLINED, by=by, body=reason)
+    notify(po, "order_declined", to_customer=True, reason=reason)
+    return so
+
+
+@transaction.atomic
+def request_changes(*, po: PurchaseOrder, by: Membership, note: str) -> PurchaseOrder:
+    """The customer sends the accepted revision back with a note; the negotiation goes on."""
+    po = _lock_po(po, by)
+    require(by, "orders.request_changes_purchaseorder")
+    _require_active(po)
+    note = _clean_text(note, "note", required=True)
+    so = _lock_so_of(po)
+    _fsm(po, "request_changes", "sent back")
+    _fsm(so, "changes_requested", "sent back")
+    po.save()
+    so.save()
+    record_event(po, OrderEvent.Kind.CHANGES_REQUESTED, by=by, body=note)
+    notify(po, "changes_requested", to_supplier=True, note=note)
+    return po
+
+
+@transaction.atomic
+def confirm_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder:
+    """*Confirm order*: the customer takes the supplier-accepted revision as the order."""
+    po = _lock_po(po, by)  # state is checked after taking the lock
+    require(by, "orders.confirm_purchaseorder")
+    _require_active(po)
+    if po.status == PurchaseOrder.Status.SUPPLIER_ACCEPTED and reapproval_required(po):
+        raise DomainError("The accepted total needs approval again before the order can be confirmed.")
+    so = _lock_so_of(po)
+    _fsm(po, "confirm", "confirmed")
+    _fsm(so, "confirm", "confirmed")
+    po.save()
+    so.save()
+    record_event(
+        po,
+        OrderEvent.Kind.CONFIRMED,
+        by=by,
+        body=f"Confirmed at {_money(po)} (revision {po.revision_number}).",
+    )
+    notify(po, "order_confirmed", to_customer=True, to_supplier=True)
+    return po
+
+
+@transaction.atomic
+def cancel_purchase_order(*, po: PurchaseOrder, by: Membership, reason: str) -> PurchaseOrder:
+    """Cancel before confirmation (also while the connection is suspended)."""
+    po = _lock_po(po, by)
+    require(by, "orders.cancel_purchaseorder")
+    if po.is_draft:
+        _require_draft_editor(by, po)
+    reason = _clean_text(reason, "reason", required=True, limit=1000)
+    so = _lock_so_of(po)
+    _fsm(po, "cancel", "cancelled", reason=reason)
+    po.save()
+    if so is not None:
+        _fsm(so, "cancel", "cancelled")
+        so.save()
+        Proposal.objects.filter(sales_order=so).delete()
+    record_event(po, OrderEvent.Kind.CANCELLED, by=by, body=reason)
+    if so is not None:
+        notify(po, "order_cancelled", to_supplier=True, reason=reason)
+    return po
+
+
+@transaction.atomic
+def expire_purchase_order(*, po: PurchaseOrder) -> PurchaseOrder | None:
+    """The system expires a sent order past its *valid until* date (Celery beat)."""
+    po = PurchaseOrder.objects.select_for_update(of=("self",)).select_related("customer", "supplier").get(pk=po.pk)
+    if po.status != PurchaseOrder.Status.SENT or not po.valid_until or po.valid_until >= timezone.localdate():
+        return None  # accepted or changed meanwhile: nothing to do
+    so = _lock_so_of(po)
+    po.expire()
+    so.expire()
+    po.save()
+    so.save()
+    Proposal.objects.filter(sales_order=so).delete()
+    record_event(po, OrderEvent.Kind.EXPIRED, body=f"Not accepted by {po.valid_until:%d %b %Y}.")
+    notify(po, "order_expired", to_customer=True, to_supplier=True)
+    return po
+
+
+# ------------------------------------------------------------------ thread and internal notes
+
+
+def _side(by: Membership, po: PurchaseOrder) -> str:
+    if by.organization_id == po.customer_id:
+        require(by, "orders.view_purchaseorder")
+        return "customer"
+    if by.organization_id == po.supplier_id and hasattr(po, "sales_order"):
+        require(by, "orders.view_salesorder")
+        return "supplier"
+    raise NotAllowed("This order is not yours.")
+
+
+@transaction.atomic
+def post_message(*, po: PurchaseOrder, by: Membership, body: str) -> OrderEvent:
+    """A message in the shared thread, which both organizations read."""
+    _side(by, po)
+    if po.is_draft:
+        raise DomainError("The supplier sees the thread once the order is sent; use an internal note for now.")
+    return record_event(po, OrderEvent.Kind.MESSAGE, by=by, body=_clean_text(body, "body", required=True))
+
+
+@transaction.atomic
+def add_internal_note(*, po: PurchaseOrder, by: Membership, body: str) -> InternalNote:
+    """A note only the author's organization sees."""
+    _side(by, po)
+    return InternalNote.objects.create(
+        purchase_order=po,
+        organization=by.organization,
+        author=by.user,
+        body=_clean_text(body, "body", required=True),
+    )
+
+
+# ---------------------------------------------------------------------------- revisions diff
+
+
+def diff_revisions(old: Revision | None, new: Revision) -> list[dict]:
+    """Line by line, what ``new`` changed against ``old``: added, removed, changed, same."""
+    old_lines = {line.key: line for line in old.lines.all()} if old else {}
+    rows = []
+    for line in new.lines.all():
+        before = old_lines.pop(line.key, None)
+        if before is None:
+            rows.append({"kind": "added" if old else "same", "line": line, "before": None, "fields": []})
+            continue
+        fields = [
+            name
+            for name in (
+                "description",
+                "quantity",
+                "unit_price",
+                "tax_rate",
+                "line_total",
+                "promised_date",
+                "backorder_quantity",
+                "backorder_date",
+                "status",
+                "reject_reason",
+            )
+            if getattr(before, name) != getattr(line, name)
+        ]
+        kind = "rejected" if line.is_rejected and not before.is_rejected else ("changed" if fields else "same")
+        rows.append({"kind": kind, "line": line, "before": before, "fields": fields})
+    rows += [{"kind": "removed", "line": line, "before": line, "fields": []} for line in old_lines.values()]
+    return rows
+
+
+def summarize_changes(old: Revision | None, new: Revision) -> list[str]:
+    """The diff in words, for the thread and the e-mail."""
+    words = []
+    for row in diff_revisions(old, new):
+        line, before = row["line"], row["before"]
+        name = line.sku or line.description[:40]
+        if row["kind"] == "added":
+            words.append(f"added {name} ({line.quantity.normalize():f} {line.unit})")
+        elif row["kind"] == "rejected":
+            words.append(f"rejected {name}: {line.reject_reason}")
+        elif row["kind"] == "changed":
+            parts = []
+            if "quantity" in row["fields"]:
+                parts.append(f"quantity {before.quantity.normalize():f} → {line.quantity.normalize():f}")
+            if "unit_price" in row["fields"]:
+                parts.append(f"price {before.unit_price.normalize():f} → {line.unit_price.normalize():f}")
+            if "backorder_quantity" in row["fields"] and line.backorder_quantity:
+                parts.append(f"{line.backorder_quantity.normalize():f} backordered to {line.backorder_date}")
+            if "promised_date" in row["fields"]:
+                parts.append(f"promised {line.promised_date}")
+            if parts:
+                words.append(f"{name}: " + ", ".join(parts))
+    return words
+
+
+# -------------------------------------------------------------------------------- e-mails
+
+
+def _emails_of(org: Organization, *roles: str) -> list[str]:
+    emails = [m.user.email for m in org.memberships.select_related("user") if set(m.roles) & {"admin", *roles}]
+    if org.notification_email:
+        emails.append(org.notification_email)
+    return emails
+
+
+def notify(
+    po: PurchaseOrder, template: str, *, to_customer=False, to_supplier=False, attach_pdf=False, **context
+) -> None:
+    """Queue the e-mail of an event to each side, linking straight to that side's page."""
+    so = getattr(po, "sales_order", None)
+    event_id = po.events.order_by("-pk").values_list("pk", flat=True).first()
+    sides = []
+    if to_customer:
+        url = reverse("orders:po-detail", kwargs={"org_slug": po.customer.slug, "number": po.number})
+        sides.append(("customer", po.customer, [po.requester.email, *_emails_of(po.customer)], url))
+    if to_supplier and so is not None:
+        url = reverse("orders:so-detail", kwargs={"org_slug": po.supplier.slug, "number": so.number})
+        sides.append(("supplier", po.supplier, _emails_of(po.supplier, "sales"), url))
+    for side, org, to, url in sides:
+        attachments = []
+        if attach_pdf:
+            attachments.append({"renderer": "purchase_order_pdf", "pk": po.pk, "revision": po.revision_number})
+        queue_email(
+            key=f"{template}:{po.pk}:{event_id}:{side}",
+            to=to,
+            template=template,
+            organization=org,
+            attachments=attachments,
+            context={"po": po, "so": so, "side": side, "url": absolute_url(url), **context},
+        )

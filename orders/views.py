@@ -3,19 +3,40 @@
 from __future__ import annotations
 
 import csv
+from functools import partial
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
-from django.shortcuts import redirect, render
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import format_html
 
-from accounts.selectors import active_customers_of
+from accounts.permissions import can
+from accounts.selectors import active_customers_of, customers_of, locations_of, suppliers_of
 from accounts.views import OrgView, PostOnlyView
+from billing.money import MoneyError, format_money, parse_decimal, parse_price
 from procurement.errors import DomainError
+from procurement.forms import add_domain_error
 
-from . import selectors, services
-from .forms import CustomerPriceFormSet, ListingFilterForm, ListingForm, ListingImportForm, PriceBreakFormSet
+from . import pdf, selectors, services
+from .forms import (
+    CustomerPriceFormSet,
+    DraftHeaderForm,
+    LineForm,
+    ListingFilterForm,
+    ListingForm,
+    ListingImportForm,
+    MessageForm,
+    OrderFilterForm,
+    PriceBreakFormSet,
+    ProposalHeaderForm,
+    PurchaseOrderForm,
+    ReasonForm,
+)
+from .models import ProposalLine, PurchaseOrder, SalesOrder
+from .totals import line_amounts
 from .units import UNITS
 
 PAGE_SIZE = 25
@@ -48,11 +69,7 @@ class ListingListView(OrgView):
             "query": query.urlencode(),
             "sort_query": _without(query, "sort"),
         }
-        template = (
-            "orders/_listing_table.html"
-            if request.htmx and not request.htmx.boosted
-            else "orders/listings.html"
-        )
+        template = "orders/_listing_table.html" if request.htmx and not request.htmx.boosted else "orders/listings.html"
         return render(request, template, context)
 
 
@@ -86,8 +103,7 @@ class ListingExportView(OrgView):
             yield writer.writerow(services.CSV_COLUMNS)
             for listing in listings.iterator(chunk_size=1000):
                 breaks = "; ".join(
-                    f"{b.min_quantity.normalize():f}={b.unit_price.normalize():f}"
-                    for b in listing.price_breaks.all()
+                    f"{b.min_quantity.normalize():f}={b.unit_price.normalize():f}" for b in listing.price_breaks.all()
                 )
                 yield writer.writerow(
                     [
@@ -203,9 +219,7 @@ class ListingEditView(OrgView):
             if f.cleaned_data.get("min_quantity")
         ]
         values["customer_prices"] = [
-            (f.cleaned_data["customer"], f.cleaned_data["unit_price"])
-            for f in prices
-            if f.cleaned_data.get("customer")
+            (f.cleaned_data["customer"], f.cleaned_data["unit_price"]) for f in prices if f.cleaned_data.get("customer")
         ]
         try:
             saved = services.save_listing(by=self.membership, values=values, listing=listing)
@@ -249,9 +263,7 @@ class ListingImportView(OrgView):
 
     def get(self, request, org_slug):
         form = ListingImportForm(max_bytes=settings.LISTING_IMPORT_MAX_BYTES)
-        return render(
-            request, self.template_name, {"form": form, "columns": services.CSV_COLUMNS, "units": UNITS}
-        )
+        return render(request, self.template_name, {"form": form, "columns": services.CSV_COLUMNS, "units": UNITS})
 
     def post(self, request, org_slug):
         form = ListingImportForm(request.POST, request.FILES, max_bytes=settings.LISTING_IMPORT_MAX_BYTES)
@@ -267,3 +279,674 @@ class ListingImportView(OrgView):
                 messages.success(request, f"Imported: {result.created} new, {result.updated} updated.")
                 return redirect(self.org_url("orders:listings"))
         return render(request, self.template_name, context)
+
+
+# =============================================================================== the pair
+
+
+def _filter(request, form, search, **extra):
+    filters = form.cleaned_data if form.is_valid() else {}
+    return search(
+        q=filters.get("q") or "",
+        status=filters.get("status") or "",
+        date_from=filters.get("date_from"),
+        date_to=filters.get("date_to"),
+        sort=filters.get("sort") or "-created",
+        **{extra["counterparty"]: filters.get("counterparty")},
+    )
+
+
+class _OrderListView(OrgView):
+    """The shared shape of the PO and SO lists: filter bar, sorting, pagination, CSV.
+    Subclasses give ``filter_form()``, ``search(form)`` and ``export(orders)``."""
+
+    template_name = ""
+    partial_name = ""
+    csv = False
+
+    def get(self, request, org_slug):
+        form = self.filter_form()
+        orders = self.search(form)
+        if self.csv:
+            return self.export(orders)
+        sort = (form.cleaned_data.get("sort") if form.is_valid() else "") or "-created"
+        page = Paginator(orders, PAGE_SIZE).get_page(request.GET.get("page"))
+        query = request.GET.copy()
+        query.pop("page", None)
+        context = {
+            "form": form,
+            "page": page,
+            "sort": sort,
+            "query": query.urlencode(),
+            "sort_query": _without(query, "sort"),
+        }
+        template = self.partial_name if request.htmx and not request.htmx.boosted else self.template_name
+        return render(request, template, context)
+
+    def csv_response(self, name, header, rows):
+        writer = csv.writer(_Echo())
+
+        def lines():
+            yield writer.writerow(header)
+            for row in rows:
+                yield writer.writerow([_csv_safe(str(cell)) for cell in row])
+
+        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{self.org.slug}-{name}.csv"'
+        return response
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+class PurchaseOrderListView(_OrderListView):
+    permission = "orders.view_purchaseorder"
+    template_name = "orders/po_list.html"
+    partial_name = "orders/_po_table.html"
+
+    def filter_form(self):
+        return OrderFilterForm(
+            self.request.GET,
+            statuses=PurchaseOrder.Status.choices,
+            counterparties=[c.supplier for c in suppliers_of(self.org).exclude(supplier=None)],
+            counterparty_label="Supplier",
+        )
+
+    def search(self, form):
+        return _filter(self.request, form, partial(selectors.search_purchase_orders, self.org), counterparty="supplier")
+
+    def export(self, orders):
+        rows = (
+            (
+                po.number,
+                po.supplier.name,
+                po.get_status_display(),
+                po.order_date or "",
+                po.expected_delivery_date or "",
+                po.currency,
+                po.subtotal,
+                po.tax_total,
+                po.total,
+                po.requester.email,
+                po.created_at.date(),
+            )
+            for po in orders.iterator(chunk_size=1000)
+        )
+        return self.csv_response(
+            "purchase-orders",
+            [
+                "number",
+                "supplier",
+                "status",
+                "order_date",
+                "delivery_by",
+                "currency",
+                "subtotal",
+                "tax",
+                "total",
+                "requester",
+                "created",
+            ],
+            rows,
+        )
+
+
+class SalesOrderListView(_OrderListView):
+    permission = "orders.view_salesorder"
+    template_name = "orders/so_list.html"
+    partial_name = "orders/_so_table.html"
+
+    def filter_form(self):
+        return OrderFilterForm(
+            self.request.GET,
+            statuses=SalesOrder.Status.choices,
+            counterparties=[c.customer for c in customers_of(self.org)],
+            counterparty_label="Customer",
+        )
+
+    def search(self, form):
+        return _filter(self.request, form, partial(selectors.search_sales_orders, self.org), counterparty="customer")
+
+    def export(self, orders):
+        rows = (
+            (
+                so.number,
+                so.purchase_order.number,
+                so.customer.name,
+                so.get_status_display(),
+                so.purchase_order.currency,
+                so.purchase_order.total,
+                so.created_at.date(),
+            )
+            for so in orders.iterator(chunk_size=1000)
+        )
+        return self.csv_response(
+            "sales-orders", ["number", "customer_po", "customer", "status", "currency", "total", "created"], rows
+        )
+
+
+class PurchaseOrderCreateView(OrgView):
+    permission = "orders.add_purchaseorder"
+    template_name = "orders/po_new.html"
+
+    def get_form(self, data=None):
+        connections = suppliers_of(self.org).filter(status="active")
+        form = PurchaseOrderForm(data, connections=connections, locations=locations_of(self.org))
+        if data is None and self.request.GET.get("supplier"):
+            form.initial["connection"] = connections.filter(supplier__slug=self.request.GET["supplier"]).first()
+        return form
+
+    def get(self, request, org_slug):
+        return render(request, self.template_name, {"form": self.get_form()})
+
+    def post(self, request, org_slug):
+        form = self.get_form(request.POST)
+        if form.is_valid():
+            try:
+                po = services.create_purchase_order(by=self.membership, **form.cleaned_data)
+            except DomainError as exc:
+                add_domain_error(form, exc)
+            else:
+                messages.success(request, f"Draft {po.number} created: add its lines.")
+                return redirect(self.org_url("orders:po-detail", number=po.number))
+        return render(request, self.template_name, {"form": form})
+
+
+class PurchaseOrderMixin:
+    """Resolves ``number`` to the customer's order (404 for anyone else's)."""
+
+    def get_po(self):
+        return selectors.purchase_order_for(customer=self.org, number=self.kwargs["number"])
+
+    def line_form(self, po, data=None, prefix=None, initial=None):
+        return LineForm(
+            data,
+            prefix=prefix,
+            initial=initial,
+            listings=selectors.orderable_listings(po),
+            cost_centers=selectors.cost_centers_of(self.org),
+            gl_accounts=selectors.gl_accounts_of(self.org),
+        )
+
+
+class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
+    permission = "orders.view_purchaseorder"
+
+    def get(self, request, org_slug, number):
+        return self.show(self.get_po())
+
+    def show(self, po, *, header_form=None, line_form=None, message_form=None, note_form=None, status=200):
+        lines = selectors.lines_of(po)
+        editable = (
+            po.is_draft
+            and can(self.membership, "orders.change_purchaseorder")
+            and (self.membership.is_admin or po.requester_id == self.request.user.pk)
+        )
+        revisions = selectors.revisions_of(po)
+        redline = services.diff_revisions(revisions[-2], revisions[-1]) if len(revisions) > 1 else None
+        if editable and header_form is None:
+            header_form = DraftHeaderForm(
+                connections=None,
+                locations=locations_of(self.org),
+                initial={
+                    "expected_delivery_date": po.expected_delivery_date,
+                    "valid_until": po.valid_until,
+                    "ship_to": po.ship_to_id,
+                    "note_to_supplier": po.note_to_supplier,
+                },
+            )
+        if editable and line_form is None:
+            default_cc = lines[-1].cost_center_id if lines else None
+            line_form = self.line_form(po, initial={"cost_center": default_cc, "tax_rate": "0"})
+        context = {
+            "po": po,
+            "so": getattr(po, "sales_order", None),
+            "lines": lines,
+            "editable": editable,
+            "header_form": header_form,
+            "line_form": line_form,
+            "listings": selectors.orderable_listings(po)[:50] if editable else [],
+            "redline": redline,
+            "previous": revisions[-2] if len(revisions) > 1 else None,
+            "revisions": revisions,
+            "thread": selectors.thread_of(po),
+            "notes": selectors.internal_notes_of(po, self.org),
+            "message_form": message_form or MessageForm(),
+            "note_form": note_form or MessageForm(),
+            "actions": po_actions(po, self.membership, editable),
+        }
+        return render(self.request, "orders/po_detail.html", context, status=status)
+
+
+def po_actions(po: PurchaseOrder, membership, editable: bool) -> set[str]:
+    """The buttons this member sees now: the FSM's available transitions, the role table,
+    and the side rules; the services check all of it again."""
+    available = {t.name for t in po.get_available_status_transitions()}
+    active = po.connection.status == "active"
+    actions = set()
+    if editable and "release" in available and active:
+        actions.add("submit")
+    if active and "confirm" in available and can(membership, "orders.confirm_purchaseorder"):
+        actions.add("confirm")
+    if active and "request_changes" in available and can(membership, "orders.request_changes_purchaseorder"):
+        actions.add("request_changes")
+    if "cancel" in available and can(membership, "orders.cancel_purchaseorder") and (not po.is_draft or editable):
+        actions.add("cancel")
+    return actions
+
+
+class PurchaseOrderEditView(PurchaseOrderMixin, PostOnlyView):
+    """Saves a draft's header (POST from the order page)."""
+
+    permission = "orders.change_purchaseorder"
+    get_object = PurchaseOrderMixin.get_po
+
+    def done_url(self):
+        return self.org_url("orders:po-detail", number=self.kwargs["number"])
+
+    def post(self, request, org_slug, number):
+        po = self.get_po()
+        form = DraftHeaderForm(request.POST, connections=None, locations=locations_of(self.org))
+        if form.is_valid():
+            try:
+                services.update_purchase_order(by=self.membership, po=po, **form.cleaned_data)
+            except DomainError as exc:
+                add_domain_error(form, exc)
+            else:
+                messages.success(request, "Order details saved.")
+                return redirect(self.done_url())
+        return PurchaseOrderDetailView(
+            request=request, kwargs=self.kwargs, org=self.org, membership=self.membership
+        ).show(po, header_form=form, status=400)
+
+
+class LineAddView(PurchaseOrderMixin, PostOnlyView):
+    """Adds a line to a draft; with htmx, answers the refreshed lines and form in place."""
+
+    permission = "orders.change_purchaseorder"
+    get_object = PurchaseOrderMixin.get_po
+
+    def done_url(self):
+        return self.org_url("orders:po-detail", number=self.kwargs["number"])
+
+    def post(self, request, org_slug, number):
+        po = self.get_po()
+        form = self.line_form(po, request.POST)
+        detail = PurchaseOrderDetailView(request=request, kwargs=self.kwargs, org=self.org, membership=self.membership)
+        if form.is_valid():
+            try:
+                services.add_line(by=self.membership, po=po, values=form.cleaned_data)
+            except DomainError as exc:
+                add_domain_error(form, exc)
+            else:
+                if request.htmx:
+                    return detail.show(selectors.purchase_order_for(customer=self.org, number=number))
+                messages.success(request, "Line added.")
+                return redirect(self.done_url())
+        return detail.show(po, line_form=form, status=200 if request.htmx else 400)
+
+
+class LineRemoveView(PurchaseOrderMixin, PostOnlyView):
+    permission = "orders.change_purchaseorder"
+
+    def get_object(self):
+        po = self.get_po()
+        return po, get_object_or_404(po.lines, pk=self.kwargs["pk"])
+
+    def done_url(self):
+        return self.org_url("orders:po-detail", number=self.kwargs["number"])
+
+    def post(self, request, org_slug, number, pk):
+        po, line = self.get_object()
+        try:
+            services.remove_line(by=self.membership, po=po, line=line)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Line {line.position} removed.")
+        return redirect(self.done_url())
+
+
+class LinePreviewView(PurchaseOrderMixin, OrgView):
+    """htmx: the amount of the line being typed, before it is added (writes nothing)."""
+
+    permission = "orders.view_purchaseorder"
+
+    def get(self, request, org_slug, number):
+        po = self.get_po()
+        prefix = request.GET.get("listing")
+        listing = selectors.orderable_listings(po).filter(pk=prefix).first() if prefix else None
+        try:
+            quantity = parse_decimal(request.GET.get("quantity") or "0")
+            price = (
+                listing.price_for(quantity=quantity)
+                if listing
+                else parse_price(request.GET.get("unit_price") or "0", po.currency)
+            )
+            rate = parse_decimal(request.GET.get("tax_rate") or "0")
+            total, tax = line_amounts(quantity, price, rate, po.currency)
+        except MoneyError:
+            return HttpResponse('<span class="text-muted">—</span>')
+        return HttpResponse(
+            format_html(
+                "{} <span class='text-muted small'>+ {} tax</span>",
+                format_money(total, po.currency),
+                format_money(tax, po.currency),
+            )
+        )
+
+
+class ListingPickerView(PurchaseOrderMixin, OrgView):
+    """htmx: the supplier's listings matching the search, to pick one for a new line."""
+
+    permission = "orders.add_purchaseorder"
+
+    def get(self, request, org_slug, number):
+        po = self.get_po()
+        listings = selectors.orderable_listings(po, request.GET.get("q", ""))[:50]
+        return render(request, "orders/_listing_picker.html", {"po": po, "listings": listings})
+
+
+class PurchaseOrderActionView(PurchaseOrderMixin, PostOnlyView):
+    """Submit, confirm (buttons), request changes and cancel (a short form each)."""
+
+    action = ""
+    form_class = None
+    permissions = {
+        "submit": "orders.submit_purchaseorder",
+        "confirm": "orders.confirm_purchaseorder",
+        "request_changes": "orders.request_changes_purchaseorder",
+        "cancel": "orders.cancel_purchaseorder",
+    }
+    done = {
+        "submit": "submitted",
+        "confirm": "confirmed",
+        "request_changes": "sent back to the supplier",
+        "cancel": "cancelled",
+    }
+    get_object = PurchaseOrderMixin.get_po
+
+    def dispatch(self, request, *args, **kwargs):
+        self.permission = self.permissions[self.action]
+        return super().dispatch(request, *args, **kwargs)
+
+    def done_url(self):
+        return self.org_url("orders:po-detail", number=self.kwargs["number"])
+
+    def get(self, request, org_slug, number):
+        po = self.get_po()
+        if self.form_class is None:
+            return redirect(self.done_url())
+        return render(request, "orders/po_action.html", {"po": po, "form": self.form_class(), "action": self.action})
+
+    def post(self, request, org_slug, number):
+        po = self.get_po()
+        form = self.form_class(request.POST) if self.form_class else None
+        if form is not None and not form.is_valid():
+            return render(request, "orders/po_action.html", {"po": po, "form": form, "action": self.action})
+        try:
+            if self.action == "submit":
+                po = services.submit_purchase_order(po=po, by=self.membership)
+            elif self.action == "confirm":
+                po = services.confirm_purchase_order(po=po, by=self.membership)
+            elif self.action == "request_changes":
+                po = services.request_changes(po=po, by=self.membership, note=form.cleaned_data["note"])
+            else:
+                po = services.cancel_purchase_order(po=po, by=self.membership, reason=form.cleaned_data["reason"])
+        except DomainError as exc:
+            if form is None:
+                messages.error(request, exc.message)
+                return redirect(self.done_url())
+            add_domain_error(form, exc)
+            return render(request, "orders/po_action.html", {"po": po, "form": form, "action": self.action})
+        messages.success(request, f"{po.number} is {self.done[self.action]}.")
+        return redirect(self.done_url())
+
+
+class ThreadPostView(PostOnlyView):
+    """A message to the shared thread, or an internal note, from either side's order page."""
+
+    internal = False
+
+    def get_object(self):
+        if self.kwargs["side"] == "purchase-orders":
+            return selectors.purchase_order_for(customer=self.org, number=self.kwargs["number"])
+        return selectors.sales_order_for(supplier=self.org, number=self.kwargs["number"]).purchase_order
+
+    def done_url(self):
+        name = "orders:po-detail" if self.kwargs["side"] == "purchase-orders" else "orders:so-detail"
+        return self.org_url(name, number=self.kwargs["number"]) + ("#notes" if self.internal else "#thread")
+
+    def post(self, request, org_slug, side, number):
+        po = self.get_object()
+        form = MessageForm(request.POST)
+        try:
+            if not form.is_valid():
+                raise DomainError(" ".join(form.errors.get("body", ["Write something first."])))
+            if self.internal:
+                services.add_internal_note(po=po, by=self.membership, body=form.cleaned_data["body"])
+            else:
+                services.post_message(po=po, by=self.membership, body=form.cleaned_data["body"])
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        return redirect(self.done_url())
+
+
+class OrderPdfView(OrgView):
+    """The PO PDF (customer) or the order acknowledgement (supplier)."""
+
+    def get(self, request, org_slug, side, number):
+        if side == "purchase-orders":
+            if not can(self.membership, "orders.view_purchaseorder"):
+                raise PermissionDenied
+            po = selectors.purchase_order_for(customer=self.org, number=number)
+            content, name = pdf.purchase_order_pdf(po), f"{po.number}.pdf"
+        else:
+            if not can(self.membership, "orders.view_salesorder"):
+                raise PermissionDenied
+            so = selectors.sales_order_for(supplier=self.org, number=number)
+            content, name = pdf.acknowledgement_pdf(so.purchase_order), f"{so.number}.pdf"
+        response = HttpResponse(content, content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="{name}"'
+        return response
+
+
+class RevisionsView(OrgView):
+    """Every published revision of the order, each with its redline against the one before."""
+
+    def get(self, request, org_slug, side, number):
+        if side == "purchase-orders":
+            if not can(self.membership, "orders.view_purchaseorder"):
+                raise PermissionDenied
+            po = selectors.purchase_order_for(customer=self.org, number=number)
+        else:
+            if not can(self.membership, "orders.view_salesorder"):
+                raise PermissionDenied
+            po = selectors.sales_order_for(supplier=self.org, number=number).purchase_order
+        revisions = selectors.revisions_of(po)
+        rounds = [
+            {"revision": rev, "rows": services.diff_revisions(revisions[i - 1] if i else None, rev)}
+            for i, rev in enumerate(revisions)
+        ]
+        return render(request, "orders/revisions.html", {"po": po, "rounds": list(reversed(rounds)), "side": side})
+
+
+# -------------------------------------------------------------------------------- supplier
+
+
+class SalesOrderMixin:
+    def get_so(self):
+        return selectors.sales_order_for(supplier=self.org, number=self.kwargs["number"])
+
+
+class SalesOrderDetailView(SalesOrderMixin, OrgView):
+    permission = "orders.view_salesorder"
+
+    def get(self, request, org_slug, number):
+        return self.show(self.get_so())
+
+    def show(self, so, *, proposal_errors=None, header_form=None, posted=None, status=200):
+        po = so.purchase_order
+        lines = selectors.lines_of(po)
+        proposal = selectors.proposal_of(so)
+        may_adjust = (
+            so.status in SalesOrder.OPEN
+            and po.connection.status == "active"
+            and can(self.membership, "orders.change_salesorder")
+        )
+        by_line = {p.po_line_id: p for p in proposal.lines.all()} if proposal else {}
+        rows = []
+        for line in lines:
+            p = by_line.get(line.pk)
+            values = (posted or {}).get(line.pk) or {
+                "action": p.action if p else "accept",
+                "quantity": _plain(p.quantity if p and p.quantity is not None else line.quantity),
+                "unit_price": _plain(p.unit_price if p and p.unit_price is not None else line.unit_price),
+                "promised_date": (p.promised_date if p and p.promised_date else line.promised_date) or "",
+                "backorder_quantity": _plain(p.backorder_quantity) if p and p.backorder_quantity else "",
+                "backorder_date": p.backorder_date if p and p.backorder_date else "",
+                "reject_reason": p.reject_reason if p else "",
+            }
+            rows.append({"line": line, "values": values})
+        if header_form is None and may_adjust:
+            header_form = ProposalHeaderForm(
+                initial={name: getattr(proposal, name) for name in services.PROPOSAL_HEADER_FIELDS}
+                if proposal
+                else {"payment_terms_days": po.payment_terms_days, "ship_to_address": po.ship_to_address}
+            )
+        revisions = selectors.revisions_of(po)
+        context = {
+            "so": so,
+            "po": po,
+            "rows": rows,
+            "proposal": proposal,
+            "may_adjust": may_adjust,
+            "added": [p for p in proposal.lines.all() if p.action == "add"] if proposal else [],
+            "header_form": header_form,
+            "proposal_errors": proposal_errors or {},
+            "actions": so_actions(so, self.membership),
+            "redline": services.diff_revisions(revisions[-2], revisions[-1]) if len(revisions) > 1 else None,
+            "previous": revisions[-2] if len(revisions) > 1 else None,
+            "revisions": revisions,
+            "lines": lines,
+            "thread": selectors.thread_of(po),
+            "notes": selectors.internal_notes_of(po, self.org),
+            "message_form": MessageForm(),
+            "note_form": MessageForm(),
+            "line_actions": ProposalLine.Action.choices[:4],
+            "units": UNITS,
+        }
+        return render(self.request, "orders/so_detail.html", context, status=status)
+
+
+def _plain(value):
+    return "" if value is None else f"{value.normalize():f}"
+
+
+def so_actions(so: SalesOrder, membership) -> set[str]:
+    available = {t.name for t in so.get_available_status_transitions()}
+    if so.purchase_order.connection.status != "active":
+        return set()
+    actions = set()
+    if "accept" in available and can(membership, "orders.accept_salesorder"):
+        actions.add("accept")
+    if "decline" in available and can(membership, "orders.decline_salesorder"):
+        actions.add("decline")
+    return actions
+
+
+class ProposalSaveView(SalesOrderMixin, PostOnlyView):
+    """Saves the supplier's adjustments (and, with ``accept`` in the POST, accepts the order)."""
+
+    permission = "orders.change_salesorder"
+    get_object = SalesOrderMixin.get_so
+
+    def done_url(self):
+        return self.org_url("orders:so-detail", number=self.kwargs["number"])
+
+    def post(self, request, org_slug, number):
+        so = self.get_so()
+        header_form = ProposalHeaderForm(request.POST)
+        detail = SalesOrderDetailView(request=request, kwargs=self.kwargs, org=self.org, membership=self.membership)
+        line_ids = {line.pk for line in so.purchase_order.lines.all()}
+        fields = (
+            "action",
+            "quantity",
+            "unit_price",
+            "promised_date",
+            "backorder_quantity",
+            "backorder_date",
+            "reject_reason",
+        )
+        posted = {pk: {f: request.POST.get(f"line-{pk}-{f}", "").strip() for f in fields} for pk in line_ids}
+        added = []
+        for i in range(3):
+            row = {
+                f: request.POST.get(f"add-{i}-{f}", "").strip()
+                for f in ("sku", "description", "quantity", "unit", "unit_price", "promised_date")
+            }
+            if row["description"] or row["quantity"] or row["unit_price"]:
+                added.append(row)
+        if not header_form.is_valid():
+            return detail.show(so, header_form=header_form, posted=posted, status=400)
+        try:
+            services.save_proposal(
+                so=so, by=self.membership, header=header_form.cleaned_data, lines=posted, added=added
+            )
+            if "accept" in request.POST:
+                services.accept_sales_order(so=so, by=self.membership)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return detail.show(so, header_form=header_form, posted=posted, status=400)
+        messages.success(
+            request,
+            f"{so.number} accepted: the customer sees your revision now."
+            if "accept" in request.POST
+            else "Your changes are saved; the customer sees them once you accept the order.",
+        )
+        return redirect(self.done_url())
+
+
+class SalesOrderAcceptView(SalesOrderMixin, PostOnlyView):
+    permission = "orders.accept_salesorder"
+    get_object = SalesOrderMixin.get_so
+
+    def done_url(self):
+        return self.org_url("orders:so-detail", number=self.kwargs["number"])
+
+    def post(self, request, org_slug, number):
+        so = self.get_so()
+        try:
+            services.accept_sales_order(so=so, by=self.membership)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"{so.number} accepted: the customer sees your revision now.")
+        return redirect(self.done_url())
+
+
+class SalesOrderDeclineView(SalesOrderMixin, PostOnlyView):
+    permission = "orders.decline_salesorder"
+    get_object = SalesOrderMixin.get_so
+
+    def done_url(self):
+        return self.org_url("orders:so-detail", number=self.kwargs["number"])
+
+    def get(self, request, org_slug, number):
+        so = self.get_so()
+        return render(request, "orders/so_decline.html", {"so": so, "form": ReasonForm()})
+
+    def post(self, request, org_slug, number):
+        so = self.get_so()
+        form = ReasonForm(request.POST)
+        if form.is_valid():
+            try:
+                services.decline_sales_order(so=so, by=self.membership, reason=form.cleaned_data["reason"])
+            except DomainError as exc:
+                add_domain_error(form, exc)
+            else:
+                messages.success(request, f"{so.number} is declined; the customer has been told.")
+                return redirect(self.done_url())
+        return render(request, "orders/so_decline.html", {"so": so, "form": form})

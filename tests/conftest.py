@@ -59,9 +59,7 @@ def pytest_runtest_setup(item):
     if item.get_closest_marker("e2e") and not CHROMIUM:
         if CI:
             pytest.fail("CI=true but no Chromium found: install Debian's chromium (see .ci/run).")
-        pytest.skip(
-            "no Chromium found: install Debian's chromium (or set CHROMIUM_PATH) to run browser tests"
-        )
+        pytest.skip("no Chromium found: install Debian's chromium (or set CHROMIUM_PATH) to run browser tests")
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from factory.django import DjangoModelFactory
 
 from accounts.models import Connection, DocumentSequence, Location, Membership, Organization, User, hash_token
 from accounts.roles import Role
-from orders.models import Listing
+from orders.models import CostCenter, GLAccount, Listing
 
 
 class UserFactory(DjangoModelFactory):
@@ -106,3 +106,60 @@ def member(organization: Organization, *roles: Role | str, email: str | None = N
         user=UserFactory(**kwargs),
         roles=[Role(r).value for r in roles] or [Role.ADMIN.value],
     )
+
+
+class CostCenterFactory(DjangoModelFactory):
+    class Meta:
+        model = CostCenter
+
+    organization = factory.SubFactory(OrganizationFactory)
+    code = factory.Sequence(lambda n: f"CC{n:03d}")
+    name = factory.Sequence(lambda n: f"Cost center {n}")
+
+
+class GLAccountFactory(DjangoModelFactory):
+    class Meta:
+        model = GLAccount
+
+    organization = factory.SubFactory(OrganizationFactory)
+    code = factory.Sequence(lambda n: f"{6000 + n}")
+    name = factory.Sequence(lambda n: f"Expense {n}")
+
+
+class Trade:
+    """A customer and a supplier, connected, with a buyer, a sales person, a cost center and
+    a listing: what most order tests start from."""
+
+    def __init__(self, currency: str = "USD"):
+        self.connection = ConnectionFactory(
+            customer=OrganizationFactory(base_currency=currency),
+            supplier=SupplierFactory(base_currency=currency),
+            currency=currency,
+        )
+        self.customer, self.supplier = self.connection.customer, self.connection.supplier
+        self.buyer = member(self.customer, Role.BUYER)
+        self.customer_admin = member(self.customer, Role.ADMIN)
+        self.sales = member(self.supplier, Role.SALES)
+        self.cost_center = CostCenterFactory(organization=self.customer)
+        self.gl_account = GLAccountFactory(organization=self.customer)
+        self.listing = ListingFactory(
+            supplier=self.supplier, sku="BOLT", name="Bolt", unit_price=Decimal("2.50"), currency=currency
+        )
+
+    def draft(self, *, by=None, lines=None, **header):
+        from orders import services
+
+        by = by or self.buyer
+        po = services.create_purchase_order(by=by, connection=self.connection, **header)
+        for values in lines if lines is not None else [{"listing": self.listing, "quantity": "10"}]:
+            services.add_line(by=by, po=po, values={"cost_center": self.cost_center, **values})
+        po.refresh_from_db()
+        return po
+
+    def sent(self, **kwargs):
+        from orders import services
+
+        po = self.draft(**kwargs)
+        services.submit_purchase_order(po=po, by=self.buyer)
+        po.refresh_from_db()
+        return po

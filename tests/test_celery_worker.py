@@ -17,9 +17,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def worker(settings):
-    saved = {
-        k: app.conf[k] for k in ("task_always_eager", "broker_url", "result_backend", "task_ignore_result")
-    }
+    saved = {k: app.conf[k] for k in ("task_always_eager", "broker_url", "result_backend", "task_ignore_result")}
     app.conf.update(
         task_always_eager=False,
         broker_url=settings.REDIS_URL,

@@ -16,8 +16,7 @@ def _queue(key="k1", context=None):
         key=key,
         to=["x@example.com"],
         template="connection_reactivated",
-        context=context
-        or {"actor": None, "actor_organization": {"name": "<b>Acme</b>"}, "url": "http://t/x"},
+        context=context or {"actor": None, "actor_organization": {"name": "<b>Acme</b>"}, "url": "http://t/x"},
     )
 
 

@@ -82,9 +82,7 @@ def test_unknown_permission_is_a_programming_error(db):
 LISTING = {"sku": "R-1", "name": "Role test", "unit": "ea", "unit_price": "1.00", "currency": "USD"}
 
 
-@pytest.mark.parametrize(
-    "role,allowed", [(A, True), (S, True), (F, True), (RV, True), (B, False), (P, False)]
-)
+@pytest.mark.parametrize("role,allowed", [(A, True), (S, True), (F, True), (RV, True), (B, False), (P, False)])
 def test_listing_services_follow_the_table(db, role, allowed):
     org = OrganizationFactory(buys=True, sells=True)
     membership = member(org, role)
@@ -124,9 +122,7 @@ def test_admin_pages_refuse_other_roles(client, db, role, status):
     client.force_login(member(org, role).user)
     for name in ("accounts:members", "accounts:settings", "accounts:connection-invite"):
         assert client.get(reverse(name, args=[org.slug])).status_code == status, name
-    response = client.post(
-        reverse("accounts:members", args=[org.slug]), {"email": "x@example.com", "roles": ["buyer"]}
-    )
+    response = client.post(reverse("accounts:members", args=[org.slug]), {"email": "x@example.com", "roles": ["buyer"]})
     assert response.status_code == (302 if role == A else 403)
     assert org.invitations.exists() is (role == A)
 

@@ -154,13 +154,9 @@ def test_members_of_another_organization_cannot_be_changed(db):
 def test_locations_keep_one_default(db):
     org = OrganizationFactory()
     admin = member(org)
-    first = services.save_location(
-        by=admin, name="A", address_line1="1 St", city="X", country="Y", is_default=False
-    )
+    first = services.save_location(by=admin, name="A", address_line1="1 St", city="X", country="Y", is_default=False)
     assert first.is_default  # the first one is the default
-    second = services.save_location(
-        by=admin, name="B", address_line1="2 St", city="X", country="Y", is_default=True
-    )
+    second = services.save_location(by=admin, name="B", address_line1="2 St", city="X", country="Y", is_default=True)
     first.refresh_from_db()
     assert second.is_default and not first.is_default
     with pytest.raises(DomainError, match="name"):
@@ -177,9 +173,7 @@ def test_connection_lifecycle_with_history(db, django_capture_on_commit_callback
     supplier = SupplierFactory(base_currency="EUR")
     supplier_admin = member(supplier, email="sales@supplier.example")
     with django_capture_on_commit_callbacks(execute=True):
-        connection = services.invite_supplier(
-            by=buyer_admin, email="Sales@Supplier.example", payment_terms_days=45
-        )
+        connection = services.invite_supplier(by=buyer_admin, email="Sales@Supplier.example", payment_terms_days=45)
     assert connection.status == Connection.Status.INVITED
     assert connection.ship_to == ship_to  # the default location
     assert mail.outbox[-1].to == ["sales@supplier.example"]
@@ -220,9 +214,7 @@ def test_accept_with_the_link_works_for_any_admin_of_a_selling_organization(db):
     connection.token_hash = hash_token("the-link")
     connection.save(update_fields=["token_hash"])
     colleague = member(SupplierFactory(), email="boss@supplier.example")
-    assert (
-        services.accept_connection(connection=connection, by=colleague, token="the-link").status == "active"
-    )
+    assert services.accept_connection(connection=connection, by=colleague, token="the-link").status == "active"
 
 
 @pytest.mark.parametrize("case", ["not_selling", "self", "already_connected", "not_admin"])

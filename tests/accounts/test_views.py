@@ -73,9 +73,7 @@ def test_password_reset_sends_a_link_that_works(client, db, django_capture_on_co
     link = re.search(r"http://testserver(/account/reset/\S+/)", mail.outbox[0].body).group(1)
     form_page = client.get(link, follow=True)
     set_url = form_page.redirect_chain[-1][0]
-    response = client.post(
-        set_url, {"new_password1": "another-long-pass", "new_password2": "another-long-pass"}
-    )
+    response = client.post(set_url, {"new_password1": "another-long-pass", "new_password2": "another-long-pass"})
     assert response.status_code == 302
     m.user.refresh_from_db()
     assert m.user.check_password("another-long-pass")
@@ -98,9 +96,7 @@ def test_home_sends_to_the_only_organization_and_remembers_the_last(client, db):
 
 def test_switcher_lists_every_organization_of_the_user(client, db):
     m = member(OrganizationFactory(name="First Co"))
-    Membership.objects.create(
-        user=m.user, organization=OrganizationFactory(name="Second Co"), roles=["buyer"]
-    )
+    Membership.objects.create(user=m.user, organization=OrganizationFactory(name="Second Co"), roles=["buyer"])
     client.force_login(m.user)
     page = client.get(reverse("accounts:org-home", args=[m.organization.slug])).content.decode()
     assert "First Co" in page and "Second Co" in page
@@ -204,9 +200,7 @@ def test_suspend_and_reactivate_through_the_pages(client, db):
     connection = ConnectionFactory()
     client.force_login(member(connection.supplier).user)
     slug = connection.supplier.slug
-    client.post(
-        reverse("accounts:connection-suspend", args=[slug, connection.pk]), {"reason": "Overdue invoices"}
-    )
+    client.post(reverse("accounts:connection-suspend", args=[slug, connection.pk]), {"reason": "Overdue invoices"})
     connection.refresh_from_db()
     assert connection.status == "suspended"
     page = client.get(reverse("accounts:connection-detail", args=[slug, connection.pk])).content.decode()
@@ -265,7 +259,7 @@ def test_home_and_connection_pages_are_bounded(client, db, django_assert_max_num
     connection = ConnectionFactory(supplier=SupplierFactory())
     client.force_login(member(connection.customer).user)
     client.get(reverse("accounts:org-home", args=[connection.customer.slug]))
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(9):  # session, user, membership, switcher, 2 invitations, 2 connections, orders
         client.get(reverse("accounts:org-home", args=[connection.customer.slug]))
     with django_assert_max_num_queries(7):
         client.get(reverse("accounts:connection-detail", args=[connection.customer.slug, connection.pk]))

@@ -130,9 +130,7 @@ def _import(by, text: str | bytes):
 def test_import_creates_and_updates_by_sku(sales):
     existing = ListingFactory(supplier=sales.organization, sku="A-1", unit_price=Decimal("1.00"))
     PriceBreak.objects.create(listing=existing, min_quantity=5, unit_price=Decimal("0.90"))
-    result = _import(
-        sales, HEADER + "a-1,Alpha,,ea,2.50,USD,1,yes,\nB-2,Beta,Nice,kg,3.10,,0.5,no,10=3.00; 50=2.80\n"
-    )
+    result = _import(sales, HEADER + "a-1,Alpha,,ea,2.50,USD,1,yes,\nB-2,Beta,Nice,kg,3.10,,0.5,no,10=3.00; 50=2.80\n")
     assert (result.created, result.updated) == (1, 1)
     existing.refresh_from_db()
     assert existing.unit_price == Decimal("2.50") and not existing.price_breaks.exists()
@@ -200,12 +198,8 @@ def test_import_refuses_a_10_mb_file(sales):
 
 def test_import_page_shows_every_problem_by_line(client, sales):
     client.force_login(sales.user)
-    upload = SimpleUploadedFile(
-        "l.csv", (HEADER + "X-1,Bolt,,ea,1.999,USD,1,yes,\nY-2,,,zz,1,USD,1,yes,\n").encode()
-    )
-    response = client.post(
-        reverse("orders:listings-import", args=[sales.organization.slug]), {"file": upload}
-    )
+    upload = SimpleUploadedFile("l.csv", (HEADER + "X-1,Bolt,,ea,1.999,USD,1,yes,\nY-2,,,zz,1,USD,1,yes,\n").encode())
+    response = client.post(reverse("orders:listings-import", args=[sales.organization.slug]), {"file": upload})
     page = response.content.decode()
     assert "nothing was imported" in page
     assert "at most 2 decimals" in page and "not a unit" in page and "This field is required." in page
@@ -216,9 +210,7 @@ def test_import_page_refuses_a_large_upload_before_reading_it(client, sales, set
     settings.LISTING_IMPORT_MAX_BYTES = 1000
     client.force_login(sales.user)
     upload = SimpleUploadedFile("l.csv", (HEADER + "X-1,Bolt,,ea,1,USD,1,yes,\n" * 100).encode())
-    response = client.post(
-        reverse("orders:listings-import", args=[sales.organization.slug]), {"file": upload}
-    )
+    response = client.post(reverse("orders:listings-import", args=[sales.organization.slug]), {"file": upload})
     assert "larger than" in response.content.decode()
     assert not Listing.objects.exists()
 

@@ -100,9 +100,7 @@ LISTINGS = {
 
 
 def _roles_for(buys: bool, sells: bool) -> list[Role]:
-    return [
-        r for r in Role if r == Role.ADMIN or (buys and r in BUYING_ROLES) or (sells and r in SELLING_ROLES)
-    ]
+    return [r for r in Role if r == Role.ADMIN or (buys and r in BUYING_ROLES) or (sells and r in SELLING_ROLES)]
 
 
 class Command(BaseCommand):
@@ -111,9 +109,7 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, **options):
         if not User.objects.filter(email="admin@tandem.example").exists():
-            User.objects.create_superuser(
-                email="admin@tandem.example", password=PASSWORD, full_name="Platform Admin"
-            )
+            User.objects.create_superuser(email="admin@tandem.example", password=PASSWORD, full_name="Platform Admin")
         orgs = {slug: self._organization(slug, *spec) for slug, spec in ORGANIZATIONS.items()}
         for customer, supplier, status in CONNECTIONS:
             self._connection(orgs[customer], orgs[supplier], status)
@@ -141,9 +137,7 @@ class Command(BaseCommand):
         user = User.objects.filter(email=admin_email).first() or User.objects.create_user(
             email=admin_email, password=PASSWORD, full_name=f"{name.split()[0]} Admin"
         )
-        membership = services.create_organization(
-            user=user, name=name, base_currency=currency, buys=buys, sells=sells
-        )
+        membership = services.create_organization(user=user, name=name, base_currency=currency, buys=buys, sells=sells)
         org = membership.organization
         org.slug = slug  # demo log-ins and README links use short slugs
         line1, city, postal_code, region, country = address
@@ -187,9 +181,7 @@ class Command(BaseCommand):
         email = supplier_admin.user.email
         connection = Connection.objects.filter(customer=customer, invite_email=email).first()
         if connection is None:
-            connection = services.invite_supplier(
-                by=self._admin(customer), email=email, payment_terms_days=30
-            )
+            connection = services.invite_supplier(by=self._admin(customer), email=email, payment_terms_days=30)
         if status == "active" and connection.status == Connection.Status.INVITED:
             services.accept_connection(connection=connection, by=supplier_admin)
 

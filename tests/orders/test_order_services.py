@@ -1,0 +1,407 @@
+"""The order pair's services: every transition of SPEC §4 (1–10, 16, 17) and every refusal."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from accounts import services as account_services
+from accounts.roles import Role
+from orders import services
+from orders.models import OrderEvent, PurchaseOrder, PurchaseOrderLine, Revision, SalesOrder
+from procurement.errors import DomainError, NotAllowed
+from tests.factories import CostCenterFactory, ListingFactory, Trade, member
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def trade():
+    return Trade()
+
+
+def _kinds(po):
+    return list(po.events.values_list("kind", flat=True))
+
+
+# --- drafts ------------------------------------------------------------------------------
+
+
+def test_a_draft_gets_a_number_and_lines_with_rounded_totals(trade):
+    po = trade.draft(
+        lines=[
+            {"listing": trade.listing, "quantity": "3", "tax_rate": "20"},
+            {"description": "Installation", "quantity": "1.5", "unit": "h", "unit_price": "33.33"},
+        ]
+    )
+    assert po.number == "PO-000001" and po.status == "draft"
+    assert po.currency == "USD" and po.requester == trade.buyer.user
+    first, second = po.lines.all()
+    assert (first.unit_price, first.line_total, first.tax_amount) == (Decimal("2.50"), Decimal("7.50"), Decimal("1.50"))
+    assert second.line_total == Decimal("50.00")  # 49.995 rounds half-up
+    assert (po.subtotal, po.tax_total, po.total) == (Decimal("57.50"), Decimal("1.50"), Decimal("59.00"))
+    assert _kinds(po) == ["created"]
+
+
+def test_jpy_and_kwd_round_to_their_minor_units():
+    jpy = Trade("JPY")
+    po = jpy.draft(lines=[{"description": "Cable", "quantity": "3", "unit": "m", "unit_price": "333"}])
+    assert po.total == Decimal("999")
+    with pytest.raises(DomainError, match="no decimals"):
+        services.add_line(
+            by=jpy.buyer,
+            po=po,
+            values={
+                "description": "X",
+                "quantity": "1",
+                "unit": "ea",
+                "unit_price": "1.5",
+                "cost_center": jpy.cost_center,
+            },
+        )
+    kwd = Trade("KWD")
+    po = kwd.draft(lines=[{"description": "Oil", "quantity": "0.333", "unit": "l", "unit_price": "1.005"}])
+    assert po.lines.get().line_total == Decimal("0.335")  # 0.334665 → 0.335
+
+
+@pytest.mark.parametrize(
+    "values,field,message",
+    [
+        ({"quantity": "0"}, "quantity", "more than zero"),
+        ({"quantity": "-2"}, "quantity", "more than zero"),
+        ({"quantity": "abc"}, "quantity", "not a number"),
+        ({"quantity": "1.5"}, "quantity", "whole numbers"),
+        ({"unit_price": "1.234"}, "unit_price", "at most 2 decimals"),
+        ({"unit_price": "-1"}, "unit_price", "negative"),
+        ({"unit_price": "1,50"}, "unit_price", "use a point"),
+        ({"description": "<script>alert(1)</script>"}, "description", "HTML tags"),
+        ({"description": ""}, "description", "required"),
+        ({"tax_rate": "120"}, "tax_rate", "0 to 100"),
+        ({"cost_center": None}, "cost_center", "cost centers"),
+    ],
+)
+def test_bad_custom_lines_are_refused_and_write_nothing(trade, values, field, message):
+    po = trade.draft(lines=[])
+    good = {
+        "description": "Widget",
+        "quantity": "2",
+        "unit": "ea",
+        "unit_price": "1.00",
+        "cost_center": trade.cost_center,
+    }
+    with pytest.raises(DomainError, match=message) as refused:
+        services.add_line(by=trade.buyer, po=po, values={**good, **values})
+    assert refused.value.field == field
+    assert not po.lines.exists()
+    po.refresh_from_db()
+    assert po.total == 0
+
+
+def test_listing_lines_refuse_foreign_inactive_or_other_currency_listings(trade):
+    po = trade.draft(lines=[])
+    for listing, message in [
+        (ListingFactory(), "active listing of this supplier"),
+        (ListingFactory(supplier=trade.supplier, is_active=False), "active listing of this supplier"),
+        (ListingFactory(supplier=trade.supplier, currency="EUR"), "priced in EUR"),
+    ]:
+        with pytest.raises(DomainError, match=message):
+            services.add_line(
+                by=trade.buyer, po=po, values={"listing": listing, "quantity": "1", "cost_center": trade.cost_center}
+            )
+    moq = ListingFactory(supplier=trade.supplier, min_order_qty=Decimal("10"))
+    with pytest.raises(DomainError, match="sold from 10"):
+        services.add_line(
+            by=trade.buyer, po=po, values={"listing": moq, "quantity": "5", "cost_center": trade.cost_center}
+        )
+    with pytest.raises(DomainError, match="cost centers"):
+        services.add_line(
+            by=trade.buyer,
+            po=po,
+            values={"listing": trade.listing, "quantity": "1", "cost_center": CostCenterFactory()},
+        )
+    assert not po.lines.exists()
+
+
+def test_draft_lines_follow_the_latest_price_then_freeze_on_submission(trade):
+    po = trade.draft()
+    listing_values = {"sku": "BOLT", "name": "Bolt", "unit": "ea", "currency": "USD"}
+    services.save_listing(
+        by=member(trade.supplier, Role.SALES), values={**listing_values, "unit_price": "3.00"}, listing=trade.listing
+    )
+    line = po.lines.get()
+    assert line.unit_price == Decimal("3.00") and line.price_changed
+    po.refresh_from_db()
+    assert po.total == Decimal("30.00")
+    services.submit_purchase_order(po=po, by=trade.buyer)
+    line.refresh_from_db()
+    assert line.unit_price == Decimal("3.00") and not line.price_changed
+    services.save_listing(by=trade.sales, values={**listing_values, "unit_price": "4.00"}, listing=trade.listing)
+    line.refresh_from_db()
+    assert line.unit_price == Decimal("3.00")  # frozen
+
+
+def test_only_the_requester_or_an_admin_edits_a_draft(trade):
+    po = trade.draft()
+    colleague = member(trade.customer, Role.BUYER)
+    with pytest.raises(NotAllowed, match="Only"):
+        services.add_line(
+            by=colleague, po=po, values={"listing": trade.listing, "quantity": "1", "cost_center": trade.cost_center}
+        )
+    with pytest.raises(NotAllowed):
+        services.submit_purchase_order(po=po, by=colleague)
+    services.add_line(
+        by=trade.customer_admin,
+        po=po,
+        values={"listing": trade.listing, "quantity": "1", "cost_center": trade.cost_center},
+    )
+    assert po.lines.count() == 2
+
+
+def test_roles_and_tenants_are_enforced(trade):
+    with pytest.raises(NotAllowed):
+        services.create_purchase_order(by=member(trade.customer, Role.RECEIVER), connection=trade.connection)
+    with pytest.raises(NotAllowed, match="does not buy"):
+        services.create_purchase_order(by=trade.sales, connection=trade.connection)
+    with pytest.raises(DomainError, match="your suppliers"):
+        services.create_purchase_order(by=Trade().buyer, connection=trade.connection)
+    po = trade.draft()
+    other = Trade()
+    with pytest.raises(PurchaseOrder.DoesNotExist):
+        services.submit_purchase_order(po=po, by=other.buyer)
+    assert PurchaseOrder.objects.filter(status="draft").count() == 1
+
+
+# --- submission and release ----------------------------------------------------------------
+
+
+def test_submission_sends_the_order_to_the_supplier(trade, django_capture_on_commit_callbacks):
+    po = trade.draft(valid_until=timezone.localdate() + timedelta(days=7))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.submit_purchase_order(po=po, by=trade.buyer)
+    po.refresh_from_db()
+    so = po.sales_order
+    assert (po.status, so.status, so.number, po.revision_number) == ("sent", "new", "SO-000001", 1)
+    assert po.order_date == timezone.localdate()
+    assert po.revisions.get().lines.count() == 1
+    assert _kinds(po) == ["created", "sent"]
+    message = mail.outbox[-1]
+    assert trade.sales.user.email in message.to
+    assert "New sales order SO-000001" in message.subject
+    name, content, mime = message.attachments[0]
+    assert (name, mime) == ("PO-000001.pdf", "application/pdf") and content.startswith(b"%PDF")
+    assert f"/o/{trade.supplier.slug}/sales-orders/SO-000001/" in message.body
+
+
+def test_submission_refusals_write_nothing(trade):
+    empty = trade.draft(lines=[])
+    with pytest.raises(DomainError, match="at least one line"):
+        services.submit_purchase_order(po=empty, by=trade.buyer)
+    po = trade.draft()
+    account_services.suspend_connection(by=member(trade.supplier), connection=trade.connection)
+    with pytest.raises(DomainError, match="suspended"):
+        services.submit_purchase_order(po=po, by=trade.buyer)
+    po.refresh_from_db()
+    assert po.status == "draft" and not SalesOrder.objects.exists() and not Revision.objects.exists()
+
+
+# --- the supplier's proposal, acceptance and the negotiation ---------------------------------
+
+
+def _propose(trade, po, **lines_by_position):
+    lines = {
+        line.pk: lines_by_position[f"line{line.position}"]
+        for line in po.lines.all()
+        if f"line{line.position}" in lines_by_position
+    }
+    return services.save_proposal(so=po.sales_order, by=trade.sales, header={}, lines=lines)
+
+
+def test_the_proposal_stays_invisible_until_accepted(trade, django_capture_on_commit_callbacks):
+    po = trade.sent(
+        lines=[
+            {"listing": trade.listing, "quantity": "10"},
+            {"description": "Nut", "quantity": "5", "unit": "ea", "unit_price": "1.00"},
+        ]
+    )
+    _propose(
+        trade,
+        po,
+        line1={"action": "change", "quantity": "8", "unit_price": "2.40"},
+        line2={"action": "reject", "reject_reason": "Discontinued"},
+    )
+    po.refresh_from_db()
+    assert po.sales_order.status == "in_review" and po.status == "sent"
+    assert [line.quantity for line in po.lines.all()] == [Decimal("10"), Decimal("5")]
+    assert po.total == Decimal("30.00") and _kinds(po) == ["created", "sent"]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    po.refresh_from_db()
+    assert (po.status, po.sales_order.status, po.revision_number) == ("supplier_accepted", "accepted", 2)
+    first, second = po.lines.all()
+    assert (first.quantity, first.unit_price, second.status) == (Decimal("8"), Decimal("2.40"), "rejected")
+    assert po.total == Decimal("19.20")
+    event = po.events.last()
+    assert event.kind == "accepted" and "quantity 10 → 8" in event.body and "rejected Nut: Discontinued" in event.body
+    assert "accepted PO-000001" in mail.outbox[-1].subject
+
+
+def test_a_redline_compares_each_revision_with_the_one_before(trade):
+    po = trade.sent()
+    _propose(
+        trade,
+        po,
+        line1={
+            "action": "backorder",
+            "backorder_quantity": "4",
+            "backorder_date": str(timezone.localdate() + timedelta(days=30)),
+        },
+    )
+    services.save_proposal(
+        so=po.sales_order,
+        by=trade.sales,
+        header={},
+        lines={po.lines.get().pk: {"action": "backorder", "backorder_quantity": "4", "backorder_date": "2030-01-31"}},
+        added=[{"description": "Washers", "quantity": "10", "unit": "ea", "unit_price": "0.10"}],
+    )
+    services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    first, second = Revision.objects.filter(purchase_order=po).order_by("number")
+    rows = services.diff_revisions(first, second)
+    assert [row["kind"] for row in rows] == ["changed", "added"]
+    assert rows[0]["fields"] == ["backorder_quantity", "backorder_date"]
+
+
+@pytest.mark.parametrize(
+    "values,message",
+    [
+        ({"action": "reject"}, "required"),
+        ({"action": "change", "quantity": "0"}, "more than zero"),
+        ({"action": "change", "unit_price": "1.001"}, "at most 2 decimals"),
+        ({"action": "backorder", "backorder_quantity": "10", "backorder_date": "2030-01-01"}, "part of the quantity"),
+        ({"action": "backorder", "backorder_quantity": "2"}, "When will the rest"),
+        ({"action": "fly"}, "what to do"),
+    ],
+)
+def test_bad_proposals_are_refused(trade, values, message):
+    po = trade.sent()
+    with pytest.raises(DomainError, match=message):
+        _propose(trade, po, line1=values)
+    po.sales_order.refresh_from_db()
+    assert po.sales_order.status == "new" and not hasattr(po.sales_order, "proposal_cache")
+
+
+def test_changes_requested_then_accepted_again_then_confirmed(trade, django_capture_on_commit_callbacks):
+    po = trade.sent()
+    services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    with pytest.raises(DomainError, match="required"):
+        services.request_changes(po=po, by=trade.buyer, note="  ")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.request_changes(po=po, by=trade.buyer, note="Can you deliver by Friday?")
+    po.refresh_from_db()
+    assert (po.status, po.sales_order.status) == ("sent", "changes_requested")
+    assert "Can you deliver by Friday?" in mail.outbox[-1].body
+    _propose(trade, po, line1={"action": "accept", "promised_date": "2030-05-02"})
+    services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.confirm_purchase_order(po=po, by=trade.buyer)
+    po.refresh_from_db()
+    assert (po.status, po.sales_order.status, po.revision_number) == ("confirmed", "confirmed", 3)
+    assert _kinds(po) == ["created", "sent", "accepted", "changes_requested", "accepted", "confirmed"]
+    recipients = {address for message in mail.outbox[-2:] for address in message.to}
+    assert trade.buyer.user.email in recipients and trade.sales.user.email in recipients
+
+
+def test_transitions_refuse_the_wrong_state_the_wrong_role_and_the_wrong_side(trade):
+    po = trade.sent()
+    with pytest.raises(DomainError, match="cannot be confirmed"):
+        services.confirm_purchase_order(po=po, by=trade.buyer)
+    with pytest.raises(NotAllowed):
+        services.accept_sales_order(so=po.sales_order, by=member(trade.supplier, Role.FULFILMENT))
+    with pytest.raises(PurchaseOrder.DoesNotExist):  # another supplier's order is not found at all
+        services.accept_sales_order(so=po.sales_order, by=Trade().sales)
+    services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    with pytest.raises(DomainError):
+        services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    with pytest.raises(NotAllowed):
+        services.confirm_purchase_order(po=po, by=member(trade.customer, Role.APPROVER))
+    po.refresh_from_db()
+    assert po.status == "supplier_accepted" and po.events.filter(kind="accepted").count() == 1
+
+
+def test_a_suspended_connection_freezes_all_but_cancel(trade):
+    po = trade.sent()
+    account_services.suspend_connection(by=member(trade.customer), connection=trade.connection)
+    with pytest.raises(DomainError, match="frozen"):
+        services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    services.cancel_purchase_order(po=po, by=trade.buyer, reason="Supplier on hold")
+    po.refresh_from_db()
+    assert (po.status, po.sales_order.status) == ("cancelled", "cancelled")
+
+
+def test_decline_needs_a_reason(trade, django_capture_on_commit_callbacks):
+    po = trade.sent()
+    with pytest.raises(DomainError, match="required"):
+        services.decline_sales_order(so=po.sales_order, by=trade.sales, reason="")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.decline_sales_order(so=po.sales_order, by=trade.sales, reason="Out of stock")
+    po.refresh_from_db()
+    assert (po.status, po.sales_order.status, po.closing_reason) == ("declined", "declined", "Out of stock")
+    assert "Out of stock" in mail.outbox[-1].body
+
+
+def test_cancel_before_confirmation_only(trade):
+    po = trade.sent()
+    services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    services.confirm_purchase_order(po=po, by=trade.buyer)
+    with pytest.raises(DomainError, match="cannot be cancelled"):
+        services.cancel_purchase_order(po=po, by=trade.buyer, reason="Changed my mind")
+    draft = trade.draft()
+    with pytest.raises(DomainError, match="required"):
+        services.cancel_purchase_order(po=draft, by=trade.buyer, reason="")
+    services.cancel_purchase_order(po=draft, by=trade.buyer, reason="Duplicate")
+    draft.refresh_from_db()
+    assert draft.status == "cancelled"
+
+
+def test_expiry_runs_on_sent_orders_past_valid_until(trade, django_capture_on_commit_callbacks):
+    from orders.tasks import expire_purchase_orders
+
+    po = trade.sent(valid_until=timezone.localdate() + timedelta(days=1))
+    fresh = trade.sent(valid_until=timezone.localdate() + timedelta(days=5))
+    PurchaseOrder.objects.filter(pk=po.pk).update(valid_until=timezone.localdate() - timedelta(days=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert expire_purchase_orders.apply().get() == 1
+    po.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (po.status, po.sales_order.status, fresh.status) == ("expired", "expired", "sent")
+    assert "expired" in mail.outbox[-1].subject
+
+
+# --- thread and notes ------------------------------------------------------------------------
+
+
+def test_both_sides_write_the_thread_and_keep_their_notes(trade):
+    po = trade.sent()
+    services.post_message(po=po, by=trade.buyer, body="Please use the loading dock.")
+    services.post_message(po=po, by=trade.sales, body="Noted.")
+    services.add_internal_note(po=po, by=trade.buyer, body="Cheaper than last year")
+    services.add_internal_note(po=po, by=trade.sales, body="Good customer")
+    assert list(po.events.filter(kind="message").values_list("body", flat=True)) == [
+        "Please use the loading dock.",
+        "Noted.",
+    ]
+    assert list(po.internal_notes.filter(organization=trade.customer).values_list("body", flat=True)) == [
+        "Cheaper than last year"
+    ]
+    with pytest.raises(DomainError, match="HTML"):
+        services.post_message(po=po, by=trade.buyer, body="<b>hi</b>")
+    with pytest.raises(NotAllowed):
+        services.post_message(po=po, by=member(Trade().customer), body="Hello")
+
+
+def test_lines_are_numbers_not_floats(trade):
+    po = trade.draft()
+    line = PurchaseOrderLine.objects.get(purchase_order=po)
+    assert isinstance(line.unit_price, Decimal) and isinstance(po.total, Decimal)
+    assert OrderEvent.objects.filter(purchase_order=po).exists()
