@@ -166,7 +166,7 @@ class DraftHeaderForm(PurchaseOrderForm):
 class LineForm(forms.Form):
     """A line of a draft: a listing (id) or a custom item; the service checks the rest."""
 
-    listing = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, widget=forms.HiddenInput)
+    listing = forms.IntegerField(required=False, widget=forms.HiddenInput)
     sku = forms.CharField(label="SKU", required=False, max_length=64)
     description = forms.CharField(label="Item", required=False, max_length=500)
     quantity = forms.CharField(label="Quantity", max_length=30, widget=forms.TextInput(attrs={"inputmode": "decimal"}))
@@ -185,15 +185,21 @@ class LineForm(forms.Form):
     requested_date = forms.DateField(label="Wanted by", required=False, widget=DATE)
 
     def __init__(self, *args, listings, cost_centers, gl_accounts, **kwargs):
+        """``listings``: the queryset a listing may be chosen from (the supplier's orderable
+        ones); a posted id outside it is a validation error, never a silent link."""
         super().__init__(*args, **kwargs)
-        self.listings = {listing.pk: listing for listing in listings}
-        self.fields["listing"].choices = [(pk, pk) for pk in self.listings]
+        self.listings = listings
         self.fields["cost_center"].queryset = cost_centers
         self.fields["gl_account"].queryset = gl_accounts
 
     def clean_listing(self):
         pk = self.cleaned_data["listing"]
-        return self.listings[pk] if pk is not None else None
+        if pk is None:
+            return None
+        listing = self.listings.filter(pk=pk).first()
+        if listing is None:
+            raise forms.ValidationError("Choose one of the supplier's active listings.")
+        return listing
 
 
 class ReasonForm(forms.Form):

@@ -1084,7 +1084,9 @@ def accept_sales_order(*, so: SalesOrder, by: Membership) -> SalesOrder:
         po,
         OrderEvent.Kind.ACCEPTED,
         by=by,
-        body=f"Accepted as revision {revision.number} ({_money(po)}): " + ("; ".join(changes) or "no changes") + ".",
+        body=f"Accepted as revision {revision.number} ({_money(po)}): "
+        + ("; ".join(changes) or "no changes").rstrip(".")
+        + ".",
         data={"revision": revision.number, "changes": changes, "header": header_changes},
     )
     notify(po, "order_accepted", to_customer=True)

@@ -484,7 +484,7 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
             and can(self.membership, "orders.change_purchaseorder")
             and (self.membership.is_admin or po.requester_id == self.request.user.pk)
         )
-        revisions = selectors.revisions_of(po)
+        revisions = [] if po.is_draft else selectors.revisions_of(po)
         redline = services.diff_revisions(revisions[-2], revisions[-1]) if len(revisions) > 1 else None
         if editable and header_form is None:
             header_form = DraftHeaderForm(

@@ -12,7 +12,7 @@ from accounts import services
 from accounts.models import Connection, Membership, Organization, User
 from accounts.roles import BUYING_ROLES, SELLING_ROLES, Role
 from orders import services as order_services
-from orders.models import Listing
+from orders.models import CostCenter, GLAccount, Listing, PurchaseOrder
 
 PASSWORD = "demo"
 
@@ -116,10 +116,14 @@ class Command(BaseCommand):
         for slug, rows in LISTINGS.items():
             self._listings(orgs[slug], rows)
         self._customer_price(orgs)
+        for slug in ("northwind", "bluebird", "globex"):
+            self._accounting(orgs[slug])
+        self._orders(orgs)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo ready: {Organization.objects.count()} organizations, {User.objects.count()} users, "
-                f"{Connection.objects.count()} connections, {Listing.objects.count()} listings. "
+                f"{Connection.objects.count()} connections, {Listing.objects.count()} listings, "
+                f"{PurchaseOrder.objects.count()} purchase orders. "
                 f"Password: {PASSWORD}"
             )
         )
@@ -213,3 +217,70 @@ class Command(BaseCommand):
         values = {f: getattr(listing, f) for f in order_services.LISTING_FIELDS}
         values["customer_prices"] = [(orgs["northwind"], Decimal("11.90"))]
         order_services.save_listing(by=self._admin(orgs["acme"]), values=values, listing=listing)
+
+    def _accounting(self, org: Organization) -> None:
+        for code, name in [
+            ("OPS", "Operations"),
+            ("MAINT", "Maintenance"),
+            ("LAB", "Laboratory"),
+            ("ADM", "Administration"),
+        ]:
+            CostCenter.objects.get_or_create(organization=org, code=code, defaults={"name": name})
+        for code, name in [("6100", "Supplies"), ("6200", "Spare parts"), ("6300", "Services"), ("1500", "Equipment")]:
+            GLAccount.objects.get_or_create(organization=org, code=code, defaults={"name": name})
+
+    def _orders(self, orgs) -> None:
+        """A few orders of Northwind to Acme, in the states a demo walks through."""
+        northwind, acme = orgs["northwind"], orgs["acme"]
+        if PurchaseOrder.objects.filter(customer=northwind).exists():
+            return
+        buyer = Membership.objects.select_related("organization", "user").get(
+            organization=northwind, user__email="buyer@northwind.example"
+        )
+        sales = Membership.objects.select_related("organization", "user").get(
+            organization=acme, user__email="sales@acme.example"
+        )
+        connection = Connection.objects.get(customer=northwind, supplier=acme)
+        ops = CostCenter.objects.get(organization=northwind, code="OPS")
+        supplies = GLAccount.objects.get(organization=northwind, code="6100")
+        gloves, goggles, film = (
+            Listing.objects.get(supplier=acme, sku=s) for s in ("ACM-1001", "ACM-1100", "ACM-4001")
+        )
+
+        def draft(lines, note=""):
+            po = order_services.create_purchase_order(by=buyer, connection=connection, note_to_supplier=note)
+            for values in lines:
+                order_services.add_line(by=buyer, po=po, values={"cost_center": ops, "gl_account": supplies, **values})
+            return po
+
+        draft(
+            [
+                {"listing": gloves, "quantity": "20"},
+                {
+                    "description": "Safety signage kit",
+                    "quantity": "2",
+                    "unit": "set",
+                    "unit_price": "45.00",
+                    "tax_rate": "8.5",
+                },
+            ]
+        )
+        sent = draft(
+            [{"listing": goggles, "quantity": "30"}, {"listing": film, "quantity": "12"}],
+            note="Please deliver to dock 3.",
+        )
+        order_services.submit_purchase_order(po=sent, by=buyer)
+        accepted = draft([{"listing": gloves, "quantity": "60"}, {"listing": goggles, "quantity": "10"}])
+        order_services.submit_purchase_order(po=accepted, by=buyer)
+        accepted.refresh_from_db()
+        first, second = accepted.lines.all()
+        order_services.save_proposal(
+            so=accepted.sales_order,
+            by=sales,
+            header={"note": "Goggles are back in stock next month."},
+            lines={
+                first.pk: {"action": "change", "quantity": "50", "unit_price": "10.90"},
+                second.pk: {"action": "reject", "reject_reason": "Model discontinued; see ACM-1100B next month."},
+            },
+        )
+        order_services.accept_sales_order(so=accepted.sales_order, by=sales)

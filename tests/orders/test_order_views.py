@@ -1,0 +1,250 @@
+"""The order pages through the test client: the journey, forms that keep input, query counts."""
+
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from accounts.roles import Role
+from orders import services
+from orders.models import PurchaseOrder
+from tests.factories import ListingFactory, Trade, member
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def trade():
+    return Trade()
+
+
+def url(name, org, **kwargs):
+    return reverse(f"orders:{name}", kwargs={"org_slug": org.slug, **kwargs})
+
+
+def test_the_whole_negotiation_through_the_pages(client, trade, django_capture_on_commit_callbacks):
+    client.force_login(trade.buyer.user)
+    response = client.post(url("po-new", trade.customer), {"connection": trade.connection.pk, "note_to_supplier": "Hi"})
+    po = PurchaseOrder.objects.get()
+    assert response["Location"] == url("po-detail", trade.customer, number=po.number)
+    client.post(
+        url("po-line-add", trade.customer, number=po.number),
+        {"listing": trade.listing.pk, "quantity": "10", "cost_center": trade.cost_center.pk, "tax_rate": "0"},
+    )
+    client.post(
+        url("po-line-add", trade.customer, number=po.number),
+        {
+            "description": "Custom crate",
+            "quantity": "2",
+            "unit": "ea",
+            "unit_price": "15.00",
+            "cost_center": trade.cost_center.pk,
+            "tax_rate": "10",
+        },
+    )
+    assert po.lines.count() == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url("po-submit", trade.customer, number=po.number))
+    po.refresh_from_db()
+    so = po.sales_order
+    assert po.status == "sent"
+
+    client.force_login(trade.sales.user)
+    page = client.get(url("so-detail", trade.supplier, number=so.number)).content.decode()
+    assert "Custom crate" in page and "Accept order" in page
+    first, second = po.lines.all()
+    form = {
+        f"line-{first.pk}-action": "change",
+        f"line-{first.pk}-quantity": "8",
+        f"line-{first.pk}-unit_price": "2.40",
+        f"line-{second.pk}-action": "reject",
+        f"line-{second.pk}-reject_reason": "We do not make crates",
+        "add-0-description": "Pallet",
+        "add-0-quantity": "1",
+        "add-0-unit": "pallet",
+        "add-0-unit_price": "20.00",
+    }
+    client.post(url("so-proposal", trade.supplier, number=so.number), form)
+    client.force_login(trade.buyer.user)
+    assert "Pallet" not in client.get(url("po-detail", trade.customer, number=po.number)).content.decode()
+
+    client.force_login(trade.sales.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url("so-proposal", trade.supplier, number=so.number), {**form, "accept": "1"})
+    client.force_login(trade.buyer.user)
+    page = client.get(url("po-detail", trade.customer, number=po.number)).content.decode()
+    assert "What changed in revision 2" in page and "<del>10</del> <ins>8</ins>" in page and "Pallet" in page
+    assert "We do not make crates" in page
+
+    response = client.post(url("po-request-changes", trade.customer, number=po.number), {"note": ""})
+    assert "This field is required." in response.content.decode()
+    client.post(url("po-request-changes", trade.customer, number=po.number), {"note": "Two pallets please"})
+    client.force_login(trade.sales.user)
+    client.post(url("so-accept", trade.supplier, number=so.number))
+    client.force_login(trade.buyer.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url("po-confirm", trade.customer, number=po.number))
+    po.refresh_from_db()
+    assert (po.status, po.revision_number) == ("confirmed", 3)
+    revisions = client.get(url("revisions", trade.customer, side="purchase-orders", number=po.number))
+    assert revisions.content.decode().count("Revision ") >= 3
+    thread = client.get(url("po-detail", trade.customer, number=po.number)).content.decode()
+    for kind in ("Sent to supplier", "Accepted by supplier", "Changes requested", "Confirmed", "Two pallets please"):
+        assert kind in thread
+    assert any("is confirmed" in m.subject for m in mail.outbox)
+
+
+def test_line_form_errors_show_next_to_the_field_and_keep_input(client, trade):
+    po = trade.draft(lines=[])
+    client.force_login(trade.buyer.user)
+    response = client.post(
+        url("po-line-add", trade.customer, number=po.number),
+        {
+            "description": "Gasket",
+            "quantity": "0",
+            "unit": "ea",
+            "unit_price": "1.999",
+            "cost_center": trade.cost_center.pk,
+        },
+    )
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "more than zero" in page and 'value="Gasket"' in page and 'value="1.999"' in page
+    assert not po.lines.exists()
+
+
+def test_a_foreign_cost_center_is_a_form_error(client, trade):
+    po = trade.draft(lines=[])
+    client.force_login(trade.buyer.user)
+    response = client.post(
+        url("po-line-add", trade.customer, number=po.number),
+        {
+            "description": "Gasket",
+            "quantity": "1",
+            "unit": "ea",
+            "unit_price": "1",
+            "cost_center": Trade().cost_center.pk,
+        },
+    )
+    assert "Select a valid choice" in response.content.decode()
+    assert not po.lines.exists()
+
+
+def test_html_in_a_note_is_refused_and_escaped_everywhere(client, trade):
+    po = trade.sent()
+    client.force_login(trade.buyer.user)
+    client.post(
+        url("thread-post", trade.customer, side="purchase-orders", number=po.number),
+        {"body": "<script>alert(1)</script>"},
+    )
+    assert not po.events.filter(kind="message").exists()
+    services.post_message(po=po, by=trade.buyer, body="Use gate 5 & ring twice")
+    page = client.get(url("po-detail", trade.customer, number=po.number)).content.decode()
+    assert "Use gate 5 &amp; ring twice" in page
+
+
+def test_buttons_follow_state_and_role(client, trade):
+    po = trade.sent()
+    client.force_login(trade.buyer.user)
+    page = client.get(url("po-detail", trade.customer, number=po.number)).content.decode()
+    assert "Cancel order" in page and "Confirm order" not in page and "Submit" not in page
+    client.force_login(member(trade.customer, Role.RECEIVER).user)
+    page = client.get(url("po-detail", trade.customer, number=po.number)).content.decode()
+    assert "Cancel order" not in page
+    client.force_login(member(trade.supplier, Role.FULFILMENT).user)
+    page = client.get(url("so-detail", trade.supplier, number=po.sales_order.number)).content.decode()
+    assert "Accept order" not in page and "Decline" not in page
+    assert client.post(url("so-accept", trade.supplier, number=po.sales_order.number)).status_code == 403
+
+
+def test_lists_filter_sort_export(client, trade):
+    other = ListingFactory(supplier=trade.supplier, sku="NUT", name="Nut")
+    first = trade.sent()
+    second = trade.draft(lines=[{"listing": other, "quantity": "100"}])
+    client.force_login(trade.buyer.user)
+    page = client.get(url("po-list", trade.customer)).content.decode()
+    assert first.number in page and second.number in page
+    page = client.get(url("po-list", trade.customer), {"status": "draft"}).content.decode()
+    assert second.number in page and first.number not in page
+    page = client.get(url("po-list", trade.customer), {"q": "NUT"}).content.decode()
+    assert second.number in page and first.number not in page
+    response = client.get(url("po-export", trade.customer), {"status": "sent"})
+    text = b"".join(response.streaming_content).decode()
+    assert first.number in text and second.number not in text
+    client.force_login(trade.sales.user)
+    page = client.get(url("so-list", trade.supplier)).content.decode()
+    assert first.sales_order.number in page
+
+
+def test_pdfs_open_on_both_sides(client, trade):
+    po = trade.sent()
+    client.force_login(trade.buyer.user)
+    response = client.get(url("pdf", trade.customer, side="purchase-orders", number=po.number))
+    assert response["Content-Type"] == "application/pdf" and response.content.startswith(b"%PDF")
+    client.force_login(trade.sales.user)
+    response = client.get(url("pdf", trade.supplier, side="sales-orders", number=po.sales_order.number))
+    assert response.content.startswith(b"%PDF")
+
+
+def test_the_pdf_fetcher_reads_only_our_static_files():
+    from orders.pdf import StaticFilesOnly
+
+    fetcher = StaticFilesOnly()
+    assert fetcher.fetch("tandem-static:/css/pdf.css")
+    for bad in ("file:///etc/passwd", "http://example.com/x.css", "tandem-static:/../../etc/passwd"):
+        with pytest.raises(ValueError):
+            fetcher.fetch(bad)
+
+
+def test_home_inbox_shows_what_waits(client, trade):
+    trade.draft()
+    sent = trade.sent()
+    services.accept_sales_order(so=sent.sales_order, by=trade.sales)
+    trade.sent()
+    client.force_login(trade.buyer.user)
+    page = client.get(reverse("accounts:org-home", args=[trade.customer.slug])).content.decode()
+    assert "Drafts to submit" in page and "to confirm" in page
+    client.force_login(trade.sales.user)
+    page = client.get(reverse("accounts:org-home", args=[trade.supplier.slug])).content.decode()
+    assert "New sales orders to review and accept" in page
+
+
+@pytest.mark.parametrize("count", [5, 50])
+def test_order_lists_query_count_does_not_grow(client, trade, django_assert_max_num_queries, count):
+    for _ in range(count // 5):
+        for _ in range(5):
+            trade.sent() if _ % 2 else trade.draft()
+    client.force_login(trade.buyer.user)
+    client.get(url("po-list", trade.customer))
+    with django_assert_max_num_queries(7):
+        assert client.get(url("po-list", trade.customer)).status_code == 200
+    client.force_login(trade.sales.user)
+    client.get(url("so-list", trade.supplier))
+    with django_assert_max_num_queries(7):
+        assert client.get(url("so-list", trade.supplier)).status_code == 200
+
+
+@pytest.mark.parametrize("count", [5, 50])
+def test_order_pages_query_count_does_not_grow_with_lines(client, trade, django_assert_max_num_queries, count):
+    po = trade.sent(lines=[{"listing": trade.listing, "quantity": str(i + 1)} for i in range(count)])
+    services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    for _ in range(3):
+        services.post_message(po=po, by=trade.buyer, body="Hello")
+    client.force_login(trade.buyer.user)
+    client.get(url("po-detail", trade.customer, number=po.number))
+    with django_assert_max_num_queries(12):
+        assert client.get(url("po-detail", trade.customer, number=po.number)).status_code == 200
+    client.force_login(trade.sales.user)
+    client.get(url("so-detail", trade.supplier, number=po.sales_order.number))
+    with django_assert_max_num_queries(12):
+        assert client.get(url("so-detail", trade.supplier, number=po.sales_order.number)).status_code == 200
+
+
+def test_draft_page_query_count_does_not_grow(client, trade, django_assert_max_num_queries):
+    po = trade.draft(lines=[{"listing": trade.listing, "quantity": str(i + 1)} for i in range(30)])
+    client.force_login(trade.buyer.user)
+    client.get(url("po-detail", trade.customer, number=po.number))
+    with django_assert_max_num_queries(12):
+        assert client.get(url("po-detail", trade.customer, number=po.number)).status_code == 200
+    assert po.total > Decimal(0)
