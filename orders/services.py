@@ -861,6 +861,8 @@ def _check_proposal_line(po: PurchaseOrder, line: PurchaseOrderLine | None, valu
     action = values.get("action") or ProposalLine.Action.ACCEPT
     if action not in ProposalLine.Action.values or (line is None) != (action == ProposalLine.Action.ADD):
         raise DomainError("Choose what to do with the line.", field="action")
+    if action == ProposalLine.Action.ACCEPT and _edited(line, values):
+        action = ProposalLine.Action.CHANGE  # a new quantity or price typed on an accepted line changes it
     clean: dict = {"action": action}
     unit = line.unit if line else (values.get("unit") or "")
     if line is None:
@@ -915,6 +917,19 @@ def _check_proposal_line(po: PurchaseOrder, line: PurchaseOrderLine | None, valu
         except MoneyError as exc:
             raise DomainError(str(exc), field="tax_rate") from None
     return clean
+
+
+def _edited(line: PurchaseOrderLine, values: dict) -> bool:
+    for name in ("quantity", "unit_price"):
+        raw = values.get(name)
+        if raw in (None, ""):
+            continue
+        try:
+            if parse_decimal(raw) != getattr(line, name):
+                return True
+        except MoneyError:
+            return True  # let the change's own checks say what is wrong
+    return False
 
 
 def _check_proposal_header(po: PurchaseOrder, header: dict) -> dict:

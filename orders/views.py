@@ -474,6 +474,13 @@ class PurchaseOrderMixin:
 class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
     permission = "orders.view_purchaseorder"
 
+    def default_cost_center(self, lines):
+        """The last line's cost center, or the organization's only one."""
+        if lines:
+            return lines[-1].cost_center_id
+        only = list(selectors.cost_centers_of(self.org).values_list("pk", flat=True)[:2])
+        return only[0] if len(only) == 1 else None
+
     def get(self, request, org_slug, number):
         return self.show(self.get_po())
 
@@ -498,8 +505,7 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
                 },
             )
         if editable and line_form is None:
-            default_cc = lines[-1].cost_center_id if lines else None
-            line_form = self.line_form(po, initial={"cost_center": default_cc, "tax_rate": "0"})
+            line_form = self.line_form(po, initial={"cost_center": self.default_cost_center(lines), "tax_rate": "0"})
         context = {
             "po": po,
             "so": getattr(po, "sales_order", None),
@@ -646,7 +652,12 @@ class ListingPickerView(PurchaseOrderMixin, OrgView):
     def get(self, request, org_slug, number):
         po = self.get_po()
         listings = selectors.orderable_listings(po, request.GET.get("q", ""))[:50]
-        return render(request, "orders/_listing_picker.html", {"po": po, "listings": listings})
+        selected = request.GET.get("listing", "")
+        return render(
+            request,
+            "orders/_listing_picker.html",
+            {"po": po, "listings": listings, "selected": int(selected) if selected.isdigit() else None},
+        )
 
 
 class PurchaseOrderActionView(PurchaseOrderMixin, PostOnlyView):

@@ -405,3 +405,10 @@ def test_lines_are_numbers_not_floats(trade):
     line = PurchaseOrderLine.objects.get(purchase_order=po)
     assert isinstance(line.unit_price, Decimal) and isinstance(po.total, Decimal)
     assert OrderEvent.objects.filter(purchase_order=po).exists()
+
+
+def test_a_new_quantity_on_an_accepted_line_is_a_change(trade):
+    po = trade.sent()
+    _propose(trade, po, line1={"action": "accept", "quantity": "12", "unit_price": "2.50"})
+    services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    assert po.lines.get().quantity == Decimal("12")
