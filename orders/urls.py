@@ -35,9 +35,10 @@ org_urlpatterns = [
     path("purchase-orders/new/", views.PurchaseOrderCreateView.as_view(), name="po-new"),
     path("purchase-orders/<str:number>/", views.PurchaseOrderDetailView.as_view(), name="po-detail"),
     path("purchase-orders/<str:number>/edit/", views.PurchaseOrderEditView.as_view(), name="po-edit"),
-    path("purchase-orders/<str:number>/lines/", views.LineAddView.as_view(), name="po-line-add"),
+    path("purchase-orders/<str:number>/lines/", views.LineSaveView.as_view(), name="po-line-add"),
     path("purchase-orders/<str:number>/lines/preview/", views.LinePreviewView.as_view(), name="po-line-preview"),
     path("purchase-orders/<str:number>/lines/picker/", views.ListingPickerView.as_view(), name="po-listing-picker"),
+    path("purchase-orders/<str:number>/lines/<int:pk>/", views.LineSaveView.as_view(), name="po-line-edit"),
     path("purchase-orders/<str:number>/lines/<int:pk>/remove/", views.LineRemoveView.as_view(), name="po-line-remove"),
     path(
         "purchase-orders/<str:number>/submit/", views.PurchaseOrderActionView.as_view(action="submit"), name="po-submit"

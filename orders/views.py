@@ -484,7 +484,7 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
     def get(self, request, org_slug, number):
         return self.show(self.get_po())
 
-    def show(self, po, *, header_form=None, line_form=None, message_form=None, note_form=None, status=200):
+    def show(self, po, *, header_form=None, line_form=None, editing=None, status=200):
         lines = selectors.lines_of(po)
         editable = (
             po.is_draft
@@ -504,8 +504,15 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
                     "note_to_supplier": po.note_to_supplier,
                 },
             )
+        if editable and editing is None and self.request.GET.get("edit", "").isdigit():
+            editing = next((line for line in lines if line.pk == int(self.request.GET["edit"])), None)
         if editable and line_form is None:
-            line_form = self.line_form(po, initial={"cost_center": self.default_cost_center(lines), "tax_rate": "0"})
+            if editing is not None:
+                line_form = self.line_form(po, initial=_line_initial(editing))
+            else:
+                line_form = self.line_form(
+                    po, initial={"cost_center": self.default_cost_center(lines), "tax_rate": "0"}
+                )
         context = {
             "po": po,
             "so": getattr(po, "sales_order", None),
@@ -513,17 +520,34 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
             "editable": editable,
             "header_form": header_form,
             "line_form": line_form,
-            "listings": selectors.orderable_listings(po)[:50] if editable else [],
+            "editing": editing,
+            "listings": selectors.orderable_listings(po)[:50] if editable and editing is None else [],
             "redline": redline,
             "previous": revisions[-2] if len(revisions) > 1 else None,
             "revisions": revisions,
             "thread": selectors.thread_of(po),
             "notes": selectors.internal_notes_of(po, self.org),
-            "message_form": message_form or MessageForm(),
-            "note_form": note_form or MessageForm(),
             "actions": po_actions(po, self.membership, editable),
         }
         return render(self.request, "orders/po_detail.html", context, status=status)
+
+
+def _line_initial(line) -> dict:
+    return {
+        "listing": line.listing_id,
+        "sku": line.sku,
+        "description": line.description,
+        "quantity": f"{line.quantity.normalize():f}",
+        "unit": line.unit,
+        "unit_price": f"{line.unit_price.normalize():f}",
+        "tax_rate": f"{line.tax_rate.normalize():f}",
+        "cost_center": line.cost_center_id,
+        "gl_account": line.gl_account_id,
+        "fund": line.fund,
+        "department": line.department,
+        "program": line.program,
+        "requested_date": line.requested_date,
+    }
 
 
 def po_actions(po: PurchaseOrder, membership, editable: bool) -> set[str]:
@@ -568,30 +592,36 @@ class PurchaseOrderEditView(PurchaseOrderMixin, PostOnlyView):
         ).show(po, header_form=form, status=400)
 
 
-class LineAddView(PurchaseOrderMixin, PostOnlyView):
-    """Adds a line to a draft; with htmx, answers the refreshed lines and form in place."""
+class LineSaveView(PurchaseOrderMixin, PostOnlyView):
+    """Adds a line to a draft, or (with ``pk``) changes one. With htmx the page's order part
+    is swapped in place; without it the page reloads. Errors keep what was typed."""
 
     permission = "orders.change_purchaseorder"
-    get_object = PurchaseOrderMixin.get_po
+
+    def get_object(self):
+        po = self.get_po()
+        pk = self.kwargs.get("pk")
+        return po, (get_object_or_404(po.lines, pk=pk) if pk else None)
 
     def done_url(self):
         return self.org_url("orders:po-detail", number=self.kwargs["number"])
 
-    def post(self, request, org_slug, number):
-        po = self.get_po()
+    def post(self, request, org_slug, number, pk=None):
+        po, line = self.get_object()
         form = self.line_form(po, request.POST)
-        detail = PurchaseOrderDetailView(request=request, kwargs=self.kwargs, org=self.org, membership=self.membership)
         if form.is_valid():
             try:
-                services.add_line(by=self.membership, po=po, values=form.cleaned_data)
+                if line is None:
+                    services.add_line(by=self.membership, po=po, values=form.cleaned_data)
+                else:
+                    services.update_line(by=self.membership, po=po, line=line, values=form.cleaned_data)
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
-                if request.htmx:
-                    return detail.show(selectors.purchase_order_for(customer=self.org, number=number))
-                messages.success(request, "Line added.")
+                messages.success(request, "Line added." if line is None else f"Line {line.position} saved.")
                 return redirect(self.done_url())
-        return detail.show(po, line_form=form, status=200 if request.htmx else 400)
+        detail = PurchaseOrderDetailView(request=request, kwargs=self.kwargs, org=self.org, membership=self.membership)
+        return detail.show(po, line_form=form, editing=line, status=200 if request.htmx else 400)
 
 
 class LineRemoveView(PurchaseOrderMixin, PostOnlyView):
@@ -844,8 +874,6 @@ class SalesOrderDetailView(SalesOrderMixin, OrgView):
             "lines": lines,
             "thread": selectors.thread_of(po),
             "notes": selectors.internal_notes_of(po, self.org),
-            "message_form": MessageForm(),
-            "note_form": MessageForm(),
             "line_actions": ProposalLine.Action.choices[:4],
             "units": UNITS,
         }

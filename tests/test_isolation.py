@@ -119,6 +119,7 @@ def world(db):
             "orders:po-line-preview": po_num,
             "orders:po-listing-picker": po_num,
             "orders:po-line-remove": [{**po_num, "pk": b_line.pk}, {"number": a_po.number, "pk": b_line.pk}],
+            "orders:po-line-edit": [{**po_num, "pk": b_line.pk}, {"number": a_po.number, "pk": b_line.pk}],
             "orders:po-submit": po_num,
             "orders:po-confirm": po_num,
             "orders:po-request-changes": po_num,

@@ -248,3 +248,26 @@ def test_draft_page_query_count_does_not_grow(client, trade, django_assert_max_n
     with django_assert_max_num_queries(12):
         assert client.get(url("po-detail", trade.customer, number=po.number)).status_code == 200
     assert po.total > Decimal(0)
+
+
+def test_a_draft_line_is_changed_in_place(client, trade):
+    po = trade.draft()
+    line = po.lines.get()
+    client.force_login(trade.buyer.user)
+    page = client.get(url("po-detail", trade.customer, number=po.number), {"edit": line.pk}).content.decode()
+    assert "Change line 1" in page and 'value="10"' in page
+    response = client.post(
+        url("po-line-edit", trade.customer, number=po.number, pk=line.pk),
+        {"listing": trade.listing.pk, "quantity": "4", "cost_center": trade.cost_center.pk, "tax_rate": "5"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 302  # htmx follows it and swaps the order part of the page
+    line.refresh_from_db()
+    po.refresh_from_db()
+    assert (line.quantity, line.tax_amount, po.total) == (Decimal("4"), Decimal("0.50"), Decimal("10.50"))
+    bad = client.post(
+        url("po-line-edit", trade.customer, number=po.number, pk=line.pk),
+        {"listing": trade.listing.pk, "quantity": "-1", "cost_center": trade.cost_center.pk},
+        HTTP_HX_REQUEST="true",
+    )
+    assert bad.status_code == 200 and "more than zero" in bad.content.decode()
