@@ -412,3 +412,39 @@ def test_a_new_quantity_on_an_accepted_line_is_a_change(trade):
     _propose(trade, po, line1={"action": "accept", "quantity": "12", "unit_price": "2.50"})
     services.accept_sales_order(so=po.sales_order, by=trade.sales)
     assert po.lines.get().quantity == Decimal("12")
+
+
+def test_each_transition_sends_its_e_mail_once_through_anymail(trade, settings, django_capture_on_commit_callbacks):
+    from accounts.models import OutboundEmail
+    from accounts.tasks import deliver_email
+
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    with django_capture_on_commit_callbacks(execute=True):
+        po = trade.sent()
+        services.accept_sales_order(so=po.sales_order, by=trade.sales)
+        services.request_changes(po=po, by=trade.buyer, note="Cheaper?")
+        services.accept_sales_order(so=po.sales_order, by=trade.sales)
+        services.confirm_purchase_order(po=po, by=trade.buyer)
+        declined = trade.sent()
+        services.decline_sales_order(so=declined.sales_order, by=trade.sales, reason="No stock")
+        cancelled = trade.sent()
+        services.cancel_purchase_order(po=cancelled, by=trade.buyer, reason="Not needed")
+    subjects = [m.subject for m in mail.outbox]
+    n = trade.supplier.name
+    assert subjects == [
+        f"New sales order SO-000001 from {trade.customer.name}",
+        f"{n} accepted PO-000001",
+        f"{trade.customer.name} requests changes to SO-000001",
+        f"{n} accepted PO-000001",
+        "PO-000001 is confirmed",
+        "PO-000001 is confirmed",
+        f"New sales order SO-000002 from {trade.customer.name}",
+        f"{n} declined PO-000002",
+        f"New sales order SO-000003 from {trade.customer.name}",
+        f"{trade.customer.name} cancelled SO-000003",
+    ]
+    assert all(m.anymail_status.status == {"sent"} for m in mail.outbox)
+    assert all(m.alternatives and m.body for m in mail.outbox)  # HTML and text parts
+    for email in OutboundEmail.objects.all():  # a retried task sends nothing again
+        assert deliver_email.apply(args=[email.pk]).get() == "nothing to do"
+    assert len(mail.outbox) == len(subjects)
