@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
+from guardian.shortcuts import get_objects_for_user, get_users_with_perms
 
 from accounts.models import Organization
+from accounts.permissions import can
 
 from .models import (
     CostCenter,
@@ -104,9 +107,10 @@ def purchase_order_for(*, customer: Organization, number: str) -> PurchaseOrder:
 
 
 def search_purchase_orders(
-    customer: Organization, *, status="", supplier=None, q="", date_from=None, date_to=None, sort="-created"
+    orders: QuerySet[PurchaseOrder], *, status="", supplier=None, q="", date_from=None, date_to=None, sort="-created"
 ) -> QuerySet[PurchaseOrder]:
-    orders = purchase_orders_of(customer).select_related("supplier", "requester")
+    """Filter and sort ``orders`` (already scoped: see ``visible_purchase_orders``)."""
+    orders = orders.select_related("supplier", "requester")
     if status:
         orders = orders.filter(status=status)
     if supplier:
@@ -222,3 +226,26 @@ def inbox_counts(organization: Organization) -> dict[str, int]:
             )
         )
     return counts
+
+
+def visible_purchase_orders(membership) -> QuerySet[PurchaseOrder]:
+    """Every PO of the organization for a role that shows them; otherwise only those an admin
+    shared with this person (django-guardian, fetched in bulk as one query)."""
+    orders = purchase_orders_of(membership.organization)
+    if can(membership, "orders.view_purchaseorder"):
+        return orders
+    return get_objects_for_user(membership.user, "orders.view_purchaseorder", klass=orders, accept_global_perms=False)
+
+
+def visible_purchase_order(membership, *, number: str) -> PurchaseOrder:
+    po = purchase_order_for(customer=membership.organization, number=number)
+    if not can(membership, "orders.view_purchaseorder") and not membership.user.has_perm(
+        "orders.view_purchaseorder", po
+    ):
+        raise PermissionDenied("Your role does not show purchase orders, and this one was not shared with you.")
+    return po
+
+
+def shared_with(po: PurchaseOrder) -> list:
+    """The colleagues an admin shared this order with."""
+    return list(get_users_with_perms(po, only_with_perms_in=["view_purchaseorder"], with_group_users=False))

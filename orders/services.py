@@ -17,7 +17,7 @@ from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
-from guardian.shortcuts import assign_perm
+from guardian.shortcuts import assign_perm, remove_perm
 
 from accounts.mail import absolute_url, queue_email
 from accounts.models import Connection, Location, Membership, Organization
@@ -1331,3 +1331,34 @@ def notify(
             attachments=attachments,
             context={"po": po, "so": so, "side": side, "url": absolute_url(url), **context},
         )
+
+
+# --------------------------------------------------------------------- sharing one order
+
+
+@transaction.atomic
+def share_purchase_order(*, po: PurchaseOrder, by: Membership, member: Membership) -> None:
+    """An admin lets one colleague whose roles do not show purchase orders see this one
+    (a django-guardian object permission)."""
+    require(by, "accounts.manage_members")
+    po = _lock_po(po, by)
+    if member.organization_id != po.customer_id:
+        raise DomainError(f"Choose a member of {po.customer.name}.", field="member")
+    if member.has_perm("orders.view_purchaseorder"):
+        raise DomainError(f"{member.user} sees every purchase order already.", field="member")
+    assign_perm("orders.view_purchaseorder", member.user, po)
+    InternalNote.objects.create(
+        purchase_order=po, organization=po.customer, author=by.user, body=f"Shared with {member.user}."
+    )
+
+
+@transaction.atomic
+def unshare_purchase_order(*, po: PurchaseOrder, by: Membership, member: Membership) -> None:
+    require(by, "accounts.manage_members")
+    po = _lock_po(po, by)
+    if member.organization_id != po.customer_id:
+        raise DomainError(f"Choose a member of {po.customer.name}.", field="member")
+    remove_perm("orders.view_purchaseorder", member.user, po)
+    InternalNote.objects.create(
+        purchase_order=po, organization=po.customer, author=by.user, body=f"No longer shared with {member.user}."
+    )

@@ -58,6 +58,8 @@ org_urlpatterns = [
         views.PurchaseOrderActionView.as_view(action="cancel", form_class=ReasonForm),
         name="po-cancel",
     ),
+    path("purchase-orders/<str:number>/share/", views.PurchaseOrderShareView.as_view(), name="po-share"),
+    path("purchase-orders/<str:number>/unshare/", views.PurchaseOrderShareView.as_view(share=False), name="po-unshare"),
     # The supplier's sales orders.
     path("sales-orders/", views.SalesOrderListView.as_view(), name="so-list"),
     path("sales-orders/export.csv", views.SalesOrderListView.as_view(csv=True), name="so-export"),

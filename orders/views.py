@@ -14,7 +14,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import format_html
 
 from accounts.permissions import can
-from accounts.selectors import active_customers_of, customers_of, locations_of, suppliers_of
+from accounts.selectors import (
+    active_customers_of,
+    customers_of,
+    locations_of,
+    member_for,
+    members_of,
+    suppliers_of,
+)
 from accounts.views import OrgView, PostOnlyView
 from billing.money import MoneyError, format_money, parse_decimal, parse_price
 from procurement.errors import DomainError
@@ -342,7 +349,8 @@ class _Echo:
 
 
 class PurchaseOrderListView(_OrderListView):
-    permission = "orders.view_purchaseorder"
+    """Every PO for the roles that see them; only the shared ones for anyone else."""
+
     template_name = "orders/po_list.html"
     partial_name = "orders/_po_table.html"
 
@@ -355,7 +363,8 @@ class PurchaseOrderListView(_OrderListView):
         )
 
     def search(self, form):
-        return _filter(self.request, form, partial(selectors.search_purchase_orders, self.org), counterparty="supplier")
+        visible = selectors.visible_purchase_orders(self.membership)
+        return _filter(self.request, form, partial(selectors.search_purchase_orders, visible), counterparty="supplier")
 
     def export(self, orders):
         rows = (
@@ -472,7 +481,21 @@ class PurchaseOrderMixin:
 
 
 class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
-    permission = "orders.view_purchaseorder"
+    """For the roles that see POs, and for a colleague an admin shared this one with."""
+
+    def get_po(self):
+        return selectors.visible_purchase_order(self.membership, number=self.kwargs["number"])
+
+    def sharing(self, po) -> dict:
+        """For admins: who this order is shared with, and who it could be shared with."""
+        if not can(self.membership, "accounts.manage_members"):
+            return {}
+        shared = {user.pk for user in selectors.shared_with(po)}
+        others = [m for m in members_of(self.org) if not m.has_perm("orders.view_purchaseorder")]
+        return {
+            "shared_with": [m for m in others if m.user_id in shared],
+            "share_candidates": [m for m in others if m.user_id not in shared],
+        }
 
     def default_cost_center(self, lines):
         """The last line's cost center, or the organization's only one."""
@@ -528,6 +551,7 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
             "thread": selectors.thread_of(po),
             "notes": selectors.internal_notes_of(po, self.org),
             "actions": po_actions(po, self.membership, editable),
+            **self.sharing(po),
         }
         return render(self.request, "orders/po_detail.html", context, status=status)
 
@@ -780,9 +804,7 @@ class OrderPdfView(OrgView):
 
     def get(self, request, org_slug, side, number):
         if side == "purchase-orders":
-            if not can(self.membership, "orders.view_purchaseorder"):
-                raise PermissionDenied
-            po = selectors.purchase_order_for(customer=self.org, number=number)
+            po = selectors.visible_purchase_order(self.membership, number=number)
             content, name = pdf.purchase_order_pdf(po), f"{po.number}.pdf"
         else:
             if not can(self.membership, "orders.view_salesorder"):
@@ -799,9 +821,7 @@ class RevisionsView(OrgView):
 
     def get(self, request, org_slug, side, number):
         if side == "purchase-orders":
-            if not can(self.membership, "orders.view_purchaseorder"):
-                raise PermissionDenied
-            po = selectors.purchase_order_for(customer=self.org, number=number)
+            po = selectors.visible_purchase_order(self.membership, number=number)
         else:
             if not can(self.membership, "orders.view_salesorder"):
                 raise PermissionDenied
@@ -989,3 +1009,34 @@ class SalesOrderDeclineView(SalesOrderMixin, PostOnlyView):
                 messages.success(request, f"{so.number} is declined; the customer has been told.")
                 return redirect(self.done_url())
         return render(request, "orders/so_decline.html", {"so": so, "form": form})
+
+
+class PurchaseOrderShareView(PurchaseOrderMixin, PostOnlyView):
+    """An admin shares one PO with a colleague whose roles do not show POs (or stops sharing)."""
+
+    permission = "accounts.manage_members"
+    share = True
+    get_object = PurchaseOrderMixin.get_po
+
+    def done_url(self):
+        return self.org_url("orders:po-detail", number=self.kwargs["number"]) + "#sharing"
+
+    def post(self, request, org_slug, number):
+        po = self.get_po()
+        pk = request.POST.get("member", "")
+        if not pk.isdigit():
+            messages.error(request, "Choose a colleague.")
+            return redirect(self.done_url())
+        member = member_for(organization=self.org, pk=int(pk))  # another tenant's member: 404
+        try:
+            if self.share:
+                services.share_purchase_order(po=po, by=self.membership, member=member)
+            else:
+                services.unshare_purchase_order(po=po, by=self.membership, member=member)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request, f"{po.number} is {'now' if self.share else 'no longer'} shared with {member.user}."
+            )
+        return redirect(self.done_url())

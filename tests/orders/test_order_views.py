@@ -271,3 +271,49 @@ def test_a_draft_line_is_changed_in_place(client, trade):
         HTTP_HX_REQUEST="true",
     )
     assert bad.status_code == 200 and "more than zero" in bad.content.decode()
+
+
+def test_an_admin_shares_one_order_with_a_colleague(client, trade):
+    po = trade.sent()
+    hidden = trade.draft()
+    sales_colleague = member(trade.customer, Role.PAYABLES)
+    trade.customer.sells = True
+    trade.customer.save()
+    from accounts.models import Membership
+
+    Membership.objects.filter(pk=sales_colleague.pk).update(roles=["sales"])
+    client.force_login(sales_colleague.user)
+    assert client.get(url("po-detail", trade.customer, number=po.number)).status_code == 403
+    assert po.number not in client.get(url("po-list", trade.customer)).content.decode()
+
+    client.force_login(trade.customer_admin.user)
+    page = client.get(url("po-detail", trade.customer, number=po.number)).content.decode()
+    assert "Share with" in page
+    client.post(url("po-share", trade.customer, number=po.number), {"member": sales_colleague.pk})
+    # Another tenant's member cannot be chosen: 404, nothing granted.
+    outsider = member(Trade().customer, Role.SALES)
+    assert client.post(url("po-share", trade.customer, number=po.number), {"member": outsider.pk}).status_code == 404
+
+    client.force_login(sales_colleague.user)
+    assert client.get(url("po-detail", trade.customer, number=po.number)).status_code == 200
+    listing = client.get(url("po-list", trade.customer)).content.decode()
+    assert po.number in listing and hidden.number not in listing
+    assert client.get(url("pdf", trade.customer, side="purchase-orders", number=po.number)).status_code == 200
+    assert client.get(url("po-detail", trade.customer, number=hidden.number)).status_code == 403
+    assert client.post(url("po-cancel", trade.customer, number=po.number), {"reason": "x"}).status_code == 403
+
+    client.force_login(trade.customer_admin.user)
+    client.post(url("po-unshare", trade.customer, number=po.number), {"member": sales_colleague.pk})
+    client.force_login(sales_colleague.user)
+    assert client.get(url("po-detail", trade.customer, number=po.number)).status_code == 403
+
+
+def test_sharing_is_for_admins_only(trade):
+    po = trade.sent()
+    colleague = member(trade.customer, Role.RECEIVER)
+    from procurement.errors import NotAllowed
+
+    with pytest.raises(NotAllowed):
+        services.share_purchase_order(po=po, by=trade.buyer, member=colleague)
+    with pytest.raises(Exception, match="sees every purchase order"):
+        services.share_purchase_order(po=po, by=trade.customer_admin, member=colleague)
