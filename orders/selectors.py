@@ -24,16 +24,20 @@ from .models import (
 )
 
 SORT_LABELS = {"sku": "SKU", "name": "name", "price": "unit price", "updated": "last update"}
-LISTING_SORTS = {
-    "sku": ("sku", "pk"),
-    "-sku": ("-sku", "-pk"),
-    "name": ("name", "pk"),
-    "-name": ("-name", "-pk"),
-    "price": ("unit_price", "pk"),
-    "-price": ("-unit_price", "-pk"),
-    "updated": ("updated_at", "pk"),
-    "-updated": ("-updated_at", "-pk"),
-}
+
+
+def both_ways(**columns: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """Sort keys for a list page: ``key`` ascending and ``-key`` descending (every field flipped)."""
+    sorts = {}
+    for key, fields in columns.items():
+        sorts[key] = fields
+        sorts[f"-{key}"] = tuple(f.removeprefix("-") if f.startswith("-") else f"-{f}" for f in fields)
+    return sorts
+
+
+LISTING_SORTS = both_ways(
+    sku=("sku", "pk"), name=("name", "pk"), price=("unit_price", "pk"), updated=("updated_at", "pk")
+)
 
 
 def listings_of(supplier: Organization) -> QuerySet[Listing]:
@@ -68,26 +72,15 @@ def listing_counts(supplier: Organization) -> dict[str, int]:
 
 # ------------------------------------------------------------------------------ the pair
 
-PO_SORTS = {
-    "number": ("number",),
-    "-number": ("-number",),
-    "created": ("created_at", "pk"),
-    "-created": ("-created_at", "-pk"),
-    "total": ("total", "pk"),
-    "-total": ("-total", "-pk"),
-    "supplier": ("supplier__name", "-created_at"),
-    "-supplier": ("-supplier__name", "-created_at"),
-}
-SO_SORTS = {
-    "number": ("number",),
-    "-number": ("-number",),
-    "created": ("created_at", "pk"),
-    "-created": ("-created_at", "-pk"),
-    "total": ("purchase_order__total", "pk"),
-    "-total": ("-purchase_order__total", "-pk"),
-    "customer": ("customer__name", "-created_at"),
-    "-customer": ("-customer__name", "-created_at"),
-}
+PO_SORTS = both_ways(
+    number=("number",), created=("created_at", "pk"), total=("total", "pk"), supplier=("supplier__name", "-created_at")
+)
+SO_SORTS = both_ways(
+    number=("number",),
+    created=("created_at", "pk"),
+    total=("purchase_order__total", "pk"),
+    customer=("customer__name", "-created_at"),
+)
 
 
 def purchase_orders_of(customer: Organization) -> QuerySet[PurchaseOrder]:
