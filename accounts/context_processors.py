@@ -11,6 +11,7 @@ _SECTIONS = [
     ("member", "members"),
     ("settings", "settings"),
     ("location", "settings"),
+    ("accounting", "settings"),
 ]
 
 

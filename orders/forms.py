@@ -234,3 +234,8 @@ class ProposalHeaderForm(forms.Form):
     note = forms.CharField(
         label="Note to the customer", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+
+class AccountingCodeForm(forms.Form):
+    code = forms.CharField(max_length=30, validators=[no_markup])
+    name = forms.CharField(max_length=120, validators=[no_markup])

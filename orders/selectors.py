@@ -242,3 +242,15 @@ def visible_purchase_order(membership, *, number: str) -> PurchaseOrder:
 def shared_with(po: PurchaseOrder) -> list:
     """The colleagues an admin shared this order with."""
     return list(get_users_with_perms(po, only_with_perms_in=["view_purchaseorder"], with_group_users=False))
+
+
+def accounting_codes_of(organization: Organization, kind: str) -> QuerySet:
+    model = {"cost-centers": CostCenter, "gl-accounts": GLAccount}[kind]
+    return model.objects.filter(organization=organization).order_by("-is_active", "code")
+
+
+def accounting_code_for(*, organization: Organization, kind: str, pk: int):
+    obj = accounting_codes_of(organization, kind).filter(pk=pk).first()
+    if obj is None:
+        raise Http404("No such code.")
+    return obj

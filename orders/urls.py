@@ -29,6 +29,12 @@ org_urlpatterns = [
     path("listings/<int:pk>/", views.ListingEditView.as_view(), name="listing-edit"),
     path("listings/<int:pk>/activate/", views.ListingActiveView.as_view(active=True), name="listing-activate"),
     path("listings/<int:pk>/deactivate/", views.ListingActiveView.as_view(active=False), name="listing-deactivate"),
+    path("settings/accounting/", views.AccountingCodesView.as_view(), name="accounting"),
+    path(
+        "settings/accounting/<str:kind>/<int:pk>/toggle/",
+        views.AccountingCodeToggleView.as_view(),
+        name="accounting-toggle",
+    ),
     # The customer's purchase orders.
     path("purchase-orders/", views.PurchaseOrderListView.as_view(), name="po-list"),
     path("purchase-orders/export.csv", views.PurchaseOrderListView.as_view(csv=True), name="po-export"),

@@ -29,6 +29,7 @@ from procurement.forms import add_domain_error
 
 from . import pdf, selectors, services
 from .forms import (
+    AccountingCodeForm,
     CustomerPriceFormSet,
     DraftHeaderForm,
     LineForm,
@@ -498,11 +499,11 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
         }
 
     def default_cost_center(self, lines):
-        """The last line's cost center, or the organization's only one."""
+        """The last line's cost center, or the organization's only one (None: choose; or none exist)."""
         if lines:
             return lines[-1].cost_center_id
-        only = list(selectors.cost_centers_of(self.org).values_list("pk", flat=True)[:2])
-        return only[0] if len(only) == 1 else None
+        self.first_cost_centers = list(selectors.cost_centers_of(self.org).values_list("pk", flat=True)[:2])
+        return self.first_cost_centers[0] if len(self.first_cost_centers) == 1 else None
 
     def get(self, request, org_slug, number):
         return self.show(self.get_po())
@@ -544,6 +545,7 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
             "header_form": header_form,
             "line_form": line_form,
             "editing": editing,
+            "no_cost_centers": getattr(self, "first_cost_centers", None) == [],
             "listings": selectors.orderable_listings(po)[:50] if editable and editing is None else [],
             "redline": redline,
             "previous": revisions[-2] if len(revisions) > 1 else None,
@@ -1039,4 +1041,67 @@ class PurchaseOrderShareView(PurchaseOrderMixin, PostOnlyView):
             messages.success(
                 request, f"{po.number} is {'now' if self.share else 'no longer'} shared with {member.user}."
             )
+        return redirect(self.done_url())
+
+
+# ------------------------------------------------------------------------ accounting codes
+
+
+class AccountingCodesView(OrgView):
+    """Settings: the cost centers and GL accounts that order lines are coded with."""
+
+    permission = "accounts.change_organization"
+    template_name = "orders/accounting.html"
+
+    def show(self, forms=None, status=200):
+        forms = forms or {}
+        return render(
+            self.request,
+            self.template_name,
+            {
+                "sections": [
+                    {
+                        "kind": kind,
+                        "title": title,
+                        "codes": selectors.accounting_codes_of(self.org, kind),
+                        "form": forms.get(kind) or AccountingCodeForm(prefix=kind),
+                    }
+                    for kind, title in (("cost-centers", "Cost centers"), ("gl-accounts", "GL accounts"))
+                ],
+            },
+            status=status,
+        )
+
+    def get(self, request, org_slug):
+        return self.show()
+
+    def post(self, request, org_slug):
+        kind = request.POST.get("kind")
+        if kind not in services.ACCOUNTING_MODELS:
+            return self.show(status=400)
+        form = AccountingCodeForm(request.POST, prefix=kind)
+        if form.is_valid():
+            try:
+                obj = services.save_accounting_code(by=self.membership, kind=kind, **form.cleaned_data)
+            except DomainError as exc:
+                add_domain_error(form, exc)
+            else:
+                messages.success(request, f"{obj} added.")
+                return redirect(self.org_url("orders:accounting"))
+        return self.show({kind: form}, status=400)
+
+
+class AccountingCodeToggleView(PostOnlyView):
+    permission = "accounts.change_organization"
+
+    def get_object(self):
+        return selectors.accounting_code_for(organization=self.org, kind=self.kwargs["kind"], pk=self.kwargs["pk"])
+
+    def done_url(self):
+        return self.org_url("orders:accounting")
+
+    def post(self, request, org_slug, kind, pk):
+        obj = self.get_object()
+        services.set_accounting_code_active(by=self.membership, obj=obj, active=not obj.is_active)
+        messages.success(request, f"{obj} is {'inactive' if obj.is_active else 'active'}.")
         return redirect(self.done_url())

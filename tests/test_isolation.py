@@ -113,6 +113,7 @@ def world(db):
         "attacker": attacker,
         "b": b,
         "objects": {
+            "orders:accounting-toggle": {"kind": "cost-centers", "pk": cc.pk},
             "orders:po-detail": po_num,
             "orders:po-edit": po_num,
             "orders:po-line-add": po_num,

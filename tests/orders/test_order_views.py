@@ -317,3 +317,31 @@ def test_sharing_is_for_admins_only(trade):
         services.share_purchase_order(po=po, by=trade.buyer, member=colleague)
     with pytest.raises(Exception, match="sees every purchase order"):
         services.share_purchase_order(po=po, by=trade.customer_admin, member=colleague)
+
+
+def test_admins_keep_their_accounting_codes(client, trade):
+    client.force_login(trade.customer_admin.user)
+    page = url("accounting", trade.customer)
+    client.post(page, {"kind": "cost-centers", "cost-centers-code": "FAC", "cost-centers-name": "Facilities"})
+    duplicate = client.post(page, {"kind": "cost-centers", "cost-centers-code": "fac", "cost-centers-name": "Again"})
+    assert duplicate.status_code == 400 and "already" in duplicate.content.decode()
+    bad = client.post(page, {"kind": "gl-accounts", "gl-accounts-code": "<b>1</b>", "gl-accounts-name": "X"})
+    assert "HTML tags" in bad.content.decode()
+    from orders.models import CostCenter
+
+    facilities = CostCenter.objects.get(organization=trade.customer, code="FAC")
+    client.post(url("accounting-toggle", trade.customer, kind="cost-centers", pk=facilities.pk))
+    facilities.refresh_from_db()
+    assert not facilities.is_active
+    client.force_login(trade.buyer.user)
+    assert client.get(page).status_code == 403
+
+
+def test_a_draft_without_cost_centers_says_where_to_add_them(client, trade):
+    from orders.models import CostCenter
+
+    po = trade.draft(lines=[])
+    CostCenter.objects.filter(organization=trade.customer).delete()
+    client.force_login(trade.customer_admin.user)
+    page = client.get(url("po-detail", trade.customer, number=po.number)).content.decode()
+    assert "has none yet" in page and url("accounting", trade.customer) in page
