@@ -221,7 +221,7 @@ class MessageForm(forms.Form):
 
 
 class ProposalHeaderForm(forms.Form):
-    accept_by = forms.DateField(label="Accept by", required=False, widget=DATE)
+    accept_by = forms.DateField(label="Please confirm by", required=False, widget=DATE)
     confirm_ship_by = forms.DateField(label="Ships by", required=False, widget=DATE)
     invoice_due_date = forms.DateField(label="Invoice due", required=False, widget=DATE)
     tax_rate = forms.CharField(label="Tax % for every line", required=False, max_length=8)

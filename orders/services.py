@@ -1273,9 +1273,35 @@ def diff_revisions(old: Revision | None, new: Revision) -> list[dict]:
     return rows
 
 
+HEADER_LABELS = {
+    "expected_delivery_date": "delivery by",
+    "valid_until": "answer by",
+    "ship_to_address": "ship-to address",
+    "payment_terms_days": "payment terms (days)",
+    "accept_by": "confirm by",
+    "confirm_ship_by": "ships by",
+    "invoice_due_date": "invoice due",
+    "supplier_contact": "supplier contact",
+}
+
+
+def diff_headers(old: Revision | None, new: Revision) -> list[tuple[str, str, str]]:
+    """(label, before, after) of each header field ``new`` changed, the discount included."""
+    if old is None:
+        return []
+    rows = [
+        (label, str(old.header.get(name) or "—"), str(new.header.get(name) or "—"))
+        for name, label in HEADER_LABELS.items()
+        if old.header.get(name) != new.header.get(name)
+    ]
+    if old.discount != new.discount:
+        rows.append(("discount", f"{old.discount.normalize():f}", f"{new.discount.normalize():f}"))
+    return rows
+
+
 def summarize_changes(old: Revision | None, new: Revision) -> list[str]:
     """The diff in words, for the thread and the e-mail."""
-    words = []
+    words = [f"{label} {before} → {after}" for label, before, after in diff_headers(old, new)]
     for row in diff_revisions(old, new):
         line, before = row["line"], row["before"]
         name = line.sku or line.description[:40]

@@ -517,6 +517,7 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
         )
         revisions = [] if po.is_draft else selectors.revisions_of(po)
         redline = services.diff_revisions(revisions[-2], revisions[-1]) if len(revisions) > 1 else None
+        header_changes = services.diff_headers(revisions[-2], revisions[-1]) if len(revisions) > 1 else []
         if editable and header_form is None:
             header_form = DraftHeaderForm(
                 connections=None,
@@ -548,6 +549,7 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
             "no_cost_centers": getattr(self, "first_cost_centers", None) == [],
             "listings": selectors.orderable_listings(po)[:50] if editable and editing is None else [],
             "redline": redline,
+            "header_changes": header_changes,
             "previous": revisions[-2] if len(revisions) > 1 else None,
             "revisions": revisions,
             "thread": selectors.thread_of(po),
@@ -830,7 +832,11 @@ class RevisionsView(OrgView):
             po = selectors.sales_order_for(supplier=self.org, number=number).purchase_order
         revisions = selectors.revisions_of(po)
         rounds = [
-            {"revision": rev, "rows": services.diff_revisions(revisions[i - 1] if i else None, rev)}
+            {
+                "revision": rev,
+                "rows": services.diff_revisions(revisions[i - 1] if i else None, rev),
+                "header": services.diff_headers(revisions[i - 1] if i else None, rev),
+            }
             for i, rev in enumerate(revisions)
         ]
         return render(request, "orders/revisions.html", {"po": po, "rounds": list(reversed(rounds)), "side": side})
@@ -891,6 +897,7 @@ class SalesOrderDetailView(SalesOrderMixin, OrgView):
             "proposal_errors": proposal_errors or {},
             "actions": so_actions(so, self.membership),
             "redline": services.diff_revisions(revisions[-2], revisions[-1]) if len(revisions) > 1 else None,
+            "header_changes": services.diff_headers(revisions[-2], revisions[-1]) if len(revisions) > 1 else [],
             "previous": revisions[-2] if len(revisions) > 1 else None,
             "revisions": revisions,
             "lines": lines,

@@ -448,3 +448,18 @@ def test_each_transition_sends_its_e_mail_once_through_anymail(trade, settings, 
     for email in OutboundEmail.objects.all():  # a retried task sends nothing again
         assert deliver_email.apply(args=[email.pk]).get() == "nothing to do"
     assert len(mail.outbox) == len(subjects)
+
+
+def test_header_changes_are_published_and_described(trade):
+    po = trade.sent()
+    services.save_proposal(
+        so=po.sales_order,
+        by=trade.sales,
+        lines={},
+        header={"confirm_ship_by": "2030-03-01", "payment_terms_days": "45", "discount": "2.00"},
+    )
+    services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    po.refresh_from_db()
+    assert (po.payment_terms_days, po.discount, po.total) == (45, Decimal("2.00"), Decimal("23.00"))
+    body = po.events.last().body
+    assert "ships by — → 2030-03-01" in body and "payment terms (days) 30 → 45" in body and "discount 0 → 2" in body
