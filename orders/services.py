@@ -1168,6 +1168,17 @@ def confirm_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrde
 
 
 @transaction.atomic
+def revise_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder:
+    """A rejected order goes back to draft for its requester to change and submit again."""
+    po = _lock_po(po, by)
+    _require_draft_editor(by, po)
+    _fsm(po, "revise", "reopened")
+    po.save()
+    record_event(po, OrderEvent.Kind.REVISED, by=by)
+    return po
+
+
+@transaction.atomic
 def cancel_purchase_order(*, po: PurchaseOrder, by: Membership, reason: str) -> PurchaseOrder:
     """Cancel before confirmation (also while the connection is suspended)."""
     po = _lock_po(po, by)

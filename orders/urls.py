@@ -50,6 +50,9 @@ org_urlpatterns = [
         "purchase-orders/<str:number>/submit/", views.PurchaseOrderActionView.as_view(action="submit"), name="po-submit"
     ),
     path(
+        "purchase-orders/<str:number>/revise/", views.PurchaseOrderActionView.as_view(action="revise"), name="po-revise"
+    ),
+    path(
         "purchase-orders/<str:number>/confirm/",
         views.PurchaseOrderActionView.as_view(action="confirm"),
         name="po-confirm",

@@ -586,6 +586,11 @@ def po_actions(po: PurchaseOrder, membership, editable: bool) -> set[str]:
     actions = set()
     if editable and "release" in available and active:
         actions.add("submit")
+    may_edit = can(membership, "orders.change_purchaseorder") and (
+        membership.is_admin or po.requester_id == membership.user_id
+    )
+    if "revise" in available and may_edit:
+        actions.add("revise")
     if active and "confirm" in available and can(membership, "orders.confirm_purchaseorder"):
         actions.add("confirm")
     if active and "request_changes" in available and can(membership, "orders.request_changes_purchaseorder"):
@@ -724,12 +729,14 @@ class PurchaseOrderActionView(PurchaseOrderMixin, PostOnlyView):
     action = ""
     form_class = None
     permissions = {
+        "revise": "orders.change_purchaseorder",
         "submit": "orders.submit_purchaseorder",
         "confirm": "orders.confirm_purchaseorder",
         "request_changes": "orders.request_changes_purchaseorder",
         "cancel": "orders.cancel_purchaseorder",
     }
     done = {
+        "revise": "a draft again",
         "submit": "submitted",
         "confirm": "confirmed",
         "request_changes": "sent back to the supplier",
@@ -756,7 +763,9 @@ class PurchaseOrderActionView(PurchaseOrderMixin, PostOnlyView):
         if form is not None and not form.is_valid():
             return render(request, "orders/po_action.html", {"po": po, "form": form, "action": self.action})
         try:
-            if self.action == "submit":
+            if self.action == "revise":
+                po = services.revise_purchase_order(po=po, by=self.membership)
+            elif self.action == "submit":
                 po = services.submit_purchase_order(po=po, by=self.membership)
             elif self.action == "confirm":
                 po = services.confirm_purchase_order(po=po, by=self.membership)

@@ -122,6 +122,7 @@ def world(db):
             "orders:po-line-remove": [{**po_num, "pk": b_line.pk}, {"number": a_po.number, "pk": b_line.pk}],
             "orders:po-line-edit": [{**po_num, "pk": b_line.pk}, {"number": a_po.number, "pk": b_line.pk}],
             "orders:po-submit": po_num,
+            "orders:po-revise": po_num,
             "orders:po-share": po_num,
             "orders:po-unshare": po_num,
             "orders:po-confirm": po_num,

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts import services as account_services
@@ -463,3 +464,20 @@ def test_header_changes_are_published_and_described(trade):
     assert (po.payment_terms_days, po.discount, po.total) == (45, Decimal("2.00"), Decimal("23.00"))
     body = po.events.last().body
     assert "ships by — → 2030-03-01" in body and "payment terms (days) 30 → 45" in body and "discount 0 → 2" in body
+
+
+def test_a_rejected_order_is_revised_into_a_draft(trade, client):
+    po = trade.draft()
+    # Rejection comes from an approver (the approvals issue); here the state is set directly.
+    PurchaseOrder.objects.filter(pk=po.pk).update(status="rejected", closing_reason="Over budget")
+    with pytest.raises(NotAllowed):
+        services.revise_purchase_order(po=po, by=member(trade.customer, Role.BUYER))
+    client.force_login(trade.buyer.user)
+    detail = reverse("orders:po-detail", args=[trade.customer.slug, po.number])
+    assert "Revise" in client.get(detail).content.decode()
+    client.post(reverse("orders:po-revise", args=[trade.customer.slug, po.number]))
+    po.refresh_from_db()
+    assert (po.status, po.closing_reason) == ("draft", "")
+    assert po.events.last().kind == "revised"
+    with pytest.raises(DomainError, match="cannot be reopened"):
+        services.revise_purchase_order(po=po, by=trade.buyer)
