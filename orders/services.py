@@ -983,8 +983,18 @@ def save_proposal(
     if unknown:
         raise DomainError("A line of another order was sent.")
     clean_header = _check_proposal_header(po, header)
-    clean_lines = [(po_lines[pk], _check_proposal_line(po, po_lines[pk], values)) for pk, values in lines.items()]
-    clean_added = [(None, _check_proposal_line(po, None, {**values, "action": "add"})) for values in added or []]
+    clean_lines, clean_added = [], []
+    for pk, values in lines.items():
+        line = po_lines[pk]
+        try:
+            clean_lines.append((line, _check_proposal_line(po, line, values)))
+        except DomainError as exc:  # name the line, and the input the message belongs to
+            raise DomainError(f"Line {line.position}: {exc.message}", field=f"line-{pk}-{exc.field}") from None
+    for i, values in enumerate(added or []):
+        try:
+            clean_added.append((None, _check_proposal_line(po, None, {**values, "action": "add"})))
+        except DomainError as exc:
+            raise DomainError(f"Added line {i + 1}: {exc.message}", field=f"add-{i}-{exc.field}") from None
     if so.status != SalesOrder.Status.IN_REVIEW:
         _fsm(so, "start_review", "reviewed")
         so.save()
@@ -1022,17 +1032,19 @@ def _apply_proposal(po: PurchaseOrder, proposal: Proposal | None) -> tuple[list[
         if proposal.tax_rate is not None:
             line.tax_rate = proposal.tax_rate
         change = by_line.get(line.pk)
-        if change is None or change.action == ProposalLine.Action.ACCEPT:
-            if change and change.promised_date:
-                line.promised_date = change.promised_date
-        elif change.action == ProposalLine.Action.CHANGE:
-            line.quantity, line.unit_price = change.quantity, change.unit_price
-            line.promised_date = change.promised_date or line.promised_date
-        elif change.action == ProposalLine.Action.BACKORDER:
-            line.backorder_quantity, line.backorder_date = change.backorder_quantity, change.backorder_date
-            line.promised_date = change.promised_date or line.promised_date
+        if change is None:
+            pass  # left as it stands (the form defaults each line to its current state)
         elif change.action == ProposalLine.Action.REJECT:
             line.status, line.reject_reason = LineValues.Status.REJECTED, change.reject_reason
+        else:  # accept, change or backorder: the line is supplied (again, if it was rejected)
+            line.status, line.reject_reason = LineValues.Status.OPEN, ""
+            line.promised_date = change.promised_date or line.promised_date
+            if change.action == ProposalLine.Action.CHANGE:
+                line.quantity, line.unit_price = change.quantity, change.unit_price
+            if change.action == ProposalLine.Action.BACKORDER:
+                line.backorder_quantity, line.backorder_date = change.backorder_quantity, change.backorder_date
+            else:
+                line.backorder_quantity = line.backorder_date = None
         line.line_total, line.tax_amount = line_amounts(line.quantity, line.unit_price, line.tax_rate, po.currency)
     PurchaseOrderLine.objects.bulk_update(
         lines,

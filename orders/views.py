@@ -516,8 +516,7 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
             and (self.membership.is_admin or po.requester_id == self.request.user.pk)
         )
         revisions = [] if po.is_draft else selectors.revisions_of(po)
-        redline = services.diff_revisions(revisions[-2], revisions[-1]) if len(revisions) > 1 else None
-        header_changes = services.diff_headers(revisions[-2], revisions[-1]) if len(revisions) > 1 else []
+        redline, header_changes = _redline(revisions)
         if editable and header_form is None:
             header_form = DraftHeaderForm(
                 connections=None,
@@ -558,6 +557,17 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
             **self.sharing(po),
         }
         return render(self.request, "orders/po_detail.html", context, status=status)
+
+
+def _redline(revisions) -> tuple[list | None, list]:
+    """The changes of the latest revision against the one before; (None, []) when nothing changed."""
+    if len(revisions) < 2:
+        return None, []
+    rows = services.diff_revisions(revisions[-2], revisions[-1])
+    header = services.diff_headers(revisions[-2], revisions[-1])
+    if not header and all(row["kind"] == "same" for row in rows):
+        return None, []
+    return rows, header
 
 
 def _line_initial(line) -> dict:
@@ -865,7 +875,18 @@ class SalesOrderDetailView(SalesOrderMixin, OrgView):
     def get(self, request, org_slug, number):
         return self.show(self.get_so())
 
-    def show(self, so, *, proposal_errors=None, header_form=None, posted=None, status=200):
+    def show(
+        self,
+        so,
+        *,
+        header_form=None,
+        posted=None,
+        posted_added=None,
+        error=None,
+        thread_form=None,
+        note_form=None,
+        status=200,
+    ):
         po = so.purchase_order
         lines = selectors.lines_of(po)
         proposal = selectors.proposal_of(so)
@@ -875,19 +896,24 @@ class SalesOrderDetailView(SalesOrderMixin, OrgView):
             and can(self.membership, "orders.change_salesorder")
         )
         by_line = {p.po_line_id: p for p in proposal.lines.all()} if proposal else {}
-        rows = []
-        for line in lines:
-            p = by_line.get(line.pk)
-            values = (posted or {}).get(line.pk) or {
-                "action": p.action if p else "accept",
-                "quantity": _plain(p.quantity if p and p.quantity is not None else line.quantity),
-                "unit_price": _plain(p.unit_price if p and p.unit_price is not None else line.unit_price),
-                "promised_date": (p.promised_date if p and p.promised_date else line.promised_date) or "",
-                "backorder_quantity": _plain(p.backorder_quantity) if p and p.backorder_quantity else "",
-                "backorder_date": p.backorder_date if p and p.backorder_date else "",
-                "reject_reason": p.reject_reason if p else "",
+        marked = error.field if error else None
+        rows = [
+            {
+                "line": line,
+                "inputs": _inputs(
+                    f"line-{line.pk}",
+                    (posted or {}).get(line.pk) or _proposal_values(line, by_line.get(line.pk)),
+                    LINE_INPUTS,
+                    marked,
+                ),
             }
-            rows.append({"line": line, "values": values})
+            for line in lines
+        ]
+        if posted_added is None:
+            posted_added = [_added_values(p) for p in proposal.lines.all() if p.action == "add"] if proposal else []
+        added_rows = [
+            _inputs(f"add-{i}", values, ADD_INPUTS, marked) for i, values in enumerate([*posted_added, {}, {}])
+        ]
         if header_form is None and may_adjust:
             header_form = ProposalHeaderForm(
                 initial={name: getattr(proposal, name) for name in services.PROPOSAL_HEADER_FIELDS}
@@ -901,12 +927,11 @@ class SalesOrderDetailView(SalesOrderMixin, OrgView):
             "rows": rows,
             "proposal": proposal,
             "may_adjust": may_adjust,
-            "added": [p for p in proposal.lines.all() if p.action == "add"] if proposal else [],
+            "added_rows": added_rows,
             "header_form": header_form,
-            "proposal_errors": proposal_errors or {},
+            "error": error,
             "actions": so_actions(so, self.membership),
-            "redline": services.diff_revisions(revisions[-2], revisions[-1]) if len(revisions) > 1 else None,
-            "header_changes": services.diff_headers(revisions[-2], revisions[-1]) if len(revisions) > 1 else [],
+            **dict(zip(("redline", "header_changes"), _redline(revisions), strict=True)),
             "previous": revisions[-2] if len(revisions) > 1 else None,
             "revisions": revisions,
             "lines": lines,
@@ -922,6 +947,78 @@ def _plain(value):
     return "" if value is None else f"{value.normalize():f}"
 
 
+LINE_INPUTS = [
+    ("action", "Action", "select", "col-sm-3"),
+    ("quantity", "Quantity", "text", "col-6 col-sm-2"),
+    ("unit_price", "Unit price", "text", "col-6 col-sm-2"),
+    ("promised_date", "Promised", "date", "col-sm-2"),
+    ("backorder_quantity", "Backordered qty", "text", "col-6 col-sm-1"),
+    ("backorder_date", "Rest by", "date", "col-6 col-sm-2"),
+    ("reject_reason", "Reason, if you reject the line", "text", "col-12"),
+]
+ADD_INPUTS = [
+    ("sku", "SKU", "text", "col-sm-2"),
+    ("description", "Item", "text", "col-sm-4"),
+    ("quantity", "Quantity", "text", "col-4 col-sm-2"),
+    ("unit", "Unit", "unit", "col-4 col-sm-2"),
+    ("unit_price", "Unit price", "text", "col-4 col-sm-2"),
+]
+
+
+def _inputs(prefix: str, values: dict, spec, marked: str | None) -> list[dict]:
+    """The inputs of one row of the supplier's form, the refused one marked."""
+    inputs = []
+    for name, label, kind, col in spec:
+        value = values.get(name, "")
+        inputs.append(
+            {
+                "name": f"{prefix}-{name}",
+                "label": label,
+                "kind": kind,
+                "col": col,
+                "value": value.isoformat() if hasattr(value, "isoformat") else value,
+                "error": marked == f"{prefix}-{name}",
+            }
+        )
+    return inputs
+
+
+def _proposal_values(line, p) -> dict:
+    """The supplier form's values for a line: the saved proposal's, else the line as it stands
+    (so that saving untouched lines changes nothing — a rejected line stays rejected)."""
+    if p is None:
+        action = "reject" if line.is_rejected else ("backorder" if line.backorder_quantity else "accept")
+        return {
+            "action": action,
+            "quantity": _plain(line.quantity),
+            "unit_price": _plain(line.unit_price),
+            "promised_date": line.promised_date or "",
+            "backorder_quantity": _plain(line.backorder_quantity),
+            "backorder_date": line.backorder_date or "",
+            "reject_reason": line.reject_reason,
+        }
+    return {
+        "action": p.action,
+        "quantity": _plain(p.quantity if p.quantity is not None else line.quantity),
+        "unit_price": _plain(p.unit_price if p.unit_price is not None else line.unit_price),
+        "promised_date": p.promised_date or line.promised_date or "",
+        "backorder_quantity": _plain(p.backorder_quantity),
+        "backorder_date": p.backorder_date or "",
+        "reject_reason": p.reject_reason,
+    }
+
+
+def _added_values(p) -> dict:
+    return {
+        "sku": p.sku,
+        "description": p.description,
+        "quantity": _plain(p.quantity),
+        "unit": p.unit,
+        "unit_price": _plain(p.unit_price),
+        "promised_date": p.promised_date or "",
+    }
+
+
 def so_actions(so: SalesOrder, membership) -> set[str]:
     available = {t.name for t in so.get_available_status_transitions()}
     if so.purchase_order.connection.status != "active":
@@ -935,10 +1032,21 @@ def so_actions(so: SalesOrder, membership) -> set[str]:
 
 
 class ProposalSaveView(SalesOrderMixin, PostOnlyView):
-    """Saves the supplier's adjustments (and, with ``accept`` in the POST, accepts the order)."""
+    """Saves the supplier's adjustments (and, with ``accept`` in the POST, accepts the order).
+    A refusal names the line and marks its input; everything typed is kept."""
 
     permission = "orders.change_salesorder"
     get_object = SalesOrderMixin.get_so
+    LINE_FIELDS = (
+        "action",
+        "quantity",
+        "unit_price",
+        "promised_date",
+        "backorder_quantity",
+        "backorder_date",
+        "reject_reason",
+    )
+    ADD_FIELDS = ("sku", "description", "quantity", "unit", "unit_price", "promised_date")
 
     def done_url(self):
         return self.org_url("orders:so-detail", number=self.kwargs["number"])
@@ -946,28 +1054,20 @@ class ProposalSaveView(SalesOrderMixin, PostOnlyView):
     def post(self, request, org_slug, number):
         so = self.get_so()
         header_form = ProposalHeaderForm(request.POST)
-        detail = SalesOrderDetailView(request=request, kwargs=self.kwargs, org=self.org, membership=self.membership)
-        line_ids = {line.pk for line in so.purchase_order.lines.all()}
-        fields = (
-            "action",
-            "quantity",
-            "unit_price",
-            "promised_date",
-            "backorder_quantity",
-            "backorder_date",
-            "reject_reason",
-        )
-        posted = {pk: {f: request.POST.get(f"line-{pk}-{f}", "").strip() for f in fields} for pk in line_ids}
-        added = []
-        for i in range(3):
-            row = {
-                f: request.POST.get(f"add-{i}-{f}", "").strip()
-                for f in ("sku", "description", "quantity", "unit", "unit_price", "promised_date")
-            }
-            if row["description"] or row["quantity"] or row["unit_price"]:
-                added.append(row)
+        line_ids = [line.pk for line in so.purchase_order.lines.all()]
+        posted = {pk: {f: request.POST.get(f"line-{pk}-{f}", "").strip() for f in self.LINE_FIELDS} for pk in line_ids}
+        rows = [
+            {f: request.POST.get(f"add-{i}-{f}", "").strip() for f in self.ADD_FIELDS}
+            for i in range(min(int(request.POST.get("add-count", "2") or 2), 50))
+        ]
+        added = [row for row in rows if row["description"] or row["quantity"] or row["unit_price"]]
+
+        def again(error):
+            detail = SalesOrderDetailView(request=request, kwargs=self.kwargs, org=self.org, membership=self.membership)
+            return detail.show(so, header_form=header_form, posted=posted, posted_added=added, error=error, status=400)
+
         if not header_form.is_valid():
-            return detail.show(so, header_form=header_form, posted=posted, status=400)
+            return again(None)
         try:
             services.save_proposal(
                 so=so, by=self.membership, header=header_form.cleaned_data, lines=posted, added=added
@@ -975,8 +1075,9 @@ class ProposalSaveView(SalesOrderMixin, PostOnlyView):
             if "accept" in request.POST:
                 services.accept_sales_order(so=so, by=self.membership)
         except DomainError as exc:
-            messages.error(request, exc.message)
-            return detail.show(so, header_form=header_form, posted=posted, status=400)
+            if exc.field in header_form.fields:
+                header_form.add_error(exc.field, exc.message)
+            return again(exc)
         messages.success(
             request,
             f"{so.number} accepted: the customer sees your revision now."

@@ -345,3 +345,58 @@ def test_a_draft_without_cost_centers_says_where_to_add_them(client, trade):
     client.force_login(trade.customer_admin.user)
     page = client.get(url("po-detail", trade.customer, number=po.number)).content.decode()
     assert "has none yet" in page and url("accounting", trade.customer) in page
+
+
+def test_the_supplier_form_keeps_added_lines_and_marks_a_refused_input(client, trade):
+    po = trade.sent()
+    line = po.lines.get()
+    client.force_login(trade.sales.user)
+    so_url = url("so-detail", trade.supplier, number=po.sales_order.number)
+    proposal = url("so-proposal", trade.supplier, number=po.sales_order.number)
+    added = {
+        "add-count": "2",
+        "add-0-description": "Washers",
+        "add-0-quantity": "5",
+        "add-0-unit": "ea",
+        "add-0-unit_price": "0.20",
+    }
+    client.post(proposal, {f"line-{line.pk}-action": "accept", **added})
+    page = client.get(so_url).content.decode()
+    assert 'value="Washers"' in page  # a saved added line is filled back in, not lost
+    bad = client.post(proposal, {f"line-{line.pk}-action": "reject", f"line-{line.pk}-reject_reason": "", **added})
+    text = bad.content.decode()
+    assert bad.status_code == 400 and "Line 1: This field is required." in text
+    assert f'id="line-{line.pk}-reject_reason-error"' in text and 'value="Washers"' in text
+    client.post(proposal, {f"line-{line.pk}-action": "accept", **added, "accept": "1"})
+    po.refresh_from_db()
+    assert [line.description for line in po.lines.all()] == ["Bolt", "Washers"]
+
+
+def test_a_rejected_line_can_be_supplied_again(client, trade):
+    po = trade.sent()
+    line = po.lines.get()
+    services.save_proposal(
+        so=po.sales_order,
+        by=trade.sales,
+        header={},
+        lines={line.pk: {"action": "reject", "reject_reason": "No stock"}},
+        added=[{"description": "Nut", "quantity": "1", "unit": "ea", "unit_price": "1"}],
+    )
+    services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    services.request_changes(po=po, by=trade.buyer, note="Please supply the bolts")
+    client.force_login(trade.sales.user)
+    page = client.get(url("so-detail", trade.supplier, number=po.sales_order.number)).content.decode()
+    assert '<option value="reject" selected>' in page  # untouched, it stays rejected
+    services.save_proposal(so=po.sales_order, by=trade.sales, header={}, lines={line.pk: {"action": "accept"}})
+    services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    line.refresh_from_db()
+    po.refresh_from_db()
+    assert (line.status, line.reject_reason, po.total) == ("open", "", Decimal("26.00"))
+
+
+def test_an_acceptance_without_changes_says_so(client, trade):
+    po = trade.sent()
+    services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    client.force_login(trade.buyer.user)
+    page = client.get(url("po-detail", trade.customer, number=po.number)).content.decode()
+    assert "accepted this order as sent" in page and "What changed" not in page
