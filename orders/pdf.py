@@ -46,7 +46,7 @@ def _context(po: PurchaseOrder) -> dict:
     return {
         "po": po,
         "so": getattr(po, "sales_order", None),
-        "lines": list(po.lines.select_related("cost_center", "gl_account")),
+        "lines": list(po.lines.all()),
     }
 
 

@@ -214,7 +214,8 @@ def inbox_counts(organization: Organization) -> dict[str, int]:
     if organization.sells:
         counts.update(
             SalesOrder.objects.filter(supplier=organization).aggregate(
-                to_accept=Count("pk", filter=Q(status__in=[SalesOrder.Status.NEW, SalesOrder.Status.IN_REVIEW])),
+                to_accept=Count("pk", filter=Q(status=SalesOrder.Status.NEW)),
+                in_review=Count("pk", filter=Q(status=SalesOrder.Status.IN_REVIEW)),
                 changes_requested=Count("pk", filter=Q(status=SalesOrder.Status.CHANGES_REQUESTED)),
             )
         )

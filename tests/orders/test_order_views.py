@@ -183,8 +183,10 @@ def test_pdfs_open_on_both_sides(client, trade):
     response = client.get(url("pdf", trade.customer, side="purchase-orders", number=po.number))
     assert response["Content-Type"] == "application/pdf" and response.content.startswith(b"%PDF")
     client.force_login(trade.sales.user)
-    response = client.get(url("pdf", trade.supplier, side="sales-orders", number=po.sales_order.number))
-    assert response.content.startswith(b"%PDF")
+    ack = url("pdf", trade.supplier, side="sales-orders", number=po.sales_order.number)
+    assert client.get(ack).status_code == 302  # no acknowledgement before the supplier accepts
+    services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    assert client.get(ack).content.startswith(b"%PDF")
 
 
 def test_the_pdf_fetcher_reads_only_our_static_files():
