@@ -510,6 +510,17 @@ def _clean_date(value, field: str):
         raise DomainError(f"“{value}” is not a date (use YYYY-MM-DD).", field=field) from None
 
 
+DEFAULT = object()  # "not given", where None means "none"
+
+
+def _future_date(value, field: str):
+    """A date typed for what is still to come: today or later."""
+    value = _clean_date(value, field)
+    if value is not None and value < timezone.localdate():
+        raise DomainError("This date is in the past.", field=field)
+    return value
+
+
 def _clean_text(value: str, field: str, *, required: bool = False, limit: int = 2000) -> str:
     value = (value or "").strip()
     if required and not value:
@@ -534,7 +545,7 @@ def create_purchase_order(
     connection: Connection,
     expected_delivery_date=None,
     valid_until=None,
-    ship_to: Location | None = None,
+    ship_to: Location | None | object = DEFAULT,
     note_to_supplier: str = "",
     currency: str = "",
 ) -> PurchaseOrder:
@@ -548,7 +559,8 @@ def create_purchase_order(
     currency = currency or connection.currency or connection.supplier.base_currency
     if currency not in CURRENCIES:
         raise DomainError(f"“{currency}” is not a currency Tandem knows.", field="currency")
-    ship_to = ship_to or connection.ship_to
+    if ship_to is DEFAULT:  # not given: the connection's default ship-to; None: no address
+        ship_to = connection.ship_to
     if ship_to is not None and ship_to.organization_id != customer.pk:
         raise DomainError("Choose one of your own locations.", field="ship_to")
     po = PurchaseOrder.objects.create(
@@ -558,8 +570,8 @@ def create_purchase_order(
         number=next_document_number(organization=customer, kind="po"),
         requester=by.user,
         currency=currency,
-        expected_delivery_date=_clean_date(expected_delivery_date, "expected_delivery_date"),
-        valid_until=_clean_date(valid_until, "valid_until"),
+        expected_delivery_date=_future_date(expected_delivery_date, "expected_delivery_date"),
+        valid_until=_future_date(valid_until, "valid_until"),
         ship_to=ship_to,
         ship_to_address=_ship_to_address(ship_to),
         payment_terms_days=connection.payment_terms_days,
@@ -580,10 +592,8 @@ def update_purchase_order(*, by: Membership, po: PurchaseOrder, **changes) -> Pu
     if unknown:
         raise DomainError(f"These cannot be changed here: {', '.join(sorted(unknown))}.")
     for name in ("expected_delivery_date", "valid_until"):
-        if name in changes:
-            setattr(po, name, _clean_date(changes[name], name))
-    if po.valid_until and po.valid_until < timezone.localdate():
-        raise DomainError("“Valid until” is in the past.", field="valid_until")
+        if name in changes and changes[name] != getattr(po, name):
+            setattr(po, name, _future_date(changes[name], name))
     if "ship_to" in changes:
         ship_to = changes["ship_to"]
         if ship_to is not None and ship_to.organization_id != po.customer_id:
@@ -794,7 +804,9 @@ def submit_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder
     if not lines:
         raise DomainError("Add at least one line before submitting.")
     if po.valid_until and po.valid_until < timezone.localdate():
-        raise DomainError("“Valid until” is in the past: change it before submitting.", field="valid_until")
+        raise DomainError(
+            "The date the supplier must accept by is past: change it before submitting.", field="valid_until"
+        )
     for line in lines:  # listing lines take the latest price, which is frozen from now on
         if line.listing_id is None:
             continue

@@ -444,8 +444,10 @@ class PurchaseOrderCreateView(OrgView):
     def get_form(self, data=None):
         connections = suppliers_of(self.org).filter(status="active")
         form = PurchaseOrderForm(data, connections=connections, locations=locations_of(self.org))
-        if data is None and self.request.GET.get("supplier"):
-            form.initial["connection"] = connections.filter(supplier__slug=self.request.GET["supplier"]).first()
+        if data is None:
+            if self.request.GET.get("supplier"):
+                form.initial["connection"] = connections.filter(supplier__slug=self.request.GET["supplier"]).first()
+            form.initial["ship_to"] = locations_of(self.org).filter(is_default=True).first()
         return form
 
     def get(self, request, org_slug):
@@ -508,7 +510,7 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
     def get(self, request, org_slug, number):
         return self.show(self.get_po())
 
-    def show(self, po, *, header_form=None, line_form=None, editing=None, status=200):
+    def show(self, po, *, header_form=None, line_form=None, editing=None, thread_post=None, status=200):
         lines = selectors.lines_of(po)
         editable = (
             po.is_draft
@@ -554,6 +556,7 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
             "thread": selectors.thread_of(po),
             "notes": selectors.internal_notes_of(po, self.org),
             "actions": po_actions(po, self.membership, editable),
+            "thread_post": thread_post or {},
             **self.sharing(po),
         }
         return render(self.request, "orders/po_detail.html", context, status=status)
@@ -765,6 +768,10 @@ class PurchaseOrderActionView(PurchaseOrderMixin, PostOnlyView):
         po = self.get_po()
         if self.form_class is None:
             return redirect(self.done_url())
+        editable = po.is_draft and (self.membership.is_admin or po.requester_id == request.user.pk)
+        if self.action not in po_actions(po, self.membership, editable):
+            messages.error(request, f"{po.number} is {po.get_status_display().lower()}: this is not possible now.")
+            return redirect(self.done_url())
         return render(request, "orders/po_action.html", {"po": po, "form": self.form_class(), "action": self.action})
 
     def post(self, request, org_slug, number):
@@ -817,8 +824,15 @@ class ThreadPostView(PostOnlyView):
                 services.add_internal_note(po=po, by=self.membership, body=form.cleaned_data["body"])
             else:
                 services.post_message(po=po, by=self.membership, body=form.cleaned_data["body"])
-        except DomainError as exc:
-            messages.error(request, exc.message)
+        except DomainError as exc:  # show the page again with the text and the reason beside it
+            post = {"body": request.POST.get("body", ""), "error": exc.message, "internal": self.internal}
+            if side == "purchase-orders":
+                view = PurchaseOrderDetailView(
+                    request=request, kwargs=self.kwargs, org=self.org, membership=self.membership
+                )
+                return view.show(view.get_po(), thread_post=post, status=400)
+            view = SalesOrderDetailView(request=request, kwargs=self.kwargs, org=self.org, membership=self.membership)
+            return view.show(view.get_so(), thread_post=post, status=400)
         return redirect(self.done_url())
 
 
@@ -886,8 +900,7 @@ class SalesOrderDetailView(SalesOrderMixin, OrgView):
         posted=None,
         posted_added=None,
         error=None,
-        thread_form=None,
-        note_form=None,
+        thread_post=None,
         status=200,
     ):
         po = so.purchase_order
@@ -931,6 +944,7 @@ class SalesOrderDetailView(SalesOrderMixin, OrgView):
             "proposal": proposal,
             "may_adjust": may_adjust,
             "added_rows": added_rows,
+            "thread_post": thread_post or {},
             "header_form": header_form,
             "error": error,
             "actions": so_actions(so, self.membership),

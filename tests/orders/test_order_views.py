@@ -134,10 +134,12 @@ def test_a_foreign_cost_center_is_a_form_error(client, trade):
 def test_html_in_a_note_is_refused_and_escaped_everywhere(client, trade):
     po = trade.sent()
     client.force_login(trade.buyer.user)
-    client.post(
+    refused = client.post(
         url("thread-post", trade.customer, side="purchase-orders", number=po.number),
         {"body": "<script>alert(1)</script>"},
     )
+    assert refused.status_code == 400 and "HTML tags" in refused.content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;</textarea>" in refused.content.decode()  # kept, escaped
     assert not po.events.filter(kind="message").exists()
     services.post_message(po=po, by=trade.buyer, body="Use gate 5 & ring twice")
     page = client.get(url("po-detail", trade.customer, number=po.number)).content.decode()
