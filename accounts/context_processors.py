@@ -20,6 +20,24 @@ def _section(url_name: str | None) -> str:
     return next((section for part, section in _SECTIONS if url_name and part in url_name), "")
 
 
+class _Answer:
+    """A yes/no that a lazy object can wrap (SimpleLazyObject cannot wrap a bool)."""
+
+    def __init__(self, value: bool):
+        self.value = value
+
+    def __bool__(self) -> bool:
+        return self.value
+
+
+def _has_shared_orders(membership) -> _Answer:
+    if membership is None or not membership.organization.buys:
+        return _Answer(False)
+    from orders.selectors import visible_purchase_orders  # orders depends on accounts, not back
+
+    return _Answer(visible_purchase_orders(membership).exists())
+
+
 def tenancy(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
@@ -31,4 +49,6 @@ def tenancy(request):
         "membership": getattr(request, "membership", None),
         # Evaluated only by the templates that show the organization switcher.
         "my_memberships": SimpleLazyObject(lambda: list(memberships_of(user))),
+        # Only asked by the navigation of a member whose roles do not show purchase orders.
+        "has_shared_orders": SimpleLazyObject(lambda: _has_shared_orders(getattr(request, "membership", None))),
     }

@@ -136,6 +136,12 @@ class OrderFilterForm(forms.Form):
         self.fields["counterparty"].choices = [("", "All")] + [(o.pk, o.name) for o in counterparties]
         self.fields["counterparty"].label = counterparty_label
 
+    def clean(self):
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            self.add_error("date_to", "“To” is before “From”.")
+        return data
+
 
 class PurchaseOrderForm(forms.Form):
     connection = forms.ModelChoiceField(label="Supplier", queryset=None, empty_label=None)
@@ -191,6 +197,8 @@ class LineForm(forms.Form):
         self.listings = listings
         self.fields["cost_center"].queryset = cost_centers
         self.fields["gl_account"].queryset = gl_accounts
+        for name in ("description", "unit", "unit_price"):  # needed for a custom item, not for a listing
+            self.fields[name].conditional = "for a custom item"
 
     def clean_listing(self):
         pk = self.cleaned_data["listing"]

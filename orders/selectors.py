@@ -158,6 +158,7 @@ def search_sales_orders(
     for term in q.split()[:6]:
         orders = orders.filter(
             Q(number__icontains=term)
+            | Q(customer__name__icontains=term)
             | Q(purchase_order__number__icontains=term)
             | Q(purchase_order__lines__description__icontains=term)
         ).distinct()

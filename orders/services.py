@@ -652,6 +652,8 @@ def _check_line(po: PurchaseOrder, values: dict) -> dict:
             listing_price_at_add=price,
         )
     else:
+        if not str(values.get("unit_price") or "").strip():
+            raise DomainError("Enter the unit price of the custom item.", field="unit_price")
         try:
             price = parse_price(values.get("unit_price", ""), po.currency)
         except MoneyError as exc:
@@ -1410,8 +1412,16 @@ def share_purchase_order(*, po: PurchaseOrder, by: Membership, member: Membershi
     if member.has_perm("orders.view_purchaseorder"):
         raise DomainError(f"{member.user} sees every purchase order already.", field="member")
     assign_perm("orders.view_purchaseorder", member.user, po)
-    InternalNote.objects.create(
+    note = InternalNote.objects.create(
         purchase_order=po, organization=po.customer, author=by.user, body=f"Shared with {member.user}."
+    )
+    url = reverse("orders:po-detail", kwargs={"org_slug": po.customer.slug, "number": po.number})
+    queue_email(
+        key=f"po_shared:{po.pk}:{note.pk}",
+        to=[member.user.email],
+        template="po_shared",
+        organization=po.customer,
+        context={"po": po, "by": by.user, "url": absolute_url(url)},
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from decimal import Decimal
 from functools import partial
 
 from django.conf import settings
@@ -23,7 +24,7 @@ from accounts.selectors import (
     suppliers_of,
 )
 from accounts.views import OrgView, PostOnlyView
-from billing.money import MoneyError, format_money, parse_decimal, parse_price
+from billing.money import MoneyError, format_money, parse_decimal, parse_price, round_money
 from procurement.errors import DomainError
 from procurement.forms import add_domain_error
 
@@ -45,7 +46,7 @@ from .forms import (
 )
 from .models import ProposalLine, PurchaseOrder, SalesOrder
 from .totals import line_amounts
-from .units import UNITS
+from .units import UNITS, quantity_error
 
 PAGE_SIZE = 25
 
@@ -376,9 +377,9 @@ class PurchaseOrderListView(_OrderListView):
                 po.order_date or "",
                 po.expected_delivery_date or "",
                 po.currency,
-                po.subtotal,
-                po.tax_total,
-                po.total,
+                round_money(po.subtotal, po.currency),
+                round_money(po.tax_total, po.currency),
+                round_money(po.total, po.currency),
                 po.requester.email,
                 po.created_at.date(),
             )
@@ -427,7 +428,7 @@ class SalesOrderListView(_OrderListView):
                 so.customer.name,
                 so.get_status_display(),
                 so.purchase_order.currency,
-                so.purchase_order.total,
+                round_money(so.purchase_order.total, so.purchase_order.currency),
                 so.created_at.date(),
             )
             for so in orders.iterator(chunk_size=1000)
@@ -708,6 +709,9 @@ class LinePreviewView(PurchaseOrderMixin, OrgView):
                 else parse_price(request.GET.get("unit_price") or "0", po.currency)
             )
             rate = parse_decimal(request.GET.get("tax_rate") or "0")
+            unit = listing.unit if listing else request.GET.get("unit", "ea")
+            if quantity_error(quantity, unit) or not Decimal(0) <= rate <= Decimal(100):
+                raise MoneyError("not a line yet")
             total, tax = line_amounts(quantity, price, rate, po.currency)
         except MoneyError:
             return HttpResponse('<span class="text-muted">—</span>')

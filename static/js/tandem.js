@@ -4,3 +4,12 @@ document.addEventListener("DOMContentLoaded", function () {
   var invalid = document.querySelector("main [aria-invalid='true']");
   if (invalid) { invalid.focus(); }
 });
+
+// After htmx replaces the order's lines (a line added, changed or removed), keep the keyboard
+// in the same place: on the line form's heading, or the first field it marks as wrong.
+document.addEventListener("htmx:afterSettle", function (event) {
+  var part = document.getElementById("order-main");
+  if (!part || !part.contains(event.detail.elt) && event.detail.elt !== part) { return; }
+  var target = part.querySelector("[aria-invalid='true']") || document.getElementById("add-line-heading");
+  if (target) { target.focus(); }
+});

@@ -90,7 +90,7 @@ def test_the_whole_negotiation_through_the_pages(client, trade, django_capture_o
     revisions = client.get(url("revisions", trade.customer, side="purchase-orders", number=po.number))
     assert revisions.content.decode().count("Revision ") >= 3
     thread = client.get(url("po-detail", trade.customer, number=po.number)).content.decode()
-    for kind in ("Sent to supplier", "Accepted by supplier", "Changes requested", "Confirmed", "Two pallets please"):
+    for kind in ("Sent</strong>", "Accepted</strong>", "Changes requested", "Confirmed", "Two pallets please"):
         assert kind in thread
     assert any("is confirmed" in m.subject for m in mail.outbox)
 
@@ -277,7 +277,7 @@ def test_a_draft_line_is_changed_in_place(client, trade):
     assert bad.status_code == 200 and "more than zero" in bad.content.decode()
 
 
-def test_an_admin_shares_one_order_with_a_colleague(client, trade):
+def test_an_admin_shares_one_order_with_a_colleague(client, trade, django_capture_on_commit_callbacks):
     po = trade.sent()
     hidden = trade.draft()
     sales_colleague = member(trade.customer, Role.PAYABLES)
@@ -293,12 +293,16 @@ def test_an_admin_shares_one_order_with_a_colleague(client, trade):
     client.force_login(trade.customer_admin.user)
     page = client.get(url("po-detail", trade.customer, number=po.number)).content.decode()
     assert "Share with" in page
-    client.post(url("po-share", trade.customer, number=po.number), {"member": sales_colleague.pk})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url("po-share", trade.customer, number=po.number), {"member": sales_colleague.pk})
     # Another tenant's member cannot be chosen: 404, nothing granted.
     outsider = member(Trade().customer, Role.SALES)
     assert client.post(url("po-share", trade.customer, number=po.number), {"member": outsider.pk}).status_code == 404
 
+    assert any(sales_colleague.user.email in m.to and po.number in m.subject for m in mail.outbox)
     client.force_login(sales_colleague.user)
+    home = client.get(reverse("accounts:org-home", args=[trade.customer.slug])).content.decode()
+    assert url("po-list", trade.customer) in home  # the menu leads to the shared order
     assert client.get(url("po-detail", trade.customer, number=po.number)).status_code == 200
     listing = client.get(url("po-list", trade.customer)).content.decode()
     assert po.number in listing and hidden.number not in listing
