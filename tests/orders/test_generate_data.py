@@ -1,0 +1,24 @@
+"""The data generator fills every table the pages read, in every state, and can run again."""
+
+from django.core.management import call_command
+
+from accounts.models import DocumentSequence, Organization
+from orders.models import PurchaseOrder, PurchaseOrderLine, Revision, RevisionLine, SalesOrder
+
+
+def test_generate_data_makes_consistent_orders_and_continues_numbering(db):
+    call_command("generate_data", orders=120, verbosity=0)
+    assert Organization.objects.filter(slug__startswith="gen-").count() == 100
+    assert PurchaseOrder.objects.count() == 120
+    assert PurchaseOrderLine.objects.count() == 600
+    assert set(PurchaseOrder.objects.values_list("status", flat=True)) >= {"draft", "sent", "confirmed", "cancelled"}
+    assert SalesOrder.objects.count() == PurchaseOrder.objects.exclude(status="draft").count()
+    for revision in Revision.objects.all()[:20]:
+        assert revision.lines.count() == 5
+    assert RevisionLine.objects.exists()
+    call_command("generate_data", orders=30, verbosity=0)
+    assert PurchaseOrder.objects.count() == 150
+    numbers = list(PurchaseOrder.objects.values_list("customer_id", "number"))
+    assert len(numbers) == len(set(numbers))
+    seq = DocumentSequence.objects.get(organization__slug="gen-000", kind="po")
+    assert seq.last_value == PurchaseOrder.objects.filter(customer__slug="gen-000").count()
