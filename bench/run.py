@@ -1,0 +1,294 @@
+"""``make bench``: how the main pages and the order lifecycle hold as data grows.
+
+Against PostgreSQL (``DATABASE_URL``, default a ``tandem_bench`` database on this machine),
+for each size (1,000, 10,000 and 100,000 orders by default) the data generator fills the
+database up to that size, then a real HTTP server (gunicorn, two workers, the production
+shape of the settings) serves each page to a non-superuser at least 200 times. The server
+reports its own time and query count per response (``bench.middleware``); the report gives
+the median and p95 of the server time, the queries, and the ratio to the floor: a bare view
+rendering a 50-row table read from the database, measured in the same run. The lifecycle
+(create → submit → accept → confirm, 5 lines) runs through the services, in orders per second.
+The report is written to ``bench/results/report.md`` and ``report.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/tandem_bench"
+TARGET_RATIO, TARGET_QUERIES, TARGET_LIFECYCLE = 3.0, 12, 50.0
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def session_cookie(email: str) -> str:
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from accounts.models import User
+
+    user = User.objects.get(email=email)
+    assert not user.is_superuser  # guardian and the role checks skip nothing for a member
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return f"sessionid={session.session_key}"
+
+
+def big_order():
+    """A confirmed-to-be order of 50 lines between two generated organizations, made once."""
+    from accounts.models import Connection, Membership
+    from orders import services
+    from orders.models import CostCenter, Listing, PurchaseOrder
+
+    existing = PurchaseOrder.objects.filter(customer__slug="gen-000", note_to_supplier="bench: 50 lines").first()
+    if existing:
+        return existing
+    buyer = Membership.objects.select_related("organization", "user").get(user__email="buyer@gen-000.example")
+    connection = Connection.objects.filter(customer=buyer.organization, status="active").first()
+    sales = Membership.objects.select_related("organization", "user").get(
+        organization=connection.supplier, user__email__startswith="sales@"
+    )
+    cost_center = CostCenter.objects.get(organization=buyer.organization, code="OPS")
+    listings = list(Listing.objects.filter(supplier=connection.supplier, is_active=True)[:20])
+    po = services.create_purchase_order(by=buyer, connection=connection, note_to_supplier="bench: 50 lines")
+    for i in range(50):
+        services.add_line(
+            by=buyer,
+            po=po,
+            values={"listing": listings[i % len(listings)], "quantity": str(i + 1), "cost_center": cost_center},
+        )
+    services.submit_purchase_order(po=po, by=buyer)
+    po.refresh_from_db()
+    services.accept_sales_order(so=po.sales_order, by=sales)
+    po.refresh_from_db()
+    return po
+
+
+def pages(po) -> list[tuple[str, str, str]]:
+    """(name, who, path) of every page measured."""
+    buyer, sales = "buyer@gen-000.example", f"sales@{po.supplier.slug}.example"
+    so = po.sales_order
+    from orders.models import PurchaseOrder
+
+    count = PurchaseOrder.objects.filter(customer=po.customer).count()
+    last = max(1, (count + 24) // 25)
+    base = f"/o/{po.customer.slug}"
+    return [
+        ("floor: bare 50-row table", buyer, "/bench/floor/"),
+        ("home / inbox", buyer, f"{base}/"),
+        ("PO list, first page", buyer, f"{base}/purchase-orders/"),
+        ("PO list, last page", buyer, f"{base}/purchase-orders/?page={last}"),
+        ("PO list, status = confirmed", buyer, f"{base}/purchase-orders/?status=confirmed"),
+        ("PO list, one supplier", buyer, f"{base}/purchase-orders/?counterparty={po.supplier_id}"),
+        ("PO list, search by number", buyer, f"{base}/purchase-orders/?q={po.number}"),
+        ("PO page, 50 lines", buyer, f"{base}/purchase-orders/{po.number}/"),
+        ("SO list", sales, f"/o/{po.supplier.slug}/sales-orders/"),
+        ("SO page, 50 lines", sales, f"/o/{po.supplier.slug}/sales-orders/{so.number}/"),
+        ("supplier home / inbox", sales, f"/o/{po.supplier.slug}/"),
+    ]
+
+
+def measure(port: int, cookie: str, path: str, requests: int) -> dict:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    server, client, queries = [], [], set()
+    for i in range(requests + 10):
+        started = time.perf_counter()
+        conn.request("GET", path, headers={"Cookie": cookie, "Host": "127.0.0.1"})
+        response = conn.getresponse()
+        response.read()
+        if response.status != 200:
+            raise SystemExit(f"{path} answered {response.status}")
+        if i >= 10:  # the first ten warm the caches and the session
+            client.append((time.perf_counter() - started) * 1000)
+            server.append(float(response.getheader("Server-Timing").split("dur=")[1]))
+            queries.add(int(response.getheader("X-Queries")))
+    conn.close()
+    server.sort()
+    return {
+        "median_ms": round(statistics.median(server), 2),
+        "p95_ms": round(server[int(len(server) * 0.95) - 1], 2),
+        "client_median_ms": round(statistics.median(client), 2),
+        "queries": max(queries),
+        "requests": requests,
+    }
+
+
+def lifecycle(orders: int) -> dict:
+    """create → 5 lines → submit → accept → confirm, through the services, one order at a time."""
+    from accounts.models import Connection, Membership
+    from orders import services
+    from orders.models import CostCenter, Listing
+
+    buyer = Membership.objects.select_related("organization", "user").get(user__email="buyer@gen-001.example")
+    connection = Connection.objects.filter(customer=buyer.organization, status="active").first()
+    sales = Membership.objects.select_related("organization", "user").get(
+        organization=connection.supplier, user__email__startswith="sales@"
+    )
+    cost_center = CostCenter.objects.get(organization=buyer.organization, code="OPS")
+    listings = list(Listing.objects.filter(supplier=connection.supplier, is_active=True)[:5])
+    started = time.perf_counter()
+    for _ in range(orders):
+        po = services.create_purchase_order(by=buyer, connection=connection)
+        for listing in listings:
+            services.add_line(by=buyer, po=po, values={"listing": listing, "quantity": "3", "cost_center": cost_center})
+        services.submit_purchase_order(po=po, by=buyer)
+        po.refresh_from_db()
+        services.accept_sales_order(so=po.sales_order, by=sales)
+        services.confirm_purchase_order(po=po, by=buyer)
+    elapsed = time.perf_counter() - started
+    return {"orders": orders, "seconds": round(elapsed, 2), "orders_per_second": round(orders / elapsed, 1)}
+
+
+def report(results: dict) -> str:
+    lines = [
+        "# Benchmark report",
+        "",
+        f"Run {results['when']} on {results['machine']}; PostgreSQL, gunicorn with 2 sync workers, "
+        f"{results['requests']} requests per page after 10 warm-up requests, one client at a time, as a "
+        "non-superuser. Server time is measured inside Django (middleware to response); the floor is a bare "
+        "view rendering a 50-row table read from the database.",
+        "",
+        f"Targets: every page ≤ {TARGET_RATIO:g}× the floor's median and ≤ {TARGET_QUERIES} queries at every size; "
+        f"lifecycle ≥ {TARGET_LIFECYCLE:g} orders/s.",
+        "",
+    ]
+    for size in results["sizes"]:
+        data = results["by_size"][str(size)]
+        floor = data["pages"]["floor: bare 50-row table"]["median_ms"]
+        lines += [
+            f"## {size:,} orders ({data['generated_in_s']} s to generate)",
+            "",
+            "| page | median ms | p95 ms | × floor | queries | target |",
+            "|---|---:|---:|---:|---:|---|",
+        ]
+        for name, m in data["pages"].items():
+            ratio = m["median_ms"] / floor if floor else 0
+            ok = name.startswith("floor") or (ratio <= TARGET_RATIO and m["queries"] <= TARGET_QUERIES)
+            lines.append(
+                f"| {name} | {m['median_ms']:.2f} | {m['p95_ms']:.2f} | {ratio:.2f} | {m['queries']} | "
+                f"{'met' if ok else '**missed**'} |"
+            )
+        lines.append("")
+    life = results["lifecycle"]
+    met = "met" if life["orders_per_second"] >= TARGET_LIFECYCLE else "**missed**"
+    lines += [
+        "## Lifecycle through the services",
+        "",
+        f"{life['orders']} orders created with 5 lines, submitted, accepted and confirmed in {life['seconds']} s: "
+        f"**{life['orders_per_second']} orders/s** (target {TARGET_LIFECYCLE:g}: {met}). E-mails and PDFs are queued "
+        "for the worker, as in production.",
+        "",
+        "Confirm → documents with a real worker: not measured yet (the invoice and the bill arrive with billing).",
+        "",
+    ]
+    missed = results.get("missed", [])
+    lines += ["## Verdict", "", "Every target is met." if not missed else "Missed: " + "; ".join(missed) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--lifecycle", type=int, default=200)
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    os.environ.setdefault("DATABASE_URL", DEFAULT_DB)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    ensure_database(os.environ["DATABASE_URL"])
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from orders.models import PurchaseOrder
+
+    call_command("migrate", verbosity=0)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results = {
+        "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{os.cpu_count()} cores, {platform.platform()}",
+        "requests": args.requests,
+        "sizes": sizes,
+        "by_size": {},
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "procurement.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{args.port}",
+            "--workers",
+            "2",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings"},
+    )
+    try:
+        time.sleep(2)
+        for size in sizes:
+            have = PurchaseOrder.objects.count()
+            started = time.monotonic()
+            if have < size:
+                call_command("generate_data", orders=size - have, verbosity=0)
+            po = big_order()
+            data = {"generated_in_s": round(time.monotonic() - started, 1), "pages": {}}
+            cookies = {}
+            for name, who, path in pages(po):
+                cookies.setdefault(who, session_cookie(who))
+                data["pages"][name] = measure(args.port, cookies[who], path, args.requests)
+                print(f"{size:>7} {name:<32} {data['pages'][name]}", flush=True)
+            results["by_size"][str(size)] = data
+        results["lifecycle"] = lifecycle(args.lifecycle)
+        print("lifecycle", results["lifecycle"], flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    missed = []
+    for size in sizes:
+        pages_ = results["by_size"][str(size)]["pages"]
+        floor = pages_["floor: bare 50-row table"]["median_ms"]
+        for name, m in pages_.items():
+            if not name.startswith("floor") and (
+                m["median_ms"] > TARGET_RATIO * floor or m["queries"] > TARGET_QUERIES
+            ):
+                missed.append(f"{name} at {size:,} ({m['median_ms'] / floor:.1f}× floor, {m['queries']} queries)")
+    if results["lifecycle"]["orders_per_second"] < TARGET_LIFECYCLE:
+        missed.append(f"lifecycle ({results['lifecycle']['orders_per_second']} orders/s)")
+    results["missed"] = missed
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "report.json").write_text(json.dumps(results, indent=2))
+    (RESULTS / "report.md").write_text(report(results))
+    print(report(results))
+
+
+if __name__ == "__main__":
+    main()
