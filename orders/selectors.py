@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user, get_users_with_perms
 
@@ -113,10 +115,22 @@ def search_purchase_orders(
     if date_to:
         orders = orders.filter(created_at__date__lte=date_to)
     for term in q.split()[:6]:
-        orders = orders.filter(
-            Q(number__icontains=term) | Q(lines__description__icontains=term) | Q(lines__sku__icontains=term)
-        ).distinct()
+        if DOCUMENT_NUMBER.match(term):  # "PO-001426": a number is looked up as a number
+            orders = orders.filter(number__icontains=term)
+        else:
+            orders = orders.filter(Q(number__icontains=term) | Exists(_lines_matching(term, "pk")))
     return orders.order_by(*PO_SORTS.get(sort, PO_SORTS["-created"]))
+
+
+DOCUMENT_NUMBER = re.compile(r"^[A-Za-z]{1,8}-\d+$|^\d{3,}$")
+
+
+def _lines_matching(term: str, order_pk: str) -> QuerySet[PurchaseOrderLine]:
+    """The lines of the outer order whose item or SKU contains ``term`` (an EXISTS, not a
+    join: no duplicate rows, no DISTINCT over every line)."""
+    return PurchaseOrderLine.objects.filter(
+        Q(description__icontains=term) | Q(sku__icontains=term), purchase_order=OuterRef(order_pk)
+    )
 
 
 def sales_orders_of(supplier: Organization) -> QuerySet[SalesOrder]:
@@ -160,8 +174,8 @@ def search_sales_orders(
             Q(number__icontains=term)
             | Q(customer__name__icontains=term)
             | Q(purchase_order__number__icontains=term)
-            | Q(purchase_order__lines__description__icontains=term)
-        ).distinct()
+            | (Q() if DOCUMENT_NUMBER.match(term) else Exists(_lines_matching(term, "purchase_order_id")))
+        )
     return orders.order_by(*SO_SORTS.get(sort, SO_SORTS["-created"]))
 
 

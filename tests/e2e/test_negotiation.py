@@ -51,6 +51,7 @@ def test_buyer_and_supplier_negotiate_and_confirm(live_server, browser):
     buyer.get_by_label("Quantity").fill("10")
     expect(buyer.locator("#line-preview")).to_contain_text("25.00 USD")
     buyer.get_by_role("button", name="Add line").click()
+    expect(buyer.locator("#lines")).to_contain_text("BOLT")  # htmx has swapped the order part in
     shot(buyer, "00-after-first-line")
     buyer.get_by_role("textbox", name="Item (for a custom item)").fill("Custom crate, oak")
     buyer.get_by_label("Quantity").fill("2")
