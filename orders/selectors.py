@@ -105,21 +105,27 @@ def search_purchase_orders(
     orders: QuerySet[PurchaseOrder], *, status="", supplier=None, q="", date_from=None, date_to=None, sort="-created"
 ) -> QuerySet[PurchaseOrder]:
     """Filter and sort ``orders`` (already scoped: see ``visible_purchase_orders``)."""
-    orders = orders.select_related("supplier", "requester")
-    if status:
-        orders = orders.filter(status=status)
-    if supplier:
-        orders = orders.filter(supplier=supplier)
-    if date_from:
-        orders = orders.filter(created_at__date__gte=date_from)
-    if date_to:
-        orders = orders.filter(created_at__date__lte=date_to)
+    orders = _filtered(
+        orders.select_related("supplier", "requester"), status, {"supplier": supplier}, date_from, date_to
+    )
     for term in q.split()[:6]:
         if DOCUMENT_NUMBER.match(term):  # "PO-001426": a number is looked up as a number
             orders = orders.filter(number__icontains=term)
         else:
             orders = orders.filter(Q(number__icontains=term) | Exists(_lines_matching(term, "pk")))
     return orders.order_by(*PO_SORTS.get(sort, PO_SORTS["-created"]))
+
+
+def _filtered(orders: QuerySet, status: str, counterparty: dict, date_from, date_to) -> QuerySet:
+    """The filter bar shared by both order lists: status, counterparty, creation dates."""
+    if status:
+        orders = orders.filter(status=status)
+    orders = orders.filter(**{field: value for field, value in counterparty.items() if value})
+    if date_from:
+        orders = orders.filter(created_at__date__gte=date_from)
+    if date_to:
+        orders = orders.filter(created_at__date__lte=date_to)
+    return orders
 
 
 DOCUMENT_NUMBER = re.compile(r"^[A-Za-z]{1,8}-\d+$|^\d{3,}$")
@@ -160,15 +166,13 @@ def sales_order_for(*, supplier: Organization, number: str) -> SalesOrder:
 def search_sales_orders(
     supplier: Organization, *, status="", customer=None, q="", date_from=None, date_to=None, sort="-created"
 ) -> QuerySet[SalesOrder]:
-    orders = sales_orders_of(supplier).select_related("customer", "purchase_order")
-    if status:
-        orders = orders.filter(status=status)
-    if customer:
-        orders = orders.filter(customer=customer)
-    if date_from:
-        orders = orders.filter(created_at__date__gte=date_from)
-    if date_to:
-        orders = orders.filter(created_at__date__lte=date_to)
+    orders = _filtered(
+        sales_orders_of(supplier).select_related("customer", "purchase_order"),
+        status,
+        {"customer": customer},
+        date_from,
+        date_to,
+    )
     for term in q.split()[:6]:
         orders = orders.filter(
             Q(number__icontains=term)
