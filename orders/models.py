@@ -305,6 +305,12 @@ class SalesOrder(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     def __str__(self) -> str:
         return self.number
 
+    @property
+    def has_acknowledgement(self) -> bool:
+        """An order acknowledgement exists once the supplier accepted, unless the order ended."""
+        ended = (self.Status.DECLINED, self.Status.CANCELLED, self.Status.EXPIRED)
+        return self.purchase_order.supplier_accepted_at is not None and self.status not in ended
+
     @transition(field=status, source=[S.NEW, S.CHANGES_REQUESTED], target=S.IN_REVIEW)
     def start_review(self) -> None:
         pass

@@ -851,7 +851,7 @@ class OrderPdfView(OrgView):
             if not can(self.membership, "orders.view_salesorder"):
                 raise PermissionDenied
             so = selectors.sales_order_for(supplier=self.org, number=number)
-            if not so.purchase_order.supplier_accepted_at or so.status in ("declined", "cancelled", "expired"):
+            if not so.has_acknowledgement:
                 messages.error(request, f"{so.number} has no acknowledgement: you have not accepted it.")
                 return redirect("orders:so-detail", org_slug=self.org.slug, number=number)
             content, name = pdf.acknowledgement_pdf(so.purchase_order), f"{so.number}.pdf"
