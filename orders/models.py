@@ -207,6 +207,7 @@ class PurchaseOrder(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
             models.CheckConstraint(condition=~models.Q(customer=models.F("supplier")), name="po_not_to_self"),
         ]
         indexes = [
+            models.Index(fields=["customer", "-created_at", "-id"], name="po_list_newest_first"),
             models.Index(fields=["customer", "status", "-created_at"]),
             models.Index(fields=["customer", "supplier", "-created_at"]),
             models.Index(fields=["status", "valid_until"]),
@@ -298,6 +299,7 @@ class SalesOrder(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
         ]
         constraints = [models.UniqueConstraint(fields=["supplier", "number"], name="unique_so_number")]
         indexes = [
+            models.Index(fields=["supplier", "-created_at", "-id"], name="so_list_newest_first"),
             models.Index(fields=["supplier", "status", "-created_at"]),
             models.Index(fields=["supplier", "customer", "-created_at"]),
         ]
