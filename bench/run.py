@@ -215,6 +215,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--lifecycle", type=int, default=200)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--results", default=str(RESULTS), help="where to write report.md and report.json")
     args = parser.parse_args()
     os.environ.setdefault("DATABASE_URL", DEFAULT_DB)
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
@@ -284,9 +285,10 @@ def main() -> None:
     if results["lifecycle"]["orders_per_second"] < TARGET_LIFECYCLE:
         missed.append(f"lifecycle ({results['lifecycle']['orders_per_second']} orders/s)")
     results["missed"] = missed
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "report.json").write_text(json.dumps(results, indent=2))
-    (RESULTS / "report.md").write_text(report(results))
+    out = Path(args.results)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(results, indent=2))
+    (out / "report.md").write_text(report(results))
     print(report(results))
 
 
