@@ -34,6 +34,7 @@ from orders.models import (
     RevisionLine,
     SalesOrder,
 )
+from orders.services import LINE_VALUE_FIELDS
 from orders.totals import line_amounts
 
 PREFIX = "gen"  # slugs and e-mails of generated organizations start with it
@@ -301,46 +302,18 @@ class Command(BaseCommand):
                         created_at=created,
                     )
                 )
-            events.append(
-                OrderEvent(
-                    purchase_order_id=po.pk,
-                    kind="created",
-                    created_at=created,
-                    actor_id=po.requester_id,
-                    organization_id=po.customer_id,
-                )
-            )
+            by_buyer = {"actor_id": po.requester_id, "organization_id": po.customer_id}
+            kinds = [("created", by_buyer, "")]
             if so is not None:
-                events.append(
-                    OrderEvent(
-                        purchase_order_id=po.pk,
-                        kind="sent",
-                        created_at=created,
-                        actor_id=po.requester_id,
-                        organization_id=po.customer_id,
-                        body=f"Sent as {so.number}.",
-                    )
-                )
+                kinds.append(("sent", by_buyer, f"Sent as {so.number}."))
             if revisions > 1:
-                events.append(
-                    OrderEvent(
-                        purchase_order_id=po.pk,
-                        kind="accepted",
-                        created_at=created,
-                        organization_id=po.supplier_id,
-                        body="Accepted: no changes.",
-                    )
-                )
+                kinds.append(("accepted", {"organization_id": po.supplier_id}, "Accepted: no changes."))
             if po.status == S.CONFIRMED:
-                events.append(
-                    OrderEvent(
-                        purchase_order_id=po.pk,
-                        kind="confirmed",
-                        created_at=created,
-                        actor_id=po.requester_id,
-                        organization_id=po.customer_id,
-                    )
-                )
+                kinds.append(("confirmed", by_buyer, ""))
+            events += [
+                OrderEvent(purchase_order_id=po.pk, kind=kind, created_at=created, body=body, **who)
+                for kind, who, body in kinds
+            ]
         PurchaseOrderLine.objects.bulk_create(po_lines, batch_size=BATCH * 2)
         Revision.objects.bulk_create(revisions_made, batch_size=BATCH)
         by_po = {}
@@ -348,19 +321,7 @@ class Command(BaseCommand):
             by_po.setdefault(line.purchase_order_id, []).append(line)
         RevisionLine.objects.bulk_create(
             (
-                RevisionLine(
-                    revision_id=rev.pk,
-                    key=line.key,
-                    position=line.position,
-                    sku=line.sku,
-                    description=line.description,
-                    quantity=line.quantity,
-                    unit=line.unit,
-                    unit_price=line.unit_price,
-                    tax_rate=line.tax_rate,
-                    line_total=line.line_total,
-                    tax_amount=line.tax_amount,
-                )
+                RevisionLine(revision_id=rev.pk, **{name: getattr(line, name) for name in LINE_VALUE_FIELDS})
                 for rev in revisions_made
                 for line in by_po[rev.purchase_order_id]
             ),
