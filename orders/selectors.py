@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, prefetch_related_objects
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user, get_users_with_perms
 
 from accounts.models import Organization
 from accounts.permissions import can
+from procurement.lookups import one_or_404
 
 from .models import (
     CostCenter,
@@ -90,14 +91,13 @@ def purchase_orders_of(customer: Organization) -> QuerySet[PurchaseOrder]:
 
 
 def purchase_order_for(*, customer: Organization, number: str) -> PurchaseOrder:
-    po = (
+    po = one_or_404(
         purchase_orders_of(customer)
-        .select_related("supplier", "customer", "requester", "connection", "ship_to", "sales_order")
-        .filter(number=number)
-        .first()
+        .select_related("supplier", "requester", "connection", "ship_to", "sales_order")
+        .filter(number=number),
+        "No such purchase order.",
     )
-    if po is None:
-        raise Http404("No such purchase order.")
+    po.customer = customer
     return po
 
 
@@ -144,22 +144,14 @@ def sales_orders_of(supplier: Organization) -> QuerySet[SalesOrder]:
 
 
 def sales_order_for(*, supplier: Organization, number: str) -> SalesOrder:
-    so = (
+    so = one_or_404(
         sales_orders_of(supplier)
-        .select_related(
-            "customer",
-            "supplier",
-            "purchase_order",
-            "purchase_order__requester",
-            "purchase_order__connection",
-            "purchase_order__customer",
-            "purchase_order__supplier",
-        )
-        .filter(number=number)
-        .first()
+        .select_related("customer", "purchase_order", "purchase_order__requester", "purchase_order__connection")
+        .filter(number=number),
+        "No such sales order.",
     )
-    if so is None:
-        raise Http404("No such sales order.")
+    so.supplier = so.purchase_order.supplier = supplier
+    so.purchase_order.customer = so.customer
     return so
 
 
@@ -183,12 +175,21 @@ def search_sales_orders(
     return orders.order_by(*SO_SORTS.get(sort, SO_SORTS["-created"]))
 
 
-def lines_of(po: PurchaseOrder) -> list[PurchaseOrderLine]:
-    return list(po.lines.select_related("listing", "cost_center", "gl_account"))
+def lines_of(po: PurchaseOrder, *, coding: bool = True) -> list[PurchaseOrderLine]:
+    """The order's lines; ``coding`` brings their cost centers and GL accounts (the buyer's side)."""
+    lines = po.lines.all()
+    return list(lines.select_related("cost_center", "gl_account") if coding else lines)
 
 
 def revisions_of(po: PurchaseOrder) -> list[Revision]:
     return list(po.revisions.prefetch_related("lines").select_related("created_by"))
+
+
+def latest_revisions_of(po: PurchaseOrder) -> list[Revision]:
+    """The last two revisions, oldest first, with their lines: what an order page's redline compares."""
+    latest = list(po.revisions.order_by("-number")[:2])[::-1]
+    prefetch_related_objects(latest, "lines")
+    return latest
 
 
 def thread_of(po: PurchaseOrder) -> list[OrderEvent]:

@@ -518,7 +518,7 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
             and can(self.membership, "orders.change_purchaseorder")
             and (self.membership.is_admin or po.requester_id == self.request.user.pk)
         )
-        revisions = [] if po.is_draft else selectors.revisions_of(po)
+        revisions = [] if po.is_draft else selectors.latest_revisions_of(po)
         redline, header_changes = _redline(revisions)
         if editable and header_form is None:
             header_form = DraftHeaderForm(
@@ -553,7 +553,6 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
             "redline": redline,
             "header_changes": header_changes,
             "previous": revisions[-2] if len(revisions) > 1 else None,
-            "revisions": revisions,
             "thread": selectors.thread_of(po),
             "notes": selectors.internal_notes_of(po, self.org),
             "actions": po_actions(po, self.membership, editable),
@@ -908,7 +907,7 @@ class SalesOrderDetailView(SalesOrderMixin, OrgView):
         status=200,
     ):
         po = so.purchase_order
-        lines = selectors.lines_of(po)
+        lines = selectors.lines_of(po, coding=False)
         proposal = selectors.proposal_of(so)
         may_adjust = (
             so.status in SalesOrder.OPEN
@@ -940,7 +939,7 @@ class SalesOrderDetailView(SalesOrderMixin, OrgView):
                 if proposal
                 else {"payment_terms_days": po.payment_terms_days, "ship_to_address": po.ship_to_address}
             )
-        revisions = selectors.revisions_of(po)
+        revisions = selectors.latest_revisions_of(po)
         context = {
             "so": so,
             "po": po,
@@ -954,7 +953,6 @@ class SalesOrderDetailView(SalesOrderMixin, OrgView):
             "actions": so_actions(so, self.membership),
             **dict(zip(("redline", "header_changes"), _redline(revisions), strict=True)),
             "previous": revisions[-2] if len(revisions) > 1 else None,
-            "revisions": revisions,
             "lines": lines,
             "thread": selectors.thread_of(po),
             "notes": selectors.internal_notes_of(po, self.org),
