@@ -32,13 +32,11 @@ def queue_email(
 ) -> OutboundEmail:
     """Render ``templates/emails/<template>_{subject.txt,body.txt,body.html}`` and queue it.
 
-    The templates are ordinary Django templates: HTML is escaped in the HTML part.
+    The templates are ordinary Django templates: HTML is escaped in the HTML part. A key seen
+    before returns the e-mail already queued (the unique key decides, not a read beforehand).
     """
     from . import tasks  # tasks import this module's helpers
 
-    existing = OutboundEmail.objects.filter(key=key).first()
-    if existing:
-        return existing
     context = {"site_url": settings.SITE_URL, **context}
     subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
     try:

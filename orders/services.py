@@ -13,7 +13,6 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
@@ -615,10 +614,23 @@ def _customer_price(listing: Listing, customer: Organization) -> Decimal | None:
     return CustomerPrice.objects.filter(listing=listing, customer=customer).values_list("unit_price", flat=True).first()
 
 
-def _check_line(po: PurchaseOrder, values: dict) -> dict:
-    """Validate and complete a line's values for ``po``; raise DomainError on the first problem."""
+def _customer_prices(listings, customer: Organization) -> dict[int, Decimal]:
+    """The customer's own prices of these listings, by listing id (one query)."""
+    return dict(
+        CustomerPrice.objects.filter(listing__in=listings, customer=customer).values_list("listing_id", "unit_price")
+    )
+
+
+def _check_line(po: PurchaseOrder, values: dict, *, listings=None, customer_prices=None) -> dict:
+    """Validate and complete a line's values for ``po``; raise DomainError on the first problem.
+
+    ``listings`` (by id, price breaks prefetched) and ``customer_prices`` (by listing id) are the
+    current rows read by the caller for a batch of lines; without them, one line reads its own.
+    """
     clean: dict = {}
     listing = values.get("listing")
+    if listing is not None and listings is not None:
+        listing = listings[listing.pk]
     unit = listing.unit if listing else (values.get("unit") or "").strip()
     if unit not in UNITS:
         raise DomainError("Choose a unit of measure.", field="unit")
@@ -642,7 +654,8 @@ def _check_line(po: PurchaseOrder, values: dict) -> dict:
                 f"{listing.sku} is sold from {listing.min_order_qty.normalize():f} {listing.unit}.",
                 field="quantity",
             )
-        price = listing.price_for(quantity=quantity, customer_price=_customer_price(listing, po.customer))
+        own = customer_prices.get(listing.pk) if customer_prices is not None else _customer_price(listing, po.customer)
+        price = listing.price_for(quantity=quantity, customer_price=own)
         clean.update(
             listing=listing,
             sku=listing.sku,
@@ -699,17 +712,43 @@ def _save_totals(po: PurchaseOrder, lines=None) -> None:
     po.save(update_fields=["subtotal", "discount", "tax_total", "total", "updated_at"])
 
 
-@transaction.atomic
 def add_line(*, by: Membership, po: PurchaseOrder, values: dict) -> PurchaseOrderLine:
     """A listing line (``values["listing"]``) or a custom item, on a draft."""
+    return add_lines(by=by, po=po, lines=[values])[0]
+
+
+@transaction.atomic
+def add_lines(*, by: Membership, po: PurchaseOrder, lines: list[dict]) -> list[PurchaseOrderLine]:
+    """Several lines on a draft at once, all or none: one lock, one check of who may edit, the
+    listings and the customer's prices read once, one insert. A problem on a line of several is
+    reported as "Line n: …" with its field."""
     po = _lock_po(po, by)
     _require_draft_editor(by, po)
     _require_draft(po)
-    clean = _check_line(po, values)
-    position = (po.lines.aggregate(m=Max("position"))["m"] or 0) + 1
-    line = PurchaseOrderLine.objects.create(purchase_order=po, position=position, **clean)
-    _save_totals(po)
-    return line
+    if not lines:
+        raise DomainError("Add at least one line.")
+    wanted = {values["listing"].pk for values in lines if values.get("listing") is not None}
+    listings = {
+        listing.pk: listing for listing in Listing.objects.filter(pk__in=wanted).prefetch_related("price_breaks")
+    }
+    if len(listings) != len(wanted):
+        raise DomainError("Choose an active listing of this supplier.", field="listing")
+    prices = _customer_prices(list(listings), po.customer) if listings else {}
+    existing = list(po.lines.all())
+    position = max((line.position for line in existing), default=0)
+    new = []
+    for number, values in enumerate(lines, 1):
+        try:
+            clean = _check_line(po, values, listings=listings, customer_prices=prices)
+        except DomainError as exc:
+            if len(lines) == 1:
+                raise
+            raise DomainError(f"Line {number}: {exc.message}", field=exc.field) from None
+        position += 1
+        new.append(PurchaseOrderLine(purchase_order=po, position=position, **clean))
+    PurchaseOrderLine.objects.bulk_create(new)
+    _save_totals(po, existing + new)
+    return new
 
 
 @transaction.atomic
@@ -805,6 +844,7 @@ def submit_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder
     lines = list(po.lines.select_related("listing").prefetch_related("listing__price_breaks"))
     if not lines:
         raise DomainError("Add at least one line before submitting.")
+    prices = _customer_prices({line.listing_id for line in lines if line.listing_id}, po.customer)
     if po.valid_until and po.valid_until < timezone.localdate():
         raise DomainError(
             "The date the supplier must accept by is past: change it before submitting.", field="valid_until"
@@ -814,9 +854,7 @@ def submit_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder
             continue
         if line.listing is None or not line.listing.is_active:
             raise DomainError(f"Line {line.position} ({line.sku}) is no longer sold: remove it first.")
-        line.unit_price = line.listing.price_for(
-            quantity=line.quantity, customer_price=_customer_price(line.listing, po.customer)
-        )
+        line.unit_price = line.listing.price_for(quantity=line.quantity, customer_price=prices.get(line.listing_id))
         line.listing_price_at_add = line.unit_price
         line.line_total, line.tax_amount = line_amounts(line.quantity, line.unit_price, line.tax_rate, po.currency)
     PurchaseOrderLine.objects.bulk_update(lines, ["unit_price", "listing_price_at_add", "line_total", "tax_amount"])
@@ -844,7 +882,7 @@ def release_to_supplier(*, po: PurchaseOrder, lines: list[PurchaseOrderLine], by
     _snapshot(po, lines, Revision.Kind.SUBMITTED, by)
     po.save(update_fields=["revision_number", "updated_at"])
     record_event(po, OrderEvent.Kind.SENT, by=by, body=f"Sent to {po.supplier.name} as {so.number} ({_money(po)}).")
-    notify(po, "order_sent", to_supplier=True, attach_pdf=True)
+    notify(po, "order_sent", to_supplier=True, attach_pdf=True, line_count=len(lines))
     return so
 
 
