@@ -133,7 +133,7 @@ class OrderFilterForm(forms.Form):
     def __init__(self, *args, statuses, counterparties, counterparty_label: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["status"].choices = [("", "All")] + list(statuses)
-        self.fields["counterparty"].choices = [("", "All")] + [(o.pk, o.name) for o in counterparties]
+        self.fields["counterparty"].choices = [("", "All"), *counterparties]  # (id, name) pairs
         self.fields["counterparty"].label = counterparty_label
 
     def clean(self):

@@ -360,7 +360,10 @@ class PurchaseOrderListView(_OrderListView):
         return OrderFilterForm(
             self.request.GET,
             statuses=PurchaseOrder.Status.choices,
-            counterparties=[c.supplier for c in suppliers_of(self.org).exclude(supplier=None)],
+            counterparties=suppliers_of(self.org)
+            .exclude(supplier=None)
+            .order_by("supplier__name")
+            .values_list("supplier_id", "supplier__name"),
             counterparty_label="Supplier",
         )
 
@@ -413,7 +416,9 @@ class SalesOrderListView(_OrderListView):
         return OrderFilterForm(
             self.request.GET,
             statuses=SalesOrder.Status.choices,
-            counterparties=[c.customer for c in customers_of(self.org)],
+            counterparties=customers_of(self.org)
+            .order_by("customer__name")
+            .values_list("customer_id", "customer__name"),
             counterparty_label="Customer",
         )
 

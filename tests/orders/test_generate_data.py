@@ -16,6 +16,8 @@ def test_generate_data_makes_consistent_orders_and_continues_numbering(db):
     for revision in Revision.objects.all()[:20]:
         assert revision.lines.count() == 5
     assert RevisionLine.objects.exists()
+    draft = PurchaseOrder.objects.select_related("requester").filter(status="draft").first()
+    assert draft.requester.has_perm("orders.change_purchaseorder", draft)  # as if raised through the service
     call_command("generate_data", orders=30, verbosity=0)
     assert PurchaseOrder.objects.count() == 150
     numbers = list(PurchaseOrder.objects.values_list("customer_id", "number"))

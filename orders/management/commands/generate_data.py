@@ -15,10 +15,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
+from guardian.models import UserObjectPermission
 
 from accounts.models import Connection, DocumentSequence, Location, Membership, Organization, User, hash_token
 from accounts.roles import Role
@@ -118,6 +121,10 @@ class Command(BaseCommand):
             "sales": sales,
             "customers": customers,
             "suppliers": suppliers,
+            "po_type": ContentType.objects.get_for_model(PurchaseOrder),
+            "edit_permission": Permission.objects.get(
+                content_type__app_label="orders", codename="change_purchaseorder"
+            ),
         }
 
     def _organizations(self) -> list[Organization]:
@@ -328,6 +335,19 @@ class Command(BaseCommand):
             batch_size=BATCH * 2,
         )
         OrderEvent.objects.bulk_create(events, batch_size=BATCH * 2)
+        # As create_purchase_order does: the requester holds the object permission to edit their draft.
+        UserObjectPermission.objects.bulk_create(
+            (
+                UserObjectPermission(
+                    permission=world["edit_permission"],
+                    content_type=world["po_type"],
+                    object_pk=str(po.pk),
+                    user_id=po.requester_id,
+                )
+                for po, *_ in plans
+            ),
+            batch_size=BATCH * 2,
+        )
 
     def _last(self, org: Organization, kind: str) -> int:
         model, field = (PurchaseOrder, "customer") if kind == "po" else (SalesOrder, "supplier")
