@@ -81,8 +81,10 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {made} orders ({time.monotonic() - started:.0f} s)")
         self._sequences(world)
         if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:  # fresh planner statistics after a bulk load
-                cursor.execute("ANALYZE")
+            # What autovacuum would do after a bulk load, now rather than minutes later: planner
+            # statistics, and the visibility map that lets a COUNT read the index alone.
+            with connection.cursor() as cursor:
+                cursor.execute("VACUUM ANALYZE")
         elapsed = time.monotonic() - started
         self.stdout.write(
             self.style.SUCCESS(
