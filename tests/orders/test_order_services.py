@@ -125,6 +125,31 @@ def test_listing_lines_refuse_foreign_inactive_or_other_currency_listings(trade)
     assert not po.lines.exists()
 
 
+def test_several_lines_at_once_are_all_or_nothing(trade, django_assert_max_num_queries):
+    po = trade.draft(lines=[{"listing": trade.listing, "quantity": "1"}])
+    custom = {"description": "Fitting", "quantity": "2", "unit": "h", "unit_price": "40"}
+    bad = {**custom, "unit_price": "-1"}
+    with pytest.raises(DomainError, match="^Line 3: ") as refused:
+        services.add_lines(
+            by=trade.buyer,
+            po=po,
+            lines=[{**line, "cost_center": trade.cost_center} for line in (custom, custom, bad)],
+        )
+    assert refused.value.field == "unit_price"
+    assert po.lines.count() == 1
+    other = ListingFactory(supplier=trade.supplier)
+    lines = [
+        {"listing": listing, "quantity": "4", "cost_center": trade.cost_center} for listing in (trade.listing, other)
+    ]
+    with django_assert_max_num_queries(14):  # the same for 2 lines as for 20: one lock, one read each, one insert
+        added = services.add_lines(by=trade.buyer, po=po, lines=lines * 5)
+    assert [line.position for line in added] == list(range(2, 12))
+    po.refresh_from_db()
+    assert po.total == sum(line.line_total + line.tax_amount for line in po.lines.all())
+    with pytest.raises(DomainError, match="at least one line"):
+        services.add_lines(by=trade.buyer, po=po, lines=[])
+
+
 def test_draft_lines_follow_the_latest_price_then_freeze_on_submission(trade):
     po = trade.draft()
     listing_values = {"sku": "BOLT", "name": "Bolt", "unit": "ea", "currency": "USD"}
