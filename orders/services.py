@@ -610,10 +610,6 @@ def update_purchase_order(*, by: Membership, po: PurchaseOrder, **changes) -> Pu
     return po
 
 
-def _customer_price(listing: Listing, customer: Organization) -> Decimal | None:
-    return CustomerPrice.objects.filter(listing=listing, customer=customer).values_list("unit_price", flat=True).first()
-
-
 def _customer_prices(listings, customer: Organization) -> dict[int, Decimal]:
     """The customer's own prices of these listings, by listing id (one query)."""
     return dict(
@@ -654,8 +650,9 @@ def _check_line(po: PurchaseOrder, values: dict, *, listings=None, customer_pric
                 f"{listing.sku} is sold from {listing.min_order_qty.normalize():f} {listing.unit}.",
                 field="quantity",
             )
-        own = customer_prices.get(listing.pk) if customer_prices is not None else _customer_price(listing, po.customer)
-        price = listing.price_for(quantity=quantity, customer_price=own)
+        if customer_prices is None:
+            customer_prices = _customer_prices([listing], po.customer)
+        price = listing.price_for(quantity=quantity, customer_price=customer_prices.get(listing.pk))
         clean.update(
             listing=listing,
             sku=listing.sku,
