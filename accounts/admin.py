@@ -1,8 +1,12 @@
-"""Django admin for platform superusers. Organization admins get their own scoped admin
-with the approvals issue (policies, limits, budgets, numbering)."""
+"""Django admin: people, organizations, connections and the outbox for platform superusers;
+an organization's admins see their own organization here for its numbering (document
+prefixes and the sequences' last numbers), scoped like every other tenant row (see
+``procurement.admin``)."""
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from procurement.admin import OrganizationScopedAdmin, ScopedInlineMixin
 
 from .models import (
     Connection,
@@ -36,13 +40,16 @@ class MembershipInline(admin.TabularInline):
     raw_id_fields = ["user"]
 
 
-class SequenceInline(admin.TabularInline):
+class SequenceInline(ScopedInlineMixin, admin.TabularInline):
     model = DocumentSequence
     extra = 0
     readonly_fields = ["kind", "last_value"]
     can_delete = False
 
     def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
 
@@ -52,7 +59,8 @@ class LocationInline(admin.TabularInline):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(OrganizationScopedAdmin):
+    organization_lookup = "pk"
     list_display = ["name", "slug", "base_currency", "buys", "sells", "created_at"]
     list_filter = ["buys", "sells", "base_currency"]
     search_fields = ["name", "slug"]
@@ -65,6 +73,24 @@ class OrganizationAdmin(admin.ModelAdmin):
         ),
         ("Numbering", {"fields": ["po_prefix", "so_prefix", "invoice_prefix", "bill_prefix"]}),
     ]
+
+    # An organization's admins change its numbering here; the rest in the application's Settings.
+    def get_fieldsets(self, request, obj=None):
+        if request.user.is_superuser:
+            return self.fieldsets
+        return [(None, {"fields": ["name"]}), self.fieldsets[-1]]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if request.user.is_superuser else ["name"]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if request.user.is_superuser else [SequenceInline]
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
 
 
 @admin.register(Membership)

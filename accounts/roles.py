@@ -56,7 +56,7 @@ _ROWS: list[tuple[tuple[str, ...], frozenset[Role], str | None]] = [
         "buys",
     ),
     # approve / reject (when assigned: an object permission says which request)
-    (("approvals.decide_approvalrequest",), frozenset({_A, _AP}), "buys"),
+    (("approvals.approve_approvalrequest",), frozenset({_A, _AP}), "buys"),
     # record receipt
     (("orders.add_receipt",), frozenset({_A, _R}), "buys"),
     # record bill payment, edit bill notes/due date/reference, match bills

@@ -1,19 +1,585 @@
-"""The approvals app's answer to the order services. Policies, limits and budgets arrive with
-the approvals issue; until then no purchase order needs approval, so submission releases it."""
+"""Every write of the approvals app (SPEC §5, and the re-approval rule of §4).
+
+On submission ``plan_approval`` reads the organization's policy, the requester's spending limit
+and the budgets of the order's cost centers, and says which steps must approve; the order
+services then either release the order at once or send it for approval, and ``start_request``
+records the request (an approved one when nothing needed approval). Approvers decide the open
+step through ``approve_step`` / ``reject_step``; the last approval releases the order to the
+supplier (or, for a re-approval, confirms it), one rejection sends it back to the requester.
+
+The approvers of the open step hold the django-guardian permission ``approve_approvalrequest``
+on the request while it waits for them; it is taken back when they decide or the step closes,
+so "what waits for me" is one query over object permissions.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
 
-if TYPE_CHECKING:
-    from orders.models import PurchaseOrder
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.urls import reverse
+from django.utils import timezone
+from guardian.models import UserObjectPermission
+from guardian.shortcuts import assign_perm
+
+from accounts.mail import absolute_url, queue_email
+from accounts.models import Membership, Organization, User
+from accounts.permissions import can, require
+from billing.money import format_money, rate_to_base, round_money
+from orders.models import OrderEvent, PurchaseOrder, PurchaseOrderLine
+from procurement.errors import DomainError, NotAllowed
+
+from .models import (
+    APPROVING_ROLES,
+    ApprovalPolicy,
+    ApprovalRequest,
+    ApprovalStep,
+    Budget,
+    Decision,
+    RequestStep,
+    SpendingLimit,
+)
+from .selectors import PERMISSION, with_spend
+
+CODENAME = "approve_approvalrequest"
 
 
-def approval_required(po: PurchaseOrder) -> bool:
-    """Whether submitting ``po`` starts an approval instead of sending it to the supplier."""
-    return False
+# ------------------------------------------------------------------------------- the plan
 
 
-def reapproval_required(po: PurchaseOrder) -> bool:
-    """Whether the supplier-accepted ``po`` must be approved again before it is confirmed."""
-    return False
+@dataclass
+class PlannedStep:
+    kind: str
+    name: str
+    reason: str
+    rule: str
+    approvers: list[User]
+    policy_step: ApprovalStep | None = None
+    budget: Budget | None = None
+
+
+@dataclass
+class Plan:
+    """What a submission needs: the steps in order (none: approved at once), and why."""
+
+    rate: Decimal | None
+    total_base: Decimal | None
+    steps: list[PlannedStep] = field(default_factory=list)
+    summary: str = ""
+
+
+def _in_base(po: PurchaseOrder, amount: Decimal, rate: Decimal | None) -> Decimal | None:
+    return None if rate is None else round_money(amount * rate, po.customer.base_currency)
+
+
+def spending_limit(membership: Membership) -> Decimal | None:
+    """The person's own limit, else the highest limit of their roles; None: no limit set."""
+    limits = list(
+        SpendingLimit.objects.filter(organization_id=membership.organization_id)
+        .filter(Q(user_id=membership.user_id) | Q(role__in=membership.roles))
+        .values_list("user_id", "amount")
+    )
+    own = [amount for user_id, amount in limits if user_id is not None]
+    if own:
+        return own[0]
+    return max((amount for _, amount in limits), default=None)
+
+
+def _members_with_role(organization: Organization, role: str) -> list[User]:
+    return [m.user for m in organization.memberships.select_related("user") if role in m.roles and m.user.is_active]
+
+
+def _step_approvers(step: ApprovalStep, organization: Organization, requester_id: int) -> list[User]:
+    """The named approvers who still hold an approving role, and the members of the step's
+    role; never the requester."""
+    approving = {r.value for r in APPROVING_ROLES}
+    members = {m.user_id: m for m in organization.memberships.select_related("user")}
+    people = {}
+    for user in step.approvers.all():
+        m = members.get(user.pk)
+        if m is not None and set(m.roles) & approving:
+            people[user.pk] = user
+    if step.approver_role:
+        for m in members.values():
+            if step.approver_role in m.roles:
+                people[m.user_id] = m.user
+    return sorted(
+        (u for pk, u in people.items() if pk != requester_id and u.is_active), key=lambda u: (u.full_name, u.email)
+    )
+
+
+def _configured(organization: Organization) -> bool:
+    return (
+        Organization.objects.filter(pk=organization.pk)
+        .filter(
+            Exists(ApprovalPolicy.objects.filter(organization=OuterRef("pk")))
+            | Exists(SpendingLimit.objects.filter(organization=OuterRef("pk")))
+            | Exists(Budget.objects.filter(organization=OuterRef("pk")))
+        )
+        .exists()
+    )
+
+
+def _requester_membership(po: PurchaseOrder) -> Membership:
+    membership = (
+        Membership.objects.select_related("user", "organization")
+        .filter(user_id=po.requester_id, organization_id=po.customer_id)
+        .first()
+    )
+    if membership is None:
+        raise DomainError(f"{po.requester} is no longer a member of {po.customer.name}.")
+    return membership
+
+
+def plan_approval(po: PurchaseOrder, lines: list[PurchaseOrderLine], *, reason: str = "") -> Plan:
+    """Which steps must approve ``po`` (its totals as they stand); ``reason`` says why a
+    re-approval was asked. Raises DomainError when a step has nobody who may approve it —
+    nothing is then written. Locks the budgets it reads until the caller's transaction ends,
+    so that two submissions cannot both spend the same remainder."""
+    org = po.customer
+    on = po.order_date or timezone.localdate()
+    rate = rate_to_base(po.currency, org.base_currency, on)
+    total_base = _in_base(po, po.total, rate)
+    plan = Plan(rate=rate, total_base=total_base)
+    if not _configured(org):
+        plan.summary = f"{org.name} has no approval policy, spending limits or budgets: approved at once."
+        return plan
+
+    requester = _requester_membership(po)
+    base = org.base_currency
+    shown = format_money(total_base, base) if total_base is not None else format_money(po.total, po.currency)
+    live = [line for line in lines if line.status != PurchaseOrderLine.Status.REJECTED]
+    cost_centers = {line.cost_center_id for line in live}
+    policy_steps = list(
+        ApprovalStep.objects.filter(organization=org).prefetch_related("cost_centers", "approvers").order_by("position")
+    )
+
+    def scope_matches(step: ApprovalStep) -> bool:
+        scoped = {cc.pk for cc in step.cost_centers.all()}
+        return not scoped or bool(scoped & cost_centers)
+
+    reasons = [reason] if reason else []
+    applying = []
+    for step in policy_steps:
+        if not scope_matches(step):
+            continue
+        if total_base is None:
+            applying.append((step, f"No exchange rate from {po.currency} to {base} yet: every step applies."))
+        elif total_base >= step.threshold:
+            applying.append((step, f"Total {shown} is at least {format_money(step.threshold, base)}."))
+
+    limit = spending_limit(requester)
+    over_limit = limit is not None and (total_base is None or total_base > limit)
+    if over_limit:
+        reasons.append(
+            f"{shown} is over {requester.user.full_name}'s spending limit of {format_money(limit, base)}."
+            if total_base is not None
+            else f"Without an exchange rate, {po.currency} cannot be compared with the spending limit."
+        )
+        if not applying and policy_steps:  # over the limit, the first step approves at least
+            applying.append((policy_steps[0], reasons[-1]))
+
+    for step, why in applying:
+        approvers = _step_approvers(step, org, po.requester_id)
+        if not approvers:
+            raise DomainError(
+                f"Nobody can approve step “{step.name}” of this order (the requester never approves their own): "
+                f"ask an admin to name approvers for it in the approval policy."
+            )
+        plan.steps.append(PlannedStep("policy", step.name, why, step.rule, approvers, policy_step=step))
+
+    if over_limit and not policy_steps:
+        approvers = [u for u in _members_with_role(org, "approver") if u.pk != po.requester_id] or [
+            u for u in _members_with_role(org, "admin") if u.pk != po.requester_id
+        ]
+        if not approvers:
+            raise DomainError(f"{reasons[-1]} Nobody else in {org.name} can approve it: ask an admin.")
+        plan.steps.append(PlannedStep("policy", "Approval", reasons[-1], ApprovalStep.Rule.ANY, approvers))
+
+    plan.steps += _budget_steps(po, live, rate, on)
+    if plan.steps:
+        plan.summary = " ".join(reasons + [s.reason for s in plan.steps if s.reason not in reasons])
+    else:
+        within = (
+            f"within {requester.user.full_name}'s limit of {format_money(limit, base)}" if limit is not None else ""
+        )
+        plan.summary = f"{shown}: no step applies" + (f", {within}" if within else "") + "; approved at once."
+    return plan
+
+
+def _budget_steps(po: PurchaseOrder, lines: list[PurchaseOrderLine], rate: Decimal | None, on: date) -> list:
+    spend: dict[int, Decimal] = {}
+    for line in lines:
+        spend[line.cost_center_id] = spend.get(line.cost_center_id, Decimal("0")) + line.line_total
+    budgets = list(
+        Budget.objects.select_for_update(of=("self",))
+        .filter(organization=po.customer, cost_center_id__in=spend, period_start__lte=on, period_end__gte=on)
+        .select_related("cost_center", "owner")
+        .order_by("cost_center__code")
+    )
+    if not budgets:
+        return []
+    base = po.customer.base_currency
+    committed = {
+        b.pk: b.committed for b in with_spend(Budget.objects.filter(pk__in=[b.pk for b in budgets]), exclude=po)
+    }
+    steps = []
+    for budget in budgets:
+        amount = _in_base(po, spend[budget.cost_center_id], rate)
+        left = budget.amount - round_money(committed[budget.pk], base)
+        label = f"{budget.cost_center.code} {budget.period_label}"
+        if amount is None:
+            why = f"Without an exchange rate the order cannot be measured against the {label} budget."
+        elif amount > left:
+            why = (
+                f"{format_money(amount, base)} on {budget.cost_center.code} would exceed the {label} budget: "
+                f"{format_money(max(left, Decimal('0')), base)} of {format_money(budget.amount, base)} left."
+            )
+        else:
+            continue
+        approvers = [budget.owner] if budget.owner_id != po.requester_id else []
+        if not approvers:  # the owner raised it: the organization's admins approve instead
+            approvers = [u for u in _members_with_role(po.customer, "admin") if u.pk != po.requester_id]
+            why += " The owner raised this order, so an admin approves."
+        if not approvers:
+            raise DomainError(f"{why} Nobody but you can approve it: ask an admin.")
+        steps.append(PlannedStep("budget", f"Budget {label}", why, ApprovalStep.Rule.ANY, approvers, budget=budget))
+    return steps
+
+
+# ---------------------------------------------------------------------- requests and steps
+
+
+def start_request(*, po: PurchaseOrder, by: Membership, plan: Plan, kind: str) -> ApprovalRequest:
+    """Record the request; with steps, open the first (permission and e-mail to its approvers)."""
+    approved = not plan.steps
+    request = ApprovalRequest.objects.create(
+        organization=po.customer,
+        purchase_order=po,
+        kind=kind,
+        status=ApprovalRequest.Status.APPROVED if approved else ApprovalRequest.Status.PENDING,
+        requested_by=by.user,
+        revision_number=po.revision_number + (1 if kind == ApprovalRequest.Kind.SUBMISSION else 0),
+        currency=po.currency,
+        total=po.total,
+        base_currency=po.customer.base_currency,
+        total_base=plan.total_base,
+        summary=plan.summary,
+        decided_at=timezone.now() if approved else None,
+    )
+    if approved:
+        return request
+    steps = RequestStep.objects.bulk_create(
+        RequestStep(
+            request=request,
+            organization=po.customer,
+            position=n,
+            kind=planned.kind,
+            name=planned.name,
+            reason=planned.reason[:300],
+            rule=planned.rule,
+            policy_step=planned.policy_step,
+            budget=planned.budget,
+        )
+        for n, planned in enumerate(plan.steps, start=1)
+    )
+    RequestStep.approvers.through.objects.bulk_create(
+        RequestStep.approvers.through(requeststep_id=step.pk, user_id=user.pk)
+        for step, planned in zip(steps, plan.steps, strict=True)
+        for user in planned.approvers
+    )
+    _open(request, po, steps[0], plan.steps[0].approvers)
+    return request
+
+
+def _open(request: ApprovalRequest, po: PurchaseOrder, step: RequestStep, approvers: list[User]) -> None:
+    step.status = RequestStep.Status.OPEN
+    step.opened_at = timezone.now()
+    step.save(update_fields=["status", "opened_at"])
+    assign_perm(PERMISSION, approvers, request)
+    total = request.steps.count() if request.pk else 0
+    queue_email(
+        key=f"approval_step:{step.pk}",
+        to=[u.email for u in approvers],
+        template="approval_requested",
+        organization=po.customer,
+        context={
+            "po": po,
+            "request": request,
+            "step": step,
+            "step_count": total,
+            "url": absolute_url(decision_path(request)),
+        },
+    )
+
+
+def decision_path(request: ApprovalRequest) -> str:
+    return reverse("approvals:request", kwargs={"org_slug": request.organization.slug, "pk": request.pk})
+
+
+def _revoke(request: ApprovalRequest, users: list[int] | None = None) -> None:
+    """Take back the permission to decide ``request`` (from ``users``, or everyone)."""
+    perms = UserObjectPermission.objects.filter(
+        content_type=ContentType.objects.get_for_model(ApprovalRequest),
+        object_pk=str(request.pk),
+        permission__codename=CODENAME,
+    )
+    if users is not None:
+        perms = perms.filter(user_id__in=users)
+    perms.delete()
+
+
+def _lock(request: ApprovalRequest, by: Membership) -> tuple[PurchaseOrder, ApprovalRequest]:
+    """Lock the order, then the request (orders are always locked first: no deadlock)."""
+    po = (
+        PurchaseOrder.objects.select_for_update(of=("self",))
+        .select_related("connection", "customer", "supplier", "requester")
+        .get(approval_requests__pk=request.pk, customer=by.organization)
+    )
+    request = ApprovalRequest.objects.select_for_update(of=("self",)).get(pk=request.pk, organization=by.organization)
+    request.organization = po.customer
+    from orders.services import _require_active
+
+    _require_active(po)  # a suspended connection freezes the order
+    return po, request
+
+
+def _check_decider(po: PurchaseOrder, request: ApprovalRequest, step: RequestStep | None, by: Membership) -> None:
+    if request.status != ApprovalRequest.Status.PENDING or step is None:
+        last = Decision.objects.filter(step__request=request).select_related("user").order_by("-pk").first()
+        who = f" by {last.user.full_name}" if last else ""
+        raise DomainError(f"This approval was {request.get_status_display().lower()}{who} already.")
+    if by.user_id in (po.requester_id, request.requested_by_id):
+        raise NotAllowed("You raised this order: someone else approves it.")
+    if not step.approvers.filter(pk=by.user_id).exists():
+        raise NotAllowed(f"You are not an approver of the step “{step.name}”.")
+    if Decision.objects.filter(step=step, user=by.user).exists() or not by.user.has_perm(PERMISSION, request):
+        raise DomainError(f"You have decided the step “{step.name}” already.")
+
+
+def _clean_comment(comment: str, *, required: bool) -> str:
+    from orders.services import _clean_text
+
+    return _clean_text(comment, "comment", required=required, limit=2000)
+
+
+@transaction.atomic
+def approve_step(*, request: ApprovalRequest, by: Membership, comment: str = "") -> ApprovalRequest:
+    """Approve the open step; the last approval releases (or, re-approved, confirms) the order."""
+    require(by, PERMISSION)
+    po, request = _lock(request, by)
+    step = request.steps.filter(status=RequestStep.Status.OPEN).first()
+    _check_decider(po, request, step, by)
+    comment = _clean_comment(comment, required=False)
+    Decision.objects.create(step=step, user=by.user, verdict=Decision.Verdict.APPROVED, comment=comment)
+    _revoke(request, [by.user_id])
+    if step.rule == ApprovalStep.Rule.ALL:
+        waiting = step.approvers.exclude(pk__in=step.decisions.values("user_id")).exists()
+        if waiting:
+            return request
+    step.status = RequestStep.Status.APPROVED
+    step.decided_at = timezone.now()
+    step.save(update_fields=["status", "decided_at"])
+    following = request.steps.filter(status=RequestStep.Status.WAITING).order_by("position").first()
+    if following is not None:
+        approvers = [u for u in following.approvers.all() if u.pk != po.requester_id]
+        _open(request, po, following, approvers)
+        return request
+    request.approve()
+    request.save()
+    _revoke(request)
+    _approved(po, request, by)
+    return request
+
+
+def _approved(po: PurchaseOrder, request: ApprovalRequest, by: Membership) -> None:
+    from orders import services as order_services
+
+    approvers = ", ".join(
+        sorted({d.user.full_name for d in Decision.objects.filter(step__request=request).select_related("user")})
+    )
+    if request.kind == ApprovalRequest.Kind.SUBMISSION:
+        order_services.record_event(po, OrderEvent.Kind.APPROVED, by=by, body="Approved internally.")
+        po.release()
+        po.save()
+        order_services.release_to_supplier(po=po, lines=list(po.lines.all()), by=by)
+        _tell_requester(po, request, "approval_approved", approvers=approvers)
+        return
+    order_services.record_event(po, OrderEvent.Kind.APPROVED, by=by, body="Re-approved internally.")
+    _tell_requester(po, request, "approval_approved", approvers=approvers)
+    asker = Membership.objects.select_related("user", "organization").filter(
+        user_id=request.requested_by_id, organization_id=po.customer_id
+    )
+    asker = asker.first()
+    if asker is not None and can(asker, "orders.confirm_purchaseorder"):
+        order_services.confirm_purchase_order(po=po, by=asker)  # what they asked for when approval began
+
+
+@transaction.atomic
+def reject_step(*, request: ApprovalRequest, by: Membership, comment: str) -> ApprovalRequest:
+    """Reject the open step (a comment is required): the order goes back to the requester."""
+    from orders import services as order_services
+
+    require(by, PERMISSION)
+    po, request = _lock(request, by)
+    step = request.steps.filter(status=RequestStep.Status.OPEN).first()
+    _check_decider(po, request, step, by)
+    comment = _clean_comment(comment, required=True)
+    Decision.objects.create(step=step, user=by.user, verdict=Decision.Verdict.REJECTED, comment=comment)
+    now = timezone.now()
+    RequestStep.objects.filter(pk=step.pk).update(status=RequestStep.Status.REJECTED, decided_at=now)
+    request.steps.filter(status=RequestStep.Status.WAITING).update(status=RequestStep.Status.SKIPPED)
+    request.reject()
+    request.save()
+    _revoke(request)
+    if request.kind == ApprovalRequest.Kind.SUBMISSION:
+        po.reject(reason=f"Rejected by {by.user.full_name} ({step.name}): {comment}")
+        po.save()
+    # The thread is shared with the supplier: the comment stays on the customer's side.
+    order_services.record_event(po, OrderEvent.Kind.REJECTED, by=by, body="Rejected in internal approval.")
+    _tell_requester(po, request, "approval_rejected", step=step, comment=comment, decider=by.user)
+    return request
+
+
+def _tell_requester(po: PurchaseOrder, request: ApprovalRequest, template: str, **context) -> None:
+    url = reverse("orders:po-detail", kwargs={"org_slug": po.customer.slug, "number": po.number})
+    queue_email(
+        key=f"{template}:{request.pk}",
+        to=[request.requested_by.email, po.requester.email],
+        template=template,
+        organization=po.customer,
+        context={"po": po, "request": request, "url": absolute_url(url), **context},
+    )
+
+
+def withdraw_open_requests(po: PurchaseOrder) -> None:
+    """The order was cancelled or sent back: its open request ends (inside the caller's lock)."""
+    for request in ApprovalRequest.objects.select_for_update().filter(
+        purchase_order=po, status=ApprovalRequest.Status.PENDING
+    ):
+        request.withdraw()
+        request.save()
+        request.steps.filter(status__in=[RequestStep.Status.OPEN, RequestStep.Status.WAITING]).update(
+            status=RequestStep.Status.SKIPPED
+        )
+        _revoke(request)
+
+
+# ------------------------------------------------------------------------------ re-approval
+
+
+def approved_request(po: PurchaseOrder) -> ApprovalRequest | None:
+    return po.approval_requests.filter(status=ApprovalRequest.Status.APPROVED).order_by("-pk").first()
+
+
+def reapproval_reason(po: PurchaseOrder, lines: list[PurchaseOrderLine]) -> str | None:
+    """Why the supplier-accepted ``po`` needs approval again, or None (SPEC §4): its total is
+    over the approved total by more than the policy's tolerance, or crosses a step's threshold
+    (or the requester's spending limit) that the approved total did not reach."""
+    approved = approved_request(po)
+    if approved is None or approved.revision_number == po.revision_number or not _configured(po.customer):
+        return None  # released before approvals existed, or this revision is approved already
+    policy = ApprovalPolicy.objects.filter(organization_id=po.customer_id).first()
+    tolerance = policy.reapproval_tolerance_percent if policy else Decimal("0")
+    cur = po.currency
+    if po.total > approved.total * (1 + tolerance / 100):
+        increase = (po.total - approved.total) / approved.total * 100 if approved.total else Decimal("100")
+        return (
+            f"The accepted total {format_money(po.total, cur)} is {increase.quantize(Decimal('0.1'))} % over the "
+            f"approved {format_money(approved.total, cur)} (tolerance {tolerance.normalize():f} %)."
+        )
+    old, new = approved.total_base, _in_base(po, po.total, po.base_rate)
+    if old is None or new is None or new <= old:
+        return None
+    base = po.customer.base_currency
+    cost_centers = {line.cost_center_id for line in lines if line.status != PurchaseOrderLine.Status.REJECTED}
+    for step in ApprovalStep.objects.filter(organization_id=po.customer_id, threshold__gt=old, threshold__lte=new):
+        scoped = set(step.cost_centers.values_list("pk", flat=True))
+        if not scoped or scoped & cost_centers:
+            return f"The accepted total crosses the {format_money(step.threshold, base)} threshold of “{step.name}”."
+    limit = spending_limit(_requester_membership(po))
+    if limit is not None and old <= limit < new:
+        return f"The accepted total is over {po.requester.full_name}'s spending limit of {format_money(limit, base)}."
+    return None
+
+
+def check_reapproval(*, po: PurchaseOrder, by: Membership, lines: list[PurchaseOrderLine]) -> ApprovalRequest | None:
+    """Before *Confirm order* (inside its lock): None when the order may be confirmed now;
+    otherwise the re-approval request that was started. Refuses while one waits or after
+    the re-approval of this revision was rejected."""
+    from orders import services as order_services
+
+    latest = po.approval_requests.order_by("-pk").first()
+    if (
+        latest is not None
+        and latest.kind == ApprovalRequest.Kind.REAPPROVAL
+        and latest.revision_number == po.revision_number
+    ):
+        if latest.status == ApprovalRequest.Status.PENDING:
+            raise DomainError("This order waits for re-approval: it is confirmed as soon as it is approved.")
+        if latest.status == ApprovalRequest.Status.REJECTED:
+            raise DomainError(
+                f"The re-approval of revision {po.revision_number} was rejected: request changes from "
+                f"{po.supplier.name} or cancel the order."
+            )
+    reason = reapproval_reason(po, lines)
+    if reason is None:
+        return None
+    plan = plan_approval(po, lines, reason=reason)
+    request = start_request(po=po, by=by, plan=plan, kind=ApprovalRequest.Kind.REAPPROVAL)
+    if request.status == ApprovalRequest.Status.APPROVED:
+        return None
+    order_services.record_event(
+        po, OrderEvent.Kind.SUBMITTED, by=by, body="Sent for internal re-approval before confirmation."
+    )
+    return request
+
+
+# -------------------------------------------------------------------------------- reminders
+
+
+def remind_approvers(today: date | None = None) -> int:
+    """E-mail the approvers of every step open longer than its policy's reminder delay, once
+    a day (the outbox key carries the date). Returns how many reminders were queued."""
+    today = today or timezone.localdate()
+    sent = 0
+    steps = (
+        RequestStep.objects.filter(status=RequestStep.Status.OPEN)
+        .exclude(reminded_on=today)
+        .select_related("request__purchase_order__supplier", "request__organization__approval_policy")
+        .order_by("opened_at")
+    )
+    for step in steps.iterator(chunk_size=200):
+        policy = getattr(step.request.organization, "approval_policy", None)
+        days = policy.reminder_after_days if policy else 2
+        if step.opened_at.date() > today - timedelta(days=days):
+            continue
+        with transaction.atomic():
+            locked = RequestStep.objects.select_for_update().filter(pk=step.pk, status=RequestStep.Status.OPEN)
+            if not locked.exclude(reminded_on=today).exists():
+                continue
+            waiting = step.approvers.exclude(pk__in=step.decisions.values("user_id"))
+            to = [u.email for u in waiting if u.is_active]
+            if not to:
+                continue
+            request = step.request
+            queue_email(
+                key=f"approval_reminder:{step.pk}:{today.isoformat()}",
+                to=to,
+                template="approval_reminder",
+                organization=request.organization,
+                context={
+                    "po": request.purchase_order,
+                    "request": request,
+                    "step": step,
+                    "days": (today - step.opened_at.date()).days,
+                    "url": absolute_url(decision_path(request)),
+                },
+            )
+            locked.update(reminded_on=today)
+            sent += 1
+    return sent

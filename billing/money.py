@@ -6,6 +6,7 @@ Amounts are ``Decimal`` from form to database to PDF; no float ever touches one.
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 # ISO 4217 codes with their minor units (number of decimals). The list holds the currencies
@@ -126,3 +127,12 @@ def format_money(amount: Decimal | None, currency: str, *, with_code: bool = Tru
     rounded = round_money(amount, currency)
     text = f"{rounded:,.{minor_units(currency)}f}"
     return f"{text} {currency}" if with_code else text
+
+
+def rate_to_base(currency: str, base_currency: str, on: date) -> Decimal | None:
+    """Units of ``base_currency`` per unit of ``currency`` on the day ``on``; None when no rate
+    is known. Exchange rates per day arrive with the multi-currency issue: until then only the
+    identity is known, and callers must treat None as "cannot be compared" — never as zero."""
+    if currency == base_currency:
+        return Decimal("1")
+    return None

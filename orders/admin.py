@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from procurement.admin import OrganizationScopedAdmin
+
 from .models import (
     CostCenter,
     CustomerPrice,
@@ -34,12 +36,13 @@ class ListingAdmin(admin.ModelAdmin):
 
 
 @admin.register(GLAccount, CostCenter)
-class AccountingCodeAdmin(admin.ModelAdmin):
+class AccountingCodeAdmin(OrganizationScopedAdmin):
+    """Organization admins keep their own chart of accounts and cost centers here too."""
+
     list_display = ["code", "name", "organization", "is_active"]
     list_filter = ["is_active"]
     list_select_related = ["organization"]
     search_fields = ["code", "name", "organization__name"]
-    raw_id_fields = ["organization"]
 
 
 class PurchaseOrderLineInline(admin.TabularInline):

@@ -185,6 +185,13 @@ class PurchaseOrder(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     tax_total = money_field(default=Decimal("0"))
     total = money_field(default=Decimal("0"))
     revision_number = models.PositiveIntegerField(default=0)
+    base_rate = models.DecimalField(
+        max_digits=18,
+        decimal_places=8,
+        null=True,
+        blank=True,
+        help_text="Units of the customer's base currency per unit of the order's, recorded on submission.",
+    )
     submitted_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     supplier_accepted_at = models.DateTimeField(null=True, blank=True)

@@ -23,7 +23,7 @@ from accounts.models import Connection, Location, Membership, Organization
 from accounts.permissions import require
 from accounts.selectors import active_customers_of
 from accounts.services import next_document_number
-from approvals.services import approval_required, reapproval_required
+from approvals import services as approvals
 from billing.money import CURRENCIES, MoneyError, decimal_places, format_money, parse_decimal, parse_price
 from procurement.errors import DomainError, NotAllowed
 from procurement.validators import no_markup
@@ -857,13 +857,17 @@ def submit_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder
     PurchaseOrderLine.objects.bulk_update(lines, ["unit_price", "listing_price_at_add", "line_total", "tax_amount"])
     _save_totals(po, lines)
     po.order_date = timezone.localdate()
-    if approval_required(po):
+    plan = approvals.plan_approval(po, lines)  # refuses (writing nothing) when nobody could approve
+    po.base_rate = plan.rate
+    if plan.steps:
         _fsm(po, "send_for_approval", "submitted")
         po.save()
         record_event(po, OrderEvent.Kind.SUBMITTED, by=by, body=f"Submitted for approval ({_money(po)}).")
+        approvals.start_request(po=po, by=by, plan=plan, kind="submission")
         return po
     _fsm(po, "release", "sent")
     po.save()
+    approvals.start_request(po=po, by=by, plan=plan, kind="submission")  # recorded as approved at once
     release_to_supplier(po=po, lines=lines, by=by)
     return po
 
@@ -1198,6 +1202,7 @@ def request_changes(*, po: PurchaseOrder, by: Membership, note: str) -> Purchase
     so = _lock_so_of(po)
     _fsm(po, "request_changes", "sent back")
     _fsm(so, "changes_requested", "sent back")
+    approvals.withdraw_open_requests(po)  # a re-approval of the revision sent back is moot
     po.save()
     so.save()
     record_event(po, OrderEvent.Kind.CHANGES_REQUESTED, by=by, body=note)
@@ -1211,8 +1216,10 @@ def confirm_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrde
     po = _lock_po(po, by)  # state is checked after taking the lock
     require(by, "orders.confirm_purchaseorder")
     _require_active(po)
-    if po.status == PurchaseOrder.Status.SUPPLIER_ACCEPTED and reapproval_required(po):
-        raise DomainError("The accepted total needs approval again before the order can be confirmed.")
+    if po.status == PurchaseOrder.Status.SUPPLIER_ACCEPTED:
+        lines = list(po.lines.all())
+        if approvals.check_reapproval(po=po, by=by, lines=lines) is not None:
+            return po  # sent for re-approval first: confirmed when approved
     so = _lock_so_of(po)
     _fsm(po, "confirm", "confirmed")
     _fsm(so, "confirm", "confirmed")
@@ -1250,6 +1257,7 @@ def cancel_purchase_order(*, po: PurchaseOrder, by: Membership, reason: str) -> 
     so = _lock_so_of(po)
     _fsm(po, "cancel", "cancelled", reason=reason)
     po.save()
+    approvals.withdraw_open_requests(po)
     if so is not None:
         _fsm(so, "cancel", "cancelled")
         so.save()

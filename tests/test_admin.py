@@ -5,6 +5,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from accounts.models import User
+from accounts.roles import Role
 from tests.factories import ConnectionFactory, ListingFactory, LocationFactory, member
 
 
@@ -27,7 +28,13 @@ def test_every_admin_page_opens(client, db):
             assert client.get(reverse(f"{prefix}_change", args=[obj.pk])).status_code == 200, prefix
 
 
-def test_members_of_organizations_are_not_let_into_the_admin(client, db):
-    client.force_login(member(ConnectionFactory().customer).user)
+def test_members_without_the_admin_role_are_not_let_into_the_admin(client, db):
+    client.force_login(member(ConnectionFactory().customer, Role.BUYER, Role.APPROVER).user)
     response = client.get(reverse("admin:index"))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert client.get(response["Location"]).status_code == 403  # signed in, but not for the admin
+
+
+def test_the_admin_log_in_is_the_applications(client, db):
+    response = client.get(reverse("admin:login"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("accounts:login"))

@@ -30,7 +30,7 @@ SPEC_TABLE = {
     "orders.confirm_purchaseorder": {A, B},
     "orders.request_changes_purchaseorder": {A, B},
     "orders.cancel_purchaseorder": {A, B},
-    "approvals.decide_approvalrequest": {A, AP},
+    "approvals.approve_approvalrequest": {A, AP},
     "orders.add_receipt": {A, R},
     "billing.add_payment": {A, P},
     "billing.change_bill": {A, P},

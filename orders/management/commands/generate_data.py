@@ -255,6 +255,7 @@ class Command(BaseCommand):
                 tax_total=tax_total,
                 total=round_money(subtotal + tax_total, "USD"),
                 revision_number=revisions,
+                base_rate=None if po_status == S.DRAFT else Decimal("1"),
                 created_at=created,
                 submitted_at=None if po_status == S.DRAFT else created,
                 sent_at=None if so_status is None else created,
