@@ -44,7 +44,11 @@ def tenancy(request):
         return {}
     match = getattr(request, "resolver_match", None)
     return {
-        "nav_section": _section(match.url_name if match else ""),
+        "nav_section": (
+            ("budgets" if match.url_name == "budgets" else "approvals")
+            if match and match.namespace == "approvals"
+            else _section(match.url_name if match else "")
+        ),
         "organization": getattr(request, "organization", None),
         "membership": getattr(request, "membership", None),
         # Evaluated only by the templates that show the organization switcher.

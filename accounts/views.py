@@ -18,6 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import TemplateView
 
+from approvals.selectors import waiting_for as approvals_waiting_for
 from orders.selectors import inbox_counts as order_inbox
 from orders.selectors import listing_counts
 from procurement.errors import DomainError
@@ -236,6 +237,8 @@ class OrgHomeView(OrgView):
             )
             context["connections_suspended"] = list(connections.filter(status=Connection.Status.SUSPENDED))
         context["orders"] = order_inbox(self.org)
+        if can(self.membership, "approvals.approve_approvalrequest"):
+            context["orders"]["to_approve"] = approvals_waiting_for(self.membership).count()
         if can(self.membership, "orders.view_listing"):
             context["listing_counts"] = listing_counts(self.org)
         return render(request, "accounts/org_home.html", context)

@@ -59,14 +59,15 @@ def with_spend(budgets: QuerySet[Budget], *, exclude: PurchaseOrder | None = Non
     )
 
 
-def budgets_of(organization: Organization, *, on: date | None = None, cost_center=None) -> QuerySet[Budget]:
-    """The organization's budgets (those whose period holds ``on``, if given), with their use."""
+def budgets_of(
+    organization: Organization, *, on: date | None = None, exclude: PurchaseOrder | None = None
+) -> QuerySet[Budget]:
+    """The organization's budgets (those whose period holds ``on``, if given), with their use
+    (by orders other than ``exclude``)."""
     budgets = Budget.objects.filter(organization=organization).select_related("cost_center", "owner")
     if on is not None:
         budgets = budgets.filter(period_start__lte=on, period_end__gte=on)
-    if cost_center is not None:
-        budgets = budgets.filter(cost_center=cost_center)
-    return with_spend(budgets).order_by("-period_start", "cost_center__code")
+    return with_spend(budgets, exclude=exclude).order_by("-period_start", "cost_center__code")
 
 
 def _open_step() -> Prefetch:

@@ -307,6 +307,7 @@ def _open(request: ApprovalRequest, po: PurchaseOrder, step: RequestStep, approv
         to=[u.email for u in approvers],
         template="approval_requested",
         organization=po.customer,
+        attachments=[{"renderer": "purchase_order_pdf", "pk": po.pk, "revision": request.revision_number}],
         context={
             "po": po,
             "request": request,
@@ -410,13 +411,15 @@ def _approved(po: PurchaseOrder, request: ApprovalRequest, by: Membership) -> No
         _tell_requester(po, request, "approval_approved", approvers=approvers)
         return
     order_services.record_event(po, OrderEvent.Kind.APPROVED, by=by, body="Re-approved internally.")
-    _tell_requester(po, request, "approval_approved", approvers=approvers)
-    asker = Membership.objects.select_related("user", "organization").filter(
-        user_id=request.requested_by_id, organization_id=po.customer_id
+    asker = (
+        Membership.objects.select_related("user", "organization")
+        .filter(user_id=request.requested_by_id, organization_id=po.customer_id)
+        .first()
     )
-    asker = asker.first()
-    if asker is not None and can(asker, "orders.confirm_purchaseorder"):
-        order_services.confirm_purchase_order(po=po, by=asker)  # what they asked for when approval began
+    confirmed = asker is not None and can(asker, "orders.confirm_purchaseorder")
+    if confirmed:  # what they asked for when the re-approval began
+        order_services.confirm_purchase_order(po=po, by=asker)
+    _tell_requester(po, request, "approval_approved", approvers=approvers, confirmed=confirmed)
 
 
 @transaction.atomic

@@ -24,6 +24,7 @@ from accounts.selectors import (
     suppliers_of,
 )
 from accounts.views import OrgView, PostOnlyView
+from approvals import selectors as approval_selectors
 from billing.money import MoneyError, format_money, parse_decimal, parse_price, round_money
 from procurement.errors import DomainError
 from procurement.forms import add_domain_error
@@ -545,6 +546,11 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
             and (self.membership.is_admin or po.requester_id == self.request.user.pk)
         )
         revisions = [] if po.is_draft else selectors.latest_revisions_of(po)
+        approval_requests = approval_selectors.requests_of(po) if po.submitted_at else []
+        for approval in approval_requests:
+            approval.purchase_order = po
+            approval.may_decide = approval_selectors.may_decide(approval, self.membership)
+        reapproving = any(r.kind == "reapproval" and r.status == "pending" for r in approval_requests)
         redline, header_changes = _redline(revisions)
         if editable and header_form is None:
             header_form = DraftHeaderForm(
@@ -581,7 +587,9 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
             "previous": revisions[-2] if len(revisions) > 1 else None,
             "thread": selectors.thread_of(po),
             "notes": selectors.internal_notes_of(po, self.org),
-            "actions": po_actions(po, self.membership, editable),
+            "actions": po_actions(po, self.membership, editable) - ({"confirm"} if reapproving else set()),
+            "approval_requests": approval_requests,
+            "reapproving": reapproving,
             "thread_post": thread_post or {},
             **self.sharing(po),
         }
@@ -825,6 +833,13 @@ class PurchaseOrderActionView(PurchaseOrderMixin, PostOnlyView):
                 return redirect(self.done_url())
             add_domain_error(form, exc)
             return render(request, "orders/po_action.html", {"po": po, "form": form, "action": self.action})
+        if self.action == "confirm" and po.status != PurchaseOrder.Status.CONFIRMED:
+            messages.info(
+                request,
+                f"{po.number} needs approval again before it is confirmed: it went to the approvers, "
+                "and it is confirmed as soon as they approve.",
+            )
+            return redirect(self.done_url())
         messages.success(request, f"{po.number} is {self.done[self.action]}.")
         return redirect(self.done_url())
 

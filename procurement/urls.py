@@ -17,4 +17,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
     path("", include("orders.urls")),
+    path("", include("approvals.urls")),
 ]

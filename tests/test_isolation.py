@@ -106,6 +106,19 @@ def world(db):
     a_po = order_services.create_purchase_order(
         by=attacker, connection=ConnectionFactory(customer=a, supplier=SupplierFactory())
     )
+    # B approves its orders: a second order of B waits for B's admin.
+    from approvals.models import ApprovalPolicy, ApprovalStep
+
+    policy = ApprovalPolicy.objects.create(organization=b)
+    ApprovalStep.objects.create(policy=policy, position=1, name="Anyone", approver_role="admin")
+    b_po2 = order_services.create_purchase_order(by=b_buyer, connection=connection)
+    order_services.add_line(
+        by=b_buyer,
+        po=b_po2,
+        values={"description": "Z", "quantity": "1", "unit": "ea", "unit_price": "5", "cost_center": cc},
+    )
+    order_services.submit_purchase_order(po=b_po2, by=b_buyer)
+    b_request = {"pk": b_po2.approval_requests.get().pk}
     po_num = {"number": b_po.number}
     so_num = {"number": b_so.number}
     return {
@@ -136,6 +149,9 @@ def world(db):
             "orders:note-post": [{"side": "purchase-orders", **po_num}, {"side": "sales-orders", **so_num}],
             "orders:revisions": [{"side": "purchase-orders", **po_num}, {"side": "sales-orders", **so_num}],
             "orders:pdf": [{"side": "purchase-orders", **po_num}, {"side": "sales-orders", **so_num}],
+            "approvals:request": b_request,
+            "approvals:approve": b_request,
+            "approvals:reject": b_request,
             "accounts:location-edit": {"pk": LocationFactory(organization=b).pk},
             "accounts:member-edit": {"pk": b_admin.pk},
             "accounts:member-remove": {"pk": b_admin.pk},

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -176,6 +177,10 @@ CELERY_BEAT_SCHEDULE = {
     "expire-purchase-orders": {
         "task": "orders.tasks.expire_purchase_orders",
         "schedule": timedelta(hours=1),
+    },
+    "remind-approvers": {
+        "task": "approvals.tasks.send_approval_reminders",
+        "schedule": crontab(hour=8, minute=0),  # each morning; a step is reminded once a day
     },
     "retry-failed-emails": {
         "task": "accounts.tasks.retry_failed_emails",
