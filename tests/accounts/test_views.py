@@ -259,7 +259,9 @@ def test_home_and_connection_pages_are_bounded(client, db, django_assert_max_num
     connection = ConnectionFactory(supplier=SupplierFactory())
     client.force_login(member(connection.customer).user)
     client.get(reverse("accounts:org-home", args=[connection.customer.slug]))
-    with django_assert_max_num_queries(10):  # session, user, membership, switcher, 2 invitations, 2 connections, orders, approvals
+    with django_assert_max_num_queries(
+        10
+    ):  # session, user, membership, switcher, 2 invitations, 2 connections, orders, approvals
         client.get(reverse("accounts:org-home", args=[connection.customer.slug]))
     with django_assert_max_num_queries(7):
         client.get(reverse("accounts:connection-detail", args=[connection.customer.slug, connection.pk]))

@@ -1,0 +1,237 @@
+"""The Django admin for organization admins: their own organization's rows, nothing else's —
+by changelist, by URL, in choices, by posted ids and through actions."""
+
+from decimal import Decimal
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from accounts.roles import Role
+from approvals.models import ApprovalPolicy, ApprovalStep, Budget, SpendingLimit
+from orders.models import CostCenter, GLAccount
+from tests.factories import CostCenterFactory, GLAccountFactory, OrganizationFactory, member
+
+pytestmark = pytest.mark.django_db
+
+SCOPED = [ApprovalPolicy, SpendingLimit, Budget, CostCenter, GLAccount]
+
+
+@pytest.fixture
+def two():
+    """Two buying organizations with one of every configuration row each."""
+    world = {}
+    for key in ("mine", "theirs"):
+        org = OrganizationFactory(name=f"Org {key}")
+        admin_member = member(org, Role.ADMIN)
+        approver = member(org, Role.APPROVER)
+        cc = CostCenterFactory(organization=org, code=f"CC-{key}")
+        gl = GLAccountFactory(organization=org, code=f"GL-{key}")
+        policy = ApprovalPolicy.objects.create(organization=org)
+        step = ApprovalStep.objects.create(policy=policy, position=1, name=f"Step {key}", threshold=Decimal("10"))
+        step.approvers.set([approver.user])
+        limit = SpendingLimit.objects.create(organization=org, role="buyer", amount=Decimal("100"))
+        budget = Budget.objects.create(
+            organization=org,
+            cost_center=cc,
+            period_start="2026-01-01",
+            period_end="2026-12-31",
+            amount=Decimal("1000"),
+            owner=approver.user,
+        )
+        world[key] = {
+            "org": org,
+            "admin": admin_member,
+            "approver": approver,
+            "cc": cc,
+            "gl": gl,
+            "policy": policy,
+            "limit": limit,
+            "budget": budget,
+        }
+    return world
+
+
+def _url(obj, view="change"):
+    meta = obj._meta
+    args = [obj.pk] if view != "changelist" else []
+    return reverse(f"admin:{meta.app_label}_{meta.model_name}_{view}", args=args)
+
+
+def test_an_organization_admin_sees_only_their_own_rows(client, two):
+    client.force_login(two["mine"]["admin"].user)
+    assert client.get(reverse("admin:index")).status_code == 200
+    for key in ("policy", "limit", "budget", "cc", "gl"):
+        mine, theirs = two["mine"][key], two["theirs"][key]
+        listing = client.get(_url(mine, "changelist"))
+        assert listing.status_code == 200
+        assert list(listing.context["cl"].queryset) == [mine], key
+        assert client.get(_url(mine)).status_code == 200
+        assert client.get(_url(theirs)).status_code == 404, key
+        assert client.get(_url(theirs, "delete")).status_code == 404, key
+        assert client.get(_url(theirs, "history")).status_code == 404, key
+        assert client.post(_url(theirs, "delete"), {"post": "yes"}).status_code == 404, key
+        assert type(theirs).objects.filter(pk=theirs.pk).exists()
+
+
+def test_their_rows_are_never_offered_as_choices(client, two):
+    client.force_login(two["mine"]["admin"].user)
+    page = client.get(_url(two["mine"]["budget"]))
+    form = page.context["adminform"].form
+    assert list(form.fields["cost_center"].queryset) == [two["mine"]["cc"]]
+    assert list(form.fields["organization"].queryset) == [two["mine"]["org"]]
+    assert two["theirs"]["approver"].user not in form.fields["owner"].queryset
+    page = client.get(_url(two["mine"]["policy"]))
+    step_form = page.context["inline_admin_formsets"][0].formset.forms[0]
+    assert list(step_form.fields["cost_centers"].queryset) == [two["mine"]["cc"]]
+    assert two["theirs"]["approver"].user not in step_form.fields["approvers"].queryset
+    content = page.content.decode()
+    assert "CC-theirs" not in content and two["theirs"]["approver"].user.email not in content
+
+
+def test_their_ids_cannot_be_posted(client, two):
+    mine, theirs = two["mine"], two["theirs"]
+    client.force_login(mine["admin"].user)
+    response = client.post(
+        reverse("admin:approvals_budget_add"),
+        {
+            "organization": mine["org"].pk,
+            "cost_center": theirs["cc"].pk,
+            "period_start": "2027-01-01",
+            "period_end": "2027-12-31",
+            "amount": "5",
+            "owner": theirs["approver"].user.pk,
+        },
+    )
+    assert response.status_code == 200  # the form again, with errors
+    errors = response.context["adminform"].form.errors
+    assert "cost_center" in errors and "owner" in errors
+    response = client.post(
+        reverse("admin:approvals_spendinglimit_add"),
+        {"organization": theirs["org"].pk, "role": "approver", "amount": "5"},
+    )
+    assert "organization" in response.context["adminform"].form.errors
+    assert Budget.objects.count() == 2 and SpendingLimit.objects.count() == 2
+    # An inline step naming their cost center or their approver.
+    policy = mine["policy"]
+    step = policy.steps.get()
+    data = {
+        "organization": mine["org"].pk,
+        "reapproval_tolerance_percent": "0",
+        "reminder_after_days": "2",
+        "steps-TOTAL_FORMS": "1",
+        "steps-INITIAL_FORMS": "1",
+        "steps-MIN_NUM_FORMS": "0",
+        "steps-MAX_NUM_FORMS": "1000",
+        "steps-0-id": step.pk,
+        "steps-0-policy": policy.pk,
+        "steps-0-position": "1",
+        "steps-0-name": "Step",
+        "steps-0-threshold": "10",
+        "steps-0-rule": "any",
+        "steps-0-approvers": [theirs["approver"].user.pk],
+        "steps-0-cost_centers": [theirs["cc"].pk],
+    }
+    response = client.post(_url(policy), data)
+    assert response.status_code == 200
+    step_errors = response.context["inline_admin_formsets"][0].formset.errors[0]
+    assert "approvers" in step_errors and "cost_centers" in step_errors
+    assert list(step.approvers.all()) == [mine["approver"].user] and not step.cost_centers.exists()
+    # Moving one's own row to their organization.
+    response = client.post(_url(mine["limit"]), {"organization": theirs["org"].pk, "role": "buyer", "amount": "100"})
+    assert response.status_code == 200
+    mine["limit"].refresh_from_db()
+    assert mine["limit"].organization == mine["org"]
+
+
+def test_actions_act_on_their_own_rows_only(client, two):
+    mine, theirs = two["mine"], two["theirs"]
+    client.force_login(mine["admin"].user)
+    response = client.post(
+        reverse("admin:approvals_spendinglimit_changelist"),
+        {"action": "delete_selected", "_selected_action": [mine["limit"].pk, theirs["limit"].pk], "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert not SpendingLimit.objects.filter(pk=mine["limit"].pk).exists()
+    assert SpendingLimit.objects.filter(pk=theirs["limit"].pk).exists()
+
+
+def test_a_policy_edits_its_steps_on_one_page_and_numbering_is_theirs(client, two):
+    mine, theirs = two["mine"], two["theirs"]
+    client.force_login(mine["admin"].user)
+    policy = mine["policy"]
+    step = policy.steps.get()
+    response = client.post(
+        _url(policy),
+        {
+            "organization": mine["org"].pk,
+            "reapproval_tolerance_percent": "5",
+            "reminder_after_days": "3",
+            "steps-TOTAL_FORMS": "2",
+            "steps-INITIAL_FORMS": "1",
+            "steps-MIN_NUM_FORMS": "0",
+            "steps-MAX_NUM_FORMS": "1000",
+            "steps-0-id": step.pk,
+            "steps-0-policy": policy.pk,
+            "steps-0-position": "1",
+            "steps-0-name": "Manager",
+            "steps-0-threshold": "10",
+            "steps-0-rule": "any",
+            "steps-0-approvers": [mine["approver"].user.pk],
+            "steps-1-policy": policy.pk,
+            "steps-1-position": "2",
+            "steps-1-name": "Admins",
+            "steps-1-threshold": "5000",
+            "steps-1-rule": "all",
+            "steps-1-approver_role": "admin",
+        },
+    )
+    assert response.status_code == 302, response.context["inline_admin_formsets"][0].formset.errors
+    assert [(s.name, s.organization_id) for s in policy.steps.all()] == [
+        ("Manager", mine["org"].pk),
+        ("Admins", mine["org"].pk),
+    ]
+    # Numbering: their own organization's prefixes, nobody else's organization.
+    assert client.get(_url(theirs["org"])).status_code == 404
+    response = client.post(
+        _url(mine["org"]),
+        {
+            "po_prefix": "NW",
+            "so_prefix": "SO",
+            "invoice_prefix": "INV",
+            "bill_prefix": "BILL",
+            "sequences-TOTAL_FORMS": "0",  # the read-only inline of the sequences
+            "sequences-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302
+    mine["org"].refresh_from_db()
+    assert mine["org"].po_prefix == "NW" and mine["org"].name == "Org mine"
+
+
+def test_people_and_platform_rows_stay_with_superusers(client, two):
+    client.force_login(two["mine"]["admin"].user)
+    for name in ("accounts_user", "accounts_membership", "accounts_connection", "accounts_outboundemail"):
+        assert client.get(reverse(f"admin:{name}_changelist")).status_code == 403, name
+    index = client.get(reverse("admin:index"))
+    shown = {m["object_name"] for app in index.context["app_list"] for m in app["models"]}
+    assert shown == {
+        "ApprovalPolicy",
+        "SpendingLimit",
+        "Budget",
+        "ApprovalRequest",
+        "CostCenter",
+        "GLAccount",
+        "Organization",
+    }
+
+
+def test_a_superuser_sees_every_organizations_rows(client, two):
+    from accounts.models import User
+
+    root = User.objects.create_superuser(email="root@example.com", password="x", full_name="Root")
+    client.force_login(root)
+    for model in SCOPED:
+        changelist = client.get(reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist"))
+        assert changelist.context["cl"].result_count == 2, model
+    assert set(admin.site._registry) >= set(SCOPED)
