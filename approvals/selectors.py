@@ -128,6 +128,14 @@ def requests_of(po: PurchaseOrder) -> list[ApprovalRequest]:
     )
 
 
+def open_step_of(po: PurchaseOrder) -> RequestStep | None:
+    return (
+        RequestStep.objects.filter(request__purchase_order=po, status=RequestStep.Status.OPEN)
+        .prefetch_related("approvers")
+        .first()
+    )
+
+
 def may_decide(request: ApprovalRequest, membership: Membership) -> bool:
     """From prefetched rows (``requests_of``): whether the person may decide the open step now.
     The service checks the object permission itself again."""

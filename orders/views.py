@@ -833,6 +833,11 @@ class PurchaseOrderActionView(PurchaseOrderMixin, PostOnlyView):
                 return redirect(self.done_url())
             add_domain_error(form, exc)
             return render(request, "orders/po_action.html", {"po": po, "form": form, "action": self.action})
+        if self.action == "submit" and po.status == PurchaseOrder.Status.PENDING_APPROVAL:
+            step = approval_selectors.open_step_of(po)
+            names = ", ".join(u.full_name for u in step.approvers.all()) if step else ""
+            messages.info(request, f"{po.number} is submitted for approval: {names} will decide (step “{step.name}”).")
+            return redirect(self.done_url())
         if self.action == "confirm" and po.status != PurchaseOrder.Status.CONFIRMED:
             messages.info(
                 request,

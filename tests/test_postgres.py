@@ -105,3 +105,79 @@ def test_concurrent_purchase_orders_never_share_a_number():
         numbers = list(pool.map(create, range(30)))
     assert len(set(numbers)) == 30
     assert PurchaseOrder.objects.filter(customer=trade.customer).count() == 30
+
+
+def test_two_approvers_deciding_the_last_step_at_once_release_the_order_once():
+    import threading
+    from decimal import Decimal
+
+    from accounts.roles import Role
+    from approvals import services as approval_services
+    from approvals.models import ApprovalPolicy, ApprovalRequest, ApprovalStep
+    from orders.models import OrderEvent, SalesOrder
+    from tests.factories import Trade
+
+    trade = Trade()
+    first, second = member(trade.customer, Role.APPROVER), member(trade.customer, Role.APPROVER)
+    policy = ApprovalPolicy.objects.create(organization=trade.customer)
+    ApprovalStep.objects.create(
+        policy=policy, position=1, name="Managers", threshold=Decimal("0"), approver_role="approver"
+    )
+    po = trade.sent()
+    assert po.status == "pending_approval"
+    request = ApprovalRequest.objects.get(purchase_order=po)
+    barrier = threading.Barrier(2)
+
+    @_in_thread
+    def approve(by):
+        barrier.wait()
+        try:
+            approval_services.approve_step(request=ApprovalRequest(pk=request.pk), by=by)
+            return "ok"
+        except Exception as exc:  # the other finds it approved already
+            return type(exc).__name__
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(approve, [first, second]))
+    assert sorted(results) == ["DomainError", "ok"], results
+    po.refresh_from_db()
+    assert po.status == "sent" and SalesOrder.objects.filter(purchase_order=po).count() == 1
+    assert OrderEvent.objects.filter(purchase_order=po, kind="sent").count() == 1
+    assert OutboundEmail.objects.filter(key__startswith=f"order_sent:{po.pk}:").count() == 1
+    assert request.steps.get().decisions.count() == 1
+
+
+def test_two_submissions_cannot_both_spend_the_last_of_a_budget():
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from accounts.roles import Role
+    from approvals.models import Budget
+    from orders import services as order_services
+    from orders.models import PurchaseOrder
+    from tests.factories import Trade
+
+    trade = Trade()
+    owner = member(trade.customer, Role.APPROVER)
+    today = timezone.localdate()
+    Budget.objects.create(
+        organization=trade.customer,
+        cost_center=trade.cost_center,
+        period_start=today - timedelta(days=1),
+        period_end=today + timedelta(days=30),
+        amount=Decimal("100"),
+        owner=owner.user,
+    )
+    line = {"description": "X", "quantity": "1", "unit": "ea", "unit_price": "60", "cost_center": trade.cost_center}
+    drafts = [trade.draft(lines=[line]) for _ in range(2)]
+
+    @_in_thread
+    def submit(po):
+        order_services.submit_purchase_order(po=PurchaseOrder(pk=po.pk), by=trade.buyer)
+        return PurchaseOrder.objects.get(pk=po.pk).status
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        statuses = list(pool.map(submit, drafts))
+    assert sorted(statuses) == ["pending_approval", "sent"]  # 60 + 60 > 100: the second waits for the owner
