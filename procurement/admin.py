@@ -130,6 +130,14 @@ class OrganizationScopedAdmin(_Scoped, admin.ModelAdmin):
             raise Http404("No such object.")
         return obj
 
+    def get_changeform_initial_data(self, request):
+        """An admin of one organization finds it chosen already on an add page."""
+        initial = super().get_changeform_initial_data(request)
+        orgs = administered(request)
+        if len(orgs) == 1 and self.organization_lookup == "organization":
+            initial.setdefault("organization", next(iter(orgs)))
+        return initial
+
     def save_model(self, request, obj, form, change):
         if not self._may(request, obj):  # the form's choices already keep to one's own
             raise PermissionDenied

@@ -3,14 +3,17 @@ and listings. Idempotent: what exists already is left as it is. Every demo passw
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from accounts import services
 from accounts.models import Connection, Membership, Organization, User
 from accounts.roles import BUYING_ROLES, SELLING_ROLES, Role
+from approvals.models import ApprovalPolicy, ApprovalStep, Budget, SpendingLimit
 from orders import services as order_services
 from orders.models import CostCenter, GLAccount, Listing, PurchaseOrder
 
@@ -119,6 +122,7 @@ class Command(BaseCommand):
         for slug in ("northwind", "bluebird", "globex"):
             self._accounting(orgs[slug])
         self._orders(orgs)
+        self._approvals(orgs)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo ready: {Organization.objects.count()} organizations, {User.objects.count()} users, "
@@ -284,3 +288,53 @@ class Command(BaseCommand):
             },
         )
         order_services.accept_sales_order(so=accepted.sales_order, by=sales)
+
+    def _approvals(self, orgs) -> None:
+        """Northwind approves its orders: two steps, a limit for buyers, this quarter's budgets,
+        and one order waiting for its department head."""
+        northwind, acme = orgs["northwind"], orgs["acme"]
+        if ApprovalPolicy.objects.filter(organization=northwind).exists():
+            return
+        people = {
+            m.user.email.split("@")[0]: m
+            for m in Membership.objects.select_related("user", "organization").filter(organization=northwind)
+        }
+        policy = ApprovalPolicy.objects.create(
+            organization=northwind, reapproval_tolerance_percent=Decimal("5"), reminder_after_days=2
+        )
+        ApprovalStep.objects.create(
+            policy=policy, position=1, name="Department head", threshold=Decimal("1000"), approver_role="approver"
+        )
+        finance = ApprovalStep.objects.create(
+            policy=policy, position=2, name="Finance", threshold=Decimal("10000"), rule=ApprovalStep.Rule.ALL
+        )
+        finance.approvers.set([people["admin"].user, people["approver"].user])
+        SpendingLimit.objects.create(organization=northwind, role="buyer", amount=Decimal("500"))
+        today = timezone.localdate()
+        start = today.replace(month=(today.month - 1) // 3 * 3 + 1, day=1)
+        end = (start + timedelta(days=92)).replace(day=1) - timedelta(days=1)
+        for code, amount in [("OPS", "20000"), ("MAINT", "5000")]:
+            Budget.objects.create(
+                organization=northwind,
+                cost_center=CostCenter.objects.get(organization=northwind, code=code),
+                name=f"Q{(start.month - 1) // 3 + 1} {start.year}",
+                period_start=start,
+                period_end=end,
+                amount=Decimal(amount),
+                owner=people["approver"].user,
+            )
+        buyer = people["buyer"]
+        po = order_services.create_purchase_order(
+            by=buyer, connection=Connection.objects.get(customer=northwind, supplier=acme)
+        )
+        order_services.add_line(
+            by=buyer,
+            po=po,
+            values={
+                "listing": Listing.objects.get(supplier=acme, sku="ACM-1001"),
+                "quantity": "120",
+                "cost_center": CostCenter.objects.get(organization=northwind, code="MAINT"),
+                "gl_account": GLAccount.objects.get(organization=northwind, code="6100"),
+            },
+        )
+        order_services.submit_purchase_order(po=po, by=buyer)  # over 1,000 USD: the department head decides
