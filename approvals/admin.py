@@ -5,12 +5,22 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.utils.html import format_html, format_html_join
 
+from accounts.models import Membership, User
 from billing.money import format_money
-from procurement.admin import OrganizationScopedAdmin, ScopedInlineMixin
+from procurement.admin import OrganizationScopedAdmin, ScopedInlineMixin, administered
 
-from .models import ApprovalPolicy, ApprovalRequest, ApprovalStep, Budget, SpendingLimit, may_approve
+from .models import (
+    APPROVING_ROLES,
+    ApprovalPolicy,
+    ApprovalRequest,
+    ApprovalStep,
+    Budget,
+    SpendingLimit,
+    may_approve,
+)
 from .selectors import with_spend
 
 
@@ -36,11 +46,27 @@ class ApprovalStepForm(forms.ModelForm):
         return data
 
 
+def approving_users(request) -> QuerySet:
+    """The people who may be named to approve: admins and approvers of the organizations the
+    signed-in person administers (of every organization, for a superuser)."""
+    memberships = Membership.objects.all()
+    if not request.user.is_superuser:
+        memberships = memberships.filter(organization__in=administered(request))
+    approving = {r.value for r in APPROVING_ROLES}
+    pks = {user_id for user_id, roles in memberships.values_list("user_id", "roles") if approving & set(roles)}
+    return User.objects.filter(pk__in=pks, is_active=True)
+
+
 class ApprovalStepInline(ScopedInlineMixin, admin.StackedInline):
     model = ApprovalStep
     form = ApprovalStepForm
     extra = 0
     fields = [("position", "name"), ("threshold", "rule"), ("approver_role", "approvers"), "cost_centers"]
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "approvers":
+            kwargs["queryset"] = approving_users(request)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
 @admin.register(ApprovalPolicy)
@@ -81,6 +107,11 @@ class BudgetAdmin(OrganizationScopedAdmin):
     list_filter = ["period_start"]
     search_fields = ["cost_center__code", "cost_center__name", "name"]
     fields = ["organization", "cost_center", "name", ("period_start", "period_end"), "amount", "owner"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "owner":
+            kwargs["queryset"] = approving_users(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_queryset(self, request):
         return with_spend(super().get_queryset(request))
