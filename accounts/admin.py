@@ -74,6 +74,9 @@ class OrganizationAdmin(OrganizationScopedAdmin):
         ("Numbering", {"fields": ["po_prefix", "so_prefix", "invoice_prefix", "bill_prefix"]}),
     ]
 
+    def view_on_site(self, obj):
+        return obj.get_absolute_url()  # straight to the organization's home, not the admin's redirect
+
     # An organization's admins change its numbering here; the rest in the application's Settings.
     def get_fieldsets(self, request, obj=None):
         if request.user.is_superuser:

@@ -75,6 +75,9 @@ class ApprovalPolicyAdmin(OrganizationScopedAdmin):
     list_select_related = ["organization"]
     inlines = [ApprovalStepInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        return ["organization"] if obj is not None else []  # a policy (and its steps) stays with its organization
+
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("steps")
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
@@ -40,6 +41,7 @@ class ApprovalPolicy(models.Model):
         max_digits=5,
         decimal_places=2,
         default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
         help_text="A supplier-accepted total more than this much over the approved total is approved again "
         "before the order can be confirmed. Crossing a step's threshold always is.",
     )
@@ -76,7 +78,9 @@ class ApprovalStep(models.Model):
     position = models.PositiveSmallIntegerField(help_text="Steps run in this order, lowest first.")
     name = models.CharField(max_length=100, help_text="What approvers see, e.g. “Department head” or “Finance”.")
     threshold = money_field(
-        default=Decimal("0"), help_text="Applies when the order total, in base currency, is at least this."
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Applies when the order total, in base currency, is at least this.",
     )
     cost_centers = models.ManyToManyField(
         CostCenter, blank=True, related_name="+", help_text="Only for orders with lines of these (none: every order)."
@@ -95,7 +99,11 @@ class ApprovalStep(models.Model):
     class Meta:
         ordering = ["position", "pk"]
         constraints = [
-            models.UniqueConstraint(fields=["policy", "position"], name="one_step_per_position"),
+            models.UniqueConstraint(
+                fields=["policy", "position"],
+                name="one_step_per_position",
+                violation_error_message="Two steps cannot share a position.",
+            ),
             models.CheckConstraint(condition=models.Q(threshold__gte=0), name="threshold_not_negative"),
         ]
 
@@ -117,7 +125,7 @@ class SpendingLimit(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
     role = models.CharField(max_length=20, choices=Role.choices, blank=True)
-    amount = money_field()
+    amount = money_field(validators=[MinValueValidator(Decimal("0"))], help_text="In base currency.")
 
     class Meta:
         ordering = ["organization__name", "role", "user__full_name"]
@@ -129,17 +137,28 @@ class SpendingLimit(models.Model):
                 violation_error_message="A limit is for one person or for one role: choose exactly one.",
             ),
             models.UniqueConstraint(
-                fields=["organization", "user"], condition=models.Q(user__isnull=False), name="one_limit_per_user"
+                fields=["organization", "user"],
+                condition=models.Q(user__isnull=False),
+                name="one_limit_per_user",
+                violation_error_message="This person has a spending limit already: change that one.",
             ),
             models.UniqueConstraint(
-                fields=["organization", "role"], condition=~models.Q(role=""), name="one_limit_per_role"
+                fields=["organization", "role"],
+                condition=~models.Q(role=""),
+                name="one_limit_per_role",
+                violation_error_message="This role has a spending limit already: change that one.",
             ),
             models.CheckConstraint(condition=models.Q(amount__gte=0), name="limit_not_negative"),
         ]
 
     def __str__(self) -> str:
-        who = self.user if self.user_id else f"Every {Role(self.role).label.lower()}"
-        return f"{who}: {self.amount.normalize():f}"
+        if self.user_id:
+            who = str(self.user)
+        elif self.role in Role.values:
+            who = f"Every {Role(self.role).label.lower()}"
+        else:
+            who = "Spending limit"
+        return f"{who}: {self.amount.normalize():f}" if self.amount is not None else who
 
     def clean(self) -> None:
         members = Membership.objects.filter(user_id=self.user_id, organization_id=self.organization_id)
@@ -156,7 +175,7 @@ class Budget(models.Model):
     name = models.CharField(max_length=100, blank=True, help_text="E.g. “FY2026 Q4”. Blank: the dates.")
     period_start = models.DateField()
     period_end = models.DateField()
-    amount = money_field(help_text="In base currency, before tax.")
+    amount = money_field(validators=[MinValueValidator(Decimal("0"))], help_text="In base currency, before tax.")
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -170,7 +189,9 @@ class Budget(models.Model):
             models.CheckConstraint(condition=models.Q(period_end__gte=models.F("period_start")), name="period_order"),
             models.CheckConstraint(condition=models.Q(amount__gte=0), name="budget_not_negative"),
             models.UniqueConstraint(
-                fields=["cost_center", "period_start"], name="one_budget_per_cost_center_and_start"
+                fields=["cost_center", "period_start"],
+                name="one_budget_per_cost_center_and_start",
+                violation_error_message="This cost center has a budget starting that day already.",
             ),
         ]
         indexes = [models.Index(fields=["organization", "cost_center", "period_start"])]

@@ -89,27 +89,31 @@ def spending_limit(membership: Membership) -> Decimal | None:
     return max((amount for _, amount in limits), default=None)
 
 
-def _members_with_role(organization: Organization, role: str) -> list[User]:
-    return [m.user for m in organization.memberships.select_related("user") if role in m.roles and m.user.is_active]
-
-
-def _step_approvers(step: ApprovalStep, organization: Organization, requester_id: int) -> list[User]:
-    """The named approvers who still hold an approving role, and the members of the step's
-    role; never the requester."""
+def _approving_members(organization: Organization) -> dict[int, tuple[User, set[str]]]:
+    """{user id: (user, roles)} of the active members who hold a role that approves."""
     approving = {r.value for r in APPROVING_ROLES}
-    members = {m.user_id: m for m in organization.memberships.select_related("user")}
-    people = {}
-    for user in step.approvers.all():
-        m = members.get(user.pk)
-        if m is not None and set(m.roles) & approving:
-            people[user.pk] = user
+    return {
+        m.user_id: (m.user, set(m.roles))
+        for m in organization.memberships.select_related("user")
+        if m.user.is_active and approving & set(m.roles)
+    }
+
+
+def _by_name(users) -> list[User]:
+    return sorted(users, key=lambda u: (u.full_name, u.email))
+
+
+def _with_role(members: dict, role: str, exclude: set[int]) -> list[User]:
+    return _by_name(user for pk, (user, roles) in members.items() if role in roles and pk not in exclude)
+
+
+def _step_approvers(step: ApprovalStep, members: dict, exclude: set[int]) -> list[User]:
+    """The named approvers who still may approve, and the members of the step's role; never
+    anyone in ``exclude`` (the requester and whoever asked for the approval)."""
+    people = {u.pk: members[u.pk][0] for u in step.approvers.all() if u.pk in members}
     if step.approver_role:
-        for m in members.values():
-            if step.approver_role in m.roles:
-                people[m.user_id] = m.user
-    return sorted(
-        (u for pk, u in people.items() if pk != requester_id and u.is_active), key=lambda u: (u.full_name, u.email)
-    )
+        people.update({u.pk: u for u in _with_role(members, step.approver_role, set())})
+    return _by_name(u for pk, u in people.items() if pk not in exclude)
 
 
 def _configured(organization: Organization) -> bool:
@@ -135,11 +139,12 @@ def _requester_membership(po: PurchaseOrder) -> Membership:
     return membership
 
 
-def plan_approval(po: PurchaseOrder, lines: list[PurchaseOrderLine], *, reason: str = "") -> Plan:
-    """Which steps must approve ``po`` (its totals as they stand); ``reason`` says why a
-    re-approval was asked. Raises DomainError when a step has nobody who may approve it —
-    nothing is then written. Locks the budgets it reads until the caller's transaction ends,
-    so that two submissions cannot both spend the same remainder."""
+def plan_approval(po: PurchaseOrder, lines: list[PurchaseOrderLine], *, by: Membership, reason: str = "") -> Plan:
+    """Which steps must approve ``po`` (its totals as they stand), asked by ``by``; ``reason``
+    says why a re-approval was asked. Neither the requester nor the person asking approves.
+    Raises DomainError when a step has nobody else who may approve it — nothing is then
+    written. Locks the budgets it reads until the caller's transaction ends, so that two
+    submissions cannot both spend the same remainder."""
     org = po.customer
     on = po.order_date or timezone.localdate()
     rate = rate_to_base(po.currency, org.base_currency, on)
@@ -155,8 +160,12 @@ def plan_approval(po: PurchaseOrder, lines: list[PurchaseOrderLine], *, reason: 
     live = [line for line in lines if line.status != PurchaseOrderLine.Status.REJECTED]
     cost_centers = {line.cost_center_id for line in live}
     policy_steps = list(
-        ApprovalStep.objects.filter(organization=org).prefetch_related("cost_centers", "approvers").order_by("position")
+        ApprovalStep.objects.filter(policy__organization=org)
+        .prefetch_related("cost_centers", "approvers")
+        .order_by("position")
     )
+    members = _approving_members(org)
+    exclude = {po.requester_id, by.user_id}
 
     def scope_matches(step: ApprovalStep) -> bool:
         scoped = {cc.pk for cc in step.cost_centers.all()}
@@ -184,23 +193,21 @@ def plan_approval(po: PurchaseOrder, lines: list[PurchaseOrderLine], *, reason: 
             applying.append((policy_steps[0], reasons[-1]))
 
     for step, why in applying:
-        approvers = _step_approvers(step, org, po.requester_id)
+        approvers = _step_approvers(step, members, exclude)
         if not approvers:
             raise DomainError(
-                f"Nobody can approve step “{step.name}” of this order (the requester never approves their own): "
-                f"ask an admin to name approvers for it in the approval policy."
+                f"Nobody else can approve step “{step.name}” of this order (whoever raised or submits an order "
+                f"never approves it): ask an admin to name approvers for it in the approval policy."
             )
         plan.steps.append(PlannedStep("policy", step.name, why, step.rule, approvers, policy_step=step))
 
     if over_limit and not policy_steps:
-        approvers = [u for u in _members_with_role(org, "approver") if u.pk != po.requester_id] or [
-            u for u in _members_with_role(org, "admin") if u.pk != po.requester_id
-        ]
+        approvers = _with_role(members, "approver", exclude) or _with_role(members, "admin", exclude)
         if not approvers:
             raise DomainError(f"{reasons[-1]} Nobody else in {org.name} can approve it: ask an admin.")
         plan.steps.append(PlannedStep("policy", "Approval", reasons[-1], ApprovalStep.Rule.ANY, approvers))
 
-    plan.steps += _budget_steps(po, live, rate, on)
+    plan.steps += _budget_steps(po, live, rate, on, members=members, exclude=exclude)
     if plan.steps:
         plan.summary = " ".join(reasons + [s.reason for s in plan.steps if s.reason not in reasons])
     else:
@@ -211,13 +218,24 @@ def plan_approval(po: PurchaseOrder, lines: list[PurchaseOrderLine], *, reason: 
     return plan
 
 
-def _budget_steps(po: PurchaseOrder, lines: list[PurchaseOrderLine], rate: Decimal | None, on: date) -> list:
+def _budget_steps(
+    po: PurchaseOrder,
+    lines: list[PurchaseOrderLine],
+    rate: Decimal | None,
+    on: date,
+    *,
+    members: dict,
+    exclude: set[int],
+    skip: set[int] = frozenset(),
+) -> list:
+    """A step for the owner of each budget (not in ``skip``) that the order would exceed."""
     spend: dict[int, Decimal] = {}
     for line in lines:
         spend[line.cost_center_id] = spend.get(line.cost_center_id, Decimal("0")) + line.line_total
     budgets = list(
         Budget.objects.select_for_update(of=("self",))
         .filter(organization=po.customer, cost_center_id__in=spend, period_start__lte=on, period_end__gte=on)
+        .exclude(pk__in=skip)
         .select_related("cost_center", "owner")
         .order_by("cost_center__code")
     )
@@ -241,10 +259,13 @@ def _budget_steps(po: PurchaseOrder, lines: list[PurchaseOrderLine], rate: Decim
             )
         else:
             continue
-        approvers = [budget.owner] if budget.owner_id != po.requester_id else []
-        if not approvers:  # the owner raised it: the organization's admins approve instead
-            approvers = [u for u in _members_with_role(po.customer, "admin") if u.pk != po.requester_id]
-            why += " The owner raised this order, so an admin approves."
+        approvers = [members[budget.owner_id][0]] if budget.owner_id in members else []
+        if budget.owner_id in exclude:
+            approvers = []
+            why += " The owner raised or submits this order, so an admin approves."
+        elif not approvers:
+            why += f" {budget.owner} can no longer approve, so an admin does."
+        approvers = approvers or _with_role(members, "admin", exclude)
         if not approvers:
             raise DomainError(f"{why} Nobody but you can approve it: ask an admin.")
         steps.append(PlannedStep("budget", f"Budget {label}", why, ApprovalStep.Rule.ANY, approvers, budget=budget))
@@ -378,23 +399,82 @@ def approve_step(*, request: ApprovalRequest, by: Membership, comment: str = "")
     comment = _clean_comment(comment, required=False)
     Decision.objects.create(step=step, user=by.user, verdict=Decision.Verdict.APPROVED, comment=comment)
     _revoke(request, [by.user_id])
+    exclude = {po.requester_id, request.requested_by_id}
     if step.rule == ApprovalStep.Rule.ALL:
-        waiting = step.approvers.exclude(pk__in=step.decisions.values("user_id")).exists()
-        if waiting:
+        # Everyone named must decide — who still may: someone who lost the role no longer blocks.
+        members = _approving_members(po.customer)
+        decided = set(step.decisions.values_list("user_id", flat=True))
+        if any(u.pk in members and u.pk not in exclude | decided for u in step.approvers.all()):
             return request
     step.status = RequestStep.Status.APPROVED
     step.decided_at = timezone.now()
     step.save(update_fields=["status", "decided_at"])
+    _revoke(request)  # the step is closed for all its approvers
     following = request.steps.filter(status=RequestStep.Status.WAITING).order_by("position").first()
+    if following is None and request.kind == ApprovalRequest.Kind.SUBMISSION:
+        following = _recheck_budgets(po, request, exclude)
     if following is not None:
-        approvers = [u for u in following.approvers.all() if u.pk != po.requester_id]
-        _open(request, po, following, approvers)
+        _open(request, po, following, _still_approving(po, following, exclude))
         return request
     request.approve()
     request.save()
-    _revoke(request)
     _approved(po, request, by)
     return request
+
+
+def _still_approving(po: PurchaseOrder, step: RequestStep, exclude: set[int]) -> list[User]:
+    """The step's approvers who still may approve when it opens; if none is left, the
+    organization's admins take it over (recorded on the step); if none, the approval refuses."""
+    members = _approving_members(po.customer)
+    approvers = [members[u.pk][0] for u in step.approvers.all() if u.pk in members and u.pk not in exclude]
+    if not approvers:
+        approvers = _with_role(members, "admin", exclude)
+        if not approvers:
+            raise DomainError(
+                f"Nobody can approve the next step “{step.name}” any more: ask an admin to restore an approver."
+            )
+        step.approvers.add(*approvers)
+        step.reason = f"{step.reason} Its approvers can no longer approve, so an admin does."[:300]
+        step.save(update_fields=["reason"])
+    return approvers
+
+
+def _recheck_budgets(po: PurchaseOrder, request: ApprovalRequest, exclude: set[int]) -> RequestStep | None:
+    """Before the release: spend committed while the order waited may leave a budget short now.
+    Then its owner approves too (a new step), unless they approved this request already."""
+    approved = set(
+        request.steps.filter(kind=RequestStep.Kind.BUDGET, status=RequestStep.Status.APPROVED)
+        .exclude(budget=None)
+        .values_list("budget_id", flat=True)
+    )
+    lines = [line for line in po.lines.all() if line.status != PurchaseOrderLine.Status.REJECTED]
+    planned = _budget_steps(
+        po,
+        lines,
+        po.base_rate,
+        po.order_date or timezone.localdate(),
+        members=_approving_members(po.customer),
+        exclude=exclude,
+        skip=approved,
+    )
+    if not planned:
+        return None
+    last = request.steps.order_by("-position").values_list("position", flat=True).first() or 0
+    steps = []
+    for n, p in enumerate(planned, start=last + 1):
+        step = RequestStep.objects.create(
+            request=request,
+            organization=po.customer,
+            position=n,
+            kind=p.kind,
+            name=p.name,
+            reason=f"Since submission: {p.reason}"[:300],
+            rule=p.rule,
+            budget=p.budget,
+        )
+        step.approvers.set(p.approvers)
+        steps.append(step)
+    return steps[0]
 
 
 def _approved(po: PurchaseOrder, request: ApprovalRequest, by: Membership) -> None:
@@ -532,7 +612,7 @@ def check_reapproval(*, po: PurchaseOrder, by: Membership, lines: list[PurchaseO
     reason = reapproval_reason(po, lines)
     if reason is None:
         return None
-    plan = plan_approval(po, lines, reason=reason)
+    plan = plan_approval(po, lines, by=by, reason=reason)
     request = start_request(po=po, by=by, plan=plan, kind=ApprovalRequest.Kind.REAPPROVAL)
     if request.status == ApprovalRequest.Status.APPROVED:
         return None

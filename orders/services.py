@@ -857,7 +857,7 @@ def submit_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder
     PurchaseOrderLine.objects.bulk_update(lines, ["unit_price", "listing_price_at_add", "line_total", "tax_amount"])
     _save_totals(po, lines)
     po.order_date = timezone.localdate()
-    plan = approvals.plan_approval(po, lines)  # refuses (writing nothing) when nobody could approve
+    plan = approvals.plan_approval(po, lines, by=by)  # refuses (writing nothing) when nobody could approve
     po.base_rate = plan.rate
     if plan.steps:
         _fsm(po, "send_for_approval", "submitted")

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
+from django.contrib.contenttypes import views as contenttype_views
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404
-from django.urls import reverse
+from django.urls import path, reverse
 
 from accounts.models import Membership, Organization, User
 from accounts.roles import Role
@@ -47,6 +48,21 @@ class TandemAdminSite(admin.AdminSite):
         """Platform staff, and the admins of an organization (for that organization's rows)."""
         user = request.user
         return user.is_active and (user.is_staff or bool(administered(request)))
+
+    def get_urls(self):
+        """The admin's "view on site" redirect resolves any object of any model: platform staff only."""
+        urls = super().get_urls()
+        return [
+            path("r/<int:content_type_id>/<path:object_id>/", self.admin_view(self.view_on_site), name="view_on_site")
+            if getattr(pattern, "name", None) == "view_on_site"
+            else pattern
+            for pattern in urls
+        ]
+
+    def view_on_site(self, request, content_type_id, object_id):
+        if not request.user.is_staff:
+            raise Http404("Not here.")
+        return contenttype_views.shortcut(request, content_type_id, object_id)
 
     def login(self, request, extra_context=None):
         """One log-in for the whole product (with its throttling): the application's."""

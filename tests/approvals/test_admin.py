@@ -235,3 +235,21 @@ def test_a_superuser_sees_every_organizations_rows(client, two):
         changelist = client.get(reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist"))
         assert changelist.context["cl"].result_count == 2, model
     assert set(admin.site._registry) >= set(SCOPED)
+
+
+def test_bad_input_is_shown_by_the_field_and_a_policy_keeps_its_organization(client, two):
+    mine, theirs = two["mine"], two["theirs"]
+    client.force_login(mine["admin"].user)
+    response = client.post(_url(mine["limit"]), {"organization": mine["org"].pk, "role": "", "amount": "-1"})
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert "amount" in form.errors and "exactly one" in str(form.errors)
+    assert client.get(_url(mine["policy"])).context["adminform"].form.fields.get("organization") is None
+
+
+def test_the_view_on_site_redirect_is_for_platform_staff(client, two):
+    from django.contrib.contenttypes.models import ContentType
+
+    client.force_login(two["mine"]["admin"].user)
+    ct = ContentType.objects.get_for_model(two["theirs"]["org"])
+    assert client.get(reverse("admin:view_on_site", args=[ct.pk, two["theirs"]["org"].pk])).status_code == 404

@@ -247,7 +247,7 @@ def test_a_step_nobody_but_the_requester_could_approve_refuses_the_submission(tr
     boss = member(trade.customer, Role.ADMIN)
     _policy(trade, ("Boss", "0", [boss], "any"))
     po = trade.draft(by=boss, lines=[_line(trade, "10")])
-    with pytest.raises(DomainError, match="Nobody can approve"):
+    with pytest.raises(DomainError, match="Nobody else can approve"):
         order_services.submit_purchase_order(po=po, by=boss)
     po.refresh_from_db()
     assert po.status == "draft" and not po.approval_requests.exists()
@@ -436,3 +436,73 @@ def test_approvers_are_reminded_once_a_day_after_the_policys_delay(trade, django
     services.approve_step(request=_request(po), by=approver)
     step.refresh_from_db()
     assert step.status == "approved" and services.remind_approvers(today + timedelta(days=4)) == 0
+
+
+# --- who may still approve (review findings) ---------------------------------------------
+
+
+def test_whoever_asks_for_a_re_approval_is_not_its_approver_either(trade):
+    admin = trade.customer_admin  # the only approver, and the one who confirms
+    _policy(trade, ("Admins", "0", [admin], "any"))
+    po = _submit(trade, "100")
+    services.approve_step(request=_request(po), by=admin)
+    po.refresh_from_db()
+    _accept_at(trade, po, "120")
+    with pytest.raises(DomainError, match="Nobody else can approve"):
+        order_services.confirm_purchase_order(po=po, by=admin)
+    po.refresh_from_db()
+    assert po.status == "supplier_accepted" and po.approval_requests.count() == 1  # nothing written
+
+
+def test_an_owner_who_can_no_longer_approve_hands_the_budget_to_the_admins(trade):
+    owner = member(trade.customer, Role.APPROVER)
+    _budget(trade, "10", owner)
+    owner.roles = ["buyer"]
+    owner.save()
+    po = _submit(trade, "50")
+    step = _open_step(po)
+    assert list(step.approvers.all()) == [trade.customer_admin.user] and "can no longer approve" in step.reason
+
+
+def test_a_closed_step_no_longer_waits_for_its_other_approvers(trade):
+    a, b, cfo = (member(trade.customer, Role.APPROVER) for _ in range(3))
+    _policy(trade, ("Managers", "0", [a, b], "any"), ("CFO", "0", [cfo], "any"))
+    po = _submit(trade, "10")
+    services.approve_step(request=_request(po), by=a)
+    assert list(selectors.waiting_for(b)) == [] and list(selectors.waiting_for(cfo)) == [_request(po)]
+
+
+def test_an_approver_who_lost_the_role_does_not_block_an_all_step_or_a_later_one(trade):
+    a, b, later = (member(trade.customer, Role.APPROVER) for _ in range(3))
+    _policy(trade, ("Board", "0", [a, b], "all"), ("Later", "0", [later], "any"))
+    po = _submit(trade, "10")
+    b.roles = ["receiver"]
+    b.save()
+    later.user.is_active = False
+    later.user.save()
+    services.approve_step(request=_request(po), by=a)  # b no longer approves: the board step is done
+    step = _open_step(po)
+    assert step.name == "Later" and set(step.approvers.all()) == {later.user, trade.customer_admin.user}
+    assert list(selectors.waiting_for(trade.customer_admin)) == [_request(po)]
+    services.approve_step(request=_request(po), by=trade.customer_admin)
+    po.refresh_from_db()
+    assert po.status == "sent"
+
+
+def test_spend_committed_while_an_order_waited_is_checked_before_its_release(trade):
+    owner = member(trade.customer, Role.APPROVER)
+    manager = member(trade.customer, Role.APPROVER)
+    _policy(trade, ("Manager", "0", [manager], "any"))
+    _budget(trade, "150", owner)
+    first, second = _submit(trade, "100"), _submit(trade, "100")  # each fits the 150 alone
+    services.approve_step(request=_request(first), by=manager)
+    services.approve_step(request=_request(second), by=manager)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == ("sent", "pending_approval")
+    step = _open_step(second)
+    assert step.kind == "budget" and "Since submission" in step.reason
+    assert list(step.approvers.all()) == [owner.user]
+    services.approve_step(request=_request(second), by=owner)
+    second.refresh_from_db()
+    assert second.status == "sent"
