@@ -59,6 +59,15 @@ def with_spend(budgets: QuerySet[Budget], *, exclude: PurchaseOrder | None = Non
     )
 
 
+def spend_by_cost_center(lines: list[PurchaseOrderLine]) -> dict[int, Decimal]:
+    """{cost center id: line amounts before tax} of an order's lines, rejected ones left out."""
+    spend: dict[int, Decimal] = {}
+    for line in lines:
+        if line.status != PurchaseOrderLine.Status.REJECTED:
+            spend[line.cost_center_id] = spend.get(line.cost_center_id, Decimal("0")) + line.line_total
+    return spend
+
+
 def budgets_of(
     organization: Organization, *, on: date | None = None, exclude: PurchaseOrder | None = None
 ) -> QuerySet[Budget]:

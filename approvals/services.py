@@ -43,9 +43,9 @@ from .models import (
     RequestStep,
     SpendingLimit,
 )
-from .selectors import PERMISSION, with_spend
+from .selectors import PERMISSION, spend_by_cost_center, with_spend
 
-CODENAME = "approve_approvalrequest"
+CODENAME = PERMISSION.split(".")[1]  # guardian filters its rows by codename
 
 
 # ------------------------------------------------------------------------------- the plan
@@ -116,6 +116,17 @@ def _step_approvers(step: ApprovalStep, members: dict, exclude: set[int]) -> lis
     return _by_name(u for pk, u in people.items() if pk not in exclude)
 
 
+def _live(lines: list[PurchaseOrderLine]) -> list[PurchaseOrderLine]:
+    """The lines that count: a line the supplier rejected costs nothing."""
+    return [line for line in lines if line.status != PurchaseOrderLine.Status.REJECTED]
+
+
+def _applies_to(step: ApprovalStep, cost_centers: set[int]) -> bool:
+    """A step scoped to cost centers applies only to orders with a line coded to one of them."""
+    scoped = {cc.pk for cc in step.cost_centers.all()}
+    return not scoped or bool(scoped & cost_centers)
+
+
 def _configured(organization: Organization) -> bool:
     return (
         Organization.objects.filter(pk=organization.pk)
@@ -157,7 +168,7 @@ def plan_approval(po: PurchaseOrder, lines: list[PurchaseOrderLine], *, by: Memb
     requester = _requester_membership(po)
     base = org.base_currency
     shown = format_money(total_base, base) if total_base is not None else format_money(po.total, po.currency)
-    live = [line for line in lines if line.status != PurchaseOrderLine.Status.REJECTED]
+    live = _live(lines)
     cost_centers = {line.cost_center_id for line in live}
     policy_steps = list(
         ApprovalStep.objects.filter(policy__organization=org)
@@ -167,14 +178,10 @@ def plan_approval(po: PurchaseOrder, lines: list[PurchaseOrderLine], *, by: Memb
     members = _approving_members(org)
     exclude = {po.requester_id, by.user_id}
 
-    def scope_matches(step: ApprovalStep) -> bool:
-        scoped = {cc.pk for cc in step.cost_centers.all()}
-        return not scoped or bool(scoped & cost_centers)
-
     reasons = [reason] if reason else []
     applying = []
     for step in policy_steps:
-        if not scope_matches(step):
+        if not _applies_to(step, cost_centers):
             continue
         if total_base is None:
             applying.append((step, f"No exchange rate from {po.currency} to {base} yet: every step applies."))
@@ -229,9 +236,7 @@ def _budget_steps(
     skip: set[int] = frozenset(),
 ) -> list:
     """A step for the owner of each budget (not in ``skip``) that the order would exceed."""
-    spend: dict[int, Decimal] = {}
-    for line in lines:
-        spend[line.cost_center_id] = spend.get(line.cost_center_id, Decimal("0")) + line.line_total
+    spend = spend_by_cost_center(lines)
     budgets = list(
         Budget.objects.select_for_update(of=("self",))
         .filter(organization=po.customer, cost_center_id__in=spend, period_start__lte=on, period_end__gte=on)
@@ -241,10 +246,12 @@ def _budget_steps(
     )
     if not budgets:
         return []
+    # Read the spend in a statement of its own, after the lock: a subquery of the locking
+    # statement would see the snapshot taken before it waited (tests/test_postgres.py).
+    committed = dict(
+        with_spend(Budget.objects.filter(pk__in=[b.pk for b in budgets]), exclude=po).values_list("pk", "committed")
+    )
     base = po.customer.base_currency
-    committed = {
-        b.pk: b.committed for b in with_spend(Budget.objects.filter(pk__in=[b.pk for b in budgets]), exclude=po)
-    }
     steps = []
     for budget in budgets:
         amount = _in_base(po, spend[budget.cost_center_id], rate)
@@ -322,7 +329,6 @@ def _open(request: ApprovalRequest, po: PurchaseOrder, step: RequestStep, approv
     step.opened_at = timezone.now()
     step.save(update_fields=["status", "opened_at"])
     assign_perm(PERMISSION, approvers, request)
-    total = request.steps.count() if request.pk else 0
     queue_email(
         key=f"approval_step:{step.pk}",
         to=[u.email for u in approvers],
@@ -333,7 +339,7 @@ def _open(request: ApprovalRequest, po: PurchaseOrder, step: RequestStep, approv
             "po": po,
             "request": request,
             "step": step,
-            "step_count": total,
+            "step_count": request.steps.count(),
             "url": absolute_url(decision_path(request)),
         },
     )
@@ -447,10 +453,9 @@ def _recheck_budgets(po: PurchaseOrder, request: ApprovalRequest, exclude: set[i
         .exclude(budget=None)
         .values_list("budget_id", flat=True)
     )
-    lines = [line for line in po.lines.all() if line.status != PurchaseOrderLine.Status.REJECTED]
     planned = _budget_steps(
         po,
-        lines,
+        list(po.lines.all()),
         po.base_rate,
         po.order_date or timezone.localdate(),
         members=_approving_members(po.customer),
@@ -579,10 +584,12 @@ def reapproval_reason(po: PurchaseOrder, lines: list[PurchaseOrderLine]) -> str 
     if old is None or new is None or new <= old:
         return None
     base = po.customer.base_currency
-    cost_centers = {line.cost_center_id for line in lines if line.status != PurchaseOrderLine.Status.REJECTED}
-    for step in ApprovalStep.objects.filter(organization_id=po.customer_id, threshold__gt=old, threshold__lte=new):
-        scoped = set(step.cost_centers.values_list("pk", flat=True))
-        if not scoped or scoped & cost_centers:
+    cost_centers = {line.cost_center_id for line in _live(lines)}
+    crossed = ApprovalStep.objects.filter(
+        policy__organization_id=po.customer_id, threshold__gt=old, threshold__lte=new
+    ).prefetch_related("cost_centers")
+    for step in crossed:
+        if _applies_to(step, cost_centers):
             return f"The accepted total crosses the {format_money(step.threshold, base)} threshold of “{step.name}”."
     limit = spending_limit(_requester_membership(po))
     if limit is not None and old <= limit < new:

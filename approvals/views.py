@@ -78,10 +78,7 @@ class RequestPageMixin:
 
     def budget_impact(self, po, lines) -> list:
         """The budgets of the order's cost centers for its date, and what the order adds."""
-        spend: dict[int, Decimal] = defaultdict(Decimal)
-        for line in lines:
-            if not line.is_rejected:
-                spend[line.cost_center_id] += line.line_total
+        spend = selectors.spend_by_cost_center(lines)
         if not spend or po.order_date is None:
             return []
         base = self.org.base_currency

@@ -238,7 +238,7 @@ def test_a_superuser_sees_every_organizations_rows(client, two):
 
 
 def test_bad_input_is_shown_by_the_field_and_a_policy_keeps_its_organization(client, two):
-    mine, theirs = two["mine"], two["theirs"]
+    mine = two["mine"]
     client.force_login(mine["admin"].user)
     response = client.post(_url(mine["limit"]), {"organization": mine["org"].pk, "role": "", "amount": "-1"})
     assert response.status_code == 200

@@ -145,3 +145,24 @@ def test_budget_use_per_cost_center_and_period(client, trade):
     client.force_login(trade.approver.user)
     page = client.get(_url(trade, "request", pk=request.pk)).content.decode()
     assert "Left after it" in page and "800.00 USD" in page
+
+
+def test_budget_page_queries_do_not_grow_with_budgets(client, trade, django_assert_max_num_queries):
+    from tests.factories import CostCenterFactory
+
+    today = timezone.localdate()
+    client.force_login(trade.buyer.user)
+    client.get(_url(trade, "budgets"))
+    for _ in range(6):
+        Budget.objects.create(
+            organization=trade.customer,
+            cost_center=CostCenterFactory(organization=trade.customer),
+            period_start=today,
+            period_end=today,
+            amount=Decimal("10"),
+            owner=trade.approver.user,
+        )
+    _pending(trade)
+    with django_assert_max_num_queries(6):  # session, user, membership, organization, budgets with their spend
+        page = client.get(_url(trade, "budgets") + "?period=all")
+    assert page.content.decode().count("current</span>") == 6
