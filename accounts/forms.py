@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.urls import reverse
@@ -134,7 +136,15 @@ class OrganizationSettingsForm(PlainTextModelForm):
             "country",
             "buys",
             "sells",
+            "over_receipt_tolerance",
         ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["over_receipt_tolerance"].required = False  # blank: none
+
+    def clean_over_receipt_tolerance(self):
+        return self.cleaned_data.get("over_receipt_tolerance") or Decimal("0")
 
     def clean(self):
         return require_a_capability(self, super().clean())

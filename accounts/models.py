@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from decimal import Decimal
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
@@ -110,6 +111,14 @@ class Organization(AddressLinesMixin, models.Model):
     so_prefix = models.CharField("SO prefix", max_length=8, default="SO", validators=[prefix_validator])
     invoice_prefix = models.CharField(max_length=8, default="INV", validators=[prefix_validator])
     bill_prefix = models.CharField(max_length=8, default="BILL", validators=[prefix_validator])
+    over_receipt_tolerance = models.DecimalField(
+        "over-receipt tolerance (%)",
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text="How much more than ordered may be received on a line (0: never more than ordered).",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -118,7 +127,11 @@ class Organization(AddressLinesMixin, models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(buys=True) | models.Q(sells=True), name="organization_buys_or_sells"
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(over_receipt_tolerance__gte=0, over_receipt_tolerance__lte=100),
+                name="over_receipt_tolerance_in_range",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -4,6 +4,7 @@ connections and document numbers. Views, admin, commands and tests all come thro
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -14,7 +15,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django_fsm import TransitionNotAllowed
 
-from billing.money import CURRENCIES
+from billing.money import CURRENCIES, decimal_places
 from procurement.errors import DomainError
 
 from .mail import absolute_url, queue_email
@@ -142,6 +143,7 @@ ORGANIZATION_FIELDS = (
     "notification_email",
     "buys",
     "sells",
+    "over_receipt_tolerance",
 )
 
 
@@ -158,6 +160,13 @@ def update_organization(*, by: Membership, **changes) -> Organization:
         raise DomainError("Give the organization a name.", field="name")
     _check_capabilities(buys=org.buys, sells=org.sells)
     _check_currency(org.base_currency)
+    tolerance = org.over_receipt_tolerance
+    if (
+        not isinstance(tolerance, Decimal)
+        or not Decimal(0) <= tolerance <= Decimal(100)
+        or decimal_places(tolerance) > 2
+    ):
+        raise DomainError("A percentage from 0 to 100, with at most 2 decimals.", field="over_receipt_tolerance")
     if not org.buys and Connection.objects.filter(customer=org, status=Connection.Status.ACTIVE).exists():
         raise DomainError(
             "You buy from connected suppliers: suspend those connections before you stop buying.",

@@ -130,9 +130,13 @@ class OrderFilterForm(forms.Form):
     date_to = forms.DateField(label="To", required=False, widget=DATE)
     sort = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, statuses, counterparties, counterparty_label: str, **kwargs):
+    def __init__(self, *args, statuses, counterparties, counterparty_label: str, receipt_statuses=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["status"].choices = [("", "All")] + list(statuses)
+        if receipt_statuses:  # the purchase-order list filters by goods-received status too
+            self.fields["received"] = forms.ChoiceField(
+                label="Goods received", required=False, choices=[("", "All"), *receipt_statuses]
+            )
         self.fields["counterparty"].choices = [("", "All"), *counterparties]  # (id, name) pairs
         self.fields["counterparty"].label = counterparty_label
 
@@ -247,3 +251,30 @@ class ProposalHeaderForm(forms.Form):
 class AccountingCodeForm(forms.Form):
     code = forms.CharField(max_length=30, validators=[no_markup])
     name = forms.CharField(max_length=120, validators=[no_markup])
+
+
+# ------------------------------------------------------------------------------ fulfilment
+
+
+class ShipmentForm(forms.Form):
+    """The header of *Record shipment*; the quantity per line is read beside it."""
+
+    shipped_on = forms.DateField(label="Shipped on", widget=DATE)
+    carrier = forms.CharField(label="Carrier", required=False, max_length=100, validators=[no_markup])
+    tracking_number = forms.CharField(label="Tracking number", required=False, max_length=100, validators=[no_markup])
+    note = forms.CharField(
+        label="Note to the customer",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[no_markup],
+    )
+
+
+class ReceiptForm(forms.Form):
+    """The header of *Record receipt*; the quantities per line are read beside it."""
+
+    received_on = forms.DateField(label="Received on", widget=DATE)
+    note = forms.CharField(
+        label="Note", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), validators=[no_markup]
+    )

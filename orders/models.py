@@ -156,8 +156,16 @@ class PurchaseOrder(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
         CANCELLED = "cancelled", "Cancelled"
         EXPIRED = "expired", "Expired"
 
+    class ReceiptStatus(models.TextChoices):
+        """Goods-received status: what has arrived in good condition, over the open lines."""
+
+        NOT_RECEIVED = "not_received", "Not received"
+        PARTIALLY_RECEIVED = "partially_received", "Partially received"
+        FULLY_RECEIVED = "fully_received", "Fully received"
+
     S = Status
     CANCELLABLE = [S.DRAFT, S.PENDING_APPROVAL, S.REJECTED, S.SENT, S.SUPPLIER_ACCEPTED]
+    RECEIVABLE = [S.CONFIRMED, S.PARTIALLY_RECEIVED, S.RECEIVED]
 
     customer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="purchase_orders")
     supplier = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
@@ -185,6 +193,9 @@ class PurchaseOrder(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     tax_total = money_field(default=Decimal("0"))
     total = money_field(default=Decimal("0"))
     revision_number = models.PositiveIntegerField(default=0)
+    receipt_status = models.CharField(
+        "goods received", max_length=20, choices=ReceiptStatus.choices, default=ReceiptStatus.NOT_RECEIVED
+    )
     base_rate = models.DecimalField(
         max_digits=18,
         decimal_places=8,
@@ -197,6 +208,7 @@ class PurchaseOrder(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     supplier_accepted_at = models.DateTimeField(null=True, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
     closing_reason = models.TextField(blank=True, help_text="Why it was cancelled, declined or rejected.")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -218,6 +230,7 @@ class PurchaseOrder(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
             models.Index(fields=["customer", "status", "-created_at"]),
             models.Index(fields=["customer", "supplier", "-created_at"]),
             models.Index(fields=["status", "valid_until"]),
+            models.Index(fields=["customer", "receipt_status", "-created_at"], name="po_list_by_receipt"),
         ]
 
     def __str__(self) -> str:
@@ -270,6 +283,18 @@ class PurchaseOrder(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     def expire(self) -> None:
         pass
 
+    @transition(field=status, source=[S.CONFIRMED, S.PARTIALLY_RECEIVED], target=S.PARTIALLY_RECEIVED)
+    def receive_part(self) -> None:
+        self.receipt_status = self.ReceiptStatus.PARTIALLY_RECEIVED
+
+    @transition(field=status, source=RECEIVABLE, target=S.RECEIVED)
+    def receive_all(self) -> None:
+        self.receipt_status = self.ReceiptStatus.FULLY_RECEIVED
+
+    @transition(field=status, source=S.RECEIVED, target=S.CLOSED)
+    def close(self) -> None:
+        self.closed_at = timezone.now()
+
 
 class SalesOrder(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     """The supplier's side of the pair, created when the PO is released to the supplier."""
@@ -289,6 +314,7 @@ class SalesOrder(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
 
     S = Status
     OPEN = [S.NEW, S.IN_REVIEW, S.CHANGES_REQUESTED]
+    SHIPPABLE = [S.CONFIRMED, S.PARTIALLY_SHIPPED, S.SHIPPED]
 
     purchase_order = models.OneToOneField(PurchaseOrder, on_delete=models.PROTECT, related_name="sales_order")
     supplier = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="sales_orders")
@@ -348,6 +374,18 @@ class SalesOrder(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     def expire(self) -> None:
         pass
 
+    @transition(field=status, source=[S.CONFIRMED, S.PARTIALLY_SHIPPED], target=S.PARTIALLY_SHIPPED)
+    def ship_part(self) -> None:
+        pass
+
+    @transition(field=status, source=SHIPPABLE, target=S.SHIPPED)
+    def ship_all(self) -> None:
+        pass
+
+    @transition(field=status, source=SHIPPABLE, target=S.COMPLETED)
+    def complete(self) -> None:
+        pass
+
 
 class LineValues(models.Model):
     """What a line says; shared by the live line and its copies in published revisions."""
@@ -399,18 +437,49 @@ class PurchaseOrderLine(LineValues):
     quantity_shipped = quantity_field(default=Decimal("0"))
     quantity_received = quantity_field(default=Decimal("0"))
     quantity_invoiced = quantity_field(default=Decimal("0"))
+    # Noted on receipts, not counted as received: the supplier may ship these again.
+    quantity_damaged = quantity_field(default=Decimal("0"))
+    quantity_short = quantity_field(default=Decimal("0"))
 
     class Meta(LineValues.Meta):
         constraints = [
             models.CheckConstraint(condition=models.Q(quantity__gt=0), name="po_line_quantity_positive"),
             models.CheckConstraint(condition=models.Q(unit_price__gte=0), name="po_line_price_not_negative"),
             models.UniqueConstraint(fields=["purchase_order", "key"], name="unique_po_line_key"),
+            models.CheckConstraint(
+                condition=models.Q(
+                    quantity_shipped__gte=0,
+                    quantity_received__gte=0,
+                    quantity_invoiced__gte=0,
+                    quantity_damaged__gte=0,
+                    quantity_short__gte=0,
+                ),
+                name="po_line_progress_not_negative",
+            ),
         ]
 
     @property
     def price_changed(self) -> bool:
         """A listing line of a draft whose price moved since it was added."""
         return self.listing_price_at_add is not None and self.listing_price_at_add != self.unit_price
+
+    def receivable(self, tolerance_percent: Decimal) -> Decimal:
+        """The most that may be received in all: the ordered quantity plus the over-receipt tolerance."""
+        return self.quantity * (1 + tolerance_percent / 100)
+
+    def left_to_receive(self, tolerance_percent: Decimal = Decimal("0")) -> Decimal:
+        return max(Decimal("0"), self.receivable(tolerance_percent) - self.quantity_received)
+
+    def left_to_ship(self, tolerance_percent: Decimal = Decimal("0")) -> Decimal:
+        """What the supplier may still send: the rest of the order, and again what arrived damaged
+        or went missing, never more than may still be received."""
+        cap = self.receivable(tolerance_percent)
+        replaceable = cap - self.quantity_shipped + self.quantity_damaged + self.quantity_short
+        return max(Decimal("0"), min(replaceable, cap - self.quantity_received))
+
+    @property
+    def is_fully_received(self) -> bool:
+        return self.is_rejected or self.quantity_received >= self.quantity
 
 
 class Revision(models.Model):
@@ -497,6 +566,107 @@ class ProposalLine(models.Model):
         return f"{self.get_action_display()} {self.po_line or self.description}"
 
 
+# ---------------------------------------------------------------------------- fulfilment
+
+
+class Shipment(models.Model):
+    """Goods the supplier sent: one or more per order, each with its lines (SPEC §4, 11)."""
+
+    purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="shipments")
+    sales_order = models.ForeignKey(SalesOrder, on_delete=models.CASCADE, related_name="shipments")
+    supplier = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    number = models.PositiveIntegerField(help_text="1, 2, … within the order.")
+    shipped_on = models.DateField()
+    carrier = models.CharField(max_length=100, blank=True)
+    tracking_number = models.CharField(max_length=100, blank=True)
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [models.UniqueConstraint(fields=["purchase_order", "number"], name="unique_shipment_number")]
+
+    def __str__(self) -> str:
+        return f"Shipment {self.number}"
+
+
+class ShipmentLine(models.Model):
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="lines")
+    po_line = models.ForeignKey(PurchaseOrderLine, on_delete=models.PROTECT, related_name="shipment_lines")
+    quantity = quantity_field()
+
+    class Meta:
+        ordering = ["po_line__position", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="shipment_line_quantity_positive"),
+            models.UniqueConstraint(fields=["shipment", "po_line"], name="one_shipment_line_per_line"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity.normalize():f} of line {self.po_line_id}"
+
+
+class Receipt(models.Model):
+    """Goods the customer received: one or more per order, each against a shipment or none
+    (SPEC §4, 12). A shipment is received once: what did not arrive in it is noted short."""
+
+    purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="receipts")
+    customer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    supplier = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    number = models.PositiveIntegerField(help_text="1, 2, … within the order.")
+    shipment = models.OneToOneField(Shipment, on_delete=models.PROTECT, null=True, blank=True, related_name="receipt")
+    received_on = models.DateField()
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [models.UniqueConstraint(fields=["purchase_order", "number"], name="unique_receipt_number")]
+
+    def __str__(self) -> str:
+        return f"Receipt {self.number}"
+
+
+class ReceiptLine(models.Model):
+    """What arrived of one line: ``quantity`` in good condition (counted as received), and the
+    units damaged or short (noted with a reason, not counted)."""
+
+    receipt = models.ForeignKey(Receipt, on_delete=models.CASCADE, related_name="lines")
+    po_line = models.ForeignKey(PurchaseOrderLine, on_delete=models.PROTECT, related_name="receipt_lines")
+    quantity = quantity_field(default=Decimal("0"))
+    quantity_damaged = quantity_field(default=Decimal("0"))
+    quantity_short = quantity_field(default=Decimal("0"))
+    reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["po_line__position", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(quantity__gte=0, quantity_damaged__gte=0, quantity_short__gte=0),
+                name="receipt_line_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(quantity__gt=0) | models.Q(quantity_damaged__gt=0) | models.Q(quantity_short__gt=0),
+                name="receipt_line_not_empty",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(quantity_damaged=0, quantity_short=0) | ~models.Q(reason=""),
+                name="receipt_line_discrepancy_has_reason",
+            ),
+            models.UniqueConstraint(fields=["receipt", "po_line"], name="one_receipt_line_per_line"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity.normalize():f} of line {self.po_line_id}"
+
+    @property
+    def has_discrepancy(self) -> bool:
+        return bool(self.quantity_damaged or self.quantity_short)
+
+
 class OrderEvent(models.Model):
     """The shared thread of an order pair: every event the system records, and the
     messages both sides write. Both organizations read all of it."""
@@ -516,6 +686,9 @@ class OrderEvent(models.Model):
         CONFIRMED = "confirmed", "Confirmed"
         CANCELLED = "cancelled", "Cancelled"
         EXPIRED = "expired", "Expired"
+        SHIPPED = "shipped", "Shipped"
+        RECEIVED = "received", "Received"
+        CLOSED = "closed", "Completed"
 
     purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, prefetch_related_objects
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user, get_users_with_perms
 
@@ -22,8 +22,12 @@ from .models import (
     Proposal,
     PurchaseOrder,
     PurchaseOrderLine,
+    Receipt,
+    ReceiptLine,
     Revision,
     SalesOrder,
+    Shipment,
+    ShipmentLine,
 )
 
 SORT_LABELS = {"sku": "SKU", "name": "name", "price": "unit price", "updated": "last update"}
@@ -102,12 +106,23 @@ def purchase_order_for(*, customer: Organization, number: str) -> PurchaseOrder:
 
 
 def search_purchase_orders(
-    orders: QuerySet[PurchaseOrder], *, status="", supplier=None, q="", date_from=None, date_to=None, sort="-created"
+    orders: QuerySet[PurchaseOrder],
+    *,
+    status="",
+    supplier=None,
+    q="",
+    date_from=None,
+    date_to=None,
+    sort="-created",
+    received="",
 ) -> QuerySet[PurchaseOrder]:
-    """Filter and sort ``orders`` (already scoped: see ``visible_purchase_orders``)."""
+    """Filter and sort ``orders`` (already scoped: see ``visible_purchase_orders``);
+    ``received`` is a goods-received status."""
     orders = _filtered(
         orders.select_related("supplier", "requester"), status, {"supplier": supplier}, date_from, date_to
     )
+    if received:
+        orders = orders.filter(receipt_status=received)
     for term in q.split()[:6]:
         if DOCUMENT_NUMBER.match(term):  # "PO-001426": a number is looked up as a number
             orders = orders.filter(number__icontains=term)
@@ -220,6 +235,39 @@ def orderable_listings(po: PurchaseOrder, q: str = "") -> QuerySet[Listing]:
     return listings.order_by("sku")
 
 
+def shipments_of(po: PurchaseOrder) -> list[Shipment]:
+    """The order's shipments, oldest first, with their lines and whether each was received."""
+    return list(
+        po.shipments.select_related("created_by", "receipt").prefetch_related(
+            Prefetch("lines", ShipmentLine.objects.select_related("po_line"))
+        )
+    )
+
+
+def receipts_of(po: PurchaseOrder) -> list[Receipt]:
+    """The order's receipts, oldest first, with their lines and the shipment each was against."""
+    return list(
+        po.receipts.select_related("created_by", "shipment").prefetch_related(
+            Prefetch("lines", ReceiptLine.objects.select_related("po_line"))
+        )
+    )
+
+
+def unreceived_shipment(po: PurchaseOrder, pk) -> Shipment | None:
+    """A shipment of the order that has no receipt yet (None for anything else)."""
+    if not str(pk).isdigit():
+        return None
+    return (
+        po.shipments.filter(pk=int(pk), receipt__isnull=True)
+        .prefetch_related(Prefetch("lines", ShipmentLine.objects.select_related("po_line")))
+        .first()
+    )
+
+
+def unreceived_shipments_of(po: PurchaseOrder) -> list[Shipment]:
+    return list(po.shipments.filter(receipt__isnull=True))
+
+
 def inbox_counts(organization: Organization) -> dict[str, int]:
     """What waits in the organization, one query per side."""
     counts = {}
@@ -229,6 +277,8 @@ def inbox_counts(organization: Organization) -> dict[str, int]:
                 drafts=Count("pk", filter=Q(status=PurchaseOrder.Status.DRAFT)),
                 to_confirm=Count("pk", filter=Q(status=PurchaseOrder.Status.SUPPLIER_ACCEPTED)),
                 awaiting_supplier=Count("pk", filter=Q(status=PurchaseOrder.Status.SENT)),
+                to_receive=Count("pk", filter=Q(status=PurchaseOrder.Status.CONFIRMED)),
+                partly_received=Count("pk", filter=Q(status=PurchaseOrder.Status.PARTIALLY_RECEIVED)),
             )
         )
     if organization.sells:
@@ -237,6 +287,8 @@ def inbox_counts(organization: Organization) -> dict[str, int]:
                 to_accept=Count("pk", filter=Q(status=SalesOrder.Status.NEW)),
                 in_review=Count("pk", filter=Q(status=SalesOrder.Status.IN_REVIEW)),
                 changes_requested=Count("pk", filter=Q(status=SalesOrder.Status.CHANGES_REQUESTED)),
+                to_ship=Count("pk", filter=Q(status=SalesOrder.Status.CONFIRMED)),
+                partly_shipped=Count("pk", filter=Q(status=SalesOrder.Status.PARTIALLY_SHIPPED)),
             )
         )
     return counts

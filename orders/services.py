@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
@@ -41,9 +42,13 @@ from .models import (
     ProposalLine,
     PurchaseOrder,
     PurchaseOrderLine,
+    Receipt,
+    ReceiptLine,
     Revision,
     RevisionLine,
     SalesOrder,
+    Shipment,
+    ShipmentLine,
 )
 from .totals import HUNDRED, line_amounts, order_totals
 from .units import UNITS, quantity_error
@@ -1285,6 +1290,305 @@ def expire_purchase_order(*, po: PurchaseOrder) -> PurchaseOrder | None:
     return po
 
 
+# ------------------------------------------------------------------------------ fulfilment
+
+
+def _units(quantity: Decimal, unit: str) -> str:
+    return f"{quantity.normalize():f} {unit}"
+
+
+def _fulfilment_date(value, field: str, what: str) -> date:
+    value = _clean_date(value, field)
+    if value is None:
+        raise DomainError(f"When {what}?", field=field)
+    if value > timezone.localdate():
+        raise DomainError("This date is in the future.", field=field)
+    return value
+
+
+def _typed_quantity(raw, line: PurchaseOrderLine, field: str, what: str) -> Decimal:
+    """A quantity typed on a line of the shipment or receipt form; blank is zero."""
+    if raw in (None, ""):
+        return Decimal("0")
+    try:
+        quantity = parse_decimal(raw)
+    except MoneyError as exc:
+        raise DomainError(f"Line {line.position}: {exc}", field=field) from None
+    if quantity < 0:
+        raise DomainError(f"Line {line.position}: a quantity cannot be negative.", field=field)
+    if quantity:
+        problem = quantity_error(quantity, line.unit, what=what)
+        if problem:
+            raise DomainError(f"Line {line.position}: {problem}", field=field)
+    return quantity
+
+
+def _tolerance_words(tolerance: Decimal) -> str:
+    if not tolerance:
+        return "nothing may be received beyond the ordered quantity"
+    return f"the over-receipt tolerance is {tolerance.normalize():f} %"
+
+
+@transaction.atomic
+def record_shipment(
+    *,
+    so: SalesOrder,
+    by: Membership,
+    lines: dict[int, str | Decimal],
+    shipped_on=None,
+    carrier: str = "",
+    tracking_number: str = "",
+    note: str = "",
+) -> Shipment:
+    """Transition 11: the supplier sends some or all of the order (quantity per line id).
+
+    A line may be shipped up to what is left of it (the ordered quantity plus the customer's
+    over-receipt tolerance), and again what the customer noted damaged or short; the SO becomes
+    partially shipped or shipped. All of it or nothing is written."""
+    require(by, "orders.add_shipment")
+    po, so = _lock_pair_for_supplier(so, by)  # every shipment and receipt of the order waits here
+    _require_active(po)
+    if so.status not in SalesOrder.SHIPPABLE:
+        raise DomainError(
+            f"{so.number} is {so.get_status_display().lower()}: goods are shipped once the customer confirms the order."
+        )
+    shipped_on = _fulfilment_date(shipped_on, "shipped_on", "did it ship")
+    carrier = _clean_text(carrier, "carrier", limit=100)
+    tracking_number = _clean_text(tracking_number, "tracking_number", limit=100)
+    note = _clean_text(note, "note")
+    po_lines = {line.pk: line for line in po.lines.all()}
+    if set(lines) - set(po_lines):
+        raise DomainError("A line of another order was sent.")
+    tolerance = po.customer.over_receipt_tolerance
+    shipped: list[tuple[PurchaseOrderLine, Decimal]] = []
+    for pk, raw in lines.items():
+        line = po_lines[pk]
+        quantity = _typed_quantity(raw, line, f"line-{pk}", "The quantity shipped")
+        if not quantity:
+            continue
+        if line.is_rejected:
+            raise DomainError(f"Line {line.position} was rejected: it is not shipped.", field=f"line-{pk}")
+        left = line.left_to_ship(tolerance)
+        if quantity > left:
+            raise DomainError(
+                f"Line {line.position}: {_units(quantity, line.unit)} is more than the "
+                f"{_units(left, line.unit)} left to ship ({_units(line.quantity, line.unit)} ordered, "
+                f"{_units(line.quantity_shipped, line.unit)} shipped; {_tolerance_words(tolerance)}).",
+                field=f"line-{pk}",
+            )
+        shipped.append((line, quantity))
+    if not shipped:
+        raise DomainError("Enter the quantity shipped on at least one line.")
+    number = (po.shipments.aggregate(last=Max("number"))["last"] or 0) + 1
+    shipment = Shipment.objects.create(
+        purchase_order=po,
+        sales_order=so,
+        supplier=po.supplier,
+        customer=po.customer,
+        number=number,
+        shipped_on=shipped_on,
+        carrier=carrier,
+        tracking_number=tracking_number,
+        note=note,
+        created_by=by.user,
+    )
+    ShipmentLine.objects.bulk_create(ShipmentLine(shipment=shipment, po_line=line, quantity=q) for line, q in shipped)
+    for line, quantity in shipped:
+        line.quantity_shipped += quantity
+    PurchaseOrderLine.objects.bulk_update([line for line, _ in shipped], ["quantity_shipped"])
+    open_lines = [line for line in po_lines.values() if not line.is_rejected]
+    if all(line.quantity_shipped >= line.quantity for line in open_lines):
+        _fsm(so, "ship_all", "shipped")
+    else:
+        _fsm(so, "ship_part", "shipped")
+    so.save()
+    how = ", ".join(filter(None, [carrier and f"by {carrier}", tracking_number and f"tracking {tracking_number}"]))
+    record_event(
+        po,
+        OrderEvent.Kind.SHIPPED,
+        by=by,
+        body=f"Shipment {number} sent {shipped_on:%d %b %Y}{f' ({how})' if how else ''}: "
+        + "; ".join(f"{_units(q, line.unit)} {line.sku or line.description[:40]}" for line, q in shipped)
+        + ".",
+        data={"shipment": shipment.pk, "lines": {str(line.pk): str(q) for line, q in shipped}},
+    )
+    notify(
+        po,
+        "order_shipped",
+        to_customer=True,
+        customer_roles=("receiver",),
+        shipment=shipment,
+        shipped=[{"line": line, "quantity": q} for line, q in shipped],
+    )
+    return shipment
+
+
+@transaction.atomic
+def record_receipt(
+    *,
+    po: PurchaseOrder,
+    by: Membership,
+    lines: dict[int, dict],
+    received_on=None,
+    shipment: Shipment | None = None,
+    note: str = "",
+) -> Receipt:
+    """Transition 12: the customer records what arrived (per line id: ``quantity`` in good
+    condition, ``damaged``, and a ``reason`` for damaged or short units).
+
+    Against a shipment, every line of the shipment is accounted for: what is neither received
+    nor damaged is noted short. Received and damaged units together never exceed what is left
+    of the line (the ordered quantity plus the organization's over-receipt tolerance). The PO
+    becomes partially received or received, and closes when it is complete."""
+    po = _lock_po(po, by)  # every shipment and receipt of the order waits here
+    require(by, "orders.add_receipt")
+    _require_active(po)
+    if po.status not in PurchaseOrder.RECEIVABLE:
+        raise DomainError(
+            f"{po.number} is {po.get_status_display().lower()}: goods are received on confirmed orders only."
+        )
+    received_on = _fulfilment_date(received_on, "received_on", "did it arrive")
+    note = _clean_text(note, "note")
+    po_lines = {line.pk: line for line in po.lines.all()}
+    if set(lines) - set(po_lines):
+        raise DomainError("A line of another order was sent.")
+    in_shipment: dict[int, Decimal] = {}
+    if shipment is not None:
+        shipment = Shipment.objects.filter(pk=shipment.pk, purchase_order=po).first()
+        if shipment is None:
+            raise DomainError("Choose a shipment of this order.", field="shipment")
+        if Receipt.objects.filter(shipment=shipment).exists():
+            raise DomainError(f"Shipment {shipment.number} is received already.", field="shipment")
+        in_shipment = dict(shipment.lines.values_list("po_line_id", "quantity"))
+    tolerance = po.customer.over_receipt_tolerance
+    rows: list[tuple[PurchaseOrderLine, Decimal, Decimal, Decimal, str]] = []
+    for pk, line in po_lines.items():
+        values = lines.get(pk, {})
+        quantity = _typed_quantity(values.get("quantity"), line, f"line-{pk}-quantity", "The quantity received")
+        damaged = _typed_quantity(values.get("damaged"), line, f"line-{pk}-damaged", "The quantity damaged")
+        short = Decimal("0")
+        if shipment is not None:
+            if (quantity or damaged) and pk not in in_shipment:
+                raise DomainError(
+                    f"Line {line.position} was not in shipment {shipment.number}: record it in a receipt of its own.",
+                    field=f"line-{pk}-quantity",
+                )
+            expected = in_shipment.get(pk, Decimal("0"))
+            if quantity + damaged > expected:
+                raise DomainError(
+                    f"Line {line.position}: shipment {shipment.number} held {_units(expected, line.unit)}; record "
+                    "what came beyond it in a receipt of its own (without a shipment).",
+                    field=f"line-{pk}-quantity",
+                )
+            short = expected - quantity - damaged
+        if not (quantity or damaged or short):
+            continue
+        if line.is_rejected:
+            raise DomainError(f"Line {line.position} was rejected: it is not received.", field=f"line-{pk}-quantity")
+        left = line.left_to_receive(tolerance)
+        if quantity + damaged > left:
+            raise DomainError(
+                f"Line {line.position}: {_units(quantity + damaged, line.unit)} is more than the "
+                f"{_units(left, line.unit)} still to receive ({_units(line.quantity, line.unit)} ordered, "
+                f"{_units(line.quantity_received, line.unit)} received; {_tolerance_words(tolerance)}).",
+                field=f"line-{pk}-quantity",
+            )
+        reason = _clean_text(values.get("reason", ""), f"line-{pk}-reason", limit=500)
+        if (damaged or short) and not reason:
+            what = " and ".join(
+                filter(
+                    None,
+                    [
+                        damaged and f"{_units(damaged, line.unit)} damaged",
+                        short and f"{_units(short, line.unit)} short",
+                    ],
+                )
+            )
+            raise DomainError(f"Line {line.position}: say why ({what}).", field=f"line-{pk}-reason")
+        rows.append((line, quantity, damaged, short, reason if damaged or short else ""))
+    if not rows:
+        raise DomainError("Enter what arrived on at least one line.")
+    number = (po.receipts.aggregate(last=Max("number"))["last"] or 0) + 1
+    receipt = Receipt.objects.create(
+        purchase_order=po,
+        customer=po.customer,
+        supplier=po.supplier,
+        number=number,
+        shipment=shipment,
+        received_on=received_on,
+        note=note,
+        created_by=by.user,
+    )
+    ReceiptLine.objects.bulk_create(
+        ReceiptLine(receipt=receipt, po_line=line, quantity=q, quantity_damaged=d, quantity_short=sh, reason=r)
+        for line, q, d, sh, r in rows
+    )
+    for line, quantity, damaged, short, _ in rows:
+        line.quantity_received += quantity
+        line.quantity_damaged += damaged
+        line.quantity_short += short
+    PurchaseOrderLine.objects.bulk_update(
+        [row[0] for row in rows], ["quantity_received", "quantity_damaged", "quantity_short"]
+    )
+    if all(line.is_fully_received for line in po_lines.values()):
+        _fsm(po, "receive_all", "received")
+    elif any(line.quantity_received for line in po_lines.values()):
+        _fsm(po, "receive_part", "received")
+    po.save()
+    record_event(
+        po,
+        OrderEvent.Kind.RECEIVED,
+        by=by,
+        body=f"Receipt {number} of {received_on:%d %b %Y}"
+        + (f" (shipment {shipment.number})" if shipment else "")
+        + ": "
+        + "; ".join(_receipt_words(line, q, d, sh, r) for line, q, d, sh, r in rows)
+        + ".",
+        data={"receipt": receipt.pk, "shipment": shipment.pk if shipment else None},
+    )
+    problems = [
+        {"line": line, "quantity": q, "damaged": d, "short": sh, "reason": r} for line, q, d, sh, r in rows if d or sh
+    ]
+    if problems:
+        notify(
+            po,
+            "receipt_discrepancy",
+            to_supplier=True,
+            supplier_roles=("sales", "fulfilment"),
+            receipt=receipt,
+            problems=problems,
+        )
+    close_if_complete(po=po)
+    return receipt
+
+
+def _receipt_words(line: PurchaseOrderLine, quantity, damaged, short, reason) -> str:
+    name = line.sku or line.description[:40]
+    parts = [f"{_units(quantity, line.unit)} {name} received"]
+    if damaged:
+        parts.append(f"{_units(damaged, line.unit)} damaged")
+    if short:
+        parts.append(f"{_units(short, line.unit)} short")
+    return ", ".join(parts) + (f" ({reason})" if reason else "")
+
+
+@transaction.atomic
+def close_if_complete(*, po: PurchaseOrder) -> bool:
+    """Transition 15, by the system: a received order closes (its SO completes) once nothing
+    more is owed on it. Any service that may finish an order calls this again; it does nothing
+    until every condition holds, and nothing twice."""
+    po = PurchaseOrder.objects.select_for_update(of=("self",)).get(pk=po.pk)
+    if po.status != PurchaseOrder.Status.RECEIVED:
+        return False
+    so = _lock_so_of(po)
+    po.close()
+    so.complete()
+    po.save()
+    so.save()
+    record_event(po, OrderEvent.Kind.CLOSED, body="Everything is received: the order is complete.")
+    return True
+
+
 # ------------------------------------------------------------------ thread and internal notes
 
 
@@ -1415,18 +1719,28 @@ def _emails_of(org: Organization, *roles: str) -> list[str]:
 
 
 def notify(
-    po: PurchaseOrder, template: str, *, to_customer=False, to_supplier=False, attach_pdf=False, **context
+    po: PurchaseOrder,
+    template: str,
+    *,
+    to_customer=False,
+    to_supplier=False,
+    attach_pdf=False,
+    customer_roles: tuple[str, ...] = (),
+    supplier_roles: tuple[str, ...] = ("sales",),
+    **context,
 ) -> None:
-    """Queue the e-mail of an event to each side, linking straight to that side's page."""
+    """Queue the e-mail of an event to each side, linking straight to that side's page: the
+    customer's requester and admins (and ``customer_roles``), the supplier's admins and
+    ``supplier_roles``, and each organization's notification address."""
     so = getattr(po, "sales_order", None)
     event_id = po.events.order_by("-pk").values_list("pk", flat=True).first()
     sides = []
     if to_customer:
         url = reverse("orders:po-detail", kwargs={"org_slug": po.customer.slug, "number": po.number})
-        sides.append(("customer", po.customer, [po.requester.email, *_emails_of(po.customer)], url))
+        sides.append(("customer", po.customer, [po.requester.email, *_emails_of(po.customer, *customer_roles)], url))
     if to_supplier and so is not None:
         url = reverse("orders:so-detail", kwargs={"org_slug": po.supplier.slug, "number": so.number})
-        sides.append(("supplier", po.supplier, _emails_of(po.supplier, "sales"), url))
+        sides.append(("supplier", po.supplier, _emails_of(po.supplier, *supplier_roles), url))
     for side, org, to, url in sides:
         attachments = []
         if attach_pdf:

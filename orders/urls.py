@@ -67,6 +67,7 @@ org_urlpatterns = [
         views.PurchaseOrderActionView.as_view(action="cancel", form_class=ReasonForm),
         name="po-cancel",
     ),
+    path("purchase-orders/<str:number>/receive/", views.ReceiptCreateView.as_view(), name="po-receive"),
     path("purchase-orders/<str:number>/share/", views.PurchaseOrderShareView.as_view(), name="po-share"),
     path("purchase-orders/<str:number>/unshare/", views.PurchaseOrderShareView.as_view(share=False), name="po-unshare"),
     # The supplier's sales orders.
@@ -76,6 +77,7 @@ org_urlpatterns = [
     path("sales-orders/<str:number>/proposal/", views.ProposalSaveView.as_view(), name="so-proposal"),
     path("sales-orders/<str:number>/accept/", views.SalesOrderAcceptView.as_view(), name="so-accept"),
     path("sales-orders/<str:number>/decline/", views.SalesOrderDeclineView.as_view(), name="so-decline"),
+    path("sales-orders/<str:number>/ship/", views.ShipmentCreateView.as_view(), name="so-ship"),
     # Both sides: thread, internal notes, revisions, PDF.
     path(f"{SIDES}/<str:number>/thread/", views.ThreadPostView.as_view(), name="thread-post"),
     path(f"{SIDES}/<str:number>/notes/", views.ThreadPostView.as_view(internal=True), name="note-post"),

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.permissions import can
@@ -44,6 +45,8 @@ from .forms import (
     ProposalHeaderForm,
     PurchaseOrderForm,
     ReasonForm,
+    ReceiptForm,
+    ShipmentForm,
 )
 from .models import ProposalLine, PurchaseOrder, SalesOrder
 from .totals import line_amounts
@@ -296,6 +299,7 @@ class ListingImportView(OrgView):
 
 def _filter(request, form, search, **extra):
     filters = form.cleaned_data if form.is_valid() else {}
+    more = {"received": filters.get("received") or ""} if "received" in form.fields else {}
     return search(
         q=filters.get("q") or "",
         status=filters.get("status") or "",
@@ -303,6 +307,7 @@ def _filter(request, form, search, **extra):
         date_to=filters.get("date_to"),
         sort=filters.get("sort") or "-created",
         **{extra["counterparty"]: filters.get("counterparty")},
+        **more,
     )
 
 
@@ -361,6 +366,7 @@ class PurchaseOrderListView(_OrderListView):
     columns = (
         "number",
         "status",
+        "receipt_status",
         "total",
         "currency",
         "created_at",
@@ -377,6 +383,7 @@ class PurchaseOrderListView(_OrderListView):
             .order_by("supplier__name")
             .values_list("supplier_id", "supplier__name"),
             counterparty_label="Supplier",
+            receipt_statuses=PurchaseOrder.ReceiptStatus.choices,
         )
 
     def search(self, form):
@@ -389,6 +396,7 @@ class PurchaseOrderListView(_OrderListView):
                 po.number,
                 po.supplier.name,
                 po.get_status_display(),
+                po.get_receipt_status_display(),
                 po.order_date or "",
                 po.expected_delivery_date or "",
                 po.currency,
@@ -406,6 +414,7 @@ class PurchaseOrderListView(_OrderListView):
                 "number",
                 "supplier",
                 "status",
+                "goods_received",
                 "order_date",
                 "delivery_by",
                 "currency",
@@ -588,6 +597,7 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
             "thread": selectors.thread_of(po),
             "notes": selectors.internal_notes_of(po, self.org),
             "actions": po_actions(po, self.membership, editable) - ({"confirm"} if reapproving else set()),
+            **_fulfilment(po),
             "approval_requests": approval_requests,
             "reapproving": reapproving,
             "thread_post": thread_post or {},
@@ -644,7 +654,16 @@ def po_actions(po: PurchaseOrder, membership, editable: bool) -> set[str]:
         actions.add("request_changes")
     if "cancel" in available and can(membership, "orders.cancel_purchaseorder") and (not po.is_draft or editable):
         actions.add("cancel")
+    if active and po.status in PurchaseOrder.RECEIVABLE and can(membership, "orders.add_receipt"):
+        actions.add("receive")
     return actions
+
+
+def _fulfilment(po: PurchaseOrder) -> dict:
+    """Both order pages: the progress columns, shipments and receipts (once confirmed)."""
+    if po.confirmed_at is None:
+        return {"progress": False, "shipments": [], "receipts": []}
+    return {"progress": True, "shipments": selectors.shipments_of(po), "receipts": selectors.receipts_of(po)}
 
 
 class PurchaseOrderEditView(PurchaseOrderMixin, PostOnlyView):
@@ -996,7 +1015,8 @@ class SalesOrderDetailView(SalesOrderMixin, OrgView):
             "thread_post": thread_post or {},
             "header_form": header_form,
             "error": error,
-            "actions": so_actions(so, self.membership),
+            "actions": so_actions(so, self.membership, lines),
+            **_fulfilment(po),
             **dict(zip(("redline", "header_changes"), _redline(revisions), strict=True)),
             "previous": revisions[-2] if len(revisions) > 1 else None,
             "lines": lines,
@@ -1084,7 +1104,8 @@ def _added_values(p) -> dict:
     }
 
 
-def so_actions(so: SalesOrder, membership) -> set[str]:
+def so_actions(so: SalesOrder, membership, lines=()) -> set[str]:
+    """The supplier's buttons; *Record shipment* while some line of ``lines`` is left to ship."""
     available = {t.name for t in so.get_available_status_transitions()}
     if so.purchase_order.connection.status != "active":
         return set()
@@ -1093,6 +1114,13 @@ def so_actions(so: SalesOrder, membership) -> set[str]:
         actions.add("accept")
     if "decline" in available and can(membership, "orders.decline_salesorder"):
         actions.add("decline")
+    tolerance = so.customer.over_receipt_tolerance
+    if (
+        so.status in SalesOrder.SHIPPABLE
+        and can(membership, "orders.add_shipment")
+        and any(line.left_to_ship(tolerance) > 0 for line in lines if not line.is_rejected)
+    ):
+        actions.add("ship")
     return actions
 
 
@@ -1286,4 +1314,197 @@ class AccountingCodeToggleView(PostOnlyView):
         obj = self.get_object()
         services.set_accounting_code_active(by=self.membership, obj=obj, active=not obj.is_active)
         messages.success(request, f"{obj} is {'inactive' if obj.is_active else 'active'}.")
+        return redirect(self.done_url())
+
+
+# ------------------------------------------------------------------------------ fulfilment
+
+
+def _typed(value) -> str:
+    return "" if value is None else (f"{value.normalize():f}" if isinstance(value, Decimal) else str(value))
+
+
+class ShipmentCreateView(SalesOrderMixin, OrgView):
+    """*Record shipment*: what goes out now, per line, with the carrier and tracking number.
+    A refusal marks the line it is about and keeps everything typed."""
+
+    permission = "orders.add_shipment"
+    template_name = "orders/so_ship.html"
+
+    def done_url(self):
+        return self.org_url("orders:so-detail", number=self.kwargs["number"])
+
+    def rows(self, po, posted=None, marked=None):
+        tolerance = po.customer.over_receipt_tolerance
+        rows = []
+        for line in selectors.lines_of(po, coding=False):
+            if line.is_rejected:
+                continue
+            left = line.left_to_ship(tolerance)
+            value = posted.get(line.pk, "") if posted is not None else _typed(min(left, line.left_to_ship()))
+            rows.append(
+                {
+                    "line": line,
+                    "left": left,
+                    "value": value,
+                    "name": f"line-{line.pk}",
+                    "error": marked == f"line-{line.pk}",
+                }
+            )
+        return rows
+
+    def show(self, so, form, rows, error=None, status=200):
+        return render(
+            self.request,
+            self.template_name,
+            {"so": so, "po": so.purchase_order, "form": form, "rows": rows, "error": error},
+            status=status,
+        )
+
+    def refused(self, so):
+        po = so.purchase_order
+        if po.connection.status != "active":
+            state = po.connection.get_status_display().lower()
+            return f"The connection with {so.customer.name} is {state}: nothing ships until it is active again."
+        if so.status not in SalesOrder.SHIPPABLE:
+            return f"{so.number} is {so.get_status_display().lower()}: goods are shipped once the customer confirms it."
+        return None
+
+    def get(self, request, org_slug, number):
+        so = self.get_so()
+        problem = self.refused(so)
+        if problem:
+            messages.error(request, problem)
+            return redirect(self.done_url())
+        form = ShipmentForm(initial={"shipped_on": timezone.localdate()})
+        return self.show(so, form, self.rows(so.purchase_order))
+
+    def post(self, request, org_slug, number):
+        so = self.get_so()
+        po = so.purchase_order
+        form = ShipmentForm(request.POST)
+        line_ids = [line.pk for line in po.lines.all()]
+        posted = {pk: request.POST.get(f"line-{pk}", "").strip() for pk in line_ids}
+        if not form.is_valid():
+            return self.show(so, form, self.rows(po, posted), status=400)
+        try:
+            shipment = services.record_shipment(so=so, by=self.membership, lines=posted, **form.cleaned_data)
+        except DomainError as exc:
+            if exc.field in form.fields:
+                add_domain_error(form, exc)
+            return self.show(so, form, self.rows(po, posted, exc.field), error=exc, status=400)
+        messages.success(request, f"Shipment {shipment.number} recorded; {so.customer.name} has been told.")
+        return redirect(self.done_url())
+
+
+class ReceiptCreateView(PurchaseOrderMixin, OrgView):
+    """*Record receipt*: what arrived, per line — in good condition, damaged, and (against a
+    shipment) short — with a reason for what is damaged or short."""
+
+    permission = "orders.add_receipt"
+    template_name = "orders/po_receive.html"
+
+    def done_url(self):
+        return self.org_url("orders:po-detail", number=self.kwargs["number"])
+
+    def rows(self, po, shipment, posted=None, marked=None):
+        tolerance = po.customer.over_receipt_tolerance
+        expected = {sl.po_line_id: sl.quantity for sl in shipment.lines.all()} if shipment else None
+        rows = []
+        for line in selectors.lines_of(po, coding=False):
+            if line.is_rejected or (expected is not None and line.pk not in expected):
+                continue
+            left = line.left_to_receive(tolerance)
+            in_shipment = expected.get(line.pk) if expected is not None else None
+            if posted is not None:
+                values = posted.get(line.pk, {})
+            else:
+                default = in_shipment if in_shipment is not None else min(left, line.left_to_receive())
+                values = {"quantity": _typed(min(default, left)), "damaged": "", "reason": ""}
+            prefix = f"line-{line.pk}"
+            rows.append(
+                {
+                    "line": line,
+                    "left": left,
+                    "in_shipment": in_shipment,
+                    "inputs": {
+                        name: {
+                            "name": f"{prefix}-{name}",
+                            "value": values.get(name, ""),
+                            "error": marked == f"{prefix}-{name}",
+                        }
+                        for name in ("quantity", "damaged", "reason")
+                    },
+                }
+            )
+        return rows
+
+    def show(self, po, form, shipment, rows, error=None, status=200):
+        return render(
+            self.request,
+            self.template_name,
+            {
+                "po": po,
+                "form": form,
+                "shipment": shipment,
+                "shipments": selectors.unreceived_shipments_of(po),
+                "rows": rows,
+                "error": error,
+                "tolerance": po.customer.over_receipt_tolerance,
+            },
+            status=status,
+        )
+
+    def refused(self, po):
+        if po.connection.status != "active":
+            state = po.connection.get_status_display().lower()
+            return f"The connection with {po.supplier.name} is {state}: the order is frozen."
+        if po.status not in PurchaseOrder.RECEIVABLE:
+            return f"{po.number} is {po.get_status_display().lower()}: goods are received on confirmed orders only."
+        return None
+
+    def get(self, request, org_slug, number):
+        po = self.get_po()
+        problem = self.refused(po)
+        if problem:
+            messages.error(request, problem)
+            return redirect(self.done_url())
+        shipment = selectors.unreceived_shipment(po, request.GET.get("shipment", ""))
+        form = ReceiptForm(initial={"received_on": timezone.localdate()})
+        return self.show(po, form, shipment, self.rows(po, shipment))
+
+    def post(self, request, org_slug, number):
+        po = self.get_po()
+        raw_shipment = request.POST.get("shipment", "")
+        shipment = selectors.unreceived_shipment(po, raw_shipment)
+        form = ReceiptForm(request.POST)
+        posted = {
+            line.pk: {
+                name: request.POST.get(f"line-{line.pk}-{name}", "").strip()
+                for name in ("quantity", "damaged", "reason")
+            }
+            for line in po.lines.all()
+        }
+        if raw_shipment and shipment is None:
+            form.is_valid()
+            error = DomainError("That shipment is received already, or is not one of this order's.", field="shipment")
+            return self.show(po, form, None, self.rows(po, None), error=error, status=400)
+        if not form.is_valid():
+            return self.show(po, form, shipment, self.rows(po, shipment, posted), status=400)
+        try:
+            receipt = services.record_receipt(
+                po=po, by=self.membership, lines=posted, shipment=shipment, **form.cleaned_data
+            )
+        except DomainError as exc:
+            if exc.field in form.fields:
+                add_domain_error(form, exc)
+            return self.show(po, form, shipment, self.rows(po, shipment, posted, exc.field), error=exc, status=400)
+        po.refresh_from_db(fields=["status", "receipt_status"])
+        done = {
+            "closed": "everything is received: the order is complete",
+            "partially_received": "the order is partially received",
+        }
+        messages.success(
+            request, f"Receipt {receipt.number} recorded; {done.get(po.status, 'nothing is counted as received yet')}."
+        )
         return redirect(self.done_url())

@@ -163,3 +163,13 @@ class Trade:
         services.submit_purchase_order(po=po, by=self.buyer)
         po.refresh_from_db()
         return po
+
+    def confirmed(self, **kwargs):
+        """An order the supplier accepted as sent and the buyer confirmed."""
+        from orders import services
+
+        po = self.sent(**kwargs)
+        services.accept_sales_order(so=po.sales_order, by=self.sales)
+        services.confirm_purchase_order(po=po, by=self.buyer)
+        po.refresh_from_db()
+        return po

@@ -103,6 +103,9 @@ def world(db):
     )
     order_services.submit_purchase_order(po=d_po, by=d_po.requester.memberships.get(organization=d))
     b_so = d_po.sales_order
+    # B's sales order is confirmed and part-shipped: its shipment and receipt pages are live.
+    order_services.accept_sales_order(so=b_so, by=b_admin)
+    order_services.confirm_purchase_order(po=d_po, by=d_po.requester.memberships.get(organization=d))
     a_po = order_services.create_purchase_order(
         by=attacker, connection=ConnectionFactory(customer=a, supplier=SupplierFactory())
     )
@@ -145,6 +148,8 @@ def world(db):
             "orders:so-proposal": so_num,
             "orders:so-accept": so_num,
             "orders:so-decline": so_num,
+            "orders:so-ship": so_num,
+            "orders:po-receive": po_num,
             "orders:thread-post": [{"side": "purchase-orders", **po_num}, {"side": "sales-orders", **so_num}],
             "orders:note-post": [{"side": "purchase-orders", **po_num}, {"side": "sales-orders", **so_num}],
             "orders:revisions": [{"side": "purchase-orders", **po_num}, {"side": "sales-orders", **so_num}],

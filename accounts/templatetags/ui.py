@@ -77,7 +77,8 @@ _BADGES = {
     "draft": "secondary",
     "supplier_accepted": "info",
     "accepted": "info",
-    **dict.fromkeys(("confirmed", "completed", "closed", "received", "shipped"), "success"),
+    **dict.fromkeys(("confirmed", "completed", "closed", "received", "shipped", "fully_received"), "success"),
+    "not_received": "light",
     **dict.fromkeys(("declined", "cancelled", "expired", "rejected"), "danger"),
 }
 
