@@ -181,3 +181,78 @@ def test_two_submissions_cannot_both_spend_the_last_of_a_budget():
     with ThreadPoolExecutor(max_workers=2) as pool:
         statuses = list(pool.map(submit, drafts))
     assert sorted(statuses) == ["pending_approval", "sent"]  # 60 + 60 > 100: the second waits for the owner
+
+
+def _fulfilment_trade(tolerance="0"):
+    from decimal import Decimal
+
+    from accounts import services as account_services
+    from accounts.roles import Role
+    from tests.factories import Trade
+
+    trade = Trade()
+    if tolerance != "0":
+        account_services.update_organization(by=trade.customer_admin, over_receipt_tolerance=Decimal(tolerance))
+    trade.shipper = member(trade.supplier, Role.FULFILMENT)
+    trade.receiver = member(trade.customer, Role.RECEIVER)
+    po = trade.confirmed(lines=[{"listing": trade.listing, "quantity": "10"}])
+    return trade, po, po.lines.get()
+
+
+def test_concurrent_receipts_never_exceed_the_ordered_quantity_plus_tolerance():
+    from django.utils import timezone
+
+    from orders import services as order_services
+    from orders.models import PurchaseOrder, PurchaseOrderLine, ReceiptLine
+
+    trade, po, line = _fulfilment_trade(tolerance="10")  # at most 11 of 10
+
+    @_in_thread
+    def receive(_):
+        try:
+            order_services.record_receipt(
+                po=PurchaseOrder(pk=po.pk),
+                by=trade.receiver,
+                lines={line.pk: {"quantity": "3"}},
+                received_on=timezone.localdate(),
+            )
+            return "ok"
+        except Exception as exc:
+            return type(exc).__name__
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(receive, range(12)))
+    assert results.count("ok") == 3, results  # 3 × 3 = 9; a fourth would make 12 > 11
+    assert set(results) == {"ok", "DomainError"}
+    line = PurchaseOrderLine.objects.get(pk=line.pk)
+    assert line.quantity_received == 9
+    assert sum(ReceiptLine.objects.filter(po_line=line).values_list("quantity", flat=True)) == 9
+    assert list(PurchaseOrder.objects.get(pk=po.pk).receipts.values_list("number", flat=True)) == [1, 2, 3]
+
+
+def test_concurrent_shipments_never_exceed_the_ordered_quantity():
+    from django.utils import timezone
+
+    from orders import services as order_services
+    from orders.models import PurchaseOrderLine, SalesOrder, ShipmentLine
+
+    trade, po, line = _fulfilment_trade()
+    so = po.sales_order
+
+    @_in_thread
+    def ship(_):
+        try:
+            order_services.record_shipment(
+                so=SalesOrder(pk=so.pk), by=trade.shipper, lines={line.pk: "4"}, shipped_on=timezone.localdate()
+            )
+            return "ok"
+        except Exception as exc:
+            return type(exc).__name__
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(ship, range(10)))
+    assert results.count("ok") == 2, results  # 4 + 4 = 8; a third would make 12 > 10
+    assert set(results) == {"ok", "DomainError"}
+    assert PurchaseOrderLine.objects.get(pk=line.pk).quantity_shipped == 8
+    assert sum(ShipmentLine.objects.filter(po_line=line).values_list("quantity", flat=True)) == 8
+    assert SalesOrder.objects.get(pk=so.pk).status == "partially_shipped"

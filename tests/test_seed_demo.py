@@ -13,7 +13,7 @@ def test_the_demo_seeds_once_with_an_order_waiting_for_approval():
     call_command("seed_demo", verbosity=0)
     call_command("seed_demo", verbosity=0)  # idempotent
     statuses = sorted(PurchaseOrder.objects.filter(customer__slug="northwind").values_list("status", flat=True))
-    assert statuses == ["draft", "pending_approval", "sent", "supplier_accepted"]
+    assert statuses == ["closed", "draft", "partially_received", "pending_approval", "sent", "supplier_accepted"]
     waiting = ApprovalRequest.objects.get(status="pending")
     step = waiting.steps.get(status="open")
     assert step.name == "Department head"

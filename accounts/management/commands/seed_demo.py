@@ -15,7 +15,7 @@ from accounts.models import Connection, Membership, Organization, User
 from accounts.roles import BUYING_ROLES, SELLING_ROLES, Role
 from approvals.models import ApprovalPolicy, ApprovalStep, Budget, SpendingLimit
 from orders import services as order_services
-from orders.models import CostCenter, GLAccount, Listing, PurchaseOrder
+from orders.models import CostCenter, GLAccount, Listing, PurchaseOrder, Shipment
 
 PASSWORD = "demo"
 
@@ -123,6 +123,7 @@ class Command(BaseCommand):
             self._accounting(orgs[slug])
         self._orders(orgs)
         self._approvals(orgs)
+        self._fulfilment(orgs)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo ready: {Organization.objects.count()} organizations, {User.objects.count()} users, "
@@ -338,3 +339,73 @@ class Command(BaseCommand):
             },
         )
         order_services.submit_purchase_order(po=po, by=buyer)  # over 1,000 USD: the department head decides
+
+    def _fulfilment(self, orgs) -> None:
+        """Two confirmed orders of Northwind to Acme: one shipped in two shipments, the first
+        received with a damaged unit and the second on its way; one received in full (closed)."""
+        northwind, acme = orgs["northwind"], orgs["acme"]
+        if Shipment.objects.filter(customer=northwind).exists():
+            return
+        people = {
+            m.user.email: m
+            for m in Membership.objects.select_related("user", "organization").filter(
+                organization__in=[northwind, acme]
+            )
+        }
+        buyer, receiver = people["buyer@northwind.example"], people["receiver@northwind.example"]
+        sales, shipper = people["sales@acme.example"], people["fulfilment@acme.example"]
+        connection = Connection.objects.get(customer=northwind, supplier=acme)
+        ops = CostCenter.objects.get(organization=northwind, code="OPS")
+        today = timezone.localdate()
+
+        def confirmed(rows):
+            po = order_services.create_purchase_order(by=buyer, connection=connection)
+            for sku, quantity in rows:
+                listing = Listing.objects.get(supplier=acme, sku=sku)
+                order_services.add_line(
+                    by=buyer, po=po, values={"listing": listing, "quantity": quantity, "cost_center": ops}
+                )
+            order_services.submit_purchase_order(po=po, by=buyer)  # under the buyer's 500 USD: no approval
+            po.refresh_from_db()
+            order_services.accept_sales_order(so=po.sales_order, by=sales)
+            order_services.confirm_purchase_order(po=po, by=buyer)
+            return po, {line.sku: line.pk for line in po.lines.all()}
+
+        po, lines = confirmed([("ACM-1100", "20"), ("ACM-4001", "5")])
+        first = order_services.record_shipment(
+            so=po.sales_order,
+            by=shipper,
+            lines={lines["ACM-1100"]: "20", lines["ACM-4001"]: "2"},
+            shipped_on=today - timedelta(days=3),
+            carrier="DHL Freight",
+            tracking_number="JD014600006281",
+        )
+        order_services.record_receipt(
+            po=po,
+            by=receiver,
+            shipment=first,
+            received_on=today - timedelta(days=1),
+            lines={
+                lines["ACM-1100"]: {"quantity": "19", "damaged": "1", "reason": "Lens cracked in the box"},
+                lines["ACM-4001"]: {"quantity": "2"},
+            },
+        )
+        order_services.record_shipment(
+            so=po.sales_order,
+            by=shipper,
+            lines={lines["ACM-4001"]: "3"},
+            shipped_on=today,
+            carrier="UPS",
+            tracking_number="1Z999AA10123456784",
+        )
+        done, lines = confirmed([("ACM-2001", "10")])
+        shipment = order_services.record_shipment(
+            so=done.sales_order, by=shipper, lines={lines["ACM-2001"]: "10"}, shipped_on=today - timedelta(days=6)
+        )
+        order_services.record_receipt(
+            po=done,
+            by=receiver,
+            shipment=shipment,
+            received_on=today - timedelta(days=4),
+            lines={lines["ACM-2001"]: {"quantity": "10"}},
+        )
