@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user, get_users_with_perms
 
@@ -268,6 +268,16 @@ def unreceived_shipments_of(po: PurchaseOrder) -> list[Shipment]:
     return list(po.shipments.filter(receipt__isnull=True))
 
 
+def _lines_to_replace() -> QuerySet[PurchaseOrderLine]:
+    """Lines of the outer sales order whose damaged or short units have not been sent again."""
+    return PurchaseOrderLine.objects.filter(
+        Q(quantity__gt=F("quantity_shipped") - F("quantity_damaged") - F("quantity_short")),
+        Q(quantity__gt=F("quantity_received")),
+        purchase_order=OuterRef("purchase_order_id"),
+        status=PurchaseOrderLine.Status.OPEN,
+    )
+
+
 def inbox_counts(organization: Organization) -> dict[str, int]:
     """What waits in the organization, one query per side."""
     counts = {}
@@ -289,6 +299,7 @@ def inbox_counts(organization: Organization) -> dict[str, int]:
                 changes_requested=Count("pk", filter=Q(status=SalesOrder.Status.CHANGES_REQUESTED)),
                 to_ship=Count("pk", filter=Q(status=SalesOrder.Status.CONFIRMED)),
                 partly_shipped=Count("pk", filter=Q(status=SalesOrder.Status.PARTIALLY_SHIPPED)),
+                to_replace=Count("pk", filter=Q(status=SalesOrder.Status.SHIPPED) & Q(Exists(_lines_to_replace()))),
             )
         )
     return counts

@@ -231,3 +231,27 @@ def test_order_pages_query_count_does_not_grow_with_shipments(client, trade, dja
         assert client.get(url("so-detail", trade.supplier, number=so_number)).status_code == 200
     with django_assert_max_num_queries(8):
         assert client.get(url("so-ship", trade.supplier, number=so_number)).status_code == 200
+
+
+def test_damaged_goods_bring_a_shipped_order_back_to_the_suppliers_inbox(client, trade):
+    po = trade.confirmed()
+    line = po.lines.get()
+    shipment = services.record_shipment(
+        so=po.sales_order, by=trade.shipper, lines={line.pk: "10"}, shipped_on=timezone.localdate()
+    )
+    client.force_login(trade.shipper.user)
+    home = reverse("accounts:org-home", args=[trade.supplier.slug])
+    assert "to send again" not in client.get(home).content.decode()
+    services.record_receipt(
+        po=po,
+        by=trade.receiver,
+        lines={line.pk: {"quantity": "8", "damaged": "2", "reason": "Rusty"}},
+        shipment=shipment,
+        received_on=timezone.localdate(),
+    )
+    page = client.get(home).content.decode()
+    assert "Shipped, but received damaged or short: to send again" in page
+    detail = client.get(url("so-detail", trade.supplier, number=po.sales_order.number)).content.decode()
+    assert "Record shipment" in detail
+    services.record_shipment(so=po.sales_order, by=trade.shipper, lines={line.pk: "2"}, shipped_on=timezone.localdate())
+    assert "to send again" not in client.get(home).content.decode()
