@@ -4,7 +4,7 @@ their lines, published revisions, the supplier's unpublished proposal and the sh
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
 from django.db import models
@@ -15,7 +15,7 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, trans
 from accounts.models import Connection, Location, Organization
 from billing.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, CURRENCY_CHOICES
 
-from .units import QUANTITY_DECIMAL_PLACES, UNIT_CHOICES
+from .units import QUANTITY_DECIMAL_PLACES, UNIT_CHOICES, quantity_decimals
 
 
 def money_field(**kwargs) -> models.DecimalField:
@@ -374,8 +374,8 @@ class SalesOrder(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     def expire(self) -> None:
         pass
 
-    @transition(field=status, source=[S.CONFIRMED, S.PARTIALLY_SHIPPED], target=S.PARTIALLY_SHIPPED)
-    def ship_part(self) -> None:
+    @transition(field=status, source=SHIPPABLE, target=S.PARTIALLY_SHIPPED)
+    def ship_part(self) -> None:  # from shipped too: an amendment may raise a quantity (SPEC §4)
         pass
 
     @transition(field=status, source=SHIPPABLE, target=S.SHIPPED)
@@ -464,18 +464,21 @@ class PurchaseOrderLine(LineValues):
         return self.listing_price_at_add is not None and self.listing_price_at_add != self.unit_price
 
     def receivable(self, tolerance_percent: Decimal) -> Decimal:
-        """The most that may be received in all: the ordered quantity plus the over-receipt tolerance."""
-        return self.quantity * (1 + tolerance_percent / 100)
+        """The most that may be received in all: the ordered quantity plus the over-receipt
+        tolerance, rounded down to what the unit allows (10 ea at 5 %: 10)."""
+        places = Decimal(1).scaleb(-quantity_decimals(self.unit))
+        return (self.quantity * (1 + tolerance_percent / 100)).quantize(places, rounding=ROUND_DOWN)
 
     def left_to_receive(self, tolerance_percent: Decimal = Decimal("0")) -> Decimal:
         return max(Decimal("0"), self.receivable(tolerance_percent) - self.quantity_received)
 
-    def left_to_ship(self, tolerance_percent: Decimal = Decimal("0")) -> Decimal:
-        """What the supplier may still send: the rest of the order, and again what arrived damaged
-        or went missing, never more than may still be received."""
-        cap = self.receivable(tolerance_percent)
-        replaceable = cap - self.quantity_shipped + self.quantity_damaged + self.quantity_short
-        return max(Decimal("0"), min(replaceable, cap - self.quantity_received))
+    @property
+    def left_to_ship(self) -> Decimal:
+        """What the supplier may still send: the rest of the ordered quantity, and again what
+        arrived damaged or went missing, never more than the order still waits for. (The
+        over-receipt tolerance is the customer's leeway when receiving, not a licence to ship more.)"""
+        replaceable = self.quantity - self.quantity_shipped + self.quantity_damaged + self.quantity_short
+        return max(Decimal("0"), min(replaceable, self.quantity - self.quantity_received))
 
     @property
     def is_fully_received(self) -> bool:

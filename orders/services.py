@@ -1342,9 +1342,9 @@ def record_shipment(
 ) -> Shipment:
     """Transition 11: the supplier sends some or all of the order (quantity per line id).
 
-    A line may be shipped up to what is left of it (the ordered quantity plus the customer's
-    over-receipt tolerance), and again what the customer noted damaged or short; the SO becomes
-    partially shipped or shipped. All of it or nothing is written."""
+    A line may be shipped up to what is left of its ordered quantity, and again what the
+    customer noted damaged or short; the SO becomes partially shipped or shipped. All of it or
+    nothing is written."""
     require(by, "orders.add_shipment")
     po, so = _lock_pair_for_supplier(so, by)  # every shipment and receipt of the order waits here
     _require_active(po)
@@ -1359,7 +1359,6 @@ def record_shipment(
     po_lines = {line.pk: line for line in po.lines.all()}
     if set(lines) - set(po_lines):
         raise DomainError("A line of another order was sent.")
-    tolerance = po.customer.over_receipt_tolerance
     shipped: list[tuple[PurchaseOrderLine, Decimal]] = []
     for pk, raw in lines.items():
         line = po_lines[pk]
@@ -1368,12 +1367,15 @@ def record_shipment(
             continue
         if line.is_rejected:
             raise DomainError(f"Line {line.position} was rejected: it is not shipped.", field=f"line-{pk}")
-        left = line.left_to_ship(tolerance)
+        left = line.left_to_ship
         if quantity > left:
+            replaced = line.quantity_damaged + line.quantity_short
             raise DomainError(
                 f"Line {line.position}: {_units(quantity, line.unit)} is more than the "
                 f"{_units(left, line.unit)} left to ship ({_units(line.quantity, line.unit)} ordered, "
-                f"{_units(line.quantity_shipped, line.unit)} shipped; {_tolerance_words(tolerance)}).",
+                f"{_units(line.quantity_shipped, line.unit)} shipped"
+                + (f", {_units(replaced, line.unit)} to send again" if replaced else "")
+                + ").",
                 field=f"line-{pk}",
             )
         shipped.append((line, quantity))
@@ -1459,6 +1461,12 @@ def record_receipt(
             raise DomainError("Choose a shipment of this order.", field="shipment")
         if Receipt.objects.filter(shipment=shipment).exists():
             raise DomainError(f"Shipment {shipment.number} is received already.", field="shipment")
+        if received_on < shipment.shipped_on:
+            raise DomainError(
+                f"Shipment {shipment.number} left {po.supplier.name} on {shipment.shipped_on:%d %b %Y}: "
+                "it cannot have arrived before.",
+                field="received_on",
+            )
         in_shipment = dict(shipment.lines.values_list("po_line_id", "quantity"))
     tolerance = po.customer.over_receipt_tolerance
     rows: list[tuple[PurchaseOrderLine, Decimal, Decimal, Decimal, str]] = []

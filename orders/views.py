@@ -1114,11 +1114,10 @@ def so_actions(so: SalesOrder, membership, lines=()) -> set[str]:
         actions.add("accept")
     if "decline" in available and can(membership, "orders.decline_salesorder"):
         actions.add("decline")
-    tolerance = so.customer.over_receipt_tolerance
     if (
         so.status in SalesOrder.SHIPPABLE
         and can(membership, "orders.add_shipment")
-        and any(line.left_to_ship(tolerance) > 0 for line in lines if not line.is_rejected)
+        and any(line.left_to_ship > 0 for line in lines if not line.is_rejected)
     ):
         actions.add("ship")
     return actions
@@ -1335,13 +1334,12 @@ class ShipmentCreateView(SalesOrderMixin, OrgView):
         return self.org_url("orders:so-detail", number=self.kwargs["number"])
 
     def rows(self, po, posted=None, marked=None):
-        tolerance = po.customer.over_receipt_tolerance
         rows = []
         for line in selectors.lines_of(po, coding=False):
             if line.is_rejected:
                 continue
-            left = line.left_to_ship(tolerance)
-            value = posted.get(line.pk, "") if posted is not None else _typed(min(left, line.left_to_ship()))
+            left = line.left_to_ship
+            value = posted.get(line.pk, "") if posted is not None else _typed(left)
             rows.append(
                 {
                     "line": line,
@@ -1383,8 +1381,9 @@ class ShipmentCreateView(SalesOrderMixin, OrgView):
         so = self.get_so()
         po = so.purchase_order
         form = ShipmentForm(request.POST)
-        line_ids = [line.pk for line in po.lines.all()]
-        posted = {pk: request.POST.get(f"line-{pk}", "").strip() for pk in line_ids}
+        posted = {
+            line.pk: request.POST.get(f"line-{line.pk}", "").strip() for line in selectors.lines_of(po, coding=False)
+        }
         if not form.is_valid():
             return self.show(so, form, self.rows(po, posted), status=400)
         try:
@@ -1399,10 +1398,12 @@ class ShipmentCreateView(SalesOrderMixin, OrgView):
 
 class ReceiptCreateView(PurchaseOrderMixin, OrgView):
     """*Record receipt*: what arrived, per line — in good condition, damaged, and (against a
-    shipment) short — with a reason for what is damaged or short."""
+    shipment) short — with a reason for what is damaged or short. The oldest shipment not yet
+    received is proposed; goods without a shipment are counted by hand (nothing pre-filled)."""
 
     permission = "orders.add_receipt"
     template_name = "orders/po_receive.html"
+    FIELDS = ("quantity", "damaged", "reason")
 
     def done_url(self):
         return self.org_url("orders:po-detail", number=self.kwargs["number"])
@@ -1414,18 +1415,16 @@ class ReceiptCreateView(PurchaseOrderMixin, OrgView):
         for line in selectors.lines_of(po, coding=False):
             if line.is_rejected or (expected is not None and line.pk not in expected):
                 continue
-            left = line.left_to_receive(tolerance)
             in_shipment = expected.get(line.pk) if expected is not None else None
             if posted is not None:
                 values = posted.get(line.pk, {})
             else:
-                default = in_shipment if in_shipment is not None else min(left, line.left_to_receive())
-                values = {"quantity": _typed(min(default, left)), "damaged": "", "reason": ""}
+                values = {"quantity": _typed(in_shipment) if in_shipment is not None else ""}
             prefix = f"line-{line.pk}"
             rows.append(
                 {
                     "line": line,
-                    "left": left,
+                    "left": line.left_to_receive(tolerance),
                     "in_shipment": in_shipment,
                     "inputs": {
                         name: {
@@ -1433,13 +1432,15 @@ class ReceiptCreateView(PurchaseOrderMixin, OrgView):
                             "value": values.get(name, ""),
                             "error": marked == f"{prefix}-{name}",
                         }
-                        for name in ("quantity", "damaged", "reason")
+                        for name in self.FIELDS
                     },
                 }
             )
         return rows
 
-    def show(self, po, form, shipment, rows, error=None, status=200):
+    def show(self, po, form, shipment, rows, error=None, status=200, shipment_value=None):
+        shipments = selectors.unreceived_shipments_of(po)
+        form.fields["note"].label = f"Note to {po.supplier.name} (they see it with the receipt)"
         return render(
             self.request,
             self.template_name,
@@ -1447,7 +1448,10 @@ class ReceiptCreateView(PurchaseOrderMixin, OrgView):
                 "po": po,
                 "form": form,
                 "shipment": shipment,
-                "shipments": selectors.unreceived_shipments_of(po),
+                "shipments": shipments,
+                "shipment_value": shipment_value
+                if shipment_value is not None
+                else (shipment.pk if shipment else "none"),
                 "rows": rows,
                 "error": error,
                 "tolerance": po.customer.over_receipt_tolerance,
@@ -1469,26 +1473,37 @@ class ReceiptCreateView(PurchaseOrderMixin, OrgView):
         if problem:
             messages.error(request, problem)
             return redirect(self.done_url())
-        shipment = selectors.unreceived_shipment(po, request.GET.get("shipment", ""))
+        wanted = request.GET.get("shipment", "")
+        if wanted == "none":
+            shipment = None
+        elif wanted:
+            shipment = selectors.unreceived_shipment(po, wanted)
+        else:  # the oldest shipment still on its way, if there is one
+            oldest = next(iter(selectors.unreceived_shipments_of(po)), None)
+            shipment = selectors.unreceived_shipment(po, oldest.pk) if oldest else None
         form = ReceiptForm(initial={"received_on": timezone.localdate()})
         return self.show(po, form, shipment, self.rows(po, shipment))
 
     def post(self, request, org_slug, number):
         po = self.get_po()
         raw_shipment = request.POST.get("shipment", "")
-        shipment = selectors.unreceived_shipment(po, raw_shipment)
+        shipment = None if raw_shipment in ("", "none") else selectors.unreceived_shipment(po, raw_shipment)
         form = ReceiptForm(request.POST)
         posted = {
-            line.pk: {
-                name: request.POST.get(f"line-{line.pk}-{name}", "").strip()
-                for name in ("quantity", "damaged", "reason")
-            }
-            for line in po.lines.all()
+            line.pk: {name: request.POST.get(f"line-{line.pk}-{name}", "").strip() for name in self.FIELDS}
+            for line in selectors.lines_of(po, coding=False)
         }
-        if raw_shipment and shipment is None:
+        if raw_shipment not in ("", "none") and shipment is None:
+            # Received meanwhile (or not this order's): keep what was typed, record nothing, and
+            # keep the choice so that submitting again cannot count the goods a second time.
             form.is_valid()
-            error = DomainError("That shipment is received already, or is not one of this order's.", field="shipment")
-            return self.show(po, form, None, self.rows(po, None), error=error, status=400)
+            error = DomainError(
+                "That shipment has been received already (see the order), or is not one of this order's. "
+                "Choose another shipment, or none.",
+                field="shipment",
+            )
+            rows = self.rows(po, None, posted)
+            return self.show(po, form, None, rows, error=error, status=400, shipment_value=raw_shipment)
         if not form.is_valid():
             return self.show(po, form, shipment, self.rows(po, shipment, posted), status=400)
         try:

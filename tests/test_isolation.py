@@ -14,6 +14,7 @@ import re
 import pytest
 from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from accounts.models import MemberInvitation
 from accounts.roles import Role
@@ -106,6 +107,9 @@ def world(db):
     # B's sales order is confirmed and part-shipped: its shipment and receipt pages are live.
     order_services.accept_sales_order(so=b_so, by=b_admin)
     order_services.confirm_purchase_order(po=d_po, by=d_po.requester.memberships.get(organization=d))
+    order_services.record_shipment(
+        so=b_so, by=b_admin, lines={d_po.lines.get().pk: "1"}, shipped_on=timezone.localdate()
+    )
     a_po = order_services.create_purchase_order(
         by=attacker, connection=ConnectionFactory(customer=a, supplier=SupplierFactory())
     )

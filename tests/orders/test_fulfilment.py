@@ -160,6 +160,42 @@ def test_bad_shipments_are_refused(trade, po, quantities, kwargs, message):
     assert _written(po) == before
 
 
+def test_the_tolerance_is_for_receiving_not_for_shipping_more(trade, po):
+    account_services.update_organization(by=trade.customer_admin, over_receipt_tolerance=Decimal("10"))
+    with pytest.raises(DomainError, match=r"11 ea is more than the 10 ea left to ship \(10 ea ordered, 0 ea shipped\)"):
+        _ship(trade, po, ["11"])
+    shipment = _ship(trade, po, ["10", "4"])
+    _receive(trade, po, ["10", "4"], shipment=shipment)
+    assert _state(po)[0] == "closed"  # nothing was left in transit when it closed
+
+
+def test_the_tolerance_rounds_down_to_what_the_unit_allows(trade):
+    account_services.update_organization(by=trade.customer_admin, over_receipt_tolerance=Decimal("2.5"))
+    po = trade.confirmed(
+        lines=[
+            {"listing": trade.listing, "quantity": "10"},
+            {"description": "Grease", "quantity": "4", "unit": "kg", "unit_price": "3.00"},
+        ]
+    )
+    bolts, grease = _lines(po)
+    assert bolts.left_to_receive(Decimal("2.5")) == 10  # 10.25 ea is not a quantity of each
+    assert grease.left_to_receive(Decimal("2.5")) == Decimal("4.1")
+    with pytest.raises(DomainError, match="11 ea is more than the 10 ea still to receive"):
+        _receive(trade, po, ["11"])
+    _receive(trade, po, ["10", "4.1"])
+    assert _state(po)[0] == "closed"
+
+
+def test_a_receipt_is_not_dated_before_its_shipment(trade, po):
+    shipment = _ship(trade, po, ["10", "4"], shipped_on=TODAY() - timedelta(days=2))
+    before = _written(po)
+    with pytest.raises(DomainError, match="cannot have arrived before") as exc:
+        _receive(trade, po, ["10", "4"], shipment=shipment, received_on=TODAY() - timedelta(days=3))
+    assert exc.value.field == "received_on"
+    assert _written(po) == before
+    _receive(trade, po, ["10", "4"], shipment=shipment, received_on=TODAY() - timedelta(days=2))
+
+
 def test_a_shipment_cannot_be_dated_in_the_future(trade, po):
     with pytest.raises(DomainError, match="in the future"):
         _ship(trade, po, ["1"], shipped_on=TODAY() + timedelta(days=1))
@@ -330,7 +366,7 @@ def test_damaged_units_are_not_received_and_may_be_shipped_again(trade, po, djan
     assert trade.sales.user.email in email.to and trade.shipper.user.email in email.to
     assert trade.buyer.user.email not in email.to
     line = _lines(po)[0]
-    assert line.left_to_ship() == 1 and line.left_to_receive() == 1
+    assert line.left_to_ship == 1 and line.left_to_receive() == 1
     with pytest.raises(DomainError, match="2 ea is more than the 1 ea left to ship"):
         _ship(trade, po, ["2"])
     _ship(trade, po, ["1"], note="Replacement for the crushed one")
@@ -352,11 +388,11 @@ def test_against_a_shipment_what_did_not_arrive_is_short(trade, po, django_captu
     assert (line.quantity, line.quantity_damaged, line.quantity_short) == (8, 0, 2)
     assert "2 short" in mail.outbox[-1].body
     assert _progress(po) == [(10, 8, 0, 2), (4, 4, 0, 0)]
-    assert _lines(po)[0].left_to_ship() == 2  # the supplier may send the missing two again
+    assert _lines(po)[0].left_to_ship == 2  # the supplier may send the missing two again
     with pytest.raises(DomainError, match="received already"):
         _receive(trade, po, ["2"], shipment=shipment)
     _receive(trade, po, ["2"])  # the two turn up after all, without a shipment
-    assert _lines(po)[0].left_to_ship() == 0  # nothing more may be sent: it is all here
+    assert _lines(po)[0].left_to_ship == 0  # nothing more may be sent: it is all here
     assert _state(po)[0] == "closed"
 
 

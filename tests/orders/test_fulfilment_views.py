@@ -158,8 +158,29 @@ def test_a_shipment_received_already_is_not_offered_again(client, trade):
         {"shipment": shipment.pk, "received_on": timezone.localdate().isoformat(), f"line-{line1.pk}-quantity": "2"},
     )
     assert response.status_code == 400
-    assert "That shipment is received already" in response.content.decode()
+    page = response.content.decode()
+    assert "That shipment has been received already" in page
+    assert 'value="2"' in _input(page, f"line-{line1.pk}-quantity")  # what was typed is kept
+    assert f'name="shipment" value="{shipment.pk}"' in page  # a second submit is refused again
     assert po.receipts.count() == 1
+
+
+def test_the_oldest_shipment_on_its_way_is_proposed_and_none_means_counting(client, trade):
+    po = _confirmed(trade)
+    line1, line2 = po.lines.order_by("position")
+    first, _ = (
+        services.record_shipment(
+            so=po.sales_order, by=trade.shipper, lines={line1.pk: "3"}, shipped_on=timezone.localdate()
+        )
+        for _ in range(2)
+    )
+    client.force_login(trade.receiver.user)
+    page = client.get(url("po-receive", trade.customer, number=po.number)).content.decode()
+    assert f'name="shipment" value="{first.pk}"' in page and 'value="3"' in _input(page, f"line-{line1.pk}-quantity")
+    page = client.get(url("po-receive", trade.customer, number=po.number) + "?shipment=none").content.decode()
+    assert 'name="shipment" value="none"' in page
+    assert 'value=""' in _input(page, f"line-{line1.pk}-quantity")  # counted, not assumed
+    assert 'value=""' in _input(page, f"line-{line2.pk}-quantity")
 
 
 def test_buttons_and_pages_follow_role_and_state(client, trade):
