@@ -692,6 +692,7 @@ class OrderEvent(models.Model):
         SHIPPED = "shipped", "Shipped"
         RECEIVED = "received", "Received"
         CLOSED = "closed", "Completed"
+        INVOICED = "invoiced", "Invoiced"
 
     purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)

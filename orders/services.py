@@ -9,6 +9,7 @@ import io
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -25,6 +26,7 @@ from accounts.permissions import require
 from accounts.selectors import active_customers_of
 from accounts.services import next_document_number
 from approvals import services as approvals
+from billing import tasks as billing_tasks
 from billing.money import CURRENCIES, MoneyError, decimal_places, format_money, parse_decimal, parse_price
 from procurement.errors import DomainError, NotAllowed
 from procurement.validators import no_markup
@@ -1237,6 +1239,9 @@ def confirm_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrde
         body=f"Confirmed at {_money(po)} (revision {po.revision_number}).",
     )
     notify(po, "order_confirmed", to_customer=True, to_supplier=True)
+    # The invoice and the bill, by a Celery task after commit (robust: a broker that is down
+    # never fails the confirmation; the task is idempotent and may be run again for the order).
+    transaction.on_commit(partial(billing_tasks.issue_documents.delay, po.pk), robust=True)
     return po
 
 
@@ -1719,7 +1724,7 @@ def summarize_changes(old: Revision | None, new: Revision) -> list[str]:
 # -------------------------------------------------------------------------------- e-mails
 
 
-def _emails_of(org: Organization, *roles: str) -> list[str]:
+def emails_of(org: Organization, *roles: str) -> list[str]:
     emails = [m.user.email for m in org.memberships.select_related("user") if set(m.roles) & {"admin", *roles}]
     if org.notification_email:
         emails.append(org.notification_email)
@@ -1745,10 +1750,10 @@ def notify(
     sides = []
     if to_customer:
         url = reverse("orders:po-detail", kwargs={"org_slug": po.customer.slug, "number": po.number})
-        sides.append(("customer", po.customer, [po.requester.email, *_emails_of(po.customer, *customer_roles)], url))
+        sides.append(("customer", po.customer, [po.requester.email, *emails_of(po.customer, *customer_roles)], url))
     if to_supplier and so is not None:
         url = reverse("orders:so-detail", kwargs={"org_slug": po.supplier.slug, "number": so.number})
-        sides.append(("supplier", po.supplier, _emails_of(po.supplier, *supplier_roles), url))
+        sides.append(("supplier", po.supplier, emails_of(po.supplier, *supplier_roles), url))
     for side, org, to, url in sides:
         attachments = []
         if attach_pdf:

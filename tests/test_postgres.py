@@ -88,6 +88,39 @@ def test_twenty_concurrent_confirmations_confirm_once():
         f"{po.number} is confirmed",
         f"{po.sales_order.number} is confirmed by {trade.customer.name}",
     ]
+    # …and its documents' task (run at commit here): exactly one invoice and one bill.
+    from billing.models import Bill, Invoice
+
+    assert Invoice.objects.filter(purchase_order=po).count() == 1
+    assert Bill.objects.filter(purchase_order=po, invoice__purchase_order=po).count() == 1
+
+
+def test_twenty_concurrent_document_tasks_make_one_invoice_and_one_bill():
+    from accounts.models import OutboundEmail
+    from billing.models import Bill, BillLine, Invoice, InvoiceLine
+    from billing.tasks import issue_documents
+    from orders import services as order_services
+    from orders.models import OrderEvent, PurchaseOrder, SalesOrder
+    from tests.factories import Trade
+
+    trade = Trade()
+    po = trade.sent()
+    order_services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    PurchaseOrder.objects.filter(pk=po.pk).update(status="confirmed")  # confirmed, its task not yet run
+    SalesOrder.objects.filter(pk=po.sales_order.pk).update(status="confirmed")
+
+    @_in_thread
+    def run(_):
+        return issue_documents.apply(args=[po.pk]).result
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(run, range(20)))
+    assert set(results) == {"INV-000001 / BILL-000001"}, results
+    assert (Invoice.objects.count(), Bill.objects.count()) == (1, 1)
+    assert (InvoiceLine.objects.count(), BillLine.objects.count()) == (1, 1)
+    assert OrderEvent.objects.filter(purchase_order=po, kind="invoiced").count() == 1
+    assert OutboundEmail.objects.filter(key__startswith="invoice_issued:").count() == 1
+    assert OutboundEmail.objects.filter(key__startswith="bill_received:").count() == 1
 
 
 def test_concurrent_purchase_orders_never_share_a_number():

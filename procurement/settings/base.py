@@ -186,6 +186,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.retry_failed_emails",
         "schedule": timedelta(minutes=10),
     },
+    "issue-missing-documents": {
+        "task": "billing.tasks.issue_missing_documents",
+        "schedule": timedelta(minutes=10),  # a confirmation whose task never reached the broker
+    },
 }
 
 CACHES = {

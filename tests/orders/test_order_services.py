@@ -333,8 +333,9 @@ def test_changes_requested_then_accepted_again_then_confirmed(trade, django_capt
         services.confirm_purchase_order(po=po, by=trade.buyer)
     po.refresh_from_db()
     assert (po.status, po.sales_order.status, po.revision_number) == ("confirmed", "confirmed", 3)
-    assert _kinds(po) == ["created", "sent", "accepted", "changes_requested", "accepted", "confirmed"]
-    recipients = {address for message in mail.outbox[-2:] for address in message.to}
+    assert _kinds(po) == ["created", "sent", "accepted", "changes_requested", "accepted", "confirmed", "invoiced"]
+    confirmed = [message for message in mail.outbox if "is confirmed" in message.subject]
+    recipients = {address for message in confirmed for address in message.to}
     assert trade.buyer.user.email in recipients and trade.sales.user.email in recipients
 
 
@@ -468,6 +469,9 @@ def test_each_transition_sends_its_e_mail_once_through_anymail(trade, settings, 
         f"{n} declined PO-000002",
         f"New sales order SO-000003 from {trade.customer.name}",
         f"{trade.customer.name} cancelled SO-000003",
+        # The documents' task runs after the confirmation's commit, and e-mails in its own.
+        f"Invoice INV-000001 to {trade.customer.name} (25.00 USD)",
+        f"Bill BILL-000001 from {n} (25.00 USD, due {po.sales_order.invoice.due_date:%-d %b %Y})",
     ]
     assert all(m.anymail_status.status == {"sent"} for m in mail.outbox)
     assert all(m.alternatives and m.body for m in mail.outbox)  # HTML and text parts

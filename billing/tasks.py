@@ -1,0 +1,43 @@
+"""Background work of the billing app."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.db import DatabaseError
+from django.utils import timezone
+
+from orders.models import PurchaseOrder
+
+
+@shared_task(
+    acks_late=True,  # the message is acknowledged when the work is done, not when it starts…
+    reject_on_worker_lost=True,  # …so a worker killed mid-task leaves it queued for another
+    autoretry_for=(DatabaseError,),
+    retry_backoff=True,
+    max_retries=8,
+)
+def issue_documents(po_id: int) -> str:
+    """Make the invoice and the bill of a confirmed order. Safe to run any number of times:
+    the service finds the documents made and writes nothing more."""
+    from . import services  # orders.services schedules this task: import the other way at run time
+
+    made = services.issue_documents(po=PurchaseOrder(pk=po_id))
+    return "nothing to invoice" if made is None else f"{made[0].number} / {made[1].number}"
+
+
+@shared_task
+def issue_missing_documents() -> int:
+    """Beat: queue the documents of orders confirmed a while ago that have none yet (the broker
+    was down when they were confirmed, say). Returns how many were queued."""
+    from .services import INVOICED
+
+    ids = list(
+        PurchaseOrder.objects.filter(
+            status__in=INVOICED, invoice__isnull=True, confirmed_at__lt=timezone.now() - timedelta(minutes=5)
+        ).values_list("pk", flat=True)[:500]
+    )
+    for po_id in ids:
+        issue_documents.delay(po_id)
+    return len(ids)
