@@ -26,6 +26,7 @@ from accounts.selectors import (
 )
 from accounts.views import OrgView, PostOnlyView
 from approvals import selectors as approval_selectors
+from billing import selectors as billing_selectors
 from billing.money import MoneyError, format_money, parse_decimal, parse_price, round_money
 from procurement.errors import DomainError
 from procurement.forms import add_domain_error
@@ -597,7 +598,7 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
             "thread": selectors.thread_of(po),
             "notes": selectors.internal_notes_of(po, self.org),
             "actions": po_actions(po, self.membership, editable) - ({"confirm"} if reapproving else set()),
-            **_fulfilment(po),
+            **_fulfilment(po, "customer"),
             "approval_requests": approval_requests,
             "reapproving": reapproving,
             "thread_post": thread_post or {},
@@ -659,11 +660,17 @@ def po_actions(po: PurchaseOrder, membership, editable: bool) -> set[str]:
     return actions
 
 
-def _fulfilment(po: PurchaseOrder) -> dict:
-    """Both order pages: the progress columns, shipments and receipts (once confirmed)."""
+def _fulfilment(po: PurchaseOrder, side: str) -> dict:
+    """Both order pages: the progress columns, shipments and receipts, and this side's
+    document (the customer's bill, the supplier's invoice), once the order is confirmed."""
     if po.confirmed_at is None:
-        return {"progress": False, "shipments": [], "receipts": []}
-    return {"progress": True, "shipments": selectors.shipments_of(po), "receipts": selectors.receipts_of(po)}
+        return {"progress": False, "shipments": [], "receipts": [], "document": None}
+    return {
+        "progress": True,
+        "shipments": selectors.shipments_of(po),
+        "receipts": selectors.receipts_of(po),
+        "document": billing_selectors.bill_of(po) if side == "customer" else billing_selectors.invoice_of(po),
+    }
 
 
 class PurchaseOrderEditView(PurchaseOrderMixin, PostOnlyView):
@@ -1016,7 +1023,7 @@ class SalesOrderDetailView(SalesOrderMixin, OrgView):
             "header_form": header_form,
             "error": error,
             "actions": so_actions(so, self.membership, lines),
-            **_fulfilment(po),
+            **_fulfilment(po, "supplier"),
             **dict(zip(("redline", "header_changes"), _redline(revisions), strict=True)),
             "previous": revisions[-2] if len(revisions) > 1 else None,
             "lines": lines,

@@ -155,3 +155,21 @@ def test_orders_whose_task_never_ran_are_caught_up(trade, django_capture_on_comm
         assert issue_missing_documents.apply().get() == 1
     assert Invoice.objects.filter(purchase_order=po).exists() and Bill.objects.filter(purchase_order=po).exists()
     assert issue_missing_documents.apply().get() == 0
+
+
+def test_each_side_sees_its_document_on_the_order_page(client, trade, django_capture_on_commit_callbacks):
+    from django.urls import reverse
+
+    po = _accepted(trade)
+    order_services.confirm_purchase_order(po=po, by=trade.buyer)  # its task has not run yet
+    po_page = reverse("orders:po-detail", kwargs={"org_slug": trade.customer.slug, "number": po.number})
+    client.force_login(trade.payables.user)
+    assert "Being prepared" in client.get(po_page).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        issue_documents.apply(args=[po.pk])
+    page = client.get(po_page).content.decode()
+    assert "BILL-000001" in page and "27.50 USD" in page and "INV-000001" in page
+    client.force_login(trade.receivables.user)
+    so_page = reverse("orders:so-detail", kwargs={"org_slug": trade.supplier.slug, "number": po.sales_order.number})
+    page = client.get(so_page).content.decode()
+    assert "INV-000001" in page and "BILL-000001" not in page  # the customer's own number stays theirs

@@ -241,14 +241,14 @@ def test_order_pages_query_count_does_not_grow_with_shipments(client, trade, dja
     assert PurchaseOrder.objects.get(pk=po.pk).status == "partially_received"
     client.force_login(trade.receiver.user)
     client.get(url("po-detail", trade.customer, number=po.number))
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(17):
         assert client.get(url("po-detail", trade.customer, number=po.number)).status_code == 200
     with django_assert_max_num_queries(10):
         assert client.get(url("po-receive", trade.customer, number=po.number)).status_code == 200
     client.force_login(trade.shipper.user)
     so_number = po.sales_order.number
     client.get(url("so-detail", trade.supplier, number=so_number))
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(17):
         assert client.get(url("so-detail", trade.supplier, number=so_number)).status_code == 200
     with django_assert_max_num_queries(8):
         assert client.get(url("so-ship", trade.supplier, number=so_number)).status_code == 200
