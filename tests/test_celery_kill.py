@@ -20,11 +20,13 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 from accounts.models import OutboundEmail
 from billing.models import Bill, BillLine, Invoice, InvoiceLine
+from billing.tasks import issue_documents
 from orders import services as order_services
-from orders.models import OrderEvent, PurchaseOrder
+from orders.models import OrderEvent, PurchaseOrder, SalesOrder
 from procurement.celery import app
 from tests.factories import Trade
 
@@ -88,23 +90,26 @@ def _children(pid: int) -> list[int]:
 
 
 @pytest.fixture
-def queue(tmp_path):
-    """A queue of this test's own on the real broker; the confirming process publishes to it."""
+def queue():
+    """A queue of this test's own on the real broker (the app's routing is left alone)."""
     name = f"kill-test-{uuid.uuid4().hex[:8]}"
-    keys = ("task_always_eager", "broker_url", "task_routes", "task_default_queue")
-    saved = {k: app.conf[k] for k in keys}
-    app.conf.update(task_always_eager=False, broker_url=settings.REDIS_URL, task_routes=None, task_default_queue=name)
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
     yield name
+    app.conf.task_always_eager = eager
     with app.connection_for_write() as conn:
         conn.default_channel.queue_purge(name)
-    app.conf.update(saved)
 
 
 def test_a_worker_killed_mid_task_leaves_the_documents_to_the_next_one(queue, tmp_path):
     trade = Trade()
     po = trade.sent()
     order_services.accept_sales_order(so=po.sales_order, by=trade.sales)
-    order_services.confirm_purchase_order(po=po, by=trade.buyer)  # commits; the task goes to the broker
+    # Confirmed, and its documents' task on the broker for the workers (on this test's queue; the
+    # confirmation's own scheduling is tested elsewhere).
+    PurchaseOrder.objects.filter(pk=po.pk).update(status="confirmed", confirmed_at=timezone.now())
+    SalesOrder.objects.filter(pk=po.sales_order.pk).update(status="confirmed")
+    issue_documents.apply_async(args=[po.pk], queue=queue)
     assert not Invoice.objects.exists()
     log = tmp_path / "workers.log"
 
