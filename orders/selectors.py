@@ -253,15 +253,15 @@ def receipts_of(po: PurchaseOrder) -> list[Receipt]:
     )
 
 
-def unreceived_shipment(po: PurchaseOrder, pk) -> Shipment | None:
-    """A shipment of the order that has no receipt yet (None for anything else)."""
-    if not str(pk).isdigit():
-        return None
-    return (
-        po.shipments.filter(pk=int(pk), receipt__isnull=True)
-        .prefetch_related(Prefetch("lines", ShipmentLine.objects.select_related("po_line")))
-        .first()
-    )
+def unreceived_shipment(po: PurchaseOrder, pk=None) -> Shipment | None:
+    """A shipment of the order that has no receipt yet, with its lines: ``pk``'s, or without
+    one the oldest (None for anything else)."""
+    shipments = po.shipments.filter(receipt__isnull=True)
+    if pk is not None:
+        if not str(pk).isdigit():
+            return None
+        shipments = shipments.filter(pk=int(pk))
+    return shipments.prefetch_related(Prefetch("lines", ShipmentLine.objects.select_related("po_line"))).first()
 
 
 def unreceived_shipments_of(po: PurchaseOrder) -> list[Shipment]:

@@ -1334,6 +1334,29 @@ def _tolerance_words(tolerance: Decimal) -> str:
     return f"the over-receipt tolerance is {tolerance.normalize():f} %"
 
 
+def require_shippable(po: PurchaseOrder, so: SalesOrder) -> None:
+    """Goods ship on a confirmed order of an active connection (the *Record shipment* page asks too)."""
+    _require_active(po)
+    if so.status not in SalesOrder.SHIPPABLE:
+        raise DomainError(
+            f"{so.number} is {so.get_status_display().lower()}: goods are shipped once the customer confirms the order."
+        )
+
+
+def require_receivable(po: PurchaseOrder) -> None:
+    """Goods are received on a confirmed order of an active connection (the page asks too)."""
+    _require_active(po)
+    if po.status not in PurchaseOrder.RECEIVABLE:
+        raise DomainError(
+            f"{po.number} is {po.get_status_display().lower()}: goods are received on confirmed orders only."
+        )
+
+
+def _next_number(documents) -> int:
+    """1, 2, … within the order (read under the order's lock)."""
+    return (documents.aggregate(last=Max("number"))["last"] or 0) + 1
+
+
 @transaction.atomic
 def record_shipment(
     *,
@@ -1352,11 +1375,7 @@ def record_shipment(
     nothing is written."""
     require(by, "orders.add_shipment")
     po, so = _lock_pair_for_supplier(so, by)  # every shipment and receipt of the order waits here
-    _require_active(po)
-    if so.status not in SalesOrder.SHIPPABLE:
-        raise DomainError(
-            f"{so.number} is {so.get_status_display().lower()}: goods are shipped once the customer confirms the order."
-        )
+    require_shippable(po, so)
     shipped_on = _fulfilment_date(shipped_on, "shipped_on", "did it ship")
     carrier = _clean_text(carrier, "carrier", limit=100)
     tracking_number = _clean_text(tracking_number, "tracking_number", limit=100)
@@ -1386,7 +1405,7 @@ def record_shipment(
         shipped.append((line, quantity))
     if not shipped:
         raise DomainError("Enter the quantity shipped on at least one line.")
-    number = (po.shipments.aggregate(last=Max("number"))["last"] or 0) + 1
+    number = _next_number(po.shipments)
     shipment = Shipment.objects.create(
         purchase_order=po,
         sales_order=so,
@@ -1449,11 +1468,7 @@ def record_receipt(
     becomes partially received or received, and closes when it is complete."""
     po = _lock_po(po, by)  # every shipment and receipt of the order waits here
     require(by, "orders.add_receipt")
-    _require_active(po)
-    if po.status not in PurchaseOrder.RECEIVABLE:
-        raise DomainError(
-            f"{po.number} is {po.get_status_display().lower()}: goods are received on confirmed orders only."
-        )
+    require_receivable(po)
     received_on = _fulfilment_date(received_on, "received_on", "did it arrive")
     note = _clean_text(note, "note")
     po_lines = {line.pk: line for line in po.lines.all()}
@@ -1521,7 +1536,7 @@ def record_receipt(
         rows.append((line, quantity, damaged, short, reason if damaged or short else ""))
     if not rows:
         raise DomainError("Enter what arrived on at least one line.")
-    number = (po.receipts.aggregate(last=Max("number"))["last"] or 0) + 1
+    number = _next_number(po.receipts)
     receipt = Receipt.objects.create(
         purchase_order=po,
         customer=po.customer,

@@ -1326,10 +1326,6 @@ class AccountingCodeToggleView(PostOnlyView):
 # ------------------------------------------------------------------------------ fulfilment
 
 
-def _typed(value) -> str:
-    return "" if value is None else (f"{value.normalize():f}" if isinstance(value, Decimal) else str(value))
-
-
 class ShipmentCreateView(SalesOrderMixin, OrgView):
     """*Record shipment*: what goes out now, per line, with the carrier and tracking number.
     A refusal marks the line it is about and keeps everything typed."""
@@ -1346,7 +1342,7 @@ class ShipmentCreateView(SalesOrderMixin, OrgView):
             if line.is_rejected:
                 continue
             left = line.left_to_ship
-            value = posted.get(line.pk, "") if posted is not None else _typed(left)
+            value = posted.get(line.pk, "") if posted is not None else _plain(left)
             rows.append(
                 {
                     "line": line,
@@ -1366,20 +1362,12 @@ class ShipmentCreateView(SalesOrderMixin, OrgView):
             status=status,
         )
 
-    def refused(self, so):
-        po = so.purchase_order
-        if po.connection.status != "active":
-            state = po.connection.get_status_display().lower()
-            return f"The connection with {so.customer.name} is {state}: nothing ships until it is active again."
-        if so.status not in SalesOrder.SHIPPABLE:
-            return f"{so.number} is {so.get_status_display().lower()}: goods are shipped once the customer confirms it."
-        return None
-
     def get(self, request, org_slug, number):
         so = self.get_so()
-        problem = self.refused(so)
-        if problem:
-            messages.error(request, problem)
+        try:
+            services.require_shippable(so.purchase_order, so)
+        except DomainError as exc:
+            messages.error(request, exc.message)
             return redirect(self.done_url())
         form = ShipmentForm(initial={"shipped_on": timezone.localdate()})
         return self.show(so, form, self.rows(so.purchase_order))
@@ -1426,7 +1414,7 @@ class ReceiptCreateView(PurchaseOrderMixin, OrgView):
             if posted is not None:
                 values = posted.get(line.pk, {})
             else:
-                values = {"quantity": _typed(in_shipment) if in_shipment is not None else ""}
+                values = {"quantity": _plain(in_shipment) if in_shipment is not None else ""}
             prefix = f"line-{line.pk}"
             rows.append(
                 {
@@ -1466,28 +1454,15 @@ class ReceiptCreateView(PurchaseOrderMixin, OrgView):
             status=status,
         )
 
-    def refused(self, po):
-        if po.connection.status != "active":
-            state = po.connection.get_status_display().lower()
-            return f"The connection with {po.supplier.name} is {state}: the order is frozen."
-        if po.status not in PurchaseOrder.RECEIVABLE:
-            return f"{po.number} is {po.get_status_display().lower()}: goods are received on confirmed orders only."
-        return None
-
     def get(self, request, org_slug, number):
         po = self.get_po()
-        problem = self.refused(po)
-        if problem:
-            messages.error(request, problem)
+        try:
+            services.require_receivable(po)
+        except DomainError as exc:
+            messages.error(request, exc.message)
             return redirect(self.done_url())
-        wanted = request.GET.get("shipment", "")
-        if wanted == "none":
-            shipment = None
-        elif wanted:
-            shipment = selectors.unreceived_shipment(po, wanted)
-        else:  # the oldest shipment still on its way, if there is one
-            oldest = next(iter(selectors.unreceived_shipments_of(po)), None)
-            shipment = selectors.unreceived_shipment(po, oldest.pk) if oldest else None
+        wanted = request.GET.get("shipment", "")  # none: goods without one; blank: the oldest on its way
+        shipment = None if wanted == "none" else selectors.unreceived_shipment(po, wanted or None)
         form = ReceiptForm(initial={"received_on": timezone.localdate()})
         return self.show(po, form, shipment, self.rows(po, shipment))
 
