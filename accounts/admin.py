@@ -17,6 +17,8 @@ from .models import (
     Membership,
     Organization,
     OutboundEmail,
+    SupplierTolerance,
+    TolerancePolicy,
     User,
 )
 
@@ -170,3 +172,30 @@ class OutboundEmailAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class _ReadOnlyRecordAdmin(admin.ModelAdmin):
+    """Tolerances are changed by the organization's admins on its Tolerances page (a service
+    checks them and keeps the record of overrides); platform staff read them here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TolerancePolicy)
+class TolerancePolicyAdmin(_ReadOnlyRecordAdmin):
+    list_display = ["organization", *TolerancePolicy.FIELDS, "updated_by", "updated_at"]
+    search_fields = ["organization__name"]
+
+
+@admin.register(SupplierTolerance)
+class SupplierToleranceAdmin(_ReadOnlyRecordAdmin):
+    list_display = ["organization", "supplier", *SupplierTolerance.FIELDS, "reason", "set_at", "ended_at"]
+    list_filter = ["ended_at"]
+    search_fields = ["organization__name", "supplier__name"]

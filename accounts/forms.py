@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.urls import reverse
@@ -10,7 +8,7 @@ from billing.money import CURRENCY_CHOICES
 from procurement.validators import no_markup
 
 from .mail import absolute_url, queue_email
-from .models import Location, Organization
+from .models import Location, Organization, SupplierTolerance, TolerancePolicy, Tolerances
 from .roles import BUYING_ROLES, ROLE_HELP, SELLING_ROLES, Role
 from .services import new_user_problems
 
@@ -136,15 +134,7 @@ class OrganizationSettingsForm(PlainTextModelForm):
             "country",
             "buys",
             "sells",
-            "over_receipt_tolerance",
         ]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["over_receipt_tolerance"].required = False  # blank: none
-
-    def clean_over_receipt_tolerance(self):
-        return self.cleaned_data.get("over_receipt_tolerance") or Decimal("0")
 
     def clean(self):
         return require_a_capability(self, super().clean())
@@ -268,3 +258,24 @@ class OutboxPasswordResetForm(PasswordResetForm):
                 ),
             },
         )
+
+
+class TolerancePolicyForm(forms.ModelForm):
+    class Meta:
+        model = TolerancePolicy
+        fields = list(Tolerances.FIELDS)
+
+
+class SupplierToleranceForm(forms.ModelForm):
+    supplier = forms.TypedChoiceField(label="Supplier", coerce=int)
+
+    class Meta:
+        model = SupplierTolerance
+        fields = [*Tolerances.FIELDS, "reason"]  # the supplier is chosen among ours, not a model choice
+        widgets = {"reason": forms.Textarea(attrs={"rows": 2})}
+        help_texts = {"reason": "Required: it is kept with the override."}
+
+    def __init__(self, *args, suppliers, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["supplier"].choices = [("", "Choose a supplier"), *suppliers]  # (id, name) pairs
+        self.order_fields(["supplier"])

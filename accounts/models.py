@@ -111,14 +111,6 @@ class Organization(AddressLinesMixin, models.Model):
     so_prefix = models.CharField("SO prefix", max_length=8, default="SO", validators=[prefix_validator])
     invoice_prefix = models.CharField(max_length=8, default="INV", validators=[prefix_validator])
     bill_prefix = models.CharField(max_length=8, default="BILL", validators=[prefix_validator])
-    over_receipt_tolerance = models.DecimalField(
-        "over-receipt tolerance (%)",
-        max_digits=5,
-        decimal_places=2,
-        default=Decimal("0"),
-        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
-        help_text="How much more than ordered may be received on a line (0: never more than ordered).",
-    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -128,10 +120,6 @@ class Organization(AddressLinesMixin, models.Model):
             models.CheckConstraint(
                 condition=models.Q(buys=True) | models.Q(sells=True), name="organization_buys_or_sells"
             ),
-            models.CheckConstraint(
-                condition=models.Q(over_receipt_tolerance__gte=0, over_receipt_tolerance__lte=100),
-                name="over_receipt_tolerance_in_range",
-            ),
         ]
 
     def __str__(self) -> str:
@@ -139,6 +127,133 @@ class Organization(AddressLinesMixin, models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("accounts:org-home", kwargs={"org_slug": self.slug})
+
+
+def percent_field(verbose_name: str, help_text: str):
+    return models.DecimalField(
+        verbose_name,
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text=help_text,
+    )
+
+
+class Tolerances(models.Model):
+    """The figures of a tolerance policy (SPEC §6), read by receiving, matching, auto-billed
+    and auto-close."""
+
+    over_receipt_percent = percent_field(
+        "over-receipt (%)", "How much more than ordered may be received on a line (0: never more)."
+    )
+    under_receipt_percent = percent_field(
+        "under-receipt (%)",
+        "How much less than ordered still counts as fully received, for the 3-way match and closing.",
+    )
+    price_variance_percent = percent_field(
+        "price variance (%)", "A billed unit price within this share of the ordered one is a variance, not a mismatch."
+    )
+    price_variance_amount = models.DecimalField(
+        "price variance (amount)",
+        max_digits=12,
+        decimal_places=3,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="…or within this amount per unit, in the order's currency.",
+    )
+    billed_band = models.DecimalField(
+        "rounding band for billed",
+        max_digits=12,
+        decimal_places=3,
+        default=Decimal("0.10"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Bills matched to an order that fall short of its total by at most this much mark it billed.",
+    )
+
+    FIELDS = (
+        "over_receipt_percent",
+        "under_receipt_percent",
+        "price_variance_percent",
+        "price_variance_amount",
+        "billed_band",
+    )
+
+    class Meta:
+        abstract = True
+
+    def values(self) -> dict[str, Decimal]:
+        return {field: getattr(self, field) for field in self.FIELDS}
+
+
+class TolerancePolicy(Tolerances):
+    """One per organization; without one, every tolerance is the default (0 %, 0.10 band)."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="tolerance_policy")
+    updated_by = models.ForeignKey("User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "tolerance policies"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    over_receipt_percent__gte=0,
+                    over_receipt_percent__lte=100,
+                    under_receipt_percent__gte=0,
+                    under_receipt_percent__lte=100,
+                    price_variance_percent__gte=0,
+                    price_variance_percent__lte=100,
+                    price_variance_amount__gte=0,
+                    billed_band__gte=0,
+                ),
+                name="tolerance_policy_in_range",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Tolerances of {self.organization}"
+
+
+class SupplierTolerance(Tolerances):
+    """An organization's tolerances for one supplier, replacing its policy's. Overrides are never
+    edited in place: a change ends the current one and starts another, so the record keeps who
+    set which figures, when and why."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="supplier_tolerances")
+    supplier = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    reason = models.TextField()
+    set_by = models.ForeignKey("User", on_delete=models.SET_NULL, null=True, related_name="+")
+    set_at = models.DateTimeField(default=timezone.now)
+    ended_by = models.ForeignKey("User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["supplier__name", "-set_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "supplier"],
+                condition=models.Q(ended_at__isnull=True),
+                name="one_current_override_per_supplier",
+            ),
+            models.CheckConstraint(condition=~models.Q(reason=""), name="override_has_a_reason"),
+            models.CheckConstraint(
+                condition=models.Q(
+                    over_receipt_percent__gte=0,
+                    over_receipt_percent__lte=100,
+                    under_receipt_percent__gte=0,
+                    under_receipt_percent__lte=100,
+                    price_variance_percent__gte=0,
+                    price_variance_percent__lte=100,
+                    price_variance_amount__gte=0,
+                    billed_band__gte=0,
+                ),
+                name="supplier_tolerance_in_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Tolerances of {self.organization} for {self.supplier}"
 
 
 class DocumentSequence(models.Model):

@@ -6,7 +6,18 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from .models import Connection, Location, MemberInvitation, Membership, Organization, User, hash_token
+from .models import (
+    Connection,
+    Location,
+    MemberInvitation,
+    Membership,
+    Organization,
+    SupplierTolerance,
+    TolerancePolicy,
+    Tolerances,
+    User,
+    hash_token,
+)
 
 
 def memberships_of(user: User) -> QuerySet[Membership]:
@@ -76,6 +87,14 @@ def suppliers_of(customer: Organization) -> QuerySet[Connection]:
     return connections_for(customer).filter(customer=customer)
 
 
+def connected_supplier(*, customer: Organization, supplier_id: int) -> Organization:
+    """A supplier the customer is (or was) connected to, or 404."""
+    connection = suppliers_of(customer).filter(supplier_id=supplier_id).select_related("supplier").first()
+    if connection is None:
+        raise Http404("No such supplier.")
+    return connection.supplier
+
+
 def customers_of(supplier: Organization) -> QuerySet[Connection]:
     return connections_for(supplier).filter(supplier=supplier)
 
@@ -130,3 +149,28 @@ def member_invitation_by(*, user: User | None, token: str = "", pk: int | None =
     if invitation is None:
         raise Http404("No such invitation.")
     return invitation
+
+
+def tolerances_for(*, customer_id: int, supplier_id: int | None = None) -> Tolerances:
+    """The tolerances a customer applies to a supplier: the supplier's current override, else
+    the organization's policy, else the defaults (0 %, a 0.10 band for billed)."""
+    if supplier_id is not None:
+        override = SupplierTolerance.objects.filter(
+            organization_id=customer_id, supplier_id=supplier_id, ended_at__isnull=True
+        ).first()
+        if override is not None:
+            return override
+    policy = TolerancePolicy.objects.filter(organization_id=customer_id).first()
+    return policy or TolerancePolicy(organization_id=customer_id)
+
+
+def supplier_tolerances_of(organization: Organization) -> QuerySet[SupplierTolerance]:
+    """Every override, current and ended, newest first per supplier (the record)."""
+    return SupplierTolerance.objects.filter(organization=organization).select_related("supplier", "set_by", "ended_by")
+
+
+def supplier_tolerance_for(*, organization: Organization, pk: int) -> SupplierTolerance:
+    override = SupplierTolerance.objects.filter(organization=organization, pk=pk).first()
+    if override is None:
+        raise Http404("No such override.")
+    return override

@@ -27,6 +27,9 @@ from .models import (
     MemberInvitation,
     Membership,
     Organization,
+    SupplierTolerance,
+    TolerancePolicy,
+    Tolerances,
     User,
     hash_token,
     new_token,
@@ -143,7 +146,6 @@ ORGANIZATION_FIELDS = (
     "notification_email",
     "buys",
     "sells",
-    "over_receipt_tolerance",
 )
 
 
@@ -160,13 +162,6 @@ def update_organization(*, by: Membership, **changes) -> Organization:
         raise DomainError("Give the organization a name.", field="name")
     _check_capabilities(buys=org.buys, sells=org.sells)
     _check_currency(org.base_currency)
-    tolerance = org.over_receipt_tolerance
-    if (
-        not isinstance(tolerance, Decimal)
-        or not Decimal(0) <= tolerance <= Decimal(100)
-        or decimal_places(tolerance) > 2
-    ):
-        raise DomainError("A percentage from 0 to 100, with at most 2 decimals.", field="over_receipt_tolerance")
     if not org.buys and Connection.objects.filter(customer=org, status=Connection.Status.ACTIVE).exists():
         raise DomainError(
             "You buy from connected suppliers: suspend those connections before you stop buying.",
@@ -180,6 +175,86 @@ def update_organization(*, by: Membership, **changes) -> Organization:
     org.save()
     by.organization = org
     return org
+
+
+# ------------------------------------------------------------------------------- tolerances
+
+
+def _clean_tolerances(values: dict) -> dict[str, Decimal]:
+    """The five figures of a tolerance policy, each checked; DomainError names the field."""
+    unknown = set(values) - set(Tolerances.FIELDS)
+    if unknown:
+        raise DomainError(f"Unknown tolerances: {', '.join(sorted(unknown))}.")
+    cleaned = {}
+    for field in Tolerances.FIELDS:
+        value = values.get(field, Decimal("0.10") if field == "billed_band" else Decimal("0"))
+        percent = field.endswith("_percent")
+        if (
+            not isinstance(value, Decimal)
+            or not value.is_finite()
+            or value < 0
+            or (percent and value > 100)
+            or decimal_places(value) > (2 if percent else 3)
+        ):
+            message = (
+                "A percentage from 0 to 100, with at most 2 decimals."
+                if percent
+                else "An amount of 0 or more, with at most 3 decimals."
+            )
+            raise DomainError(message, field=field)
+        if not percent and value >= Decimal("1000000"):
+            raise DomainError("Less than 1,000,000, please.", field=field)
+        cleaned[field] = value
+    return cleaned
+
+
+@transaction.atomic
+def update_tolerance_policy(*, by: Membership, **values) -> TolerancePolicy:
+    """The organization's tolerances (SPEC §6), one policy each; admins only."""
+    require(by, "accounts.change_organization")
+    cleaned = _clean_tolerances(values)
+    policy, _ = TolerancePolicy.objects.select_for_update().get_or_create(organization_id=by.organization_id)
+    for field, value in cleaned.items():
+        setattr(policy, field, value)
+    policy.updated_by = by.user
+    policy.save()
+    return policy
+
+
+@transaction.atomic
+def set_supplier_tolerance(*, by: Membership, supplier: Organization, reason: str, **values) -> SupplierTolerance:
+    """Override the policy for one connected supplier. A reason is required; the override that
+    was in force (if any) is ended, not changed, so the record of every override remains."""
+    require(by, "accounts.change_organization")
+    cleaned = _clean_tolerances(values)
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("Say why this supplier gets other tolerances.", field="reason")
+    if len(reason) > 1000:
+        raise DomainError("At most 1,000 characters.", field="reason")
+    if not Connection.objects.filter(customer_id=by.organization_id, supplier=supplier).exists():
+        raise DomainError("Choose one of your suppliers.", field="supplier")
+    Organization.objects.select_for_update().get(pk=by.organization_id)  # one change at a time
+    now = timezone.now()
+    SupplierTolerance.objects.filter(
+        organization_id=by.organization_id, supplier=supplier, ended_at__isnull=True
+    ).update(ended_at=now, ended_by=by.user)
+    return SupplierTolerance.objects.create(
+        organization_id=by.organization_id, supplier=supplier, reason=reason, set_by=by.user, set_at=now, **cleaned
+    )
+
+
+@transaction.atomic
+def end_supplier_tolerance(*, by: Membership, override: SupplierTolerance) -> SupplierTolerance:
+    """The supplier goes back to the organization's policy; the override stays on record."""
+    require(by, "accounts.change_organization")
+    override = SupplierTolerance.objects.select_for_update().get(pk=override.pk, organization_id=by.organization_id)
+    if override.ended_at is not None:
+        raise DomainError("This override has ended already.")
+    override.ended_at = timezone.now()
+    override.ended_by = by.user
+    override.save(update_fields=["ended_at", "ended_by"])
+    return override
 
 
 def next_document_number(*, organization: Organization, kind: str) -> str:

@@ -39,7 +39,9 @@ from .forms import (
     OrganizationSettingsForm,
     OutboxPasswordResetForm,
     SignUpForm,
+    SupplierToleranceForm,
     SuspendForm,
+    TolerancePolicyForm,
 )
 from .middleware import SESSION_KEY
 from .models import Connection
@@ -270,6 +272,85 @@ class OrganizationSettingsView(OrgView):
                 messages.success(request, "Settings saved.")
                 return redirect(self.org_url("accounts:settings"))
         return self.show(form)
+
+
+class TolerancesView(OrgView):
+    """The tolerance policy (SPEC §6) and its per-supplier overrides, with their record."""
+
+    permission = "accounts.change_organization"
+    template_name = "accounts/tolerances.html"
+
+    def suppliers(self):
+        return (
+            selectors.suppliers_of(self.org)
+            .exclude(supplier=None)
+            .order_by("supplier__name")
+            .values_list("supplier_id", "supplier__name")
+        )
+
+    def show(self, policy_form=None, override_form=None, status=200):
+        policy = selectors.tolerances_for(customer_id=self.org.pk)
+        overrides = list(selectors.supplier_tolerances_of(self.org))
+        return render(
+            self.request,
+            self.template_name,
+            {
+                "policy_form": policy_form or TolerancePolicyForm(instance=policy, prefix="policy"),
+                "override_form": override_form
+                or SupplierToleranceForm(prefix="override", suppliers=self.suppliers(), initial=policy.values()),
+                "current": [o for o in overrides if o.ended_at is None],
+                "ended": [o for o in overrides if o.ended_at is not None],
+            },
+            status=status,
+        )
+
+    def get(self, request, org_slug):
+        return self.show()
+
+    def post(self, request, org_slug):
+        if "override-supplier" in request.POST:
+            form = SupplierToleranceForm(request.POST, prefix="override", suppliers=self.suppliers())
+            if form.is_valid():
+                data = dict(form.cleaned_data)
+                supplier = selectors.connected_supplier(customer=self.org, supplier_id=data.pop("supplier"))
+                try:
+                    services.set_supplier_tolerance(by=self.membership, supplier=supplier, **data)
+                except DomainError as exc:
+                    add_domain_error(form, exc)
+                else:
+                    messages.success(request, f"Tolerances for {supplier.name} saved.")
+                    return redirect(self.org_url("accounts:tolerances"))
+            return self.show(override_form=form, status=400)
+        form = TolerancePolicyForm(request.POST, prefix="policy")
+        if form.is_valid():
+            try:
+                services.update_tolerance_policy(by=self.membership, **form.cleaned_data)
+            except DomainError as exc:
+                add_domain_error(form, exc)
+            else:
+                messages.success(request, "Tolerance policy saved.")
+                return redirect(self.org_url("accounts:tolerances"))
+        return self.show(policy_form=form, status=400)
+
+
+class SupplierToleranceEndView(PostOnlyView):
+    permission = "accounts.change_organization"
+
+    def get_object(self):
+        return selectors.supplier_tolerance_for(organization=self.org, pk=self.kwargs["pk"])
+
+    def done_url(self):
+        return self.org_url("accounts:tolerances")
+
+    def post(self, request, org_slug, pk):
+        override = self.get_object()
+        try:
+            services.end_supplier_tolerance(by=self.membership, override=override)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"{override.supplier.name} follows the policy again.")
+        return redirect(self.done_url())
 
 
 class LocationEditView(OrgView):

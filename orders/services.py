@@ -23,7 +23,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 from accounts.mail import absolute_url, queue_email
 from accounts.models import Connection, Location, Membership, Organization
 from accounts.permissions import require
-from accounts.selectors import active_customers_of
+from accounts.selectors import active_customers_of, tolerances_for
 from accounts.services import next_document_number
 from approvals import services as approvals
 from billing import tasks as billing_tasks
@@ -1488,7 +1488,7 @@ def record_receipt(
                 field="received_on",
             )
         in_shipment = dict(shipment.lines.values_list("po_line_id", "quantity"))
-    tolerance = po.customer.over_receipt_tolerance
+    tolerance = tolerances_for(customer_id=po.customer_id, supplier_id=po.supplier_id).over_receipt_percent
     rows: list[tuple[PurchaseOrderLine, Decimal, Decimal, Decimal, str]] = []
     for pk, line in po_lines.items():
         values = lines.get(pk, {})

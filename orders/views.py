@@ -23,6 +23,7 @@ from accounts.selectors import (
     member_for,
     members_of,
     suppliers_of,
+    tolerances_for,
 )
 from accounts.views import OrgView, PostOnlyView
 from approvals import selectors as approval_selectors
@@ -1391,6 +1392,10 @@ class ShipmentCreateView(SalesOrderMixin, OrgView):
         return redirect(self.done_url())
 
 
+def _over_receipt(po: PurchaseOrder) -> Decimal:
+    return tolerances_for(customer_id=po.customer_id, supplier_id=po.supplier_id).over_receipt_percent
+
+
 class ReceiptCreateView(PurchaseOrderMixin, OrgView):
     """*Record receipt*: what arrived, per line — in good condition, damaged, and (against a
     shipment) short — with a reason for what is damaged or short. The oldest shipment not yet
@@ -1404,7 +1409,7 @@ class ReceiptCreateView(PurchaseOrderMixin, OrgView):
         return self.org_url("orders:po-detail", number=self.kwargs["number"])
 
     def rows(self, po, shipment, posted=None, marked=None):
-        tolerance = po.customer.over_receipt_tolerance
+        tolerance = _over_receipt(po)
         expected = {sl.po_line_id: sl.quantity for sl in shipment.lines.all()} if shipment else None
         rows = []
         for line in selectors.lines_of(po, coding=False):
@@ -1449,7 +1454,9 @@ class ReceiptCreateView(PurchaseOrderMixin, OrgView):
                 else (shipment.pk if shipment else "none"),
                 "rows": rows,
                 "error": error,
-                "tolerance": po.customer.over_receipt_tolerance,
+                "tolerance": tolerances_for(
+                    customer_id=po.customer_id, supplier_id=po.supplier_id
+                ).over_receipt_percent,
             },
             status=status,
         )

@@ -225,7 +225,7 @@ def _fulfilment_trade(tolerance="0"):
 
     trade = Trade()
     if tolerance != "0":
-        account_services.update_organization(by=trade.customer_admin, over_receipt_tolerance=Decimal(tolerance))
+        account_services.update_tolerance_policy(by=trade.customer_admin, over_receipt_percent=Decimal(tolerance))
     trade.shipper = member(trade.supplier, Role.FULFILMENT)
     trade.receiver = member(trade.customer, Role.RECEIVER)
     po = trade.confirmed(lines=[{"listing": trade.listing, "quantity": "10"}])

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.roles import Role
+from accounts.selectors import tolerances_for
 from orders import services
 from orders.models import (
     OrderEvent,
@@ -161,7 +162,7 @@ def test_bad_shipments_are_refused(trade, po, quantities, kwargs, message):
 
 
 def test_the_tolerance_is_for_receiving_not_for_shipping_more(trade, po):
-    account_services.update_organization(by=trade.customer_admin, over_receipt_tolerance=Decimal("10"))
+    account_services.update_tolerance_policy(by=trade.customer_admin, over_receipt_percent=Decimal("10"))
     with pytest.raises(DomainError, match=r"11 ea is more than the 10 ea left to ship \(10 ea ordered, 0 ea shipped\)"):
         _ship(trade, po, ["11"])
     shipment = _ship(trade, po, ["10", "4"])
@@ -170,7 +171,7 @@ def test_the_tolerance_is_for_receiving_not_for_shipping_more(trade, po):
 
 
 def test_the_tolerance_rounds_down_to_what_the_unit_allows(trade):
-    account_services.update_organization(by=trade.customer_admin, over_receipt_tolerance=Decimal("2.5"))
+    account_services.update_tolerance_policy(by=trade.customer_admin, over_receipt_percent=Decimal("2.5"))
     po = trade.confirmed(
         lines=[
             {"listing": trade.listing, "quantity": "10"},
@@ -259,7 +260,7 @@ def test_goods_may_be_received_without_a_shipment(trade, po):
     [("0", "10", "11"), ("10", "11", "12"), ("25", "12.5", "13")],
 )
 def test_over_receipt_tolerance_at_its_edge_and_one_unit_over(trade, tolerance, allowed, refused):
-    account_services.update_organization(by=trade.customer_admin, over_receipt_tolerance=Decimal(tolerance))
+    account_services.update_tolerance_policy(by=trade.customer_admin, over_receipt_percent=Decimal(tolerance))
     unit = "kg" if "." in allowed else "ea"
     lines = [{"description": "Sand", "quantity": "10", "unit": unit, "unit_price": "1"}]
     one, two = trade.confirmed(lines=lines), trade.confirmed(lines=lines)
@@ -274,7 +275,7 @@ def test_over_receipt_tolerance_at_its_edge_and_one_unit_over(trade, tolerance, 
 
 
 def test_the_tolerance_counts_what_was_received_before(trade, po):
-    account_services.update_organization(by=trade.customer_admin, over_receipt_tolerance=Decimal("10"))
+    account_services.update_tolerance_policy(by=trade.customer_admin, over_receipt_percent=Decimal("10"))
     _receive(trade, po, ["6"])
     with pytest.raises(DomainError, match="6 ea is more than the 5 ea still to receive"):
         _receive(trade, po, ["6"])
@@ -452,7 +453,6 @@ def test_completion_is_checked_again_without_harm(trade, po):
 def test_the_tolerance_setting_is_validated(trade):
     for bad in (Decimal("-1"), Decimal("100.01"), Decimal("1.234")):
         with pytest.raises(DomainError) as exc:
-            account_services.update_organization(by=trade.customer_admin, over_receipt_tolerance=bad)
-        assert exc.value.field == "over_receipt_tolerance"
-    trade.customer.refresh_from_db()
-    assert trade.customer.over_receipt_tolerance == 0
+            account_services.update_tolerance_policy(by=trade.customer_admin, over_receipt_percent=bad)
+        assert exc.value.field == "over_receipt_percent"
+    assert tolerances_for(customer_id=trade.customer.pk).over_receipt_percent == 0
