@@ -4,6 +4,10 @@ from .selectors import memberships_of
 
 _SECTIONS = [
     ("po-", "purchase-orders"),
+    ("bill", "bills"),
+    ("invoice", "invoices"),
+    ("payment", "invoices"),
+    ("tolerance", "settings"),
     ("so-", "sales-orders"),
     ("org-home", "home"),
     ("listing", "listings"),

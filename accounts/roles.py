@@ -59,8 +59,14 @@ _ROWS: list[tuple[tuple[str, ...], frozenset[Role], str | None]] = [
     (("approvals.approve_approvalrequest",), frozenset({_A, _AP}), "buys"),
     # record receipt
     (("orders.add_receipt",), frozenset({_A, _R}), "buys"),
-    # record bill payment, edit bill notes/due date/reference, match bills
-    (("billing.add_payment", "billing.change_bill", "billing.match_bill"), frozenset({_A, _P}), "buys"),
+    # record bill payment, enter bills by hand, edit bill notes/due date/reference, match, cancel
+    (
+        ("billing.add_payment", "billing.add_bill", "billing.change_bill", "billing.match_bill", "billing.cancel_bill"),
+        frozenset({_A, _P}),
+        "buys",
+    ),
+    # mark a PO billed by hand (the PO's requester may too: checked on the object)
+    (("orders.mark_billed_purchaseorder",), frozenset({_A}), "buys"),
     # view SOs / invoices, manage listings
     (
         (

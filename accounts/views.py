@@ -241,6 +241,15 @@ class OrgHomeView(OrgView):
         context["orders"] = order_inbox(self.org)
         if can(self.membership, "approvals.approve_approvalrequest"):
             context["orders"]["to_approve"] = approvals_waiting_for(self.membership).count()
+        from billing.selectors import inbox_counts  # billing builds on accounts
+
+        context["orders"].update(
+            inbox_counts(
+                self.org,
+                customer=can(self.membership, "billing.add_payment"),
+                supplier=can(self.membership, "billing.verify_payment"),
+            )
+        )
         if can(self.membership, "orders.view_listing"):
             context["listing_counts"] = listing_counts(self.org)
         return render(request, "accounts/org_home.html", context)

@@ -9,9 +9,9 @@ from decimal import Decimal
 
 from django.db import models
 from django.utils import timezone
-from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
-from accounts.models import Location, Organization
+from accounts.models import Location, Organization, User
 from orders.models import PurchaseOrder, PurchaseOrderLine, SalesOrder, money_field, quantity_field
 from orders.units import UNIT_CHOICES
 
@@ -54,10 +54,22 @@ class Invoice(ConcurrentTransitionMixin, FSMModelMixin, Document):
     sales_order = models.OneToOneField(SalesOrder, on_delete=models.PROTECT, related_name="invoice")
     invoice_date = models.DateField()
     status = FSMField(max_length=20, choices=Status.choices, default=Status.OPEN, protected=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(Document.Meta):
         constraints = [models.UniqueConstraint(fields=["supplier", "number"], name="unique_invoice_number")]
-        indexes = [models.Index(fields=["supplier", "-created_at", "-id"], name="invoice_list_newest_first")]
+        indexes = [
+            models.Index(fields=["supplier", "-created_at", "-id"], name="invoice_list_newest_first"),
+            models.Index(fields=["supplier", "status", "due_date"], name="invoice_by_status_due"),
+        ]
+
+    @transition(field=status, source=Status.OPEN, target=Status.PAID)
+    def mark_paid(self) -> None:
+        self.paid_at = timezone.now()
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.status == self.Status.OPEN and self.due_date < timezone.localdate()
 
 
 class Bill(ConcurrentTransitionMixin, FSMModelMixin, Document):
@@ -83,16 +95,62 @@ class Bill(ConcurrentTransitionMixin, FSMModelMixin, Document):
     location = models.ForeignKey(Location, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     notes = models.TextField(blank=True)
     status = FSMField(max_length=20, choices=Status.choices, default=Status.OPEN, protected=True)
+    # What payments count for: recorded and not disputed (at the amount the supplier received,
+    # once verified), and verified only. Kept by the payment services under the bill's lock;
+    # the check constraints below are the last line against an overpayment.
+    paid_total = money_field(default=Decimal("0"))
+    verified_total = money_field(default=Decimal("0"))
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    cancel_reason = models.TextField(blank=True)
+
+    OPEN_STATES = (Status.OPEN, Status.PARTIALLY_PAID)
+    SETTLING = (Status.OPEN, Status.PARTIALLY_PAID, Status.PAID, Status.VERIFIED)
 
     class Meta(Document.Meta):
+        permissions = [("match_bill", "Match bills to purchase orders"), ("cancel_bill", "Cancel bills")]
         constraints = [
             models.UniqueConstraint(fields=["customer", "number"], name="unique_bill_number"),
             models.CheckConstraint(
                 condition=models.Q(purchase_order__isnull=True) | models.Q(invoice__isnull=False),
                 name="order_bill_has_its_invoice",
             ),
+            models.CheckConstraint(
+                condition=models.Q(verified_total__gte=0)
+                & models.Q(paid_total__gte=models.F("verified_total"))
+                & models.Q(paid_total__lte=models.F("total")),
+                name="bill_never_overpaid",
+            ),
         ]
-        indexes = [models.Index(fields=["customer", "-created_at", "-id"], name="bill_list_newest_first")]
+        indexes = [
+            models.Index(fields=["customer", "-created_at", "-id"], name="bill_list_newest_first"),
+            models.Index(fields=["customer", "status", "due_date"], name="bill_by_status_due"),
+        ]
+
+    @property
+    def outstanding(self) -> Decimal:
+        return self.total - self.paid_total
+
+    @property
+    def is_manual(self) -> bool:
+        return self.purchase_order_id is None
+
+    @transition(field=status, source=SETTLING, target=RETURN_VALUE(*SETTLING))
+    def settle(self) -> str:
+        """The status the payments say: verified when verified payments cover the bill, paid
+        when recorded ones do, partly paid when some, else open."""
+        if self.total > 0 and self.verified_total >= self.total:
+            return self.Status.VERIFIED
+        if self.total > 0 and self.paid_total >= self.total:
+            return self.Status.PAID
+        return self.Status.PARTIALLY_PAID if self.paid_total > 0 else self.Status.OPEN
+
+    @transition(field=status, source=OPEN_STATES, target=Status.CANCELLED)
+    def cancel(self, *, by: User, reason: str) -> None:
+        self.cancelled_at = timezone.now()
+        self.cancelled_by = by
+        self.cancel_reason = reason
 
     @property
     def is_locked(self) -> bool:
@@ -101,7 +159,7 @@ class Bill(ConcurrentTransitionMixin, FSMModelMixin, Document):
 
     @property
     def is_overdue(self) -> bool:
-        return self.status in (self.Status.OPEN, self.Status.PARTIALLY_PAID) and self.due_date < timezone.localdate()
+        return self.status in self.OPEN_STATES and self.due_date < timezone.localdate()
 
 
 class DocumentLine(models.Model):
@@ -138,3 +196,114 @@ class BillLine(DocumentLine):
 
     class Meta(DocumentLine.Meta):
         constraints = [models.UniqueConstraint(fields=["bill", "position"], name="unique_bill_line")]
+
+
+class Payment(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
+    """A payment payables recorded on a bill. It waits for the supplier's receivables, who
+    verify it with the amount that actually arrived (which may be less) or dispute it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for verification"
+        VERIFIED = "verified", "Verified"
+        DISPUTED = "disputed", "Disputed"
+
+    class Method(models.TextChoices):
+        BANK_TRANSFER = "bank_transfer", "Bank transfer"
+        CARD = "card", "Card"
+        CHEQUE = "cheque", "Cheque"
+        DIRECT_DEBIT = "direct_debit", "Direct debit"
+        CASH = "cash", "Cash"
+        OTHER = "other", "Other"
+
+    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="payments")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="payments")
+    customer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="payments_made")
+    supplier = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="payments_received")
+    amount = money_field()
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    paid_on = models.DateField()
+    method = models.CharField(max_length=20, choices=Method.choices)
+    reference = models.CharField(max_length=100, blank=True)
+    attachment = models.FileField(upload_to="payments/%Y/%m/", blank=True)
+    attachment_name = models.CharField(max_length=200, blank=True)
+    status = FSMField(max_length=20, choices=Status.choices, default=Status.PENDING, protected=True)
+    recorded_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+    amount_received = money_field(null=True, blank=True)
+    dispute_reason = models.TextField(blank=True)
+    decided_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["paid_on", "recorded_at", "pk"]
+        permissions = [("verify_payment", "Verify or dispute payments received")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_positive"),
+            models.CheckConstraint(
+                condition=~models.Q(status="verified")
+                | models.Q(amount_received__gte=0, amount_received__lte=models.F("amount")),
+                name="payment_received_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="disputed") | ~models.Q(dispute_reason=""), name="dispute_has_a_reason"
+            ),
+        ]
+        indexes = [models.Index(fields=["supplier", "status"]), models.Index(fields=["customer", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency} on {self.paid_on}"
+
+    @property
+    def shortfall(self) -> Decimal:
+        """What a verified payment lacked of the amount paid."""
+        return self.amount - self.amount_received if self.status == self.Status.VERIFIED else Decimal("0")
+
+    @property
+    def counted(self) -> Decimal:
+        """What the payment counts for on the bill now."""
+        if self.status == self.Status.DISPUTED:
+            return Decimal("0")
+        return self.amount_received if self.status == self.Status.VERIFIED else self.amount
+
+    @transition(field=status, source=Status.PENDING, target=Status.VERIFIED)
+    def verify(self, *, by: User, amount_received: Decimal) -> None:
+        self.amount_received = amount_received
+        self.decided_by = by
+        self.decided_at = timezone.now()
+
+    @transition(field=status, source=Status.PENDING, target=Status.DISPUTED)
+    def dispute(self, *, by: User, reason: str) -> None:
+        self.dispute_reason = reason
+        self.decided_by = by
+        self.decided_at = timezone.now()
+
+
+class BillMatch(models.Model):
+    """An allocation of a hand-entered bill to a purchase order: who matched how much, and,
+    when it is undone, who unmatched it (the row stays as the record)."""
+
+    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="matches")
+    purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.PROTECT, related_name="bill_matches")
+    amount = money_field()
+    matched_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    matched_at = models.DateTimeField(default=timezone.now)
+    unmatched_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    unmatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["matched_at", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="match_positive"),
+            models.UniqueConstraint(
+                fields=["bill", "purchase_order"],
+                condition=models.Q(unmatched_at__isnull=True),
+                name="one_live_match_per_bill_and_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bill} → {self.purchase_order}: {self.amount}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.unmatched_at is None

@@ -41,3 +41,12 @@ def issue_missing_documents() -> int:
     for po_id in ids:
         issue_documents.delay(po_id)
     return len(ids)
+
+
+@shared_task
+def remind_overdue_bills() -> int:
+    """Beat, each morning: payables hear once of each bill that has passed its due date unpaid
+    (the outbox key is the bill's and its due date's, so a new due date is reminded again)."""
+    from . import services
+
+    return services.remind_overdue_bills()

@@ -209,6 +209,17 @@ class PurchaseOrder(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    billed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When bills came to cover the order (or someone said so): no more matching."
+    )
+    billed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Who marked it billed by hand; empty when its bills covered it.",
+    )
     closing_reason = models.TextField(blank=True, help_text="Why it was cancelled, declined or rejected.")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -291,7 +302,7 @@ class PurchaseOrder(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     def receive_all(self) -> None:
         self.receipt_status = self.ReceiptStatus.FULLY_RECEIVED
 
-    @transition(field=status, source=S.RECEIVED, target=S.CLOSED)
+    @transition(field=status, source=[S.RECEIVED, S.PARTIALLY_RECEIVED], target=S.CLOSED)
     def close(self) -> None:
         self.closed_at = timezone.now()
 
@@ -483,6 +494,10 @@ class PurchaseOrderLine(LineValues):
     @property
     def is_fully_received(self) -> bool:
         return self.is_rejected or self.quantity_received >= self.quantity
+
+    def is_received_within(self, under_percent: Decimal) -> bool:
+        """Received as ordered, or short by no more than the under-receipt tolerance."""
+        return self.is_rejected or self.quantity_received >= self.quantity * (1 - under_percent / 100)
 
 
 class Revision(models.Model):
@@ -693,6 +708,9 @@ class OrderEvent(models.Model):
         RECEIVED = "received", "Received"
         CLOSED = "closed", "Completed"
         INVOICED = "invoiced", "Invoiced"
+        PAYMENT = "payment", "Payment recorded"
+        PAYMENT_VERIFIED = "payment_verified", "Payment verified"
+        PAYMENT_DISPUTED = "payment_disputed", "Payment disputed"
 
     purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)

@@ -1602,18 +1602,27 @@ def _receipt_words(line: PurchaseOrderLine, quantity, damaged, short, reason) ->
 
 @transaction.atomic
 def close_if_complete(*, po: PurchaseOrder) -> bool:
-    """Transition 15, by the system: a received order closes (its SO completes) once nothing
-    more is owed on it. Any service that may finish an order calls this again; it does nothing
-    until every condition holds, and nothing twice."""
+    """Transition 15, by the system: the order closes (its SO completes) once its goods are
+    received (within the under-receipt tolerance) and its invoice is paid — verified payments
+    cover it. Any service that may finish an order (a receipt, a verified payment) calls this
+    again; it does nothing until every condition holds, and nothing twice."""
+    from billing.models import Invoice  # billing builds on orders
+
     po = PurchaseOrder.objects.select_for_update(of=("self",)).get(pk=po.pk)
-    if po.status != PurchaseOrder.Status.RECEIVED:
+    if po.status not in (PurchaseOrder.Status.RECEIVED, PurchaseOrder.Status.PARTIALLY_RECEIVED):
+        return False
+    if po.status == PurchaseOrder.Status.PARTIALLY_RECEIVED:
+        under = tolerances_for(customer_id=po.customer_id, supplier_id=po.supplier_id).under_receipt_percent
+        if not under or not all(line.is_received_within(under) for line in po.lines.all()):
+            return False
+    if not Invoice.objects.filter(purchase_order=po, status=Invoice.Status.PAID).exists():
         return False
     so = _lock_so_of(po)
     po.close()
     so.complete()
     po.save()
     so.save()
-    record_event(po, OrderEvent.Kind.CLOSED, body="Everything is received: the order is complete.")
+    record_event(po, OrderEvent.Kind.CLOSED, body="Everything is received and paid: the order is complete.")
     return True
 
 

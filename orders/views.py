@@ -28,6 +28,7 @@ from accounts.selectors import (
 from accounts.views import OrgView, PostOnlyView
 from approvals import selectors as approval_selectors
 from billing import selectors as billing_selectors
+from billing import services as billing_services
 from billing.money import MoneyError, format_money, parse_decimal, parse_price, round_money
 from procurement.errors import DomainError
 from procurement.forms import add_domain_error
@@ -599,7 +600,7 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
             "thread": selectors.thread_of(po),
             "notes": selectors.internal_notes_of(po, self.org),
             "actions": po_actions(po, self.membership, editable) - ({"confirm"} if reapproving else set()),
-            **_fulfilment(po, "customer"),
+            **_fulfilment(po, "customer", self.membership),
             "approval_requests": approval_requests,
             "reapproving": reapproving,
             "thread_post": thread_post or {},
@@ -661,17 +662,36 @@ def po_actions(po: PurchaseOrder, membership, editable: bool) -> set[str]:
     return actions
 
 
-def _fulfilment(po: PurchaseOrder, side: str) -> dict:
+def _fulfilment(po: PurchaseOrder, side: str, membership=None) -> dict:
     """Both order pages: the progress columns, shipments and receipts, and this side's
-    document (the customer's bill, the supplier's invoice), once the order is confirmed."""
+    billing — the customer's bill with its 3-way match, the bills matched to the order and
+    the *billed* mark; the supplier's invoice and the payments waiting for verification."""
+    context = {"progress": False, "shipments": [], "receipts": [], "document": None}
+    approved = po.status in (*billing_services.MATCHABLE, PurchaseOrder.Status.CLOSED)
+    if side == "customer" and approved:
+        context["billed_matches"] = [m for m in billing_selectors.matches_to(po) if m.unmatched_at is None]
+        context["can_mark_billed"] = (
+            po.billed_at is None
+            and po.status in billing_services.MATCHABLE
+            and (can(membership, "orders.mark_billed_purchaseorder") or po.requester_id == membership.user_id)
+        )
     if po.confirmed_at is None:
-        return {"progress": False, "shipments": [], "receipts": [], "document": None}
-    return {
-        "progress": True,
-        "shipments": selectors.shipments_of(po),
-        "receipts": selectors.receipts_of(po),
-        "document": billing_selectors.bill_of(po) if side == "customer" else billing_selectors.invoice_of(po),
-    }
+        return context
+    context.update(progress=True, shipments=selectors.shipments_of(po), receipts=selectors.receipts_of(po))
+    if side == "customer":
+        bill = billing_selectors.bill_of(po)
+        context["document"] = bill
+        context["bill_match"] = billing_selectors.three_way(bill) if bill else None
+        context["can_pay"] = bool(bill) and bill.status in bill.OPEN_STATES and can(membership, "billing.add_payment")
+    else:
+        invoice = billing_selectors.invoice_of(po)
+        context["document"] = invoice
+        context["to_verify"] = (
+            invoice.payments.filter(status="pending").count()
+            if invoice and can(membership, "billing.verify_payment")
+            else 0
+        )
+    return context
 
 
 class PurchaseOrderEditView(PurchaseOrderMixin, PostOnlyView):
@@ -1024,7 +1044,7 @@ class SalesOrderDetailView(SalesOrderMixin, OrgView):
             "header_form": header_form,
             "error": error,
             "actions": so_actions(so, self.membership, lines),
-            **_fulfilment(po, "supplier"),
+            **_fulfilment(po, "supplier", self.membership),
             **dict(zip(("redline", "header_changes"), _redline(revisions), strict=True)),
             "previous": revisions[-2] if len(revisions) > 1 else None,
             "lines": lines,
@@ -1392,10 +1412,6 @@ class ShipmentCreateView(SalesOrderMixin, OrgView):
         return redirect(self.done_url())
 
 
-def _over_receipt(po: PurchaseOrder) -> Decimal:
-    return tolerances_for(customer_id=po.customer_id, supplier_id=po.supplier_id).over_receipt_percent
-
-
 class ReceiptCreateView(PurchaseOrderMixin, OrgView):
     """*Record receipt*: what arrived, per line — in good condition, damaged, and (against a
     shipment) short — with a reason for what is damaged or short. The oldest shipment not yet
@@ -1408,8 +1424,15 @@ class ReceiptCreateView(PurchaseOrderMixin, OrgView):
     def done_url(self):
         return self.org_url("orders:po-detail", number=self.kwargs["number"])
 
+    def tolerance(self, po) -> Decimal:
+        """The over-receipt tolerance for this order's supplier (read once per request)."""
+        if not hasattr(self, "_tolerance"):
+            policy = tolerances_for(customer_id=po.customer_id, supplier_id=po.supplier_id)
+            self._tolerance = policy.over_receipt_percent
+        return self._tolerance
+
     def rows(self, po, shipment, posted=None, marked=None):
-        tolerance = _over_receipt(po)
+        tolerance = self.tolerance(po)
         expected = {sl.po_line_id: sl.quantity for sl in shipment.lines.all()} if shipment else None
         rows = []
         for line in selectors.lines_of(po, coding=False):

@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("orders.urls")),
     path("", include("approvals.urls")),
+    path("", include("billing.urls")),
 ]

@@ -61,7 +61,9 @@ ALL_PATTERNS = sorted(set(walk()))
 @pytest.fixture
 def world(db):
     """Organization A (the attacker's), and B with one object of every kind."""
-    a = OrganizationFactory(buys=True, sells=True, po_prefix="APO", so_prefix="ASO")  # no number shared with B
+    a = OrganizationFactory(
+        buys=True, sells=True, po_prefix="APO", so_prefix="ASO", invoice_prefix="AINV", bill_prefix="ABILL"
+    )  # no number shared with B
     attacker = member(a, Role.ADMIN)
     b = OrganizationFactory(buys=True, sells=True)
     b_admin = member(b, Role.ADMIN)
@@ -126,6 +128,26 @@ def world(db):
     )
     order_services.submit_purchase_order(po=b_po2, by=b_buyer)
     b_request = {"pk": b_po2.approval_requests.get().pk}
+    # Money: B invoices D (D pays, waiting for B's verification); B enters a bill from C by hand,
+    # matched to its order; B overrides its tolerances for C; A has a bill of its own.
+    from accounts import services as account_services
+    from billing import services as billing_services
+
+    today = timezone.localdate()
+    invoice, d_bill = billing_services.issue_documents(po=d_po)
+    d_payment = billing_services.record_payment(
+        bill=d_bill, by=member(d, Role.PAYABLES), amount="1", paid_on=today, method="bank_transfer"
+    )
+    hand = {"currency": "USD", "bill_date": today, "due_date": today}
+    b_bill = billing_services.create_bill(
+        by=b_admin, supplier=c, lines=[{"description": "Paper invoice", "quantity": "1", "unit_price": "1"}], **hand
+    )
+    b_match = billing_services.match_bill(bill=b_bill, po=b_po, amount="1", by=b_admin)
+    a_bill = billing_services.create_bill(
+        by=attacker, supplier=a_po.supplier, lines=[{"description": "A's", "quantity": "1", "unit_price": "1"}], **hand
+    )
+    override = account_services.set_supplier_tolerance(by=b_admin, supplier=c, reason="Drums")
+    bill_num = {"number": b_bill.number}
     po_num = {"number": b_po.number}
     so_num = {"number": b_so.number}
     return {
@@ -158,6 +180,19 @@ def world(db):
             "orders:note-post": [{"side": "purchase-orders", **po_num}, {"side": "sales-orders", **so_num}],
             "orders:revisions": [{"side": "purchase-orders", **po_num}, {"side": "sales-orders", **so_num}],
             "orders:pdf": [{"side": "purchase-orders", **po_num}, {"side": "sales-orders", **so_num}],
+            "billing:bill-detail": bill_num,
+            "billing:bill-edit": bill_num,
+            "billing:bill-pay": bill_num,
+            "billing:bill-match": bill_num,
+            "billing:bill-cancel": bill_num,
+            "billing:bill-pdf": bill_num,
+            "billing:bill-unmatch": [{**bill_num, "pk": b_match.pk}, {"number": a_bill.number, "pk": b_match.pk}],
+            "billing:po-mark-billed": po_num,
+            "billing:invoice-detail": {"number": invoice.number},
+            "billing:invoice-pdf": {"number": invoice.number},
+            "billing:payment-verify": {"pk": d_payment.pk},
+            "billing:payment-attachment": {"pk": d_payment.pk},
+            "accounts:tolerance-end": {"pk": override.pk},
             "approvals:request": b_request,
             "approvals:approve": b_request,
             "approvals:reject": b_request,

@@ -80,6 +80,12 @@ _BADGES = {
     **dict.fromkeys(("confirmed", "completed", "closed", "received", "shipped", "fully_received"), "success"),
     "not_received": "light",
     **dict.fromkeys(("declined", "cancelled", "expired", "rejected"), "danger"),
+    # bills, invoices, payments, 3-way match
+    "open": "primary",
+    "paid": "info",
+    **dict.fromkeys(("verified", "matched"), "success"),
+    **dict.fromkeys(("disputed", "mismatch", "overdue"), "danger"),
+    **dict.fromkeys(("pending", "variance", "partially_paid"), "warning"),
 }
 
 

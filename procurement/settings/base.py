@@ -158,6 +158,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ANYMAIL = {key.removeprefix("ANYMAIL_"): value for key, value in env.ENVIRON.items() if key.startswith("ANYMAIL_")}
 EMAIL_ATTACHMENT_RENDERERS = {
     "purchase_order_pdf": "orders.pdf.purchase_order_attachment",
+    "invoice_pdf": "billing.pdf.invoice_attachment",
+    "bill_pdf": "billing.pdf.bill_attachment",
 }
 # Absolute links in e-mails (no request at hand in a Celery task).
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
@@ -192,6 +194,10 @@ CELERY_BEAT_SCHEDULE = {
     "issue-missing-documents": {
         "task": "billing.tasks.issue_missing_documents",
         "schedule": timedelta(minutes=10),  # a confirmation whose task never reached the broker
+    },
+    "remind-overdue-bills": {
+        "task": "billing.tasks.remind_overdue_bills",
+        "schedule": crontab(hour=8, minute=15),
     },
 }
 

@@ -35,6 +35,9 @@ SPEC_TABLE = {
     "billing.add_payment": {A, P},
     "billing.change_bill": {A, P},
     "billing.match_bill": {A, P},
+    "billing.add_bill": {A, P},  # entering a supplier's paper invoice is payables' work too
+    "billing.cancel_bill": {A, P},  # "cancel (with permission)", SPEC §6
+    "orders.mark_billed_purchaseorder": {A},  # and the order's requester, checked on the order
     "orders.view_salesorder": {A, S, F, RV},
     "billing.view_invoice": {A, S, F, RV},
     "orders.view_listing": {A, S, F, RV},

@@ -39,13 +39,16 @@ def trade():
 
 @pytest.fixture
 def po(trade):
-    """Confirmed: 10 BOLT (line 1) and 4 kg of a custom item (line 2)."""
-    return trade.confirmed(
+    """Confirmed and paid in advance (so that it closes once received): 10 BOLT (line 1) and
+    4 kg of a custom item (line 2)."""
+    po = trade.confirmed(
         lines=[
             {"listing": trade.listing, "quantity": "10"},
             {"description": "Grease", "quantity": "4", "unit": "kg", "unit_price": "3.00"},
         ]
     )
+    trade.paid(po)
+    return po
 
 
 def _lines(po):
@@ -184,7 +187,7 @@ def test_the_tolerance_rounds_down_to_what_the_unit_allows(trade):
     with pytest.raises(DomainError, match="11 ea is more than the 10 ea still to receive"):
         _receive(trade, po, ["11"])
     _receive(trade, po, ["10", "4.1"])
-    assert _state(po)[0] == "closed"
+    assert _state(po)[0] == "received"
 
 
 def test_a_receipt_is_not_dated_before_its_shipment(trade, po):
@@ -264,6 +267,7 @@ def test_over_receipt_tolerance_at_its_edge_and_one_unit_over(trade, tolerance, 
     unit = "kg" if "." in allowed else "ea"
     lines = [{"description": "Sand", "quantity": "10", "unit": unit, "unit_price": "1"}]
     one, two = trade.confirmed(lines=lines), trade.confirmed(lines=lines)
+    trade.paid(two)
     before = _written(one)
     with pytest.raises(DomainError, match="over-receipt tolerance is|nothing may be received beyond") as exc:
         _receive(trade, one, [refused])
@@ -437,6 +441,8 @@ def test_rejected_lines_are_neither_shipped_nor_waited_for(trade):
     _ship(trade, po, ["10"])
     assert _state(po)[1] == "shipped"
     _receive(trade, po, ["10"])
+    assert _state(po) == ("received", "shipped", "fully_received")
+    trade.paid(po)  # the invoice covers the accepted line only
     assert _state(po) == ("closed", "completed", "fully_received")
 
 
@@ -448,6 +454,25 @@ def test_completion_is_checked_again_without_harm(trade, po):
     _receive(trade, po, ["10", "4"])
     assert services.close_if_complete(po=po) is False  # closed already: nothing twice
     assert po.events.filter(kind=OrderEvent.Kind.CLOSED).count() == 1
+
+
+def test_received_but_unpaid_stays_open_until_the_payment_is_verified(trade):
+    po = trade.confirmed()
+    _receive(trade, po, ["10"])
+    assert _state(po) == ("received", "confirmed", "fully_received")
+    trade.paid(po)
+    assert _state(po) == ("closed", "completed", "fully_received")
+    assert po.events.filter(kind=OrderEvent.Kind.CLOSED).count() == 1
+
+
+def test_the_under_receipt_tolerance_lets_a_short_order_close(trade):
+    po = trade.confirmed(lines=[{"description": "Sand", "quantity": "100", "unit": "kg", "unit_price": "1"}])
+    trade.paid(po)
+    _receive(trade, po, ["97"])
+    assert _state(po)[0] == "partially_received"  # 3 % short, no tolerance: waits for the rest
+    account_services.update_tolerance_policy(by=trade.customer_admin, under_receipt_percent=Decimal("3"))
+    assert services.close_if_complete(po=po) is True
+    assert _state(po)[0] == "closed"
 
 
 def test_the_tolerance_setting_is_validated(trade):

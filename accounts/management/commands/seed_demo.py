@@ -14,6 +14,7 @@ from accounts import services
 from accounts.models import Connection, Membership, Organization, User
 from accounts.roles import BUYING_ROLES, SELLING_ROLES, Role
 from approvals.models import ApprovalPolicy, ApprovalStep, Budget, SpendingLimit
+from billing import services as billing_services
 from orders import services as order_services
 from orders.models import CostCenter, GLAccount, Listing, PurchaseOrder, Shipment
 
@@ -124,6 +125,7 @@ class Command(BaseCommand):
         self._orders(orgs)
         self._approvals(orgs)
         self._fulfilment(orgs)
+        self._billing(orgs)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo ready: {Organization.objects.count()} organizations, {User.objects.count()} users, "
@@ -340,6 +342,39 @@ class Command(BaseCommand):
         )
         order_services.submit_purchase_order(po=po, by=buyer)  # over 1,000 USD: the department head decides
 
+    def _billing(self, orgs) -> None:
+        """Northwind pays part of the open bill (Acme has it to verify), and enters Acme's
+        paper invoice for freight by hand, not yet matched."""
+        northwind, acme = orgs["northwind"], orgs["acme"]
+        payables = Membership.objects.select_related("user", "organization").get(
+            organization=northwind, user__email="payables@northwind.example"
+        )
+        from billing.models import Bill
+
+        if Bill.objects.filter(customer=northwind, purchase_order__isnull=True).exists():
+            return
+        today = timezone.localdate()
+        bill = Bill.objects.filter(customer=northwind, status=Bill.Status.OPEN).order_by("pk").first()
+        if bill is not None:
+            billing_services.record_payment(
+                bill=bill,
+                by=payables,
+                amount=(bill.total / 2).quantize(Decimal("1")),
+                paid_on=today,
+                method="bank_transfer",
+                reference="NW-TRF-21007",
+            )
+        billing_services.create_bill(
+            by=payables,
+            supplier=acme,
+            currency="USD",
+            bill_date=today - timedelta(days=40),
+            due_date=today - timedelta(days=10),
+            supplier_reference="ACME-FR-3318",
+            notes="Freight for the March deliveries; arrived by post.",
+            lines=[{"description": "Freight, March deliveries", "quantity": "1", "unit_price": "48.00"}],
+        )
+
     def _fulfilment(self, orgs) -> None:
         """Two confirmed orders of Northwind to Acme: one shipped in two shipments, the first
         received with a damaged unit and the second on its way; one received in full (closed)."""
@@ -398,6 +433,7 @@ class Command(BaseCommand):
             carrier="UPS",
             tracking_number="1Z999AA10123456784",
         )
+        billing_services.issue_documents(po=po)  # the task would run after the seed commits
         done, lines = confirmed([("ACM-2001", "10")])
         shipment = order_services.record_shipment(
             so=done.sales_order, by=shipper, lines={lines["ACM-2001"]: "10"}, shipped_on=today - timedelta(days=6)
@@ -408,4 +444,16 @@ class Command(BaseCommand):
             shipment=shipment,
             received_on=today - timedelta(days=4),
             lines={lines["ACM-2001"]: {"quantity": "10"}},
+        )
+        _, bill = billing_services.issue_documents(po=done)
+        payment = billing_services.record_payment(
+            bill=bill,
+            by=people["payables@northwind.example"],
+            amount=bill.total,
+            paid_on=today - timedelta(days=2),
+            method="bank_transfer",
+            reference="NW-TRF-20931",
+        )
+        billing_services.verify_payment(  # the order closes: received, paid and verified
+            payment=payment, by=people["receivables@acme.example"], amount_received=bill.total
         )

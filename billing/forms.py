@@ -1,0 +1,96 @@
+"""Input validation of the billing pages; the services decide what is allowed."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils import timezone
+
+from procurement.validators import no_markup
+
+from .models import Payment
+from .money import CURRENCY_CHOICES
+
+DATE = forms.DateInput(attrs={"type": "date"})
+AMOUNT = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
+
+
+class BillForm(forms.Form):
+    """The header of a bill entered by hand; its lines are read beside it."""
+
+    supplier = forms.TypedChoiceField(label="Supplier", coerce=int)
+    supplier_reference = forms.CharField(
+        label="Supplier's invoice number", required=False, max_length=60, validators=[no_markup]
+    )
+    currency = forms.ChoiceField(label="Currency", choices=CURRENCY_CHOICES)
+    bill_date = forms.DateField(label="Bill date", widget=DATE)
+    due_date = forms.DateField(label="Due date", widget=DATE)
+    location = forms.TypedChoiceField(label="Location", coerce=int, required=False, empty_value=None)
+    reference_number = forms.CharField(label="Reference number", required=False, max_length=60, validators=[no_markup])
+    notes = forms.CharField(
+        label="Notes", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), validators=[no_markup]
+    )
+
+    def __init__(self, *args, suppliers, locations, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["supplier"].choices = [("", "Choose a supplier"), *suppliers]
+        self.fields["location"].choices = [("", "None"), *locations]
+
+
+class BillEditForm(forms.Form):
+    """What stays open on a bill made from an order (the PO lock): due date, reference, notes."""
+
+    due_date = forms.DateField(label="Due date", widget=DATE)
+    reference_number = forms.CharField(label="Reference number", required=False, max_length=60, validators=[no_markup])
+    notes = forms.CharField(
+        label="Notes", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}), validators=[no_markup]
+    )
+
+
+class PaymentForm(forms.Form):
+    amount = forms.CharField(label="Amount", max_length=30, widget=AMOUNT)
+    paid_on = forms.DateField(label="Paid on", widget=DATE)
+    method = forms.ChoiceField(label="Method", choices=[("", "Choose"), *Payment.Method.choices])
+    reference = forms.CharField(
+        label="Reference",
+        required=False,
+        max_length=100,
+        validators=[no_markup],
+        help_text="The bank's transaction reference, the cheque number…",
+    )
+    attachment = forms.FileField(
+        label="Proof of payment",
+        required=False,
+        help_text="A PDF, PNG or JPEG of at most 10 MB.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.png,.jpg,.jpeg"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("initial", {}).setdefault("paid_on", timezone.localdate())
+        super().__init__(*args, **kwargs)
+
+
+class VerifyForm(forms.Form):
+    amount_received = forms.CharField(
+        label="Amount actually received",
+        max_length=30,
+        widget=AMOUNT,
+        help_text="Less than was paid if bank charges or a short transfer took some.",
+    )
+
+
+class DisputeForm(forms.Form):
+    reason = forms.CharField(
+        label="What is wrong with it?",
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        validators=[no_markup],
+    )
+
+
+class MatchForm(forms.Form):
+    po = forms.TypedChoiceField(label="Purchase order", coerce=int)
+    amount = forms.CharField(label="Amount to match", max_length=30, widget=AMOUNT)
+
+    def __init__(self, *args, orders, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["po"].choices = [("", "Choose an order"), *orders]

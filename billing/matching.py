@@ -1,0 +1,127 @@
+"""The 3-way match (SPEC §6): the order, the invoice (or bill) and the receipts, per line and
+per bill, with a badge — *Matched*, *Variance* (a difference within the tolerance policy) or
+*Mismatch* — and the reasons in words. Pure functions of loaded rows: no query of their own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from accounts.models import Tolerances
+
+from .money import format_money, round_money
+
+MATCHED, VARIANCE, MISMATCH = "matched", "variance", "mismatch"
+LABELS = {MATCHED: "Matched", VARIANCE: "Variance", MISMATCH: "Mismatch"}
+_RANK = {MATCHED: 0, VARIANCE: 1, MISMATCH: 2}
+
+
+@dataclass
+class Result:
+    badge: str = MATCHED
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.badge]
+
+    def add(self, badge: str, reason: str) -> None:
+        self.reasons.append(reason)
+        if _RANK[badge] > _RANK[self.badge]:
+            self.badge = badge
+
+
+@dataclass
+class LineResult(Result):
+    line: object = None
+
+
+@dataclass
+class BillResult(Result):
+    lines: list[LineResult] = field(default_factory=list)
+
+
+def _q(value: Decimal, unit: str) -> str:
+    return f"{value.normalize():f} {unit}"
+
+
+def match_line(line, po_line, tolerances: Tolerances, currency: str) -> LineResult:
+    """One billed line against its order line (quantity and price) and what was received."""
+    result = LineResult(line=line)
+    unit = po_line.unit
+    if line.quantity > po_line.quantity:
+        result.add(MISMATCH, f"Billed {_q(line.quantity, unit)}, ordered {_q(po_line.quantity, unit)}.")
+    elif line.quantity < po_line.quantity:
+        result.add(VARIANCE, f"Billed {_q(line.quantity, unit)} of the {_q(po_line.quantity, unit)} ordered.")
+    difference = line.unit_price - po_line.unit_price
+    if difference:
+        allowed = max(po_line.unit_price * tolerances.price_variance_percent / 100, tolerances.price_variance_amount)
+        share = f" ({difference / po_line.unit_price * 100:+.1f} %)" if po_line.unit_price else ""
+        words = (
+            f"Unit price {format_money(line.unit_price, currency)}, ordered at "
+            f"{format_money(po_line.unit_price, currency)}{share}"
+        )
+        if abs(difference) <= allowed:
+            result.add(VARIANCE, words + ", within the price tolerance.")
+        else:
+            result.add(MISMATCH, words + ".")
+    received = po_line.quantity_received
+    if line.quantity > received:
+        floor = line.quantity * (1 - tolerances.under_receipt_percent / 100)
+        words = f"Billed {_q(line.quantity, unit)}, received {_q(received, unit)}"
+        if received >= floor:
+            result.add(VARIANCE, words + ", within the under-receipt tolerance.")
+        else:
+            result.add(MISMATCH, words + f": {_q(line.quantity - received, unit)} not received (yet).")
+    if not result.reasons:
+        result.reasons.append("Quantity and price as ordered; everything billed is received.")
+    return result
+
+
+def match_bill(bill, lines, po_lines: dict, tolerances: Tolerances, matches=()) -> BillResult | None:
+    """The bill's match: per line for a bill made from an order (``lines`` with ``po_line_id``);
+    for a bill entered by hand, its live allocations (``matches``) against the orders' totals
+    and what was received of them. None when there is nothing to match against."""
+    result = BillResult()
+    if bill.purchase_order_id:
+        for line in lines:
+            po_line = po_lines.get(line.po_line_id)
+            if po_line is None:
+                continue
+            line_result = match_line(line, po_line, tolerances, bill.currency)
+            result.lines.append(line_result)
+            if line_result.badge != MATCHED:
+                result.add(line_result.badge, f"Line {line.position}: {' '.join(line_result.reasons)}")
+        if not result.reasons:
+            result.reasons.append("Every line matches the order and its receipts.")
+        return result
+    live = [m for m in matches if m.unmatched_at is None]
+    if not live:
+        return None
+    allocated = sum((m.amount for m in live), Decimal("0"))
+    if allocated < bill.total:
+        result.add(
+            VARIANCE, f"{format_money(bill.total - allocated, bill.currency)} of the bill is not matched to an order."
+        )
+    for m in live:
+        po = m.purchase_order
+        value = received_value(po_lines.get(po.pk, ()), po.currency)
+        if m.amount > value:
+            result.add(
+                MISMATCH,
+                f"{po.number}: {format_money(m.amount, po.currency)} billed, goods received worth "
+                f"{format_money(value, po.currency)}.",
+            )
+    if not result.reasons:
+        result.reasons.append("Matched in full to orders whose goods are received.")
+    return result
+
+
+def received_value(po_lines, currency: str) -> Decimal:
+    """What the received goods of an order are worth at its prices (tax included)."""
+    total = Decimal("0")
+    for line in po_lines:
+        if line.quantity and line.status != "rejected":
+            share = min(line.quantity_received, line.quantity) / line.quantity
+            total += (line.line_total + line.tax_amount) * share
+    return round_money(total, currency)
