@@ -226,6 +226,7 @@ class BillPayView(BillMixin, OrgView):
     its errors)."""
 
     permission = "billing.add_payment"
+    template_name = BillDetailView.template_name
 
     def get(self, request, org_slug, number):
         self.get_bill()
@@ -423,6 +424,7 @@ class BillCancelView(BillMixin, OrgView):
 
 class BillMatchView(BillMixin, OrgView):
     permission = "billing.match_bill"
+    template_name = BillDetailView.template_name
 
     def get(self, request, org_slug, number):
         self.get_bill()

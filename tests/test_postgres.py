@@ -289,3 +289,78 @@ def test_concurrent_shipments_never_exceed_the_ordered_quantity():
     assert PurchaseOrderLine.objects.get(pk=line.pk).quantity_shipped == 8
     assert sum(ShipmentLine.objects.filter(po_line=line).values_list("quantity", flat=True)) == 8
     assert SalesOrder.objects.get(pk=so.pk).status == "partially_shipped"
+
+
+@pytest.mark.parametrize("kind", ["order", "by hand"])
+def test_concurrent_payments_never_overpay_a_bill(kind):
+    """20 payables clerks pay 5.00 of a 25.00 bill at once: five succeed, the bill is paid
+    exactly, the others are refused (a bill by hand has only its own row lock: checked to
+    lose payments with it removed)."""
+    from datetime import date
+
+    from accounts.roles import Role
+    from billing import services as billing_services
+    from billing.models import Payment
+    from tests.factories import Trade
+
+    trade = Trade()
+    payables = member(trade.customer, Role.PAYABLES)
+    if kind == "order":
+        _, bill = billing_services.issue_documents(po=trade.confirmed())
+    else:
+        bill = billing_services.create_bill(
+            by=payables,
+            supplier=trade.supplier,
+            currency="USD",
+            bill_date=date.today(),
+            due_date=date.today(),
+            lines=[{"description": "Paper invoice", "quantity": "1", "unit_price": "25"}],
+        )
+    assert bill.total == 25
+
+    @_in_thread
+    def pay(_):
+        try:
+            billing_services.record_payment(
+                bill=bill, by=payables, amount="5.00", paid_on=date.today(), method="bank_transfer"
+            )
+            return "ok"
+        except Exception as exc:
+            return type(exc).__name__
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(pay, range(20)))
+    assert results.count("ok") == 5
+    assert set(results) == {"ok", "DomainError"}
+    bill.refresh_from_db()
+    assert (bill.status, bill.paid_total) == ("paid", 25)
+    assert sum(p.amount for p in Payment.objects.filter(bill=bill)) == 25
+
+
+def test_a_verification_and_a_payment_racing_keep_the_bill_right():
+    """Receivables verifies short while payables pays the rest: whatever the order, the bill's
+    totals are the sum of its payments."""
+    from datetime import date
+
+    from accounts.roles import Role
+    from billing import services as billing_services
+    from billing.models import Bill
+    from tests.factories import Trade
+
+    trade = Trade()
+    payables, receivables = member(trade.customer, Role.PAYABLES), member(trade.supplier, Role.RECEIVABLES)
+    po = trade.confirmed()
+    _, bill = billing_services.issue_documents(po=po)
+    first = billing_services.record_payment(bill=bill, by=payables, amount="20", paid_on=date.today(), method="cash")
+
+    @_in_thread
+    def act(which):
+        if which == "verify":
+            billing_services.verify_payment(payment=first, by=receivables, amount_received="19")
+        else:
+            billing_services.record_payment(bill=bill, by=payables, amount="5", paid_on=date.today(), method="cash")
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(act, ["verify", "pay"]))
+    bill = Bill.objects.get(pk=bill.pk)
+    assert (bill.paid_total, bill.verified_total, bill.status) == (24, 19, "partially_paid")

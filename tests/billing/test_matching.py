@@ -1,0 +1,363 @@
+"""Bills entered by hand, the PO lock, bill-to-PO matching with the billed mark, and the
+3-way match (SPEC §6)."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from accounts import services as account_services
+from accounts.roles import Role
+from billing import selectors, services
+from billing.models import Bill, BillMatch
+from orders import services as order_services
+from procurement.errors import DomainError, NotAllowed
+from tests.factories import ConnectionFactory, SupplierFactory, Trade, member
+
+pytestmark = pytest.mark.django_db
+TODAY = timezone.localdate
+
+
+@pytest.fixture
+def trade():
+    trade = Trade()
+    trade.payables = member(trade.customer, Role.PAYABLES)
+    trade.receivables = member(trade.supplier, Role.RECEIVABLES)
+    return trade
+
+
+def _hand_bill(trade, total="100.00", supplier=None, currency="USD", **kwargs):
+    return services.create_bill(
+        by=kwargs.pop("by", trade.payables),
+        supplier=supplier or trade.supplier,
+        currency=currency,
+        bill_date=TODAY(),
+        due_date=TODAY() + timedelta(days=30),
+        lines=[{"description": "Paper invoice", "quantity": "1", "unit_price": total}],
+        **kwargs,
+    )
+
+
+def _sent(trade, price="10.00", currency=None):
+    """An approved order sent to the supplier (no bill of its own yet): 10 ea at ``price``."""
+    lines = [{"description": "Valve", "quantity": "10", "unit": "ea", "unit_price": price}]
+    return trade.sent(lines=lines)
+
+
+# --- bills entered by hand --------------------------------------------------------------------
+
+
+def test_a_bill_by_hand_has_lines_totals_and_no_lock(trade):
+    bill = services.create_bill(
+        by=trade.payables,
+        supplier=trade.supplier,
+        currency="USD",
+        bill_date=TODAY(),
+        due_date=TODAY() + timedelta(days=30),
+        supplier_reference="SUP-77",
+        lines=[
+            {"description": "Freight", "quantity": "1", "unit_price": "40", "tax_rate": "10"},
+            {"description": "", "quantity": "", "unit_price": ""},  # a blank row is skipped
+            {"description": "Pallets", "quantity": "2", "unit_price": "5.25"},
+        ],
+    )
+    assert (bill.subtotal, bill.tax_total, bill.total) == (Decimal("50.50"), Decimal("4.00"), Decimal("54.50"))
+    assert [line.position for line in bill.lines.all()] == [1, 2]
+    assert not bill.is_locked and bill.created_by == trade.payables.user
+    services.update_bill(bill=bill, by=trade.payables, bill_date=TODAY() - timedelta(days=1), notes="Checked")
+    bill.refresh_from_db()
+    assert bill.bill_date == TODAY() - timedelta(days=1) and bill.notes == "Checked"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"lines": []}, "line-0-description"),
+        ({"lines": [{"description": "X", "quantity": "0", "unit_price": "1"}]}, "line-0-quantity"),
+        ({"lines": [{"description": "X", "quantity": "1", "unit_price": "1.001"}]}, "line-0-unit_price"),
+        ({"lines": [{"description": "X", "quantity": "1", "unit_price": "1", "tax_rate": "101"}]}, "line-0-tax_rate"),
+        ({"due_date": TODAY() - timedelta(days=1)}, "due_date"),
+        ({"bill_date": TODAY() + timedelta(days=1)}, "bill_date"),
+        ({"currency": "XXX"}, "currency"),
+    ],
+)
+def test_bad_bills_are_refused_and_write_nothing(trade, change, field):
+    values = {
+        "supplier": trade.supplier,
+        "currency": "USD",
+        "bill_date": TODAY(),
+        "due_date": TODAY(),
+        "lines": [{"description": "X", "quantity": "1", "unit_price": "1"}],
+        **change,
+    }
+    with pytest.raises(DomainError) as exc:
+        services.create_bill(by=trade.payables, **values)
+    assert exc.value.field == field
+    assert not Bill.objects.exists()
+
+
+def test_a_bill_from_a_supplier_we_do_not_buy_from_is_refused(trade):
+    with pytest.raises(DomainError) as exc:
+        _hand_bill(trade, supplier=SupplierFactory())
+    assert exc.value.field == "supplier"
+    with pytest.raises(NotAllowed):
+        _hand_bill(trade, by=trade.buyer)
+
+
+def test_the_same_suppliers_invoice_number_twice_is_refused(trade):
+    _hand_bill(trade, supplier_reference="INV-9")
+    with pytest.raises(DomainError, match="exists already"):
+        _hand_bill(trade, supplier_reference="inv-9")
+
+
+# --- the PO lock ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def order_bill(trade):
+    po = trade.confirmed()
+    services.issue_documents(po=po)
+    return Bill.objects.get(purchase_order=po)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("bill_date", "2020-01-01"),
+        ("supplier", None),
+        ("location", None),
+        ("supplier_reference", "OTHER-1"),
+        ("currency", "EUR"),
+        ("lines", [{"description": "More", "quantity": "1", "unit_price": "999"}]),
+    ],
+)
+def test_the_po_lock_refuses_each_locked_field(trade, order_bill, field, value):
+    before = Bill.objects.filter(pk=order_bill.pk).values().get()
+    lines = list(order_bill.lines.values())
+    if field == "location":  # a location that differs from the order's ship-to
+        from tests.factories import LocationFactory
+
+        value = LocationFactory(organization=trade.customer)
+    with pytest.raises(DomainError, match="follows purchase order") as exc:
+        services.update_bill(bill=order_bill, by=trade.payables, notes="x", **{field: value})
+    assert exc.value.field == field
+    assert Bill.objects.filter(pk=order_bill.pk).values().get() == before
+    assert list(order_bill.lines.values()) == lines
+
+
+def test_the_po_lock_leaves_due_date_reference_and_notes_open(trade, order_bill):
+    later = order_bill.due_date + timedelta(days=5)
+    services.update_bill(
+        bill=order_bill,
+        by=trade.payables,
+        due_date=later,
+        reference_number="AP-2026-14",
+        notes="Pay with the March run",
+        bill_date=order_bill.bill_date,  # unchanged locked values are fine
+        supplier=order_bill.supplier,
+    )
+    order_bill.refresh_from_db()
+    assert (order_bill.due_date, order_bill.reference_number, order_bill.notes) == (
+        later,
+        "AP-2026-14",
+        "Pay with the March run",
+    )
+
+
+def test_cancel_needs_the_permission_a_reason_and_no_payment(trade, order_bill):
+    with pytest.raises(NotAllowed):
+        services.cancel_bill(bill=order_bill, by=trade.buyer, reason="Duplicate")
+    services.record_payment(bill=order_bill, by=trade.payables, amount="1", paid_on=TODAY(), method="cheque")
+    with pytest.raises(DomainError, match="Payments are recorded"):
+        services.cancel_bill(bill=order_bill, by=trade.payables, reason="Duplicate")
+    bill = _hand_bill(trade)
+    with pytest.raises(DomainError):
+        services.cancel_bill(bill=bill, by=trade.payables, reason="")
+    services.cancel_bill(bill=bill, by=trade.payables, reason="Entered twice")
+    bill.refresh_from_db()
+    assert bill.status == "cancelled" and bill.cancelled_by == trade.payables.user
+
+
+# --- matching ---------------------------------------------------------------------------------
+
+
+def test_matching_covers_an_order_and_marks_it_billed(trade):
+    po = _sent(trade)  # 100.00
+    one, two = _hand_bill(trade, "60.00"), _hand_bill(trade, "40.00")
+    services.match_bill(bill=one, po=po, amount="60", by=trade.payables)
+    po.refresh_from_db()
+    assert po.billed_at is None
+    match = services.match_bill(bill=two, po=po, amount="40", by=trade.payables)
+    po.refresh_from_db()
+    assert po.billed_at is not None and po.billed_by is None  # billed by its bills
+    assert match.matched_by == trade.payables.user
+    assert selectors.three_way(two).reasons  # a bill-level match is shown
+
+
+@pytest.mark.parametrize(("short", "billed"), [("0.10", True), ("0.11", False)])
+def test_the_ten_cent_rule(trade, short, billed):
+    po = _sent(trade)
+    amount = Decimal("100.00") - Decimal(short)
+    bill = _hand_bill(trade, str(amount))
+    services.match_bill(bill=bill, po=po, amount=str(amount), by=trade.payables)
+    po.refresh_from_db()
+    assert (po.billed_at is not None) is billed
+
+
+def test_the_rounding_band_comes_from_the_tolerance_policy(trade):
+    account_services.set_supplier_tolerance(
+        by=trade.customer_admin, supplier=trade.supplier, reason="Rounds to the dollar", billed_band=Decimal("1.00")
+    )
+    po = _sent(trade)
+    bill = _hand_bill(trade, "99.00")
+    services.match_bill(bill=bill, po=po, amount="99", by=trade.payables)
+    po.refresh_from_db()
+    assert po.billed_at is not None
+
+
+def test_same_supplier_and_currency_only(trade):
+    po = _sent(trade)
+    other = ConnectionFactory(customer=trade.customer, supplier=SupplierFactory()).supplier
+    with pytest.raises(DomainError, match="is an order to") as exc:
+        services.match_bill(bill=_hand_bill(trade, supplier=other), po=po, amount="1", by=trade.payables)
+    assert exc.value.field == "po"
+    with pytest.raises(DomainError, match="is in USD; this bill is in EUR"):
+        services.match_bill(bill=_hand_bill(trade, currency="EUR"), po=po, amount="1", by=trade.payables)
+    assert not BillMatch.objects.exists()
+
+
+def test_billed_orders_refuse_matches(trade):
+    po = _sent(trade)
+    services.mark_po_billed(po=po, by=trade.buyer)  # the requester may
+    po.refresh_from_db()
+    assert po.billed_by == trade.buyer.user
+    with pytest.raises(DomainError, match="marked billed: nothing more can be matched"):
+        services.match_bill(bill=_hand_bill(trade), po=po, amount="1", by=trade.payables)
+    confirmed = trade.confirmed()
+    services.issue_documents(po=confirmed)  # its own bill covers it
+    confirmed.refresh_from_db()
+    assert confirmed.billed_at is not None
+    with pytest.raises(DomainError, match="marked billed"):
+        services.match_bill(bill=_hand_bill(trade), po=confirmed, amount="1", by=trade.payables)
+    assert not BillMatch.objects.exists()
+
+
+def test_who_may_mark_billed(trade):
+    po = _sent(trade)
+    with pytest.raises(NotAllowed):
+        services.mark_po_billed(po=po, by=member(trade.customer, Role.BUYER))  # not the requester
+    with pytest.raises(NotAllowed):
+        services.mark_po_billed(po=po, by=trade.payables)
+    services.mark_po_billed(po=po, by=trade.customer_admin)
+    with pytest.raises(DomainError, match="already"):
+        services.mark_po_billed(po=po, by=trade.buyer)
+
+
+def test_only_approved_open_orders_are_matched(trade):
+    draft = trade.draft()
+    with pytest.raises(DomainError, match="approved, open orders"):
+        services.match_bill(bill=_hand_bill(trade), po=draft, amount="1", by=trade.payables)
+
+
+def test_allocations_stay_within_the_bill_and_the_order(trade):
+    po, other = _sent(trade), _sent(trade)
+    bill = _hand_bill(trade, "150.00")
+    services.match_bill(bill=bill, po=po, amount="90", by=trade.payables)
+    with pytest.raises(DomainError, match="Only 10.00 USD of") as exc:
+        services.match_bill(bill=_hand_bill(trade, "20"), po=po, amount="20", by=trade.payables)
+    assert exc.value.field == "amount"
+    with pytest.raises(DomainError, match="Only 60.00 USD of this bill is left"):
+        services.match_bill(bill=bill, po=other, amount="61", by=trade.payables)
+    with pytest.raises(DomainError, match="matched to .* already"):
+        services.match_bill(bill=bill, po=po, amount="1", by=trade.payables)
+    services.match_bill(bill=bill, po=other, amount="60", by=trade.payables)
+    assert list(selectors.matchable_orders(bill)) == []  # both matched
+    assert selectors.three_way(bill).badge in ("mismatch",)  # billed, nothing received yet
+
+
+def test_unmatching_is_recorded_and_lifts_the_billed_mark(trade):
+    po = _sent(trade)
+    bill = _hand_bill(trade)
+    match = services.match_bill(bill=bill, po=po, amount="100", by=trade.payables)
+    po.refresh_from_db()
+    assert po.billed_at is not None
+    services.unmatch_bill(match=match, by=trade.customer_admin)
+    match.refresh_from_db()
+    po.refresh_from_db()
+    assert match.unmatched_by == trade.customer_admin.user and match.unmatched_at is not None
+    assert po.billed_at is None  # its bills no longer cover it
+    with pytest.raises(DomainError, match="undone already"):
+        services.unmatch_bill(match=match, by=trade.payables)
+    again = services.match_bill(bill=bill, po=po, amount="100", by=trade.payables)
+    assert BillMatch.objects.count() == 2  # the record keeps both
+    services.record_payment(bill=bill, by=trade.payables, amount="1", paid_on=TODAY(), method="cheque")
+    with pytest.raises(DomainError, match="Payments are recorded"):
+        services.unmatch_bill(match=again, by=trade.payables)
+
+
+def test_unmatching_keeps_a_mark_made_by_hand(trade):
+    po = _sent(trade)
+    bill = _hand_bill(trade, "50")
+    match = services.match_bill(bill=bill, po=po, amount="50", by=trade.payables)
+    services.mark_po_billed(po=po, by=trade.customer_admin)
+    services.unmatch_bill(match=match, by=trade.payables)
+    po.refresh_from_db()
+    assert po.billed_at is not None and po.billed_by == trade.customer_admin.user
+
+
+def test_cancelling_a_bill_undoes_its_matches(trade):
+    po = _sent(trade)
+    bill = _hand_bill(trade)
+    services.match_bill(bill=bill, po=po, amount="100", by=trade.payables)
+    services.cancel_bill(bill=bill, by=trade.payables, reason="Wrong supplier")
+    po.refresh_from_db()
+    assert po.billed_at is None
+    assert BillMatch.objects.get().unmatched_by == trade.payables.user
+
+
+# --- 3-way match ------------------------------------------------------------------------------
+
+
+def _receive(trade, po, quantity):
+    order_services.record_receipt(
+        po=po,
+        by=member(trade.customer, Role.RECEIVER),
+        lines={po.lines.get().pk: {"quantity": quantity}},
+        received_on=TODAY(),
+    )
+
+
+def test_three_way_per_line(trade, order_bill):
+    po = order_bill.purchase_order
+    result = selectors.three_way(order_bill)
+    assert result.badge == "mismatch"
+    assert result.lines[0].reasons == ["Billed 10 ea, received 0 ea: 10 ea not received (yet)."]
+    _receive(trade, po, "10")
+    result = selectors.three_way(order_bill)
+    assert (result.badge, result.lines[0].badge) == ("matched", "matched")
+
+
+def test_three_way_under_receipt_is_a_variance_within_the_tolerance(trade, order_bill):
+    po = order_bill.purchase_order
+    _receive(trade, po, "9")
+    assert selectors.three_way(order_bill).badge == "mismatch"
+    account_services.update_tolerance_policy(by=trade.customer_admin, under_receipt_percent=Decimal("10"))
+    result = selectors.three_way(order_bill)
+    assert result.badge == "variance"
+    assert "within the under-receipt tolerance" in result.lines[0].reasons[0]
+
+
+def test_three_way_price_variance_and_mismatch(trade, order_bill):
+    line = order_bill.lines.get()
+    _receive(trade, order_bill.purchase_order, "10")
+    line.unit_price = Decimal("2.55")  # ordered at 2.50: +2 %
+    line.save()
+    result = selectors.three_way(order_bill)
+    assert result.badge == "mismatch" and "Unit price 2.55 USD, ordered at 2.50 USD (+2.0 %)" in result.reasons[0]
+    account_services.update_tolerance_policy(by=trade.customer_admin, price_variance_percent=Decimal("2"))
+    result = selectors.three_way(order_bill)
+    assert result.badge == "variance" and "within the price tolerance" in result.lines[0].reasons[0]
+    line.quantity = Decimal("11")
+    line.save()
+    assert "Billed 11 ea, ordered 10 ea." in selectors.three_way(order_bill).lines[0].reasons

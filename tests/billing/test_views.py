@@ -1,0 +1,273 @@
+"""The billing pages: lists with filters and CSV, the bill (lock, payment, matching), the
+invoice and verification, PDFs, proofs of payment, the inbox rows; query counts that do not
+grow with rows."""
+
+import csv
+import io
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.roles import Role
+from billing import services
+from billing.models import Bill, BillMatch, Payment
+from tests.factories import Trade, member
+
+pytestmark = pytest.mark.django_db
+TODAY = timezone.localdate
+
+
+def url(name, org, **kwargs):
+    return reverse(f"billing:{name}", kwargs={"org_slug": org.slug, **kwargs})
+
+
+@pytest.fixture
+def trade():
+    trade = Trade()
+    trade.payables = member(trade.customer, Role.PAYABLES)
+    trade.receivables = member(trade.supplier, Role.RECEIVABLES)
+    return trade
+
+
+@pytest.fixture
+def bill(trade):
+    po = trade.confirmed()
+    services.issue_documents(po=po)
+    return Bill.objects.select_related("invoice", "purchase_order").get(purchase_order=po)
+
+
+def test_the_bill_page_shows_the_lock_the_match_and_the_payment_form(client, trade, bill):
+    client.force_login(trade.payables.user)
+    page = client.get(url("bill-detail", trade.customer, number=bill.number)).content.decode()
+    assert "🔒" in page and f"Made from purchase order {bill.purchase_order.number}" in page
+    assert "3-way match" in page and "Mismatch" in page and "not received (yet)" in page
+    assert "Record payment" in page and 'name="amount" value="25"' in page
+    client.force_login(trade.buyer.user)  # sees the bill, may not pay it
+    page = client.get(url("bill-detail", trade.customer, number=bill.number)).content.decode()
+    assert "Record payment" not in page
+
+
+def test_a_post_that_changes_a_locked_field_is_refused_and_writes_nothing(client, trade, bill):
+    client.force_login(trade.payables.user)
+    before = Bill.objects.filter(pk=bill.pk).values().get()
+    response = client.post(
+        url("bill-edit", trade.customer, number=bill.number),
+        {"due_date": str(bill.due_date + timedelta(days=3)), "notes": "Typed", "bill_date": "2020-01-01"},
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert f"This bill follows purchase order {bill.purchase_order.number}: its bill date cannot be changed." in page
+    assert "Typed" in page  # what was typed stays
+    assert Bill.objects.filter(pk=bill.pk).values().get() == before
+    response = client.post(
+        url("bill-edit", trade.customer, number=bill.number), {"due_date": str(bill.due_date), "total": "1"}
+    )
+    assert response.status_code == 302  # a field that is not the form's is ignored…
+    assert Bill.objects.get(pk=bill.pk).total == bill.total  # …and never written
+    response = client.post(
+        url("bill-edit", trade.customer, number=bill.number),
+        {"due_date": str(bill.due_date + timedelta(days=3)), "reference_number": "AP-1", "notes": "OK"},
+    )
+    assert response.status_code == 302
+    bill.refresh_from_db()
+    assert (bill.reference_number, bill.notes) == ("AP-1", "OK")
+
+
+def test_the_edit_page_of_a_locked_bill_shows_locked_fields_as_text(client, trade, bill):
+    client.force_login(trade.payables.user)
+    page = client.get(url("bill-edit", trade.customer, number=bill.number)).content.decode()
+    assert 'name="bill_date"' not in page and 'name="due_date"' in page and "🔒 Amount" not in page
+    assert page.count("🔒") >= 5
+
+
+def test_recording_a_payment_through_the_page(client, trade, bill):
+    client.force_login(trade.payables.user)
+    response = client.post(
+        url("bill-pay", trade.customer, number=bill.number),
+        {"amount": "30", "paid_on": str(TODAY()), "method": "bank_transfer", "reference": "TRF-9"},
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "At most 25.00 USD is outstanding on this bill." in page and 'value="TRF-9"' in page
+    proof = SimpleUploadedFile("proof.png", b"\x89PNG\r\n\x1a\n....", content_type="image/png")
+    response = client.post(
+        url("bill-pay", trade.customer, number=bill.number),
+        {"amount": "25", "paid_on": str(TODAY()), "method": "bank_transfer", "reference": "TRF-9", "attachment": proof},
+    )
+    assert response.status_code == 302
+    payment = Payment.objects.get()
+    assert payment.amount == 25 and payment.attachment_name == "proof.png"
+    download = client.get(url("payment-attachment", trade.customer, pk=payment.pk))
+    assert download.status_code == 200 and b"".join(download.streaming_content).startswith(b"\x89PNG")
+    client.force_login(trade.receivables.user)  # the supplier sees the proof too
+    assert client.get(url("payment-attachment", trade.supplier, pk=payment.pk)).status_code == 200
+
+
+def test_verifying_and_disputing_through_the_pages(client, trade, bill):
+    first = services.record_payment(bill=bill, by=trade.payables, amount="20", paid_on=TODAY(), method="cheque")
+    client.force_login(trade.receivables.user)
+    home = client.get(reverse("accounts:org-home", args=[trade.supplier.slug])).content.decode()
+    assert "Payments to verify" in home
+    invoice_page = client.get(url("invoice-detail", trade.supplier, number=bill.invoice.number)).content.decode()
+    assert "Verify payment" in invoice_page
+    verify = url("payment-verify", trade.supplier, pk=first.pk)
+    response = client.post(verify, {"amount_received": "21"})
+    assert response.status_code == 400 and "At most the 20.00 USD that was paid." in response.content.decode()
+    assert client.post(verify, {"amount_received": "20"}).status_code == 302
+    second = services.record_payment(bill=bill, by=trade.payables, amount="5", paid_on=TODAY(), method="cheque")
+    response = client.post(url("payment-verify", trade.supplier, pk=second.pk), {"reason": ""})
+    assert response.status_code == 400
+    response = client.post(url("payment-verify", trade.supplier, pk=second.pk), {"reason": "Cheque bounced"})
+    assert response.status_code == 302
+    assert list(Payment.objects.order_by("pk").values_list("status", flat=True)) == ["verified", "disputed"]
+    client.force_login(trade.payables.user)  # the customer cannot verify its own payment
+    assert client.get(url("payment-verify", trade.customer, pk=second.pk)).status_code == 403
+
+
+def test_entering_a_bill_by_hand_keeps_what_was_typed(client, trade):
+    client.force_login(trade.payables.user)
+    data = {
+        "supplier": trade.supplier.pk,
+        "supplier_reference": "PAPER-1",
+        "currency": "USD",
+        "bill_date": str(TODAY()),
+        "due_date": str(TODAY() + timedelta(days=30)),
+        "rows": "2",
+        "line-0-description": "Freight",
+        "line-0-quantity": "1",
+        "line-0-unit": "ea",
+        "line-0-unit_price": "40.5",
+        "line-1-description": "Pallets",
+        "line-1-quantity": "two",
+        "line-1-unit": "ea",
+        "line-1-unit_price": "3",
+    }
+    more = client.post(url("bill-new", trade.customer), {**data, "add_row": "1"}).content.decode()
+    assert 'name="line-2-description"' in more and 'value="Freight"' in more and "is-invalid" not in more
+    response = client.post(url("bill-new", trade.customer), data)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "“two” is not a number." in page and 'value="PAPER-1"' in page and 'value="40.5"' in page
+    assert not Bill.objects.exists()
+    response = client.post(url("bill-new", trade.customer), {**data, "line-1-quantity": "2"})
+    assert response.status_code == 302
+    bill = Bill.objects.get()
+    assert bill.total == Decimal("46.50") and bill.supplier_reference == "PAPER-1"
+
+
+def test_matching_through_the_page(client, trade):
+    po = trade.sent(lines=[{"description": "Valve", "quantity": "10", "unit": "ea", "unit_price": "10"}])
+    bill = services.create_bill(
+        by=trade.payables,
+        supplier=trade.supplier,
+        currency="USD",
+        bill_date=TODAY(),
+        due_date=TODAY(),
+        lines=[{"description": "Valves", "quantity": "10", "unit_price": "10"}],
+    )
+    client.force_login(trade.payables.user)
+    page = client.get(url("bill-detail", trade.customer, number=bill.number)).content.decode()
+    assert "Match to a purchase order" in page and po.number in page
+    response = client.post(url("bill-match", trade.customer, number=bill.number), {"po": po.pk, "amount": "101"})
+    assert response.status_code == 400 and "Only 100.00 USD of this bill is left to match." in response.content.decode()
+    assert (
+        client.post(url("bill-match", trade.customer, number=bill.number), {"po": po.pk, "amount": "100"}).status_code
+        == 302
+    )
+    match = BillMatch.objects.get()
+    po_page = client.get(reverse("orders:po-detail", args=[trade.customer.slug, po.number])).content.decode()
+    assert bill.number in po_page and "Its bills cover it" in po_page
+    assert client.post(url("bill-unmatch", trade.customer, number=bill.number, pk=match.pk)).status_code == 302
+    po.refresh_from_db()
+    assert po.billed_at is None
+
+
+def test_mark_billed_from_the_order_page(client, trade):
+    po = trade.sent()
+    client.force_login(trade.buyer.user)  # the requester
+    page = client.get(reverse("orders:po-detail", args=[trade.customer.slug, po.number])).content.decode()
+    assert "Mark billed" in page
+    client.post(url("po-mark-billed", trade.customer, number=po.number))
+    po.refresh_from_db()
+    assert po.billed_by == trade.buyer.user
+
+
+def test_pdfs(client, trade, bill):
+    client.force_login(trade.payables.user)
+    response = client.get(url("bill-pdf", trade.customer, number=bill.number))
+    assert response["Content-Type"] == "application/pdf" and response.content.startswith(b"%PDF")
+    client.force_login(trade.receivables.user)
+    response = client.get(url("invoice-pdf", trade.supplier, number=bill.invoice.number))
+    assert response["Content-Type"] == "application/pdf" and response.content.startswith(b"%PDF")
+
+
+def test_lists_filter_sort_and_export(client, trade, bill):
+    hand = services.create_bill(
+        by=trade.payables,
+        supplier=trade.supplier,
+        currency="USD",
+        bill_date=TODAY() - timedelta(days=40),
+        due_date=TODAY() - timedelta(days=10),
+        supplier_reference="OLD-1",
+        lines=[{"description": "Freight", "quantity": "1", "unit_price": "48"}],
+    )
+    client.force_login(trade.payables.user)
+    page = client.get(url("bill-list", trade.customer) + "?status=overdue").content.decode()
+    assert hand.number in page and bill.number not in page
+    page = client.get(url("bill-list", trade.customer) + "?q=OLD-1").content.decode()
+    assert hand.number in page and bill.number not in page
+    page = client.get(url("bill-list", trade.customer) + "?sort=due").content.decode()
+    assert page.index(hand.number) < page.index(bill.number)
+    rows = list(
+        csv.reader(io.StringIO(b"".join(client.get(url("bill-export", trade.customer)).streaming_content).decode()))
+    )
+    assert rows[0][:3] == ["number", "supplier", "supplier_invoice"]
+    assert {r[0] for r in rows[1:]} == {bill.number, hand.number}
+    home = client.get(reverse("accounts:org-home", args=[trade.customer.slug])).content.decode()
+    assert "Bills overdue" in home and "Bills to pay" in home
+    client.force_login(trade.receivables.user)
+    page = client.get(url("invoice-list", trade.supplier) + "?status=open").content.decode()
+    assert bill.invoice.number in page
+    rows = list(
+        csv.reader(io.StringIO(b"".join(client.get(url("invoice-export", trade.supplier)).streaming_content).decode()))
+    )
+    assert rows[1][0] == bill.invoice.number
+    assert client.get(url("bill-list", trade.supplier)).status_code == 403  # a supplier has no bills page
+
+
+@pytest.mark.parametrize("count", [2, 12])
+def test_list_and_page_query_counts_do_not_grow(client, trade, django_assert_max_num_queries, count):
+    for _ in range(count):
+        bill = services.create_bill(
+            by=trade.payables,
+            supplier=trade.supplier,
+            currency="USD",
+            bill_date=TODAY(),
+            due_date=TODAY(),
+            lines=[{"description": "Line", "quantity": "1", "unit_price": "10"}] * 3,
+        )
+        payment = services.record_payment(bill=bill, by=trade.payables, amount="5", paid_on=TODAY(), method="cash")
+    po = trade.confirmed()
+    _, order_bill = services.issue_documents(po=po)
+    for _ in range(count):
+        services.record_payment(bill=order_bill, by=trade.payables, amount="0.5", paid_on=TODAY(), method="cash")
+    client.force_login(trade.payables.user)
+    client.get(url("bill-list", trade.customer))
+    with django_assert_max_num_queries(10):
+        assert client.get(url("bill-list", trade.customer)).status_code == 200
+    with django_assert_max_num_queries(14):
+        assert client.get(url("bill-detail", trade.customer, number=order_bill.number)).status_code == 200
+    with django_assert_max_num_queries(14):
+        assert client.get(url("bill-detail", trade.customer, number=bill.number)).status_code == 200
+    client.force_login(trade.receivables.user)
+    with django_assert_max_num_queries(10):
+        assert client.get(url("invoice-list", trade.supplier)).status_code == 200
+    with django_assert_max_num_queries(10):
+        assert client.get(url("invoice-detail", trade.supplier, number=order_bill.invoice.number)).status_code == 200
+    with django_assert_max_num_queries(8):
+        assert client.get(url("payments", trade.supplier)).status_code == 200
+    assert payment.pk
