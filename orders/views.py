@@ -669,7 +669,8 @@ def _fulfilment(po: PurchaseOrder, side: str, membership=None) -> dict:
     context = {"progress": False, "shipments": [], "receipts": [], "document": None}
     approved = po.status in (*billing_services.MATCHABLE, PurchaseOrder.Status.CLOSED)
     if side == "customer" and approved:
-        context["billed_matches"] = [m for m in billing_selectors.matches_to(po) if m.unmatched_at is None]
+        if getattr(po, "has_bill_matches", True):
+            context["billed_matches"] = [m for m in billing_selectors.matches_to(po) if m.unmatched_at is None]
         context["can_mark_billed"] = (
             po.billed_at is None
             and po.status in billing_services.MATCHABLE

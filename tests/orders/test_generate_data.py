@@ -24,3 +24,12 @@ def test_generate_data_makes_consistent_orders_and_continues_numbering(db):
     assert len(numbers) == len(set(numbers))
     seq = DocumentSequence.objects.get(organization__slug="gen-000", kind="po")
     assert seq.last_value == PurchaseOrder.objects.filter(customer__slug="gen-000").count()
+    from billing.models import Bill, Invoice
+
+    confirmed = PurchaseOrder.objects.filter(status="confirmed").count()
+    assert Invoice.objects.count() == Bill.objects.count() == confirmed > 0
+    assert not Bill.objects.filter(invoice__isnull=True).exists()
+    assert Invoice.objects.values("supplier", "number").distinct().count() == confirmed
+    bill = Bill.objects.order_by("-pk").first()
+    seq = DocumentSequence.objects.get(organization=bill.customer, kind="bill")
+    assert seq.last_value >= int(bill.number.split("-")[1])

@@ -450,7 +450,7 @@ class Command(BaseCommand):
             bill=bill,
             by=people["payables@northwind.example"],
             amount=bill.total,
-            paid_on=today - timedelta(days=2),
+            paid_on=today,
             method="bank_transfer",
             reference="NW-TRF-20931",
         )

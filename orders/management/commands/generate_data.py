@@ -351,8 +351,81 @@ class Command(BaseCommand):
             ),
             batch_size=BATCH * 2,
         )
+        self._documents(plans)
+
+    def _documents(self, plans) -> None:
+        """Confirmed orders have their invoice and bill (headers only: the lists read those),
+        some paid, some overdue — as ``billing.services.issue_documents`` would make them."""
+        from billing.models import Bill, Invoice
+
+        today = timezone.localdate()
+        confirmed = [(po, so) for po, so, *_ in plans if po.status == S.CONFIRMED]
+        inv_numbers, bill_numbers = {}, {}
+        invoices, bills = [], []
+        for po, so in confirmed:
+            for numbers, org_id, kind in (
+                (inv_numbers, po.supplier_id, "invoice"),
+                (bill_numbers, po.customer_id, "bill"),
+            ):
+                if org_id not in numbers:
+                    numbers[org_id] = self._last(Organization(pk=org_id), kind)
+                numbers[org_id] += 1
+            issued = po.confirmed_at.date()
+            due = issued + timedelta(days=po.payment_terms_days)
+            amounts = {
+                "currency": po.currency,
+                "revision": po.revision_number,
+                "due_date": due,
+                "subtotal": po.subtotal,
+                "tax_total": po.tax_total,
+                "total": po.total,
+            }
+            paid = due < today - timedelta(days=60)  # old ones are paid; recent ones open, some overdue
+            invoices.append(
+                Invoice(
+                    supplier_id=po.supplier_id,
+                    customer_id=po.customer_id,
+                    purchase_order_id=po.pk,
+                    sales_order_id=so.pk,
+                    number=f"INV-{inv_numbers[po.supplier_id]:06d}",
+                    invoice_date=issued,
+                    status="paid" if paid else "open",
+                    created_at=po.confirmed_at,
+                    **amounts,
+                )
+            )
+            bills.append(
+                Bill(
+                    customer_id=po.customer_id,
+                    supplier_id=po.supplier_id,
+                    purchase_order_id=po.pk,
+                    number=f"BILL-{bill_numbers[po.customer_id]:06d}",
+                    bill_date=issued,
+                    status="verified" if paid else "open",
+                    paid_total=po.total if paid else 0,
+                    verified_total=po.total if paid else 0,
+                    created_at=po.confirmed_at,
+                    **amounts,
+                )
+            )
+        Invoice.objects.bulk_create(invoices, batch_size=BATCH)
+        for bill, invoice in zip(bills, invoices, strict=True):
+            bill.invoice_id = invoice.pk
+        Bill.objects.bulk_create(bills, batch_size=BATCH)
+        PurchaseOrder.objects.filter(pk__in=[po.pk for po, _ in confirmed]).update(billed_at=timezone.now())
 
     def _last(self, org: Organization, kind: str) -> int:
+        if kind in ("invoice", "bill"):
+            from billing.models import Bill, Invoice
+
+            model, field = (Invoice, "supplier") if kind == "invoice" else (Bill, "customer")
+            seq = (
+                DocumentSequence.objects.filter(organization=org, kind=kind)
+                .values_list("last_value", flat=True)
+                .first()
+            )
+            biggest = model.objects.filter(**{field: org}).aggregate(m=Max("number"))["m"]
+            return max(seq or 0, int(biggest.split("-")[1]) if biggest else 0)
         model, field = (PurchaseOrder, "customer") if kind == "po" else (SalesOrder, "supplier")
         seq = DocumentSequence.objects.filter(organization=org, kind=kind).values_list("last_value", flat=True).first()
         biggest = model.objects.filter(**{field: org}).aggregate(m=Max("number"))["m"]
@@ -361,5 +434,5 @@ class Command(BaseCommand):
     def _sequences(self, world: dict) -> None:
         """Keep the document sequences ahead of every generated number (numbers are never reused)."""
         for org in world["customers"] + world["suppliers"]:
-            for kind in ("po", "so"):
+            for kind in ("po", "so", "invoice", "bill"):
                 DocumentSequence.objects.filter(organization=org, kind=kind).update(last_value=self._last(org, kind))
