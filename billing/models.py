@@ -8,6 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
@@ -116,6 +117,13 @@ class Bill(ConcurrentTransitionMixin, FSMModelMixin, Document):
                 condition=models.Q(purchase_order__isnull=True) | models.Q(invoice__isnull=False),
                 name="order_bill_has_its_invoice",
             ),
+            models.UniqueConstraint(
+                Lower("supplier_reference"),
+                "customer",
+                "supplier",
+                condition=~models.Q(supplier_reference="") & ~models.Q(status="cancelled"),
+                name="one_live_bill_per_supplier_invoice",
+            ),
             models.CheckConstraint(
                 condition=models.Q(verified_total__gte=0)
                 & models.Q(paid_total__gte=models.F("verified_total"))
@@ -140,9 +148,9 @@ class Bill(ConcurrentTransitionMixin, FSMModelMixin, Document):
     def settle(self) -> str:
         """The status the payments say: verified when verified payments cover the bill, paid
         when recorded ones do, partly paid when some, else open."""
-        if self.total > 0 and self.verified_total >= self.total:
+        if self.verified_total >= self.total:  # a bill of nothing is settled as it is made
             return self.Status.VERIFIED
-        if self.total > 0 and self.paid_total >= self.total:
+        if self.paid_total >= self.total:
             return self.Status.PAID
         return self.Status.PARTIALLY_PAID if self.paid_total > 0 else self.Status.OPEN
 

@@ -167,7 +167,7 @@ def matches_to(po: PurchaseOrder) -> QuerySet[BillMatch]:
 
 
 def matchable_orders(bill: Bill) -> QuerySet[PurchaseOrder]:
-    """Approved, open orders of the bill's supplier and currency that are not marked billed."""
+    """Confirmed, open orders of the bill's supplier and currency that are not marked billed."""
     from .services import MATCHABLE
 
     return (
@@ -232,7 +232,9 @@ def inbox_counts(organization: Organization, *, customer: bool, supplier: bool) 
         )
     if supplier:
         counts["to_verify"] = Payment.objects.filter(supplier=organization, status=Payment.Status.PENDING).count()
-        counts["invoices_overdue"] = Invoice.objects.filter(
-            supplier=organization, status=Invoice.Status.OPEN, due_date__lt=today
-        ).count()
+        counts["invoices_overdue"] = (
+            Invoice.objects.filter(supplier=organization, status=Invoice.Status.OPEN, due_date__lt=today)
+            .exclude(bill__status=Bill.Status.CANCELLED)  # the customer bills it otherwise now
+            .count()
+        )
     return counts

@@ -22,7 +22,15 @@ from accounts.permissions import can, require
 from accounts.selectors import tolerances_for
 from accounts.services import next_document_number
 from orders.models import LineValues, OrderEvent, PurchaseOrder
-from orders.services import _clean_date, _clean_text, close_if_complete, emails_of, record_event
+from orders.services import (
+    _clean_date,
+    _clean_text,
+    _require_active,
+    close_if_complete,
+    emails_of,
+    notify,
+    record_event,
+)
 from orders.totals import line_amounts
 from orders.units import UNITS, quantity_error
 from procurement.errors import DomainError, NotAllowed
@@ -105,6 +113,12 @@ def issue_documents(*, po: PurchaseOrder) -> tuple[Invoice, Bill] | None:
             for n, line in enumerate(lines, 1)
         )
         _refresh_billed(po)
+    if invoice.total == 0 and invoice.status == Invoice.Status.OPEN:  # nothing to pay: settled as made
+        invoice.mark_paid()
+        invoice.save()
+    if bill.total == 0 and bill.status == Bill.Status.OPEN:
+        bill.settle()
+        bill.save()
     event = record_event(
         po,
         OrderEvent.Kind.INVOICED,
@@ -181,8 +195,8 @@ def _invoice_url(invoice: Invoice) -> str:
     )
 
 
-def _payments_url(supplier: Organization) -> str:
-    return absolute_url(reverse("billing:payments", kwargs={"org_slug": supplier.slug}))
+def _verify_url(payment: Payment) -> str:
+    return absolute_url(reverse("billing:payment-verify", kwargs={"org_slug": payment.supplier.slug, "pk": payment.pk}))
 
 
 # --------------------------------------------------------------------------- billed mark
@@ -212,12 +226,22 @@ def _refresh_billed(po: PurchaseOrder) -> None:
         po.save(update_fields=["billed_at", "updated_at"])
 
 
+# Bills are matched to confirmed orders: before confirmation the order's own bill is still to
+# come (and would bill it twice). A confirmed order's own bill covers it — it is *billed* — so a
+# bill by hand is matched to one only after its own bill was cancelled (the supplier sent
+# another invoice, say).
 MATCHABLE = (
-    PurchaseOrder.Status.SENT,
-    PurchaseOrder.Status.SUPPLIER_ACCEPTED,
     PurchaseOrder.Status.CONFIRMED,
     PurchaseOrder.Status.PARTIALLY_RECEIVED,
     PurchaseOrder.Status.RECEIVED,
+)
+
+
+APPROVED = (
+    PurchaseOrder.Status.SENT,
+    PurchaseOrder.Status.SUPPLIER_ACCEPTED,
+    *MATCHABLE,
+    PurchaseOrder.Status.CLOSED,
 )
 
 
@@ -242,7 +266,7 @@ def mark_po_billed(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder:
         raise NotAllowed("Only an admin or the order's requester can mark it billed.")
     if po.billed_at is not None:
         raise DomainError(f"{po.number} is marked billed already.")
-    if po.status not in (*MATCHABLE, PurchaseOrder.Status.CLOSED):
+    if po.status not in APPROVED:
         raise DomainError(f"{po.number} is {po.get_status_display().lower()}: only approved orders are billed.")
     po.billed_at = timezone.now()
     po.billed_by = by.user
@@ -296,6 +320,19 @@ def _clean_lines(lines: list[dict], currency: str) -> list[BillLine]:
     if not cleaned:
         raise DomainError("A bill needs at least one line.", field="line-0-description")
     return cleaned
+
+
+def _check_reference(customer_id: int, supplier: Organization, reference: str, bill: Bill | None = None) -> None:
+    """One live bill per supplier's invoice number (a unique constraint says so too)."""
+    if not reference:
+        return
+    others = Bill.objects.filter(customer_id=customer_id, supplier=supplier, supplier_reference__iexact=reference)
+    if bill is not None:
+        others = others.exclude(pk=bill.pk)
+    if others.exclude(status=Bill.Status.CANCELLED).exists():
+        raise DomainError(
+            f"A bill with {supplier.name}'s invoice number {reference} exists already.", field="supplier_reference"
+        )
 
 
 def _totals(lines: list[BillLine]) -> dict[str, Decimal]:
@@ -365,6 +402,9 @@ def create_bill(*, by: Membership, supplier: Organization, currency: str, lines:
     for line in bill_lines:
         line.bill = bill
     BillLine.objects.bulk_create(bill_lines)
+    if bill.total == 0:
+        bill.settle()
+        bill.save()
     return bill
 
 
@@ -411,6 +451,8 @@ def update_bill(*, bill: Bill, by: Membership, **changes) -> Bill:
         values = {f: values[f] for f in OPEN_FIELDS}
         if values["due_date"] < bill.bill_date:
             raise DomainError("A bill falls due on or after its date.", field="due_date")
+    if not bill.is_locked:
+        _check_reference(bill.customer_id, bill.supplier, values["supplier_reference"], bill)
     for field, value in values.items():
         setattr(bill, field, value)
     if not bill.is_locked and "lines" in changes:
@@ -446,23 +488,46 @@ def _differs(bill: Bill, field: str, value) -> bool:
 
 @transaction.atomic
 def cancel_bill(*, bill: Bill, by: Membership, reason: str) -> Bill:
-    """Cancel a bill nothing is paid on (with the permission to); its matches are undone."""
+    """Cancel a bill nothing is paid on (with the permission to); its matches are undone. An
+    order's own bill may be cancelled too (the supplier's invoice stays theirs: they are told in
+    the order's thread); the order is then billed by the bills matched to it."""
     require(by, "billing.cancel_bill")
     reason = _clean_text(reason, "reason", required=True)
+    # The orders first, in a fixed order, then the bill (the lock order of every billing service).
+    orders = set(
+        BillMatch.objects.filter(bill_id=bill.pk, unmatched_at__isnull=True).values_list("purchase_order_id", flat=True)
+    )
+    locked_orders = list(
+        PurchaseOrder.objects.select_for_update(of=("self",))
+        .filter(pk__in=orders, customer_id=by.organization_id)
+        .order_by("pk")
+    )
     bill = _lock_bill(bill, by)
     if bill.status not in Bill.OPEN_STATES:
         raise DomainError(f"This bill is {bill.get_status_display().lower()}: it cannot be cancelled.")
-    if Payment.objects.filter(bill=bill, status=Payment.Status.PENDING).exists() or bill.paid_total:
+    if bill.paid_total or bill.payments.exclude(status=Payment.Status.DISPUTED).exists():
         raise DomainError("Payments are recorded on this bill: it cannot be cancelled.")
-    now = timezone.now()
-    orders = [m.purchase_order_id for m in bill.matches.filter(unmatched_at__isnull=True)]
-    bill.matches.filter(unmatched_at__isnull=True).update(unmatched_at=now, unmatched_by=by.user)
+    live = bill.matches.filter(unmatched_at__isnull=True)
+    if set(live.values_list("purchase_order_id", flat=True)) != orders:
+        raise DomainError("The bill's matches changed meanwhile: try again.")
+    live.update(unmatched_at=timezone.now(), unmatched_by=by.user)
     bill.cancel(by=by.user, reason=reason)
     bill.save()
-    for po in PurchaseOrder.objects.select_for_update(of=("self",)).filter(
-        pk__in=[*orders, *([bill.purchase_order_id] if bill.purchase_order_id else [])]
-    ):
+    for po in locked_orders:
         _refresh_billed(po)
+    if bill.purchase_order_id:
+        po = bill.purchase_order
+        _refresh_billed(po)
+        record_event(
+            po,
+            OrderEvent.Kind.BILL_CANCELLED,
+            by=by,
+            body=f"{po.customer.name} cancelled their bill {bill.number} of invoice "
+            f"{bill.supplier_reference}: {reason}",
+        )
+        notify(
+            po, "bill_cancelled", to_supplier=True, supplier_roles=("receivables", "sales"), bill=bill, reason=reason
+        )
     return bill
 
 
@@ -487,9 +552,11 @@ def match_bill(*, bill: Bill, po: PurchaseOrder, amount, by: Membership) -> Bill
         raise DomainError(f"{po.number} is in {po.currency}; this bill is in {bill.currency}.", field="po")
     if po.status not in MATCHABLE:
         raise DomainError(
-            f"{po.number} is {po.get_status_display().lower()}: bills are matched to approved, open orders.",
+            f"{po.number} is {po.get_status_display().lower()}: bills are matched to confirmed, open orders "
+            "(a confirmed order's own bill comes with it).",
             field="po",
         )
+    _require_active(po)
     if po.billed_at is not None:
         raise DomainError(f"{po.number} is marked billed: nothing more can be matched to it.", field="po")
     if bill.matches.filter(purchase_order=po, unmatched_at__isnull=True).exists():
@@ -570,6 +637,8 @@ def record_payment(
     bill's check constraint is the last line."""
     require(by, "billing.add_payment")
     bill = _lock_bill(bill, by)
+    if bill.purchase_order_id:
+        _require_active(bill.purchase_order)
     if bill.status not in Bill.OPEN_STATES:
         raise DomainError(f"This bill is {bill.get_status_display().lower()}: nothing is left to pay.")
     amount = _amount(amount, bill.currency, "amount")
@@ -612,7 +681,7 @@ def record_payment(
     )
     if bill.purchase_order_id:
         record_event(bill.purchase_order, OrderEvent.Kind.PAYMENT, by=by, body=words, data={"payment": payment.pk})
-    url = _invoice_url(bill.invoice) if bill.invoice_id else _payments_url(bill.supplier)
+    url = _invoice_url(bill.invoice) if bill.invoice_id else _verify_url(payment)
     queue_email(
         key=f"payment_recorded:{payment.pk}",
         to=emails_of(bill.supplier, "receivables"),
@@ -628,9 +697,18 @@ def _lock_payment_for_supplier(payment: Payment, by: Membership) -> tuple[Paymen
     payment = Payment.objects.filter(pk=payment.pk, supplier_id=by.organization_id).first()
     if payment is None:
         raise NotAllowed("This payment is not to you.")
-    bill = Bill.objects.filter(pk=payment.bill_id).values_list("purchase_order_id", flat=True).first()
-    if bill:
-        PurchaseOrder.objects.select_for_update(of=("self",)).filter(pk=bill).first()
+    # The orders first (the bill's own, or those a bill by hand is matched to), then the bill.
+    own = Bill.objects.filter(pk=payment.bill_id).values_list("purchase_order_id", flat=True).first()
+    orders = (
+        {own}
+        if own
+        else set(
+            BillMatch.objects.filter(bill_id=payment.bill_id, unmatched_at__isnull=True).values_list(
+                "purchase_order_id", flat=True
+            )
+        )
+    )
+    list(PurchaseOrder.objects.select_for_update(of=("self",)).filter(pk__in=orders).order_by("pk"))
     bill = (
         Bill.objects.select_for_update(of=("self",))
         .select_related("customer", "supplier", "invoice")
@@ -639,6 +717,8 @@ def _lock_payment_for_supplier(payment: Payment, by: Membership) -> tuple[Paymen
     payment = Payment.objects.select_for_update(of=("self",)).get(pk=payment.pk)
     if payment.status != Payment.Status.PENDING:
         raise DomainError(f"This payment is {payment.get_status_display().lower()} already.")
+    if bill.purchase_order_id:
+        _require_active(bill.purchase_order)
     return payment, bill
 
 
@@ -650,6 +730,8 @@ def verify_payment(*, payment: Payment, by: Membership, amount_received) -> Paym
     require(by, "billing.verify_payment")
     payment, bill = _lock_payment_for_supplier(payment, by)
     received = _amount(amount_received, payment.currency, "amount_received", positive=False)
+    if received <= 0:
+        raise DomainError("Nothing arrived? Dispute the payment instead, saying why.", field="amount_received")
     if received > payment.amount:
         raise DomainError(
             f"At most the {format_money(payment.amount, payment.currency)} that was paid.", field="amount_received"
@@ -675,6 +757,9 @@ def verify_payment(*, payment: Payment, by: Membership, amount_received) -> Paym
             bill.purchase_order, OrderEvent.Kind.PAYMENT_VERIFIED, by=by, body=words, data={"payment": payment.pk}
         )
         close_if_complete(po=bill.purchase_order)
+    else:  # a bill by hand may be what pays the orders it is matched to
+        for match in bill.matches.filter(unmatched_at__isnull=True).select_related("purchase_order"):
+            close_if_complete(po=match.purchase_order)
     _tell_customer(bill, payment, "payment_verified", short=short)
     return payment
 
@@ -736,6 +821,7 @@ def remind_overdue_bills() -> int:
             to=to,
             template="bill_overdue",
             organization=bill.customer,
+            attachments=[{"renderer": "bill_pdf", "pk": bill.pk}],
             context={"bill": bill, "url": _bill_url(bill)},
         )
         count += 1

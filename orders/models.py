@@ -711,6 +711,7 @@ class OrderEvent(models.Model):
         PAYMENT = "payment", "Payment recorded"
         PAYMENT_VERIFIED = "payment_verified", "Payment verified"
         PAYMENT_DISPUTED = "payment_disputed", "Payment disputed"
+        BILL_CANCELLED = "bill_cancelled", "Bill cancelled"
 
     purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)

@@ -1601,13 +1601,24 @@ def _receipt_words(line: PurchaseOrderLine, quantity, damaged, short, reason) ->
 
 
 @transaction.atomic
+def _paid(po: PurchaseOrder) -> bool:
+    """Paid and verified: the invoice is paid; or, when the customer cancelled the order's own
+    bill, the bills matched to the order bill it and each is verified."""
+    from billing.models import Bill, BillMatch, Invoice  # billing builds on orders
+
+    if Invoice.objects.filter(purchase_order=po, status=Invoice.Status.PAID).exists():
+        return True
+    if po.billed_at is None or not Bill.objects.filter(purchase_order=po, status=Bill.Status.CANCELLED).exists():
+        return False
+    matched = BillMatch.objects.filter(purchase_order=po, unmatched_at__isnull=True)
+    return matched.exists() and not matched.exclude(bill__status=Bill.Status.VERIFIED).exists()
+
+
 def close_if_complete(*, po: PurchaseOrder) -> bool:
     """Transition 15, by the system: the order closes (its SO completes) once its goods are
     received (within the under-receipt tolerance) and its invoice is paid — verified payments
     cover it. Any service that may finish an order (a receipt, a verified payment) calls this
     again; it does nothing until every condition holds, and nothing twice."""
-    from billing.models import Invoice  # billing builds on orders
-
     po = PurchaseOrder.objects.select_for_update(of=("self",)).get(pk=po.pk)
     if po.status not in (PurchaseOrder.Status.RECEIVED, PurchaseOrder.Status.PARTIALLY_RECEIVED):
         return False
@@ -1615,7 +1626,7 @@ def close_if_complete(*, po: PurchaseOrder) -> bool:
         under = tolerances_for(customer_id=po.customer_id, supplier_id=po.supplier_id).under_receipt_percent
         if not under or not all(line.is_received_within(under) for line in po.lines.all()):
             return False
-    if not Invoice.objects.filter(purchase_order=po, status=Invoice.Status.PAID).exists():
+    if not _paid(po):
         return False
     so = _lock_so_of(po)
     po.close()

@@ -667,14 +667,12 @@ def _fulfilment(po: PurchaseOrder, side: str, membership=None) -> dict:
     billing — the customer's bill with its 3-way match, the bills matched to the order and
     the *billed* mark; the supplier's invoice and the payments waiting for verification."""
     context = {"progress": False, "shipments": [], "receipts": [], "document": None}
-    approved = po.status in (*billing_services.MATCHABLE, PurchaseOrder.Status.CLOSED)
+    approved = po.status in billing_services.APPROVED
     if side == "customer" and approved:
         if getattr(po, "has_bill_matches", True):
             context["billed_matches"] = [m for m in billing_selectors.matches_to(po) if m.unmatched_at is None]
-        context["can_mark_billed"] = (
-            po.billed_at is None
-            and po.status in billing_services.MATCHABLE
-            and (can(membership, "orders.mark_billed_purchaseorder") or po.requester_id == membership.user_id)
+        context["can_mark_billed"] = po.billed_at is None and (
+            can(membership, "orders.mark_billed_purchaseorder") or po.requester_id == membership.user_id
         )
     if po.confirmed_at is None:
         return context

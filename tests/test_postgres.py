@@ -364,3 +364,47 @@ def test_a_verification_and_a_payment_racing_keep_the_bill_right():
         list(pool.map(act, ["verify", "pay"]))
     bill = Bill.objects.get(pk=bill.pk)
     assert (bill.paid_total, bill.verified_total, bill.status) == (24, 19, "partially_paid")
+
+
+def test_cancelling_and_unmatching_a_bill_at_once_never_deadlock():
+    """Both take the order's lock before the bill's: one waits for the other, neither fails
+    with a deadlock (which they did when cancelling locked the bill first)."""
+    from datetime import date
+
+    from accounts.roles import Role
+    from billing import services as billing_services
+    from billing.models import BillMatch
+    from tests.factories import Trade
+
+    for _ in range(5):
+        trade = Trade()
+        payables = member(trade.customer, Role.PAYABLES)
+        po = trade.confirmed()
+        _, own = billing_services.issue_documents(po=po)
+        billing_services.cancel_bill(bill=own, by=payables, reason="On paper")
+        bill = billing_services.create_bill(
+            by=payables,
+            supplier=trade.supplier,
+            currency="USD",
+            bill_date=date.today(),
+            due_date=date.today(),
+            lines=[{"description": "Paper invoice", "quantity": "1", "unit_price": "25"}],
+        )
+        match = billing_services.match_bill(bill=bill, po=po, amount="25", by=payables)
+
+        @_in_thread
+        def act(which):
+            try:
+                if which == "cancel":
+                    billing_services.cancel_bill(bill=bill, by=payables, reason="Twice")
+                else:
+                    billing_services.unmatch_bill(match=match, by=payables)
+                return "ok"
+            except Exception as exc:
+                return type(exc).__name__
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = list(pool.map(act, ["cancel", "unmatch"]))
+        assert "OperationalError" not in results, results
+        assert results.count("ok") >= 1
+        assert BillMatch.objects.get(pk=match.pk).unmatched_at is not None

@@ -39,10 +39,15 @@ def _hand_bill(trade, total="100.00", supplier=None, currency="USD", **kwargs):
     )
 
 
-def _sent(trade, price="10.00", currency=None):
-    """An approved order sent to the supplier (no bill of its own yet): 10 ea at ``price``."""
-    lines = [{"description": "Valve", "quantity": "10", "unit": "ea", "unit_price": price}]
-    return trade.sent(lines=lines)
+def _sent(trade, price="10.00"):
+    """A confirmed order of 10 ea at ``price`` whose own bill the customer cancelled (the
+    supplier sent its invoice on paper): open to bills entered by hand."""
+    po = trade.confirmed(lines=[{"description": "Valve", "quantity": "10", "unit": "ea", "unit_price": price}])
+    _, own = services.issue_documents(po=po)
+    services.cancel_bill(bill=own, by=trade.payables, reason="The supplier invoiced on paper")
+    po.refresh_from_db()
+    assert po.billed_at is None
+    return po
 
 
 # --- bills entered by hand --------------------------------------------------------------------
@@ -254,10 +259,57 @@ def test_who_may_mark_billed(trade):
         services.mark_po_billed(po=po, by=trade.buyer)
 
 
-def test_only_approved_open_orders_are_matched(trade):
-    draft = trade.draft()
-    with pytest.raises(DomainError, match="approved, open orders"):
-        services.match_bill(bill=_hand_bill(trade), po=draft, amount="1", by=trade.payables)
+def test_only_confirmed_open_orders_are_matched(trade):
+    """Before confirmation the order's own bill is still to come: matching then would bill it twice."""
+    for po in (trade.draft(), trade.sent()):
+        with pytest.raises(DomainError, match="matched to confirmed, open orders"):
+            services.match_bill(bill=_hand_bill(trade), po=po, amount="1", by=trade.payables)
+    assert not BillMatch.objects.exists()
+
+
+def test_an_order_paid_through_bills_by_hand_closes(trade):
+    po = _sent(trade)
+    bill = _hand_bill(trade)
+    services.match_bill(bill=bill, po=po, amount="100", by=trade.payables)
+    _receive(trade, po, "10")
+    po.refresh_from_db()
+    assert po.status == "received"
+    payment = services.record_payment(bill=bill, by=trade.payables, amount="100", paid_on=TODAY(), method="cheque")
+    services.verify_payment(payment=payment, by=trade.receivables, amount_received="100")
+    po.refresh_from_db()
+    assert po.status == "closed"
+    assert po.events.filter(kind="bill_cancelled").exists()  # the supplier reads why in the thread…
+    from accounts.models import OutboundEmail
+
+    assert OutboundEmail.objects.filter(key__startswith="bill_cancelled:").count() == 1  # …and by e-mail
+
+
+def test_a_bill_of_nothing_is_settled_as_it_is_made(trade):
+    po = trade.confirmed(lines=[{"description": "Free sample", "quantity": "1", "unit": "ea", "unit_price": "0"}])
+    invoice, bill = services.issue_documents(po=po)
+    assert (invoice.status, bill.status) == ("paid", "verified")
+    _receive(trade, po, "1")
+    po.refresh_from_db()
+    assert po.status == "closed"
+
+
+def test_verifying_nothing_received_is_a_dispute(trade, order_bill):
+    payment = services.record_payment(bill=order_bill, by=trade.payables, amount="5", paid_on=TODAY(), method="cheque")
+    with pytest.raises(DomainError, match="Dispute the payment instead"):
+        services.verify_payment(payment=payment, by=trade.receivables, amount_received="0")
+
+
+def test_a_frozen_order_takes_no_payment(trade, order_bill):
+    account_services.suspend_connection(by=trade.customer_admin, connection=trade.connection)
+    with pytest.raises(DomainError, match="frozen"):
+        services.record_payment(bill=order_bill, by=trade.payables, amount="5", paid_on=TODAY(), method="cheque")
+
+
+def test_editing_a_bill_cannot_duplicate_a_suppliers_invoice_number(trade):
+    _hand_bill(trade, supplier_reference="INV-1")
+    other = _hand_bill(trade, supplier_reference="INV-2")
+    with pytest.raises(DomainError, match="exists already"):
+        services.update_bill(bill=other, by=trade.payables, supplier_reference="inv-1")
 
 
 def test_allocations_stay_within_the_bill_and_the_order(trade):

@@ -161,7 +161,9 @@ def test_entering_a_bill_by_hand_keeps_what_was_typed(client, trade):
 
 
 def test_matching_through_the_page(client, trade):
-    po = trade.sent(lines=[{"description": "Valve", "quantity": "10", "unit": "ea", "unit_price": "10"}])
+    po = trade.confirmed(lines=[{"description": "Valve", "quantity": "10", "unit": "ea", "unit_price": "10"}])
+    _, own = services.issue_documents(po=po)
+    services.cancel_bill(bill=own, by=trade.payables, reason="Invoiced on paper")
     bill = services.create_bill(
         by=trade.payables,
         supplier=trade.supplier,
@@ -272,3 +274,15 @@ def test_list_and_page_query_counts_do_not_grow(client, trade, django_assert_max
     with django_assert_max_num_queries(8):
         assert client.get(url("payments", trade.supplier)).status_code == 200
     assert payment.pk
+
+
+def test_order_pages_show_invoiced_progress_and_the_documents(client, trade, bill):
+    po = bill.purchase_order
+    assert po.lines.get().quantity_invoiced == 10
+    client.force_login(trade.buyer.user)
+    page = client.get(reverse("orders:po-detail", args=[trade.customer.slug, po.number])).content.decode()
+    assert "Invoiced" in page and bill.number in page and "3-way match" in page
+    services.record_payment(bill=bill, by=trade.payables, amount="5", paid_on=TODAY(), method="cheque")
+    client.force_login(trade.receivables.user)
+    page = client.get(reverse("orders:so-detail", args=[trade.supplier.slug, po.sales_order.number])).content.decode()
+    assert bill.invoice.number in page and "Verify payment (1)" in page
