@@ -140,6 +140,18 @@ def percent_field(verbose_name: str, help_text: str):
     )
 
 
+TOLERANCES_IN_RANGE = models.Q(
+    over_receipt_percent__gte=0,
+    over_receipt_percent__lte=100,
+    under_receipt_percent__gte=0,
+    under_receipt_percent__lte=100,
+    price_variance_percent__gte=0,
+    price_variance_percent__lte=100,
+    price_variance_amount__gte=0,
+    billed_band__gte=0,
+)
+
+
 class Tolerances(models.Model):
     """The figures of a tolerance policy (SPEC §6), read by receiving, matching, auto-billed
     and auto-close."""
@@ -197,16 +209,7 @@ class TolerancePolicy(Tolerances):
         verbose_name_plural = "tolerance policies"
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(
-                    over_receipt_percent__gte=0,
-                    over_receipt_percent__lte=100,
-                    under_receipt_percent__gte=0,
-                    under_receipt_percent__lte=100,
-                    price_variance_percent__gte=0,
-                    price_variance_percent__lte=100,
-                    price_variance_amount__gte=0,
-                    billed_band__gte=0,
-                ),
+                condition=TOLERANCES_IN_RANGE,
                 name="tolerance_policy_in_range",
             )
         ]
@@ -238,16 +241,7 @@ class SupplierTolerance(Tolerances):
             ),
             models.CheckConstraint(condition=~models.Q(reason=""), name="override_has_a_reason"),
             models.CheckConstraint(
-                condition=models.Q(
-                    over_receipt_percent__gte=0,
-                    over_receipt_percent__lte=100,
-                    under_receipt_percent__gte=0,
-                    under_receipt_percent__lte=100,
-                    price_variance_percent__gte=0,
-                    price_variance_percent__lte=100,
-                    price_variance_amount__gte=0,
-                    billed_band__gte=0,
-                ),
+                condition=TOLERANCES_IN_RANGE,
                 name="supplier_tolerance_in_range",
             ),
         ]

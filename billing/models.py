@@ -266,13 +266,6 @@ class Payment(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
         """What a verified payment lacked of the amount paid."""
         return self.amount - self.amount_received if self.status == self.Status.VERIFIED else Decimal("0")
 
-    @property
-    def counted(self) -> Decimal:
-        """What the payment counts for on the bill now."""
-        if self.status == self.Status.DISPUTED:
-            return Decimal("0")
-        return self.amount_received if self.status == self.Status.VERIFIED else self.amount
-
     @transition(field=status, source=Status.PENDING, target=Status.VERIFIED)
     def verify(self, *, by: User, amount_received: Decimal) -> None:
         self.amount_received = amount_received
@@ -311,7 +304,3 @@ class BillMatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bill} → {self.purchase_order}: {self.amount}"
-
-    @property
-    def is_live(self) -> bool:
-        return self.unmatched_at is None

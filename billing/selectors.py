@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -145,6 +145,14 @@ def payment_for(*, organization: Organization, pk: int) -> Payment:
     return payment
 
 
+def payment_to(*, supplier: Organization, pk: int) -> Payment:
+    """A payment made to the supplier (what its receivables verify), or 404."""
+    payment = payment_for(organization=supplier, pk=pk)
+    if payment.supplier_id != supplier.pk:
+        raise Http404("No such payment.")
+    return payment
+
+
 def payments_of(doc: Bill | Invoice) -> QuerySet[Payment]:
     return doc.payments.select_related("recorded_by", "decided_by").order_by("paid_on", "recorded_at", "pk")
 
@@ -162,8 +170,15 @@ def matches_of(bill: Bill) -> QuerySet[BillMatch]:
     return bill.matches.select_related("purchase_order", "matched_by", "unmatched_by").order_by("matched_at", "pk")
 
 
-def matches_to(po: PurchaseOrder) -> QuerySet[BillMatch]:
-    return po.bill_matches.filter(bill__customer_id=po.customer_id).select_related("bill", "matched_by", "unmatched_by")
+def live_matches_to(po: PurchaseOrder) -> QuerySet[BillMatch]:
+    """The bills by hand matched to the order now."""
+    return po.bill_matches.filter(bill__customer_id=po.customer_id, unmatched_at__isnull=True).select_related(
+        "bill", "matched_by"
+    )
+
+
+def payments_to_verify(invoice: Invoice) -> int:
+    return invoice.payments.filter(supplier_id=invoice.supplier_id, status=Payment.Status.PENDING).count()
 
 
 def matchable_orders(bill: Bill) -> QuerySet[PurchaseOrder]:
@@ -209,14 +224,6 @@ def three_way(bill: Bill) -> matching.BillResult | None:
         for line in PurchaseOrderLine.objects.filter(purchase_order_id__in=ids):
             po_lines.setdefault(line.purchase_order_id, []).append(line)
     return matching.match_bill(bill, [], po_lines, tolerances, matches)
-
-
-def billed_summary(po: PurchaseOrder) -> dict:
-    """What the PO page shows of its billing: its own bill, the matched bills and the mark."""
-    matched = BillMatch.objects.filter(
-        purchase_order=po, unmatched_at__isnull=True, bill__customer_id=po.customer_id
-    ).aggregate(s=Sum("amount"))["s"]
-    return {"matched": matched}
 
 
 def inbox_counts(organization: Organization, *, customer: bool, supplier: bool) -> dict[str, int]:

@@ -8,6 +8,7 @@ from functools import partial
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 
@@ -548,8 +549,6 @@ class PaymentsReceivedView(OrgView):
     template_name = "billing/payments.html"
 
     def get(self, request, org_slug):
-        from django.core.paginator import Paginator
-
         payments = selectors.payments_received(self.org)
         if request.GET.get("status") in Payment.Status.values:
             payments = payments.filter(status=request.GET["status"])
@@ -576,10 +575,7 @@ class PaymentDecisionView(OrgView):
     template_name = "billing/payment_verify.html"
 
     def get_payment(self) -> Payment:
-        payment = selectors.payment_for(organization=self.org, pk=self.kwargs["pk"])
-        if payment.supplier_id != self.org.pk:
-            raise Http404("No such payment.")
-        return payment
+        return selectors.payment_to(supplier=self.org, pk=self.kwargs["pk"])
 
     def show(self, payment, verify_form=None, dispute_form=None, status=200):
         return render(

@@ -670,7 +670,7 @@ def _fulfilment(po: PurchaseOrder, side: str, membership=None) -> dict:
     approved = po.status in billing_services.APPROVED
     if side == "customer" and approved:
         if getattr(po, "has_bill_matches", True):
-            context["billed_matches"] = [m for m in billing_selectors.matches_to(po) if m.unmatched_at is None]
+            context["billed_matches"] = list(billing_selectors.live_matches_to(po))
         context["can_mark_billed"] = po.billed_at is None and (
             can(membership, "orders.mark_billed_purchaseorder") or po.requester_id == membership.user_id
         )
@@ -686,7 +686,7 @@ def _fulfilment(po: PurchaseOrder, side: str, membership=None) -> dict:
         invoice = billing_selectors.invoice_of(po)
         context["document"] = invoice
         context["to_verify"] = (
-            invoice.payments.filter(status="pending").count()
+            billing_selectors.payments_to_verify(invoice)
             if invoice and can(membership, "billing.verify_payment")
             else 0
         )

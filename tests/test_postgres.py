@@ -308,14 +308,7 @@ def test_concurrent_payments_never_overpay_a_bill(kind):
     if kind == "order":
         _, bill = billing_services.issue_documents(po=trade.confirmed())
     else:
-        bill = billing_services.create_bill(
-            by=payables,
-            supplier=trade.supplier,
-            currency="USD",
-            bill_date=date.today(),
-            due_date=date.today(),
-            lines=[{"description": "Paper invoice", "quantity": "1", "unit_price": "25"}],
-        )
+        bill = _bill_by_hand(trade, payables)
     assert bill.total == 25
 
     @_in_thread
@@ -366,11 +359,42 @@ def test_a_verification_and_a_payment_racing_keep_the_bill_right():
     assert (bill.paid_total, bill.verified_total, bill.status) == (24, 19, "partially_paid")
 
 
+def _bill_by_hand(trade, payables, total="25"):
+    from datetime import date
+
+    from billing import services as billing_services
+
+    return billing_services.create_bill(
+        by=payables,
+        supplier=trade.supplier,
+        currency="USD",
+        bill_date=date.today(),
+        due_date=date.today(),
+        lines=[{"description": "Paper invoice", "quantity": "1", "unit_price": total}],
+    )
+
+
+def _cancel_and_unmatch_at_once(bill, match, payables) -> list[str]:
+    from billing import services as billing_services
+
+    @_in_thread
+    def act(which):
+        try:
+            if which == "cancel":
+                billing_services.cancel_bill(bill=bill, by=payables, reason="Twice")
+            else:
+                billing_services.unmatch_bill(match=match, by=payables)
+            return "ok"
+        except Exception as exc:
+            return type(exc).__name__
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(act, ["cancel", "unmatch"]))
+
+
 def test_cancelling_and_unmatching_a_bill_at_once_never_deadlock():
     """Both take the order's lock before the bill's: one waits for the other, neither fails
     with a deadlock (which they did when cancelling locked the bill first)."""
-    from datetime import date
-
     from accounts.roles import Role
     from billing import services as billing_services
     from billing.models import BillMatch
@@ -382,29 +406,9 @@ def test_cancelling_and_unmatching_a_bill_at_once_never_deadlock():
         po = trade.confirmed()
         _, own = billing_services.issue_documents(po=po)
         billing_services.cancel_bill(bill=own, by=payables, reason="On paper")
-        bill = billing_services.create_bill(
-            by=payables,
-            supplier=trade.supplier,
-            currency="USD",
-            bill_date=date.today(),
-            due_date=date.today(),
-            lines=[{"description": "Paper invoice", "quantity": "1", "unit_price": "25"}],
-        )
+        bill = _bill_by_hand(trade, payables)
         match = billing_services.match_bill(bill=bill, po=po, amount="25", by=payables)
-
-        @_in_thread
-        def act(which):
-            try:
-                if which == "cancel":
-                    billing_services.cancel_bill(bill=bill, by=payables, reason="Twice")
-                else:
-                    billing_services.unmatch_bill(match=match, by=payables)
-                return "ok"
-            except Exception as exc:
-                return type(exc).__name__
-
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            results = list(pool.map(act, ["cancel", "unmatch"]))
+        results = _cancel_and_unmatch_at_once(bill, match, payables)
         assert "OperationalError" not in results, results
         assert results.count("ok") >= 1
         assert BillMatch.objects.get(pk=match.pk).unmatched_at is not None

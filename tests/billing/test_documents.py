@@ -9,23 +9,13 @@ from django.core import mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.roles import Role
 from billing import services
 from billing.models import Bill, BillLine, Invoice, InvoiceLine
 from billing.tasks import issue_documents, issue_missing_documents
 from orders import services as order_services
 from orders.models import OrderEvent, PurchaseOrder
-from tests.factories import Trade, member
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def trade():
-    trade = Trade()
-    trade.payables = member(trade.customer, Role.PAYABLES)
-    trade.receivables = member(trade.supplier, Role.RECEIVABLES)
-    return trade
 
 
 def _accepted(trade, **kwargs):

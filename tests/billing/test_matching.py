@@ -13,18 +13,10 @@ from billing import selectors, services
 from billing.models import Bill, BillMatch
 from orders import services as order_services
 from procurement.errors import DomainError, NotAllowed
-from tests.factories import ConnectionFactory, SupplierFactory, Trade, member
+from tests.factories import ConnectionFactory, SupplierFactory, member
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate
-
-
-@pytest.fixture
-def trade():
-    trade = Trade()
-    trade.payables = member(trade.customer, Role.PAYABLES)
-    trade.receivables = member(trade.supplier, Role.RECEIVABLES)
-    return trade
 
 
 def _hand_bill(trade, total="100.00", supplier=None, currency="USD", **kwargs):

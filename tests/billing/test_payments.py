@@ -18,18 +18,10 @@ from billing.models import Bill, Invoice, Payment
 from orders import services as order_services
 from orders.models import OrderEvent
 from procurement.errors import DomainError, NotAllowed
-from tests.factories import Trade, member
+from tests.factories import member
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate
-
-
-@pytest.fixture
-def trade():
-    trade = Trade()
-    trade.payables = member(trade.customer, Role.PAYABLES)
-    trade.receivables = member(trade.supplier, Role.RECEIVABLES)
-    return trade
 
 
 @pytest.fixture

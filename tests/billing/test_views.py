@@ -12,10 +12,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.roles import Role
+from accounts import services as account_services
 from billing import services
 from billing.models import Bill, BillMatch, Payment
-from tests.factories import Trade, member
+from tests.factories import ConnectionFactory, SupplierFactory
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate
@@ -23,14 +23,6 @@ TODAY = timezone.localdate
 
 def url(name, org, **kwargs):
     return reverse(f"billing:{name}", kwargs={"org_slug": org.slug, **kwargs})
-
-
-@pytest.fixture
-def trade():
-    trade = Trade()
-    trade.payables = member(trade.customer, Role.PAYABLES)
-    trade.receivables = member(trade.supplier, Role.RECEIVABLES)
-    return trade
 
 
 @pytest.fixture
@@ -273,7 +265,22 @@ def test_list_and_page_query_counts_do_not_grow(client, trade, django_assert_max
         assert client.get(url("invoice-detail", trade.supplier, number=order_bill.invoice.number)).status_code == 200
     with django_assert_max_num_queries(8):
         assert client.get(url("payments", trade.supplier)).status_code == 200
-    assert payment.pk
+    with django_assert_max_num_queries(8):
+        assert client.get(url("payment-verify", trade.supplier, pk=payment.pk)).status_code == 200
+    client.force_login(trade.payables.user)
+    for name, kwargs in (
+        ("bill-new", {}),
+        ("bill-edit", {"number": bill.number}),
+        ("bill-edit", {"number": order_bill.number}),
+    ):
+        with django_assert_max_num_queries(10):
+            assert client.get(url(name, trade.customer, **kwargs)).status_code == 200
+    client.force_login(trade.customer_admin.user)
+    for supplier in range(count):  # overrides for as many suppliers
+        other = ConnectionFactory(customer=trade.customer, supplier=SupplierFactory()).supplier
+        account_services.set_supplier_tolerance(by=trade.customer_admin, supplier=other, reason=f"Deal {supplier}")
+    with django_assert_max_num_queries(10):
+        assert client.get(reverse("accounts:tolerances", args=[trade.customer.slug])).status_code == 200
 
 
 def test_order_pages_show_invoiced_progress_and_the_documents(client, trade, bill):
