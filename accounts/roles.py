@@ -51,6 +51,7 @@ _ROWS: list[tuple[tuple[str, ...], frozenset[Role], str | None]] = [
             "orders.confirm_purchaseorder",
             "orders.request_changes_purchaseorder",
             "orders.cancel_purchaseorder",
+            "orders.add_amendment",
         ),
         frozenset({_A, _B}),
         "buys",
@@ -81,7 +82,12 @@ _ROWS: list[tuple[tuple[str, ...], frozenset[Role], str | None]] = [
     ),
     # adjust / accept / decline SO
     (
-        ("orders.change_salesorder", "orders.accept_salesorder", "orders.decline_salesorder"),
+        (
+            "orders.change_salesorder",
+            "orders.accept_salesorder",
+            "orders.decline_salesorder",
+            "orders.accept_amendment",
+        ),
         frozenset({_A, _S}),
         "sells",
     ),

@@ -230,6 +230,7 @@ class ApprovalRequest(FSMModelMixin, models.Model):
     class Kind(models.TextChoices):
         SUBMISSION = "submission", "Submission"
         REAPPROVAL = "reapproval", "Re-approval"
+        AMENDMENT = "amendment", "Amendment"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting for approval"
@@ -239,6 +240,9 @@ class ApprovalRequest(FSMModelMixin, models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="approval_requests")
+    amendment = models.ForeignKey(
+        "orders.Amendment", on_delete=models.CASCADE, null=True, blank=True, related_name="approval_requests"
+    )
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.SUBMISSION)
     status = FSMField(max_length=12, choices=Status.choices, default=Status.PENDING, protected=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

@@ -12,7 +12,7 @@ from guardian.shortcuts import get_objects_for_user
 
 from accounts.models import Membership, Organization
 from billing.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
-from orders.models import PurchaseOrder, PurchaseOrderLine
+from orders.models import VOID_LINE_STATUSES, PurchaseOrder, PurchaseOrderLine
 
 from .models import ApprovalRequest, Budget, Decision, RequestStep
 
@@ -39,7 +39,7 @@ def _spend(statuses: list[str], exclude: PurchaseOrder | None = None) -> Subquer
         purchase_order__order_date__lte=OuterRef("period_end"),
         purchase_order__status__in=statuses,
         purchase_order__base_rate__isnull=False,
-    ).exclude(status=PurchaseOrderLine.Status.REJECTED)
+    ).exclude(status__in=VOID_LINE_STATUSES)
     if exclude is not None:
         lines = lines.exclude(purchase_order_id=exclude.pk)
     total = (
@@ -63,7 +63,7 @@ def spend_by_cost_center(lines: list[PurchaseOrderLine]) -> dict[int, Decimal]:
     """{cost center id: line amounts before tax} of an order's lines, rejected ones left out."""
     spend: dict[int, Decimal] = {}
     for line in lines:
-        if line.status != PurchaseOrderLine.Status.REJECTED:
+        if not line.is_void:
             spend[line.cost_center_id] = spend.get(line.cost_center_id, Decimal("0")) + line.line_total
     return spend
 
@@ -97,7 +97,7 @@ def waiting_for(membership: Membership) -> QuerySet[ApprovalRequest]:
 def inbox_of(membership: Membership) -> list[ApprovalRequest]:
     return list(
         waiting_for(membership)
-        .select_related("purchase_order__supplier", "purchase_order__requester")
+        .select_related("purchase_order__supplier", "purchase_order__requester", "amendment")
         .prefetch_related(_open_step())
         .order_by("created_at", "pk")
     )
@@ -114,7 +114,9 @@ def decided_by(membership: Membership, *, limit: int = 20) -> list[Decision]:
 def request_for(*, organization: Organization, pk: int) -> ApprovalRequest:
     request = (
         ApprovalRequest.objects.filter(organization=organization, pk=pk)
-        .select_related("purchase_order__supplier", "purchase_order__requester", "requested_by")
+        .select_related(
+            "purchase_order__supplier", "purchase_order__requester", "requested_by", "amendment__requested_by"
+        )
         .first()
     )
     if request is None:
@@ -126,7 +128,7 @@ def request_for(*, organization: Organization, pk: int) -> ApprovalRequest:
 def requests_of(po: PurchaseOrder) -> list[ApprovalRequest]:
     """The order's requests, newest first, with steps, approvers and decisions (four queries)."""
     return list(
-        po.approval_requests.select_related("requested_by").prefetch_related(
+        po.approval_requests.select_related("requested_by", "amendment").prefetch_related(
             Prefetch(
                 "steps",
                 queryset=RequestStep.objects.prefetch_related(

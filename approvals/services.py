@@ -118,7 +118,7 @@ def _step_approvers(step: ApprovalStep, members: dict, exclude: set[int]) -> lis
 
 def _live(lines: list[PurchaseOrderLine]) -> list[PurchaseOrderLine]:
     """The lines that count: a line the supplier rejected costs nothing."""
-    return [line for line in lines if line.status != PurchaseOrderLine.Status.REJECTED]
+    return [line for line in lines if not line.is_void]
 
 
 def _applies_to(step: ApprovalStep, cost_centers: set[int]) -> bool:
@@ -150,15 +150,23 @@ def _requester_membership(po: PurchaseOrder) -> Membership:
     return membership
 
 
-def plan_approval(po: PurchaseOrder, lines: list[PurchaseOrderLine], *, by: Membership, reason: str = "") -> Plan:
+_LOOK_UP = object()
+
+
+def plan_approval(
+    po: PurchaseOrder, lines: list[PurchaseOrderLine], *, by: Membership, reason: str = "", rate=_LOOK_UP
+) -> Plan:
     """Which steps must approve ``po`` (its totals as they stand), asked by ``by``; ``reason``
     says why a re-approval was asked. Neither the requester nor the person asking approves.
+    ``rate``: the rate to the base currency recorded on submission (re-approvals pass
+    ``po.base_rate``, so a later rate never changes what must approve); looked up by default.
     Raises DomainError when a step has nobody else who may approve it — nothing is then
     written. Locks the budgets it reads until the caller's transaction ends, so that two
     submissions cannot both spend the same remainder."""
     org = po.customer
     on = po.order_date or timezone.localdate()
-    rate = rate_to_base(po.currency, org.base_currency, on)
+    if rate is _LOOK_UP:
+        rate = rate_to_base(po.currency, org.base_currency, on, organization=org)
     total_base = _in_base(po, po.total, rate)
     plan = Plan(rate=rate, total_base=total_base)
     if not _configured(org):
@@ -488,6 +496,10 @@ def _approved(po: PurchaseOrder, request: ApprovalRequest, by: Membership) -> No
     approvers = ", ".join(
         sorted({d.user.full_name for d in Decision.objects.filter(step__request=request).select_related("user")})
     )
+    if request.kind == ApprovalRequest.Kind.AMENDMENT:  # the supplier is asked now (its thread says so)
+        order_services.propose_amendment(amendment=request.amendment, po=po)
+        _tell_requester(po, request, "approval_approved", approvers=approvers)
+        return
     if request.kind == ApprovalRequest.Kind.SUBMISSION:
         order_services.record_event(po, OrderEvent.Kind.APPROVED, by=by, body="Approved internally.")
         po.release()
@@ -527,8 +539,11 @@ def reject_step(*, request: ApprovalRequest, by: Membership, comment: str) -> Ap
     if request.kind == ApprovalRequest.Kind.SUBMISSION:
         po.reject(reason=f"Rejected by {by.user.full_name} ({step.name}): {comment}")
         po.save()
-    # The thread is shared with the supplier: the comment stays on the customer's side.
-    order_services.record_event(po, OrderEvent.Kind.REJECTED, by=by, body="Rejected in internal approval.")
+    if request.kind == ApprovalRequest.Kind.AMENDMENT:  # the supplier never heard of it
+        request.amendment.reject()
+        request.amendment.save()
+    else:  # the thread is shared with the supplier: the comment stays on the customer's side
+        order_services.record_event(po, OrderEvent.Kind.REJECTED, by=by, body="Rejected in internal approval.")
     _tell_requester(po, request, "approval_rejected", step=step, comment=comment, decider=by.user)
     return request
 
@@ -583,6 +598,12 @@ def reapproval_reason(po: PurchaseOrder, lines: list[PurchaseOrderLine]) -> str 
     old, new = approved.total_base, _in_base(po, po.total, po.base_rate)
     if old is None or new is None or new <= old:
         return None
+    return _crossing(po, old, new, lines, what="The accepted total")
+
+
+def _crossing(po: PurchaseOrder, old: Decimal, new: Decimal, lines: list[PurchaseOrderLine], *, what: str):
+    """The threshold that the base-currency total ``new`` reaches and ``old`` did not — a
+    policy step's (for the lines' cost centers) or the requester's spending limit — in words."""
     base = po.customer.base_currency
     cost_centers = {line.cost_center_id for line in _live(lines)}
     crossed = ApprovalStep.objects.filter(
@@ -590,11 +611,50 @@ def reapproval_reason(po: PurchaseOrder, lines: list[PurchaseOrderLine]) -> str 
     ).prefetch_related("cost_centers")
     for step in crossed:
         if _applies_to(step, cost_centers):
-            return f"The accepted total crosses the {format_money(step.threshold, base)} threshold of “{step.name}”."
+            return f"{what} crosses the {format_money(step.threshold, base)} threshold of “{step.name}”."
     limit = spending_limit(_requester_membership(po))
     if limit is not None and old <= limit < new:
-        return f"The accepted total is over {po.requester.full_name}'s spending limit of {format_money(limit, base)}."
+        return f"{what} is over {po.requester.full_name}'s spending limit of {format_money(limit, base)}."
     return None
+
+
+def plan_amendment(
+    *, po: PurchaseOrder, old_total: Decimal, lines: list[PurchaseOrderLine], by: Membership
+) -> Plan | None:
+    """The approval an amendment needs before the supplier sees it, or None (SPEC §4): when the
+    new total crosses a threshold the old did not — a policy step's or the requester's spending
+    limit — or leaves a budget of the order's cost centers exceeded (SPEC §5). ``po`` carries
+    the amended totals in memory and ``lines`` the amended lines. Both totals are measured at
+    the rate recorded on submission; without one the increase cannot be measured, and approval
+    is asked rather than skipped. Then the steps that apply to the amended order approve it."""
+    if not _configured(po.customer) or po.total <= old_total:
+        return None  # nothing configured, or nothing more to spend: no threshold can be crossed
+    rate = po.base_rate
+    old, new = _in_base(po, old_total, rate), _in_base(po, po.total, rate)
+    if old is None:
+        why = (
+            f"No exchange rate from {po.currency} to {po.customer.base_currency} was recorded on submission: "
+            "the amended total cannot be measured against the approval thresholds."
+        )
+    else:
+        why = _crossing(po, old, new, lines, what="The amended total")
+    if why is None:
+        on = po.order_date or timezone.localdate()
+        members, exclude = _approving_members(po.customer), {po.requester_id, by.user_id}
+        over = _budget_steps(po, _live(lines), rate, on, members=members, exclude=exclude)
+        why = over[0].reason if over else None
+    if why is None:
+        return None
+    plan = plan_approval(po, lines, by=by, reason=why, rate=rate)
+    return plan if plan.steps else None
+
+
+def start_amendment_request(*, po: PurchaseOrder, amendment, plan: Plan, by: Membership) -> ApprovalRequest:
+    """Start the approval of an amendment (``po`` as amended, in memory): its first step opens."""
+    request = start_request(po=po, by=by, plan=plan, kind=ApprovalRequest.Kind.AMENDMENT)
+    request.amendment = amendment
+    request.save(update_fields=["amendment"])
+    return request
 
 
 def check_reapproval(*, po: PurchaseOrder, by: Membership, lines: list[PurchaseOrderLine]) -> ApprovalRequest | None:
@@ -619,7 +679,7 @@ def check_reapproval(*, po: PurchaseOrder, by: Membership, lines: list[PurchaseO
     reason = reapproval_reason(po, lines)
     if reason is None:
         return None
-    plan = plan_approval(po, lines, by=by, reason=reason)
+    plan = plan_approval(po, lines, by=by, reason=reason, rate=po.base_rate)  # the rate of submission
     request = start_request(po=po, by=by, plan=plan, kind=ApprovalRequest.Kind.REAPPROVAL)
     if request.status == ApprovalRequest.Status.APPROVED:
         return None

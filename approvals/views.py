@@ -122,11 +122,16 @@ class DecideView(RequestPageMixin, PostOnlyView):
             return self.show(approval, status=400, **forms)
         approval.refresh_from_db(fields=["status"])
         po = approval.purchase_order
+        what = po.number
+        if approval.kind == approval.Kind.AMENDMENT:
+            what = f"Amendment {approval.amendment.number} of {po.number}"
         if self.verdict == "reject":
-            messages.success(request, f"{po.number} is rejected; {po.requester.full_name} is told why.")
+            messages.success(request, f"{what} is rejected; {approval.requested_by.full_name} is told why.")
         elif approval.status == ApprovalRequest.Status.APPROVED:
-            done = "sent to " + po.supplier.name if approval.kind == approval.Kind.SUBMISSION else "re-approved"
-            messages.success(request, f"{po.number} is approved and {done}.")
+            done = {approval.Kind.SUBMISSION: "sent to " + po.supplier.name, approval.Kind.REAPPROVAL: "re-approved"}
+            messages.success(
+                request, f"{what} is approved and {done.get(approval.kind, 'sent to ' + po.supplier.name)}."
+            )
         else:
             messages.success(request, f"Your approval of {po.number} is recorded; the order goes to the next step.")
         if selectors.waiting_for(self.membership).exists():

@@ -94,3 +94,29 @@ class MatchForm(forms.Form):
     def __init__(self, *args, orders, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["po"].choices = [("", "Choose an order"), *orders]
+
+
+class FxReportForm(forms.Form):
+    """The FX report's filters: a period (this year to date unless given) and a supplier."""
+
+    date_from = forms.DateField(label="From", required=False, widget=DATE)
+    date_to = forms.DateField(label="To", required=False, widget=DATE)
+    supplier = forms.TypedChoiceField(label="Supplier", required=False, coerce=int, empty_value=None)
+
+    def __init__(self, *args, suppliers, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["supplier"].choices = [("", "All suppliers"), *suppliers]  # (id, name): the customer's own
+
+    @staticmethod
+    def defaults() -> dict:
+        today = timezone.localdate()
+        return {"date_from": today.replace(month=1, day=1), "date_to": today}
+
+    def clean(self):
+        data = super().clean()
+        for name, value in self.defaults().items():
+            if name not in self.errors and not data.get(name):
+                data[name] = value
+        if "date_from" not in self.errors and "date_to" not in self.errors and data["date_from"] > data["date_to"]:
+            self.add_error("date_to", "“To” is before “From”.")
+        return data

@@ -121,7 +121,7 @@ def received_value(po_lines, currency: str) -> Decimal:
     """What the received goods of an order are worth at its prices (tax included)."""
     total = Decimal("0")
     for line in po_lines:
-        if line.quantity and line.status != "rejected":
+        if line.quantity and not line.is_void:
             share = min(line.quantity_received, line.quantity) / line.quantity
             total += (line.line_total + line.tax_amount) * share
     return round_money(total, currency)

@@ -13,10 +13,10 @@ from django.utils import timezone
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
 from accounts.models import Location, Organization, User
-from orders.models import PurchaseOrder, PurchaseOrderLine, SalesOrder, money_field, quantity_field
+from orders.models import PurchaseOrder, PurchaseOrderLine, Receipt, SalesOrder, money_field, quantity_field
 from orders.units import UNIT_CHOICES
 
-from .money import CURRENCY_CHOICES
+from .money import CURRENCIES, CURRENCY_CHOICES, RATE_DECIMAL_PLACES, RATE_MAX_DIGITS
 
 
 class Document(models.Model):
@@ -67,6 +67,11 @@ class Invoice(ConcurrentTransitionMixin, FSMModelMixin, Document):
     @transition(field=status, source=Status.OPEN, target=Status.PAID)
     def mark_paid(self) -> None:
         self.paid_at = timezone.now()
+
+    @transition(field=status, source=Status.PAID, target=Status.OPEN)
+    def reopen(self) -> None:
+        """An amendment raised the total over what verified payments cover."""
+        self.paid_at = None
 
     @property
     def is_overdue(self) -> bool:
@@ -304,3 +309,115 @@ class BillMatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bill} → {self.purchase_order}: {self.amount}"
+
+
+class ExchangeRate(models.Model):
+    """One unit of ``from_currency`` is worth ``rate`` units of ``to_currency`` on ``day``, as
+    the organization's treasury keeps it (each customer keeps its own table). The lookup rule
+    — the latest on or before a day, direct or inverse — is ``billing.selectors.exchange_rate``."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="exchange_rates")
+    day = models.DateField()
+    from_currency = models.CharField("from", max_length=3, choices=CURRENCY_CHOICES)
+    to_currency = models.CharField("to", max_length=3, choices=CURRENCY_CHOICES)
+    rate = models.DecimalField(
+        max_digits=RATE_MAX_DIGITS,
+        decimal_places=RATE_DECIMAL_PLACES,
+        help_text="Units of the “to” currency for one unit of the “from” currency.",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-day", "from_currency", "to_currency"]
+        constraints = [
+            # Its index (organization, pair, day) is the one the lookup reads.
+            models.UniqueConstraint(
+                fields=["organization", "from_currency", "to_currency", "day"],
+                name="one_rate_per_pair_and_day",
+                violation_error_message="This organization has a rate for this pair on this day already.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(rate__gt=0),
+                name="rate_positive",
+                violation_error_message="A rate must be greater than zero.",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(from_currency=models.F("to_currency")),
+                name="rate_between_two_currencies",
+                violation_error_message="A rate is between two different currencies.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(from_currency__in=list(CURRENCIES)) & models.Q(to_currency__in=list(CURRENCIES)),
+                name="rate_currencies_known",
+                violation_error_message="Choose currencies Tandem knows.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"1 {self.from_currency} = {self.rate} {self.to_currency} on {self.day}"
+
+
+HALF_LAST_PLACE = models.Value(Decimal("0.00005"))
+
+
+class FxDifference(models.Model):
+    """One FX gain or loss of a bill, in the customer's base currency, recorded once (SPEC §6):
+    *receipt → invoice* (the goods of a receipt valued at the receipt date's rate and at the bill
+    date's) or *invoice → payment* (a payment valued at the bill date's rate and at its own).
+    The bill is a liability: a dearer base value later is a loss, so ``gain = from_base −
+    to_base`` (positive a gain, negative a loss). Written only by ``billing.fx.record_fx``."""
+
+    class Kind(models.TextChoices):
+        RECEIPT_INVOICE = "receipt_invoice", "Receipt → invoice"
+        INVOICE_PAYMENT = "invoice_payment", "Invoice → payment"
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="fx_differences")
+    supplier = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    bill = models.ForeignKey(Bill, on_delete=models.CASCADE, related_name="fx_differences")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    receipt = models.ForeignKey(Receipt, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    day = models.DateField(help_text="The day the figure belongs to in the report.")
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    amount = money_field(help_text="The amount valued, in the bill's currency.")
+    base_currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    from_date = models.DateField(help_text="The receipt's date, or the bill's.")
+    to_date = models.DateField(help_text="The bill's date, or the payment's.")
+    from_rate = models.DecimalField(max_digits=RATE_MAX_DIGITS, decimal_places=RATE_DECIMAL_PLACES)
+    to_rate = models.DecimalField(max_digits=RATE_MAX_DIGITS, decimal_places=RATE_DECIMAL_PLACES)
+    from_base = money_field()
+    to_base = money_field()
+    gain = money_field(help_text="Positive: a gain; negative: a loss.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["day", "kind", "pk"]
+        verbose_name = "FX difference"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bill", "receipt"], condition=models.Q(receipt__isnull=False), name="one_fx_per_bill_receipt"
+            ),
+            models.UniqueConstraint(
+                fields=["payment"], condition=models.Q(payment__isnull=False), name="one_fx_per_payment"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind="receipt_invoice", receipt__isnull=False, payment__isnull=True)
+                | models.Q(kind="invoice_payment", payment__isnull=False, receipt__isnull=True),
+                name="fx_kind_matches_its_source",
+            ),
+            # gain = from_base − to_base; written as a band of half the column's last place, since
+            # SQLite compares decimals as floating point (on PostgreSQL it is equality).
+            models.CheckConstraint(
+                condition=models.Q(
+                    gain__gte=models.F("from_base") - models.F("to_base") - HALF_LAST_PLACE,
+                    gain__lte=models.F("from_base") - models.F("to_base") + HALF_LAST_PLACE,
+                ),
+                name="fx_gain_is_the_difference",
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "day"], name="fx_by_organization_day")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.bill}: {self.gain} {self.base_currency}"

@@ -54,6 +54,10 @@ CURRENCY_CHOICES = [(code, f"{code} — {name}") for code, (name, _) in CURRENCI
 # keeps four places so that one column fits every currency.
 AMOUNT_DECIMAL_PLACES = 4
 AMOUNT_MAX_DIGITS = 18
+# Exchange rates: 1 unit of one currency = ``rate`` units of another, to 8 decimal places.
+RATE_DECIMAL_PLACES = 8
+RATE_MAX_DIGITS = 18
+RATE_QUANTUM = Decimal(1).scaleb(-RATE_DECIMAL_PLACES)
 
 
 class MoneyError(ValueError):
@@ -129,10 +133,27 @@ def format_money(amount: Decimal | None, currency: str, *, with_code: bool = Tru
     return f"{text} {currency}" if with_code else text
 
 
-def rate_to_base(currency: str, base_currency: str, on: date) -> Decimal | None:
-    """Units of ``base_currency`` per unit of ``currency`` on the day ``on``; None when no rate
-    is known. Exchange rates per day arrive with the multi-currency issue: until then only the
-    identity is known, and callers must treat None as "cannot be compared" — never as zero."""
+def format_rate(rate: Decimal | None) -> str:
+    """``Decimal("1.10000000")`` → ``"1.10"``: as many decimals as the rate has, at least two."""
+    if rate is None:
+        return ""
+    text = f"{rate.normalize():f}"
+    whole, _, decimals = text.partition(".")
+    return f"{whole}.{decimals.ljust(2, '0')}"
+
+
+def inverse_rate(rate: Decimal) -> Decimal:
+    """The rate of the opposite pair: 1 / rate, to 8 decimal places, half-up."""
+    return (Decimal(1) / rate).quantize(RATE_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def rate_to_base(currency: str, base_currency: str, on: date, *, organization) -> Decimal | None:
+    """Units of ``base_currency`` per unit of ``currency`` on the day ``on`` in the
+    organization's rate table (``billing.selectors.exchange_rate``: the latest on or before
+    ``on``, direct or inverse); 1 for the same currency; None when no rate is known — callers
+    treat None as "cannot be measured", never as zero."""
     if currency == base_currency:
         return Decimal("1")
-    return None
+    from .selectors import exchange_rate  # the database, only when a rate is needed
+
+    return exchange_rate(organization=organization, currency=currency, base_currency=base_currency, on=on)

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+import operator
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+from functools import reduce
+
+from django.db.models import Case, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models.functions import TruncMonth
 from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import Organization
 from accounts.selectors import tolerances_for
-from orders.models import PurchaseOrder, PurchaseOrderLine
+from orders.models import PurchaseOrder, PurchaseOrderLine, Receipt, ReceiptLine
 
 from . import matching
-from .models import Bill, BillMatch, Invoice, Payment
+from .models import Bill, BillMatch, ExchangeRate, FxDifference, Invoice, Payment
+from .money import inverse_rate
 
 OVERDUE = "overdue"
 
@@ -245,3 +253,158 @@ def inbox_counts(organization: Organization, *, customer: bool, supplier: bool) 
             .count()
         )
     return counts
+
+
+# ---------------------------------------------------------------------------- exchange rates
+
+
+def _rates_between(organization, currency: str, base_currency: str) -> QuerySet[ExchangeRate]:
+    """The organization's rates of the pair, both ways, the direct ones marked (``direct`` 1)."""
+    organization_id = getattr(organization, "pk", organization)
+    return (
+        ExchangeRate.objects.filter(organization_id=organization_id)
+        .filter(
+            Q(from_currency=currency, to_currency=base_currency) | Q(from_currency=base_currency, to_currency=currency)
+        )
+        .annotate(direct=Case(When(from_currency=currency, then=Value(1)), default=Value(0)))
+    )
+
+
+def _as_rate(from_currency: str, rate: Decimal, currency: str) -> Decimal:
+    return rate if from_currency == currency else inverse_rate(rate)
+
+
+def exchange_rate(*, organization, currency: str, base_currency: str, on: date) -> Decimal | None:
+    """Units of ``base_currency`` per unit of ``currency`` on ``on`` in the organization's table:
+    the latest rate dated on or before ``on``, of the pair itself or the inverse (1/rate, 8
+    places, half-up) of the opposite pair; the latest day wins, on one day the direct rate wins;
+    None when there is none. 1 for the same currency. One query."""
+    if currency == base_currency:
+        return Decimal("1")
+    best = (
+        _rates_between(organization, currency, base_currency)
+        .filter(day__lte=on)
+        .order_by("-day", "-direct")
+        .values_list("from_currency", "rate")
+        .first()
+    )
+    return None if best is None else _as_rate(best[0], best[1], currency)
+
+
+def exchange_rates(
+    *, organization, currency: str, base_currency: str, days: Iterable[date]
+) -> dict[date, Decimal | None]:
+    """``exchange_rate`` for each of ``days``, in one query whatever their number: the rows that
+    are the best for some day are read, and each day takes the best of those on or before it
+    (the best row of the whole table for that day is among them)."""
+    days = set(days)
+    if not days or currency == base_currency:
+        return {day: Decimal("1") for day in days}
+    pairs = _rates_between(organization, currency, base_currency)
+    best = [pairs.filter(day__lte=day).order_by("-day", "-direct").values("pk")[:1] for day in sorted(days)]
+    rows = list(
+        pairs.filter(reduce(operator.or_, (Q(pk=Subquery(query)) for query in best))).values_list(
+            "day", "direct", "from_currency", "rate"
+        )
+    )
+    rates: dict[date, Decimal | None] = {}
+    for day in days:
+        on_or_before = [row for row in rows if row[0] <= day]
+        if on_or_before:
+            _, _, from_currency, rate = max(on_or_before, key=lambda row: (row[0], row[1]))
+            rates[day] = _as_rate(from_currency, rate, currency)
+        else:
+            rates[day] = None
+    return rates
+
+
+# ------------------------------------------------------------------------------ FX gain/loss
+
+
+def fx_differences_of(bill: Bill) -> list[FxDifference]:
+    """The FX figures recorded on a bill (one query)."""
+    return list(
+        FxDifference.objects.filter(bill=bill, organization_id=bill.customer_id)
+        .select_related("receipt", "payment")
+        .order_by("day", "kind", "pk")
+    )
+
+
+def goods_receipts_of(bill: Bill, *, with_lines: bool = True) -> list[Receipt]:
+    """The receipts of the bill's order that took goods in (a receipt of only damaged or short
+    units values nothing); none for a bill entered by hand."""
+    if not bill.purchase_order_id:
+        return []
+    receipts = (
+        Receipt.objects.filter(purchase_order_id=bill.purchase_order_id, customer_id=bill.customer_id)
+        .filter(Exists(ReceiptLine.objects.filter(receipt=OuterRef("pk"), quantity__gt=0)))
+        .order_by("received_on", "number")
+    )
+    if with_lines:
+        receipts = receipts.prefetch_related(
+            Prefetch("lines", ReceiptLine.objects.filter(quantity__gt=0).select_related("po_line"))
+        )
+    return list(receipts)
+
+
+def bills_missing_fx(organization: Organization) -> QuerySet[Bill]:
+    """The organization's live bills in a foreign currency with a receipt of goods or a
+    payment that has no FX figure yet (one query)."""
+    receipts_without = (
+        Receipt.objects.filter(purchase_order_id=OuterRef("purchase_order_id"), customer_id=organization.pk)
+        .filter(Exists(ReceiptLine.objects.filter(receipt=OuterRef("pk"), quantity__gt=0)))
+        .exclude(Exists(FxDifference.objects.filter(bill_id=OuterRef(OuterRef("pk")), receipt_id=OuterRef("pk"))))
+    )
+    payments_without = (
+        Payment.objects.filter(bill_id=OuterRef("pk"))
+        .exclude(status=Payment.Status.DISPUTED)
+        .exclude(Exists(FxDifference.objects.filter(payment_id=OuterRef("pk"))))
+    )
+    return (
+        Bill.objects.filter(customer=organization)
+        .select_related("customer")
+        .exclude(status=Bill.Status.CANCELLED)
+        .exclude(currency=organization.base_currency)
+        .filter(Exists(receipts_without) | Exists(payments_without))
+        .order_by("pk")
+    )
+
+
+def fx_report(
+    *, organization: Organization, date_from: date, date_to: date, supplier_id: int | None = None
+) -> list[dict]:
+    """The customer's FX gains and losses by month and supplier (one query): receipt → invoice,
+    invoice → payment and the net, per base currency (one, unless the base currency changed).
+    Cancelled bills do not count."""
+    rows = FxDifference.objects.filter(organization=organization, day__gte=date_from, day__lte=date_to).exclude(
+        bill__status=Bill.Status.CANCELLED
+    )
+    if supplier_id:
+        rows = rows.filter(supplier_id=supplier_id)
+    kind = FxDifference.Kind
+    return list(
+        rows.annotate(month=TruncMonth("day"))
+        .values("month", "supplier_id", "supplier__name", "base_currency")
+        .annotate(
+            receipt_invoice=Sum("gain", filter=Q(kind=kind.RECEIPT_INVOICE)),
+            invoice_payment=Sum("gain", filter=Q(kind=kind.INVOICE_PAYMENT)),
+            net=Sum("gain"),
+            figures=Count("pk"),
+        )
+        .order_by("month", "supplier__name", "supplier_id", "base_currency")
+    )
+
+
+def bill_fx(bill: Bill, *, payments: list[Payment]):
+    """The bill page's *Exchange* section (``billing.fx.BillFx``), or None for a bill in the
+    customer's base currency. Three queries: the figures, the receipts, the rates."""
+    from .fx import days_to_explain, describe
+
+    base = bill.customer.base_currency
+    if bill.currency == base:
+        return None
+    rows = fx_differences_of(bill)
+    receipts = goods_receipts_of(bill, with_lines=False)
+    days = days_to_explain(bill, rows, receipts, payments)
+    rates = exchange_rates(organization=bill.customer_id, currency=bill.currency, base_currency=base, days=days)
+    return describe(bill, base, rows, receipts, payments, rates)

@@ -21,7 +21,7 @@ from accounts.models import Location, Membership, Organization
 from accounts.permissions import can, require
 from accounts.selectors import tolerances_for
 from accounts.services import next_document_number
-from orders.models import LineValues, OrderEvent, PurchaseOrder
+from orders.models import OrderEvent, PurchaseOrder, PurchaseOrderLine
 from orders.services import (
     _clean_date,
     _clean_text,
@@ -35,6 +35,7 @@ from orders.totals import line_amounts
 from orders.units import UNITS, quantity_error
 from procurement.errors import DomainError, NotAllowed
 
+from .fx import record_fx
 from .models import Bill, BillLine, BillMatch, Invoice, InvoiceLine, Payment
 from .money import CURRENCIES, MoneyError, format_money, parse_decimal, parse_price
 
@@ -67,7 +68,7 @@ def issue_documents(*, po: PurchaseOrder) -> tuple[Invoice, Bill] | None:
     bill = Bill.objects.filter(purchase_order=po).first()
     if invoice is not None and bill is not None:
         return invoice, bill
-    lines = [line for line in po.lines.all() if line.status != LineValues.Status.REJECTED]
+    lines = [line for line in po.lines.all() if not line.is_void]
     today = timezone.localdate()
     due = po.invoice_due_date or today + timedelta(days=po.payment_terms_days)
     amounts = {
@@ -92,10 +93,7 @@ def issue_documents(*, po: PurchaseOrder) -> tuple[Invoice, Bill] | None:
             invoice_date=today,
             **amounts,
         )
-        InvoiceLine.objects.bulk_create(
-            InvoiceLine(invoice=invoice, position=n, po_line=line, **{f: getattr(line, f) for f in LINE_FIELDS})
-            for n, line in enumerate(lines, 1)
-        )
+        _copy_lines(InvoiceLine, invoice, lines)
     if bill is None:
         bill = Bill.objects.create(
             customer=po.customer,
@@ -108,48 +106,112 @@ def issue_documents(*, po: PurchaseOrder) -> tuple[Invoice, Bill] | None:
             location=po.ship_to,
             **{**amounts, "due_date": invoice.due_date},
         )
-        BillLine.objects.bulk_create(
-            BillLine(bill=bill, position=n, po_line=line, **{f: getattr(line, f) for f in LINE_FIELDS})
-            for n, line in enumerate(lines, 1)
-        )
+        _copy_lines(BillLine, bill, lines)
         _refresh_billed(po)
+        record_fx(bill=bill)  # the goods received before the bill, valued at both dates
     if invoice.total == 0 and invoice.status == Invoice.Status.OPEN:  # nothing to pay: settled as made
         invoice.mark_paid()
         invoice.save()
     if bill.total == 0 and bill.status == Bill.Status.OPEN:
         bill.settle()
         bill.save()
-    event = record_event(
+    record_event(
         po,
         OrderEvent.Kind.INVOICED,
         body=f"Invoice {invoice.number} issued for {format_money(invoice.total, invoice.currency)}, "
         f"due {invoice.due_date:%d %b %Y}.",
         data={"invoice": invoice.pk, "bill": bill.pk},
     )
-    _tell(po, invoice, bill, event)
+    _tell(po, invoice, bill)
     return invoice, bill
 
 
-def _tell(po: PurchaseOrder, invoice: Invoice, bill: Bill, event: OrderEvent) -> None:
+def _copy_lines(model, document, lines: list[PurchaseOrderLine]) -> None:
+    """The document's lines: a copy of the order's lines that count, numbered 1, 2, …"""
+    parent = "invoice" if model is InvoiceLine else "bill"
+    model.objects.bulk_create(
+        model(**{parent: document}, position=n, po_line=line, **{f: getattr(line, f) for f in LINE_FIELDS})
+        for n, line in enumerate(lines, 1)
+    )
+
+
+def revise_documents(*, po: PurchaseOrder, lines: list[PurchaseOrderLine]) -> tuple[Invoice, Bill] | None:
+    """An accepted amendment changed the order (SPEC §4, §6): its invoice and its bill follow as
+    a new revision — the order's — with its lines and totals (the caller holds the order's lock
+    and has saved ``lines``). Payments stay: the bill settles again against the new total (a
+    paid bill whose total rose is partly paid again; the invoice is open again until verified
+    payments cover it), and the *billed* mark follows. A cancelled bill is left as it is. None
+    while the documents are still being made (the task reads the amended order)."""
+    bill = Bill.objects.select_for_update().filter(purchase_order=po).first()
+    invoice = Invoice.objects.select_for_update().filter(purchase_order=po).first()
+    if invoice is None or bill is None:
+        return None
+    counted = [line for line in lines if not line.is_void]
+    for line in lines:
+        line.quantity_invoiced = Decimal("0") if line.is_void else line.quantity
+    PurchaseOrderLine.objects.bulk_update(lines, ["quantity_invoiced"])
+    amounts = {
+        "revision": po.revision_number,
+        "subtotal": po.subtotal,
+        "discount": po.discount,
+        "tax_total": po.tax_total,
+        "total": po.total,
+    }
+    old_total = invoice.total
+    for document, model in ((invoice, InvoiceLine), (bill, BillLine)):
+        if document.status == document.Status.CANCELLED:
+            continue
+        model.objects.filter(**{"invoice" if model is InvoiceLine else "bill": document}).delete()
+        _copy_lines(model, document, counted)
+        for name, value in amounts.items():
+            setattr(document, name, value)
+    if bill.status != Bill.Status.CANCELLED:
+        bill.settle()
+        bill.save()
+    if invoice.status != Invoice.Status.CANCELLED:
+        covered = bill.verified_total >= invoice.total
+        if invoice.status == Invoice.Status.PAID and not covered:
+            invoice.reopen()
+        elif invoice.status == Invoice.Status.OPEN and covered:
+            invoice.mark_paid()
+        invoice.save()
+    _refresh_billed(po)
+    live_bill = bill.status != Bill.Status.CANCELLED  # a cancelled bill stays as it was
+    record_event(
+        po,
+        OrderEvent.Kind.INVOICED,
+        body=f"Invoice {invoice.number}{f' and bill {bill.number}' if live_bill else ''} follow"
+        f"{'' if live_bill else 's'} revision {po.revision_number}: "
+        f"{format_money(old_total, po.currency)} → {format_money(po.total, po.currency)}.",
+        data={"invoice": invoice.pk, "bill": bill.pk, "revision": po.revision_number},
+    )
+    _tell(po, invoice, bill, revised=True, bill_too=live_bill)
+    return invoice, bill
+
+
+def _tell(po: PurchaseOrder, invoice: Invoice, bill: Bill, *, revised: bool = False, bill_too: bool = True) -> None:
     """The supplier's receivables and the customer's payables hear of their document, once
-    (the outbox key is the document's)."""
+    (the outbox key is the document's, and its revision's when an amendment revised it)."""
+    again = f":{invoice.revision}" if revised else ""
     so_url = reverse("orders:so-detail", kwargs={"org_slug": po.supplier.slug, "number": po.sales_order.number})
     po_url = reverse("orders:po-detail", kwargs={"org_slug": po.customer.slug, "number": po.number})
     queue_email(
-        key=f"invoice_issued:{invoice.pk}",
+        key=f"invoice_issued:{invoice.pk}{again}",
         to=emails_of(po.supplier, "receivables", "sales"),
         template="invoice_issued",
         organization=po.supplier,
         attachments=[{"renderer": "invoice_pdf", "pk": invoice.pk}],
-        context={"po": po, "invoice": invoice, "bill": bill, "url": absolute_url(so_url)},
+        context={"po": po, "invoice": invoice, "bill": bill, "revised": revised, "url": absolute_url(so_url)},
     )
+    if not bill_too:
+        return
     queue_email(
-        key=f"bill_received:{bill.pk}",
+        key=f"bill_received:{bill.pk}{again}",
         to=[po.requester.email, *emails_of(po.customer, "payables")],
         template="bill_received",
         organization=po.customer,
         attachments=[{"renderer": "bill_pdf", "pk": bill.pk}],
-        context={"po": po, "invoice": invoice, "bill": bill, "url": absolute_url(po_url)},
+        context={"po": po, "invoice": invoice, "bill": bill, "revised": revised, "url": absolute_url(po_url)},
     )
 
 
@@ -429,6 +491,7 @@ def update_bill(*, bill: Bill, by: Membership, **changes) -> Bill:
     bill = _lock_bill(bill, by)
     if bill.status == Bill.Status.CANCELLED:
         raise DomainError("This bill is cancelled.")
+    measured = (bill.bill_date, bill.currency)  # what its FX figures measure
     unknown = set(changes) - set(LOCKED_FIELDS) - set(OPEN_FIELDS)
     if unknown:
         raise DomainError(f"These cannot be changed: {', '.join(sorted(unknown))}.")
@@ -474,6 +537,8 @@ def update_bill(*, bill: Bill, by: Membership, **changes) -> Bill:
             line.bill = bill
         BillLine.objects.bulk_create(new_lines)
     bill.save()
+    if (bill.bill_date, bill.currency) != measured:
+        record_fx(bill=bill)  # re-dated by hand: its figures are made again at the new date's rate
     return bill
 
 
@@ -513,6 +578,7 @@ def cancel_bill(*, bill: Bill, by: Membership, reason: str) -> Bill:
     live.update(unmatched_at=timezone.now(), unmatched_by=by.user)
     bill.cancel(by=by.user, reason=reason)
     bill.save()
+    record_fx(bill=bill)  # a cancelled bill has no FX figures
     for po in locked_orders:
         _refresh_billed(po)
     if bill.purchase_order_id:
@@ -674,6 +740,7 @@ def record_payment(
     bill.paid_total += amount
     bill.settle()
     bill.save()
+    record_fx(bill=bill)  # invoice → payment, when both rates are known
     words = (
         f"Payment of {format_money(amount, bill.currency)} recorded ({payment.get_method_display().lower()}"
         + (f", reference {reference}" if reference else "")
@@ -776,6 +843,7 @@ def dispute_payment(*, payment: Payment, by: Membership, reason: str) -> Payment
     bill.paid_total -= payment.amount
     bill.settle()
     bill.save()
+    record_fx(bill=bill)  # a disputed payment's figure goes
     if bill.purchase_order_id:
         record_event(
             bill.purchase_order,

@@ -16,6 +16,8 @@ org_urlpatterns = [
     path("bills/<str:number>/matches/<int:pk>/unmatch/", views.BillUnmatchView.as_view(), name="bill-unmatch"),
     path("bills/<str:number>/cancel/", views.BillCancelView.as_view(), name="bill-cancel"),
     path("bills/<str:number>/pdf/", views.BillPdfView.as_view(), name="bill-pdf"),
+    path("fx/", views.FxReportView.as_view(), name="fx-report"),
+    path("fx/export.csv", views.FxReportView.as_view(csv=True), name="fx-export"),
     path("purchase-orders/<str:number>/mark-billed/", views.MarkBilledView.as_view(), name="po-mark-billed"),
     # The supplier's invoices and the payments it receives.
     path("invoices/", views.InvoiceListView.as_view(), name="invoice-list"),

@@ -4,6 +4,8 @@ the field."""
 
 from __future__ import annotations
 
+import csv
+from decimal import Decimal
 from functools import partial
 
 from django.contrib import messages
@@ -18,15 +20,15 @@ from accounts.views import OrgView, PostOnlyView
 from orders import selectors as order_selectors
 from orders.forms import OrderFilterForm, ReasonForm
 from orders.units import UNITS
-from orders.views import _filter, _OrderListView
+from orders.views import _csv_safe, _filter, _OrderListView
 from procurement.errors import DomainError
 from procurement.forms import add_domain_error
 
 from . import pdf, selectors, services
-from .forms import BillEditForm, BillForm, DisputeForm, MatchForm, PaymentForm, VerifyForm
+from .forms import BillEditForm, BillForm, DisputeForm, FxReportForm, MatchForm, PaymentForm, VerifyForm
 from .matching import LABELS
 from .models import Bill, Invoice, Payment
-from .money import round_money
+from .money import minor_units, round_money
 
 # ---------------------------------------------------------------------------------- lists
 
@@ -193,12 +195,14 @@ class BillDetailView(BillMixin, OrgView):
         matchable = []
         if bill.is_manual and bill.status in Bill.SETTLING and can(m, "billing.match_bill"):
             matchable = list(selectors.matchable_orders(bill).values_list("pk", "number", "total", "currency"))
+        payments = list(selectors.payments_of(bill))
         context = {
             "bill": bill,
             "lines": list(bill.lines.all()),
             "match": selectors.three_way(bill),
             "labels": LABELS,
-            "payments": list(selectors.payments_of(bill)),
+            "payments": payments,
+            "fx": selectors.bill_fx(bill, payments=payments),
             "matches": list(selectors.matches_of(bill)) if bill.is_manual else [],
             "can_pay": open_bill and can(m, "billing.add_payment"),
             "can_edit": bill.status != Bill.Status.CANCELLED and can(m, "billing.change_bill"),
@@ -637,3 +641,77 @@ class PaymentAttachmentView(OrgView):
         return FileResponse(
             payment.attachment.open("rb"), as_attachment=True, filename=payment.attachment_name or "payment"
         )
+
+
+# ------------------------------------------------------------------------------ FX report
+
+
+class FxReportView(OrgView):
+    """FX gain and loss of the customer's bills by month and supplier, in the base currency
+    (``billing.fx`` says what the two figures measure), and the same as CSV."""
+
+    permission = "billing.view_bill"
+    template_name = "billing/fx_report.html"
+    csv = False
+
+    def get(self, request, org_slug):
+        data = request.GET.copy()
+        for name, value in FxReportForm.defaults().items():
+            data.setdefault(name, value.isoformat())
+        form = FxReportForm(
+            data,
+            suppliers=suppliers_of(self.org)
+            .exclude(supplier=None)
+            .order_by("supplier__name")
+            .values_list("supplier_id", "supplier__name"),
+        )
+        context = {"form": form, "query": request.GET.urlencode(), "rows": [], "totals": []}
+        if not form.is_valid():
+            return render(request, self.template_name, context, status=400 if self.csv else 200)
+        filters = form.cleaned_data
+        rows, totals = _fx_table(
+            selectors.fx_report(
+                organization=self.org,
+                date_from=filters["date_from"],
+                date_to=filters["date_to"],
+                supplier_id=filters["supplier"],
+            )
+        )
+        if self.csv:
+            return self.export(rows, totals, filters)
+        return render(request, self.template_name, {**context, "rows": rows, "totals": totals})
+
+    def export(self, rows, totals, filters):
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        name = f"{self.org.slug}-fx-{filters['date_from']:%Y%m%d}-{filters['date_to']:%Y%m%d}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        writer = csv.writer(response)
+        writer.writerow(["month", "supplier", "base_currency", "receipt_to_invoice", "invoice_to_payment", "net"])
+        amounts = ("receipt_invoice", "invoice_payment", "net")
+        for row in rows:  # amounts as plain numbers with the base currency's decimals
+            base = row["base_currency"]
+            month, supplier = f"{row['month']:%Y-%m}", _csv_safe(row["supplier__name"])
+            writer.writerow([month, supplier, base, *(_number(row[a], base) for a in amounts)])
+        for total in totals:
+            writer.writerow(
+                ["total", "", total["base_currency"], *(_number(total[a], total["base_currency"]) for a in amounts)]
+            )
+        return response
+
+
+def _fx_table(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The report's rows (sums of nothing as 0) and its totals per base currency."""
+    totals: dict[str, dict] = {}
+    for row in rows:
+        total = totals.setdefault(
+            row["base_currency"],
+            {"base_currency": row["base_currency"], "receipt_invoice": 0, "invoice_payment": 0, "net": 0},
+        )
+        for name in ("receipt_invoice", "invoice_payment", "net"):
+            row[name] = row[name] or Decimal("0")
+            total[name] += row[name]
+    return rows, list(totals.values())
+
+
+def _number(value: Decimal, currency: str) -> str:
+    return f"{round_money(Decimal(value), currency):.{minor_units(currency)}f}"

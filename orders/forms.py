@@ -149,6 +149,12 @@ class OrderFilterForm(forms.Form):
 
 class PurchaseOrderForm(forms.Form):
     connection = forms.ModelChoiceField(label="Supplier", queryset=None, empty_label=None)
+    currency = forms.ChoiceField(
+        label="Currency",
+        choices=[("", "The supplier's terms")] + CURRENCY_CHOICES,
+        required=False,
+        help_text="Prices are in this currency; it can be changed while the order is a draft without lines.",
+    )
     expected_delivery_date = forms.DateField(label="Delivery wanted by", required=False, widget=DATE)
     valid_until = forms.DateField(label="Supplier must accept by", required=False, widget=DATE)
     ship_to = forms.ModelChoiceField(label="Ship to", queryset=None, required=False, empty_label="(no address)")
@@ -171,6 +177,8 @@ class DraftHeaderForm(PurchaseOrderForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         del self.fields["connection"]
+        self.fields["currency"].choices = CURRENCY_CHOICES
+        self.fields["currency"].required = True
 
 
 class LineForm(forms.Form):

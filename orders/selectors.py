@@ -14,6 +14,7 @@ from accounts.permissions import can
 from procurement.lookups import one_or_404
 
 from .models import (
+    Amendment,
     CostCenter,
     GLAccount,
     InternalNote,
@@ -177,16 +178,20 @@ def sales_order_for(*, supplier: Organization, number: str) -> SalesOrder:
     return so
 
 
+AMENDMENT_TO_ANSWER = "amendment"
+
+
+def _amendments_to_answer() -> QuerySet[Amendment]:
+    return Amendment.objects.filter(purchase_order_id=OuterRef("purchase_order_id"), status=Amendment.Status.PROPOSED)
+
+
 def search_sales_orders(
     supplier: Organization, *, status="", customer=None, q="", date_from=None, date_to=None, sort="-created"
 ) -> QuerySet[SalesOrder]:
-    orders = _filtered(
-        sales_orders_of(supplier).select_related("customer", "purchase_order"),
-        status,
-        {"customer": customer},
-        date_from,
-        date_to,
-    )
+    orders = sales_orders_of(supplier).select_related("customer", "purchase_order")
+    if status == AMENDMENT_TO_ANSWER:  # not a status of the order: an amendment waits on it
+        orders, status = orders.filter(Exists(_amendments_to_answer())), ""
+    orders = _filtered(orders, status, {"customer": customer}, date_from, date_to)
     for term in q.split()[:6]:
         orders = orders.filter(
             Q(number__icontains=term)
@@ -212,6 +217,20 @@ def latest_revisions_of(po: PurchaseOrder) -> list[Revision]:
     latest = list(po.revisions.order_by("-number")[:2])[::-1]
     prefetch_related_objects(latest, "lines")
     return latest
+
+
+def amendments_of(po: PurchaseOrder, *, supplier: bool = False) -> list[Amendment]:
+    """The order's amendments, newest first, with their lines and who asked and answered. The
+    supplier sees those it was asked (not those still in, or stopped by, internal approval)."""
+    amendments = po.amendments.all()
+    if supplier:
+        amendments = amendments.filter(proposed_at__isnull=False)
+    return list(amendments.select_related("requested_by", "decided_by").prefetch_related("lines"))
+
+
+def amendment_for(po: PurchaseOrder, *, number: int) -> Amendment:
+    """One amendment of an order the caller already reached through a scoped selector."""
+    return one_or_404(po.amendments.filter(number=number), "No such amendment.")
 
 
 def thread_of(po: PurchaseOrder) -> list[OrderEvent]:
@@ -307,6 +326,7 @@ def inbox_counts(organization: Organization) -> dict[str, int]:
                 to_ship=Count("pk", filter=Q(status=SalesOrder.Status.CONFIRMED)),
                 partly_shipped=Count("pk", filter=Q(status=SalesOrder.Status.PARTIALLY_SHIPPED)),
                 to_replace=Count("pk", filter=Q(status=SalesOrder.Status.SHIPPED) & Q(Exists(_lines_to_replace()))),
+                amendments=Count("pk", filter=Q(Exists(_amendments_to_answer()))),
             )
         )
     return counts

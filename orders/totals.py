@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from billing.money import round_money
+from orders.models import VOID_LINE_STATUSES
 
 HUNDRED = Decimal(100)
 
@@ -17,10 +18,10 @@ def line_amounts(quantity: Decimal, unit_price: Decimal, tax_rate: Decimal, curr
 
 
 def order_totals(lines: Iterable, discount: Decimal, currency: str) -> dict[str, Decimal]:
-    """Sum of the lines that are not rejected; total = subtotal − discount + tax."""
+    """Sum of the lines that are not rejected or cancelled; total = subtotal − discount + tax."""
     subtotal = tax = Decimal(0)
     for line in lines:
-        if line.status != "rejected":
+        if line.status not in VOID_LINE_STATUSES:
             subtotal += line.line_total
             tax += line.tax_amount
     discount = round_money(discount, currency)

@@ -68,6 +68,22 @@ org_urlpatterns = [
         name="po-cancel",
     ),
     path("purchase-orders/<str:number>/receive/", views.ReceiptCreateView.as_view(), name="po-receive"),
+    path("purchase-orders/<str:number>/amend/", views.AmendmentCreateView.as_view(), name="po-amend"),
+    path(
+        "purchase-orders/<str:number>/amendments/<int:amendment>/withdraw/",
+        views.AmendmentWithdrawView.as_view(),
+        name="amendment-withdraw",
+    ),
+    path(
+        "sales-orders/<str:number>/amendments/<int:amendment>/accept/",
+        views.AmendmentAcceptView.as_view(),
+        name="amendment-accept",
+    ),
+    path(
+        "sales-orders/<str:number>/amendments/<int:amendment>/decline/",
+        views.AmendmentDeclineView.as_view(),
+        name="amendment-decline",
+    ),
     path("purchase-orders/<str:number>/share/", views.PurchaseOrderShareView.as_view(), name="po-share"),
     path("purchase-orders/<str:number>/unshare/", views.PurchaseOrderShareView.as_view(share=False), name="po-unshare"),
     # The supplier's sales orders.
@@ -82,6 +98,7 @@ org_urlpatterns = [
     path(f"{SIDES}/<str:number>/thread/", views.ThreadPostView.as_view(), name="thread-post"),
     path(f"{SIDES}/<str:number>/notes/", views.ThreadPostView.as_view(internal=True), name="note-post"),
     path(f"{SIDES}/<str:number>/revisions/", views.RevisionsView.as_view(), name="revisions"),
+    path(f"{SIDES}/<str:number>/amendments/", views.AmendmentsView.as_view(), name="amendments"),
     path(f"{SIDES}/<str:number>/pdf/", views.OrderPdfView.as_view(), name="pdf"),
 ]
 

@@ -51,7 +51,7 @@ from .forms import (
     ReceiptForm,
     ShipmentForm,
 )
-from .models import ProposalLine, PurchaseOrder, SalesOrder
+from .models import Amendment, ProposalLine, PurchaseOrder, SalesOrder
 from .totals import line_amounts
 from .units import UNITS, quantity_error
 
@@ -449,7 +449,7 @@ class SalesOrderListView(_OrderListView):
     def filter_form(self):
         return OrderFilterForm(
             self.request.GET,
-            statuses=SalesOrder.Status.choices,
+            statuses=[*SalesOrder.Status.choices, (selectors.AMENDMENT_TO_ANSWER, "Amendment to answer")],
             counterparties=customers_of(self.org)
             .order_by("customer__name")
             .values_list("customer_id", "customer__name"),
@@ -573,6 +573,7 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
                     "valid_until": po.valid_until,
                     "ship_to": po.ship_to_id,
                     "note_to_supplier": po.note_to_supplier,
+                    "currency": po.currency,
                 },
             )
         if editable and editing is None and self.request.GET.get("edit", "").isdigit():
@@ -603,10 +604,22 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
             **_fulfilment(po, "customer", self.membership),
             "approval_requests": approval_requests,
             "reapproving": reapproving,
+            **_amendments(po),
             "thread_post": thread_post or {},
             **self.sharing(po),
         }
+        if context["open_amendment"] or not any(services.amendable(line) for line in lines):
+            context["actions"].discard("amend")
         return render(self.request, "orders/po_detail.html", context, status=status)
+
+
+def _amendments(po: PurchaseOrder, side: str = "purchase-orders") -> dict:
+    """Both order pages: how many amendments the order has (the tab) and the open one."""
+    amendments = selectors.amendments_of(po, supplier=side == "sales-orders") if po.confirmed_at else []
+    return {
+        "amendment_count": len(amendments),
+        "open_amendment": next((a for a in amendments if a.is_open), None),
+    }
 
 
 def _redline(revisions) -> tuple[list | None, list]:
@@ -659,6 +672,8 @@ def po_actions(po: PurchaseOrder, membership, editable: bool) -> set[str]:
         actions.add("cancel")
     if active and po.status in PurchaseOrder.RECEIVABLE and can(membership, "orders.add_receipt"):
         actions.add("receive")
+    if active and po.status in services.AMENDABLE and can(membership, "orders.add_amendment"):
+        actions.add("amend")
     return actions
 
 
@@ -955,12 +970,7 @@ class RevisionsView(OrgView):
     """Every published revision of the order, each with its redline against the one before."""
 
     def get(self, request, org_slug, side, number):
-        if side == "purchase-orders":
-            po = selectors.visible_purchase_order(self.membership, number=number)
-        else:
-            if not can(self.membership, "orders.view_salesorder"):
-                raise PermissionDenied
-            po = selectors.sales_order_for(supplier=self.org, number=number).purchase_order
+        po = _order_of_side(self.membership, side, number)
         revisions = selectors.revisions_of(po)
         rounds = [
             {
@@ -970,7 +980,118 @@ class RevisionsView(OrgView):
             }
             for i, rev in enumerate(revisions)
         ]
-        return render(request, "orders/revisions.html", {"po": po, "rounds": list(reversed(rounds)), "side": side})
+        context = {
+            "po": po,
+            "rounds": list(reversed(rounds)),
+            "side": side,
+            "tab": "revisions",
+            "amendment_count": len(selectors.amendments_of(po, supplier=side == "sales-orders")),
+        }
+        return render(request, "orders/revisions.html", context)
+
+
+class AmendmentsView(OrgView):
+    """The *Amendments* tab of both order pages: every amendment, what it changed and who answered."""
+
+    def get(self, request, org_slug, side, number):
+        po = _order_of_side(self.membership, side, number)
+        amendments = selectors.amendments_of(po, supplier=side == "sales-orders")
+        context = {"po": po, "side": side, "number": number, "amendments": amendments, "tab": "amendments"}
+        return render(request, "orders/amendments.html", context)
+
+
+def _order_of_side(membership, side: str, number: str) -> PurchaseOrder:
+    """The order behind a page of either side (the customer's PO or the supplier's SO number)."""
+    if side == "purchase-orders":
+        return selectors.visible_purchase_order(membership, number=number)
+    if not can(membership, "orders.view_salesorder"):
+        raise PermissionDenied
+    return selectors.sales_order_for(supplier=membership.organization, number=number).purchase_order
+
+
+class AmendmentCreateView(PurchaseOrderMixin, OrgView):
+    """*Amend order*: new, higher quantities or lines to cancel, and the reason (SPEC §4)."""
+
+    permission = "orders.add_amendment"
+
+    def done_url(self):
+        return self.org_url("orders:po-detail", number=self.kwargs["number"])
+
+    def get(self, request, org_slug, number):
+        po = self.get_po()
+        if "amend" not in po_actions(po, self.membership, False) or _amendments(po)["open_amendment"]:
+            messages.error(request, f"{po.number} cannot be amended now.")
+            return redirect(self.done_url())
+        return self.show(po, ReasonForm())
+
+    def post(self, request, org_slug, number):
+        po = self.get_po()
+        form = ReasonForm(request.POST)
+        lines = selectors.lines_of(po, coding=False)
+        quantities = {line.pk: request.POST.get(f"line-{line.pk}-quantity", "").strip() for line in lines}
+        cancel = {line.pk for line in lines if request.POST.get(f"line-{line.pk}-cancel")}
+        error = None
+        if form.is_valid():
+            try:
+                amendment = services.request_amendment(
+                    po=po, by=self.membership, reason=form.cleaned_data["reason"], quantities=quantities, cancel=cancel
+                )
+            except DomainError as exc:
+                if exc.field == "reason":
+                    add_domain_error(form, exc)
+                else:
+                    error = exc
+            else:
+                approving = amendment.status == Amendment.Status.PENDING_APPROVAL
+                waits = "internal approval" if approving else po.supplier.name
+                messages.success(request, f"Amendment {amendment.number} is asked; it waits for {waits}.")
+                return redirect(self.done_url() + "#amendment")
+        return self.show(po, form, posted=(quantities, cancel), error=error, status=400)
+
+    def show(self, po, form, *, posted=None, error=None, status=200):
+        quantities, cancel = posted or ({}, set())
+        rows = []
+        field = error.field if error else None
+        for line in selectors.lines_of(po, coding=False):
+            why = ""
+            if line.is_void:
+                why = line.get_status_display()
+            elif not services.amendable(line):
+                why = "Has receipts"
+            rows.append(
+                {
+                    "line": line,
+                    "why": why,
+                    "quantity": quantities.get(line.pk, ""),
+                    "cancel": line.pk in cancel,
+                    "quantity_error": error.message if field == f"line-{line.pk}-quantity" else "",
+                    "cancel_error": error.message if field == f"line-{line.pk}-cancel" else "",
+                }
+            )
+        shown = [r for r in rows if not r["why"]]  # the rows with inputs, where an error shows beside one
+        marked = any(r["quantity_error"] or (r["cancel_error"] and not r["line"].quantity_shipped) for r in shown)
+        context = {"po": po, "form": form, "rows": rows, "error": None if marked else error}
+        return render(self.request, "orders/amend.html", context, status=status)
+
+
+class AmendmentWithdrawView(PurchaseOrderMixin, PostOnlyView):
+    permission = "orders.add_amendment"
+
+    def get_object(self):
+        return selectors.amendment_for(self.get_po(), number=self.kwargs["amendment"])
+
+    def done_url(self):
+        return self.org_url("orders:po-detail", number=self.kwargs["number"])
+
+    def post(self, request, org_slug, number, amendment):
+        amendment = self.get_object()
+        try:
+            services.withdraw_amendment(amendment=amendment, by=self.membership)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Amendment {amendment.number} is withdrawn; the order stays as it was.")
+        return redirect(self.done_url())
 
 
 # -------------------------------------------------------------------------------- supplier
@@ -1051,6 +1172,7 @@ class SalesOrderDetailView(SalesOrderMixin, OrgView):
             "notes": selectors.internal_notes_of(po, self.org),
             "line_actions": ProposalLine.Action.choices[:4],
             "units": UNITS,
+            **_amendments(po, "sales-orders"),
         }
         return render(self.request, "orders/so_detail.html", context, status=status)
 
@@ -1144,7 +1266,7 @@ def so_actions(so: SalesOrder, membership, lines=()) -> set[str]:
     if (
         so.status in SalesOrder.SHIPPABLE
         and can(membership, "orders.add_shipment")
-        and any(line.left_to_ship > 0 for line in lines if not line.is_rejected)
+        and any(line.left_to_ship > 0 for line in lines if not line.is_void)
     ):
         actions.add("ship")
     return actions
@@ -1247,6 +1369,58 @@ class SalesOrderDeclineView(SalesOrderMixin, PostOnlyView):
                 messages.success(request, f"{so.number} is declined; the customer has been told.")
                 return redirect(self.done_url())
         return render(request, "orders/so_decline.html", {"so": so, "form": form})
+
+
+class AmendmentAnswerMixin(SalesOrderMixin):
+    permission = "orders.accept_amendment"
+
+    def get_object(self):
+        return selectors.amendment_for(self.get_so().purchase_order, number=self.kwargs["amendment"])
+
+    def done_url(self):
+        return self.org_url("orders:so-detail", number=self.kwargs["number"])
+
+
+class AmendmentAcceptView(AmendmentAnswerMixin, PostOnlyView):
+    def post(self, request, org_slug, number, amendment):
+        amendment = self.get_object()
+        try:
+            services.accept_amendment(amendment=amendment, by=self.membership)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request,
+                f"Amendment {amendment.number} is accepted: the order is revision {amendment.revision_number}, "
+                "and the invoice follows.",
+            )
+        return redirect(self.done_url())
+
+
+class AmendmentDeclineView(AmendmentAnswerMixin, PostOnlyView):
+    def get(self, request, org_slug, number, amendment):
+        amendment = self.get_object()
+        if amendment.status != Amendment.Status.PROPOSED:
+            return redirect(self.done_url())
+        return self.show(amendment, ReasonForm())
+
+    def post(self, request, org_slug, number, amendment):
+        amendment = self.get_object()
+        form = ReasonForm(request.POST)
+        if form.is_valid():
+            try:
+                services.decline_amendment(amendment=amendment, by=self.membership, reason=form.cleaned_data["reason"])
+            except DomainError as exc:
+                add_domain_error(form, exc)
+            else:
+                messages.success(request, f"Amendment {amendment.number} is declined; the customer has been told.")
+                return redirect(self.done_url())
+        return self.show(amendment, form, status=400)
+
+    def show(self, amendment, form, status=200):
+        so = self.get_so()
+        context = {"so": so, "po": so.purchase_order, "amendment": amendment, "form": form}
+        return render(self.request, "orders/amendment_decline.html", context, status=status)
 
 
 class PurchaseOrderShareView(PurchaseOrderMixin, PostOnlyView):
@@ -1359,7 +1533,7 @@ class ShipmentCreateView(SalesOrderMixin, OrgView):
     def rows(self, po, posted=None, marked=None):
         rows = []
         for line in selectors.lines_of(po, coding=False):
-            if line.is_rejected:
+            if line.is_void:
                 continue
             left = line.left_to_ship
             value = posted.get(line.pk, "") if posted is not None else _plain(left)
@@ -1435,7 +1609,7 @@ class ReceiptCreateView(PurchaseOrderMixin, OrgView):
         expected = {sl.po_line_id: sl.quantity for sl in shipment.lines.all()} if shipment else None
         rows = []
         for line in selectors.lines_of(po, coding=False):
-            if line.is_rejected or (expected is not None and line.pk not in expected):
+            if line.is_void or (expected is not None and line.pk not in expected):
                 continue
             in_shipment = expected.get(line.pk) if expected is not None else None
             if posted is not None:

@@ -149,6 +149,13 @@ def world(db):
         by=attacker, supplier=a_po.supplier, lines=[{"description": "A's", "quantity": "1", "unit_price": "1"}], **hand
     )
     override = account_services.set_supplier_tolerance(by=b_admin, supplier=c, reason="Drums")
+    # D asks B to amend its confirmed order (B's sales order): B's amendment pages are live.
+    d_amendment = order_services.request_amendment(
+        po=d_po,
+        by=d_po.requester.memberships.get(organization=d),
+        reason="More",
+        quantities={d_po.lines.get().pk: "2"},
+    )
     bill_num = {"number": b_bill.number}
     po_num = {"number": b_po.number}
     so_num = {"number": b_so.number}
@@ -181,6 +188,11 @@ def world(db):
             "orders:thread-post": [{"side": "purchase-orders", **po_num}, {"side": "sales-orders", **so_num}],
             "orders:note-post": [{"side": "purchase-orders", **po_num}, {"side": "sales-orders", **so_num}],
             "orders:revisions": [{"side": "purchase-orders", **po_num}, {"side": "sales-orders", **so_num}],
+            "orders:amendments": [{"side": "purchase-orders", **po_num}, {"side": "sales-orders", **so_num}],
+            "orders:po-amend": po_num,
+            "orders:amendment-withdraw": {**po_num, "amendment": d_amendment.number},
+            "orders:amendment-accept": {**so_num, "amendment": d_amendment.number},
+            "orders:amendment-decline": {**so_num, "amendment": d_amendment.number},
             "orders:pdf": [{"side": "purchase-orders", **po_num}, {"side": "sales-orders", **so_num}],
             "billing:bill-detail": bill_num,
             "billing:bill-edit": bill_num,

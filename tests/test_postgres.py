@@ -412,3 +412,55 @@ def test_cancelling_and_unmatching_a_bill_at_once_never_deadlock():
         assert "OperationalError" not in results, results
         assert results.count("ok") >= 1
         assert BillMatch.objects.get(pk=match.pk).unmatched_at is not None
+
+
+def test_concurrent_amendments_open_one_and_an_acceptance_racing_a_receipt_keeps_the_rule():
+    """Eight buyers amending at once open one amendment; accepting it while the same line is
+    received either applies it before the receipt or finds it lapsed by the receipt (never both)."""
+    from django.utils import timezone
+
+    from orders import services as order_services
+    from orders.models import Amendment, PurchaseOrder, PurchaseOrderLine
+
+    trade, po, line = _fulfilment_trade()
+
+    @_in_thread
+    def amend(n):
+        try:
+            order_services.request_amendment(
+                po=PurchaseOrder(pk=po.pk), by=trade.buyer, reason="More", quantities={line.pk: str(11 + n)}
+            )
+            return "ok"
+        except Exception as exc:
+            return type(exc).__name__
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(amend, range(8)))
+    assert results.count("ok") == 1 and set(results) == {"ok", "DomainError"}, results
+    amendment = Amendment.objects.get(purchase_order=po)
+
+    @_in_thread
+    def act(what):
+        try:
+            if what == "accept":
+                order_services.accept_amendment(amendment=Amendment(pk=amendment.pk), by=trade.sales)
+            else:
+                order_services.record_receipt(
+                    po=PurchaseOrder(pk=po.pk),
+                    by=trade.receiver,
+                    lines={line.pk: {"quantity": "1"}},
+                    received_on=timezone.localdate(),
+                )
+            return "ok"
+        except Exception as exc:
+            return type(exc).__name__
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        accepted, received = pool.map(act, ["accept", "receive"])
+    assert received == "ok"
+    line = PurchaseOrderLine.objects.get(pk=line.pk)
+    status = Amendment.objects.get(pk=amendment.pk).status
+    if accepted == "ok":  # accepted first: the receipt came after, against the new quantity
+        assert status == "accepted" and line.quantity == amendment.lines.get().new_quantity
+    else:  # received first: the amendment lapsed, and the acceptance is refused
+        assert accepted == "DomainError" and status == "lapsed" and line.quantity == 10

@@ -13,9 +13,42 @@ def test_the_demo_seeds_once_with_an_order_waiting_for_approval():
     call_command("seed_demo", verbosity=0)
     call_command("seed_demo", verbosity=0)  # idempotent
     statuses = sorted(PurchaseOrder.objects.filter(customer__slug="northwind").values_list("status", flat=True))
-    assert statuses == ["closed", "draft", "partially_received", "pending_approval", "sent", "supplier_accepted"]
+    assert statuses == [
+        "closed",
+        "confirmed",
+        "draft",
+        "partially_received",
+        "pending_approval",
+        "sent",
+        "supplier_accepted",
+    ]
+    amended = PurchaseOrder.objects.get(customer__slug="northwind", status="confirmed")
+    assert list(amended.amendments.values_list("status", flat=True)) == ["proposed", "accepted"]
+    assert amended.bill.total == amended.total and amended.bill.revision == amended.revision_number == 3
     waiting = ApprovalRequest.objects.get(status="pending")
     step = waiting.steps.get(status="open")
     assert step.name == "Department head"
     assert [u.email for u in step.approvers.all()] == ["approver@northwind.example"]
     assert Budget.objects.filter(organization__slug="northwind").count() == 2
+
+
+def test_the_demo_has_exchange_rates_and_fx_figures_on_bluebirds_bills():
+    from decimal import Decimal
+
+    from billing.models import Bill, ExchangeRate, FxDifference
+
+    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo", verbosity=0)
+    assert ExchangeRate.objects.filter(organization__slug="bluebird").count() == 5
+    assert ExchangeRate.objects.filter(organization__slug="northwind").count() == 5
+    rows = {
+        row.kind: (row.bill.is_manual, row.currency, row.base_currency, row.gain)
+        for row in FxDifference.objects.filter(organization__slug="bluebird").select_related("bill")
+    }
+    # 470.00 USD of gloves: at 1 / 1.0790 on receipt 435.59 EUR, at 1 / 1.0870 on the bill 432.38 EUR.
+    # 1,250.00 USD by hand: 1,155.27 EUR at the bill's 1 / 1.0820, paid at 1 / 1.0905: 1,146.26 EUR.
+    assert rows == {
+        "receipt_invoice": (False, "USD", "EUR", Decimal("3.21")),
+        "invoice_payment": (True, "USD", "EUR", Decimal("9.01")),
+    }
+    assert Bill.objects.filter(customer__slug="bluebird").count() == 2

@@ -74,7 +74,7 @@ def widget(field):
 
 
 _BADGES = {
-    "draft": "secondary",
+    **dict.fromkeys(("draft", "withdrawn"), "secondary"),
     "supplier_accepted": "info",
     "accepted": "info",
     **dict.fromkeys(("confirmed", "completed", "closed", "received", "shipped", "fully_received"), "success"),

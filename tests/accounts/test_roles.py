@@ -30,6 +30,7 @@ SPEC_TABLE = {
     "orders.confirm_purchaseorder": {A, B},
     "orders.request_changes_purchaseorder": {A, B},
     "orders.cancel_purchaseorder": {A, B},
+    "orders.add_amendment": {A, B},  # amend a confirmed order: the buyer's, like confirming it
     "approvals.approve_approvalrequest": {A, AP},
     "orders.add_receipt": {A, R},
     "billing.add_payment": {A, P},
@@ -46,6 +47,7 @@ SPEC_TABLE = {
     "orders.change_salesorder": {A, S},
     "orders.accept_salesorder": {A, S},
     "orders.decline_salesorder": {A, S},
+    "orders.accept_amendment": {A, S},  # "the supplier accepts the amendment": who accepts orders
     "orders.add_shipment": {A, F},
     "billing.verify_payment": {A, RV},
     "accounts.manage_members": {A},

@@ -223,6 +223,7 @@ def test_people_and_platform_rows_stay_with_superusers(client, two):
         "CostCenter",
         "GLAccount",
         "Organization",
+        "ExchangeRate",  # billing: the organization's own rate table
     }
 
 

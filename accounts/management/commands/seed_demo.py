@@ -20,6 +20,9 @@ from orders.models import CostCenter, GLAccount, Listing, PurchaseOrder, Shipmen
 
 PASSWORD = "demo"
 
+# (days ago, EUR → USD): the demo's exchange rates.
+FX_RATES = [(30, "1.0850"), (20, "1.0820"), (7, "1.0790"), (5, "1.0905"), (0, "1.0870")]
+
 # slug: (name, domain, currency, buys, sells, address, location)
 ORGANIZATIONS = {
     "northwind": (
@@ -126,6 +129,8 @@ class Command(BaseCommand):
         self._approvals(orgs)
         self._fulfilment(orgs)
         self._billing(orgs)
+        self._exchange_rates(orgs)
+        self._fx(orgs)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo ready: {Organization.objects.count()} organizations, {User.objects.count()} users, "
@@ -456,4 +461,104 @@ class Command(BaseCommand):
         )
         billing_services.verify_payment(  # the order closes: received, paid and verified
             payment=payment, by=people["receivables@acme.example"], amount_received=bill.total
+        )
+        # An amended order: more gloves, accepted by Acme (the bill followed); a second
+        # amendment, cancelling the film, waits for Acme's answer.
+        amended, lines = confirmed([("ACM-1001", "4"), ("ACM-4001", "2")])
+        billing_services.issue_documents(po=amended)
+        first = order_services.request_amendment(
+            po=amended,
+            by=buyer,
+            reason="The second shift starts next week.",
+            quantities={lines["ACM-1001"]: "10"},
+        )
+        order_services.accept_amendment(amendment=first, by=sales)
+        order_services.request_amendment(
+            po=amended, by=buyer, reason="The film came from stock after all.", cancel={lines["ACM-4001"]}
+        )
+
+    def _exchange_rates(self, orgs) -> None:
+        """The EUR → USD rates of the last month in Bluebird's and Northwind's tables (each
+        organization keeps its own; Bluebird's bills in USD use their inverse)."""
+        from billing.models import ExchangeRate
+
+        today = timezone.localdate()
+        for slug in ("bluebird", "northwind"):
+            if ExchangeRate.objects.filter(organization=orgs[slug]).exists():
+                continue
+            ExchangeRate.objects.bulk_create(
+                ExchangeRate(
+                    organization=orgs[slug],
+                    day=today - timedelta(days=days),
+                    from_currency="EUR",
+                    to_currency="USD",
+                    rate=Decimal(rate),
+                )
+                for days, rate in FX_RATES
+            )
+
+    def _fx(self, orgs) -> None:
+        """Bluebird (EUR) buys from Acme in USD: an order received 6 days ago and billed today (an
+        FX gain from receipt to invoice), and Acme's service invoice entered by hand, dated 20
+        days ago and paid 5 days ago (an FX gain from invoice to payment)."""
+        from billing.models import Bill
+
+        bluebird, acme = orgs["bluebird"], orgs["acme"]
+        if Bill.objects.filter(customer=bluebird).exists():
+            return
+        people = {
+            m.user.email: m
+            for m in Membership.objects.select_related("user", "organization").filter(organization__in=[bluebird, acme])
+        }
+        buyer, receiver = people["buyer@bluebird.example"], people["receiver@bluebird.example"]
+        payables = people["payables@bluebird.example"]
+        today = timezone.localdate()
+        po = order_services.create_purchase_order(
+            by=buyer, connection=Connection.objects.get(customer=bluebird, supplier=acme)
+        )
+        line = order_services.add_line(
+            by=buyer,
+            po=po,
+            values={
+                "listing": Listing.objects.get(supplier=acme, sku="ACM-1001"),
+                "quantity": "40",
+                "cost_center": CostCenter.objects.get(organization=bluebird, code="LAB"),
+            },
+        )
+        order_services.submit_purchase_order(po=po, by=buyer)  # Bluebird has no approval policy
+        po.refresh_from_db()
+        order_services.accept_sales_order(so=po.sales_order, by=people["sales@acme.example"])
+        order_services.confirm_purchase_order(po=po, by=buyer)
+        shipment = order_services.record_shipment(
+            so=po.sales_order,
+            by=people["fulfilment@acme.example"],
+            lines={line.pk: "40"},
+            shipped_on=today - timedelta(days=8),
+            carrier="FedEx",
+            tracking_number="7712 3456 7890",
+        )
+        order_services.record_receipt(
+            po=po,
+            by=receiver,
+            shipment=shipment,
+            received_on=today - timedelta(days=6),
+            lines={line.pk: {"quantity": "40"}},
+        )
+        billing_services.issue_documents(po=po)  # dated today: the goods are valued at both rates
+        bill = billing_services.create_bill(
+            by=payables,
+            supplier=acme,
+            currency="USD",
+            bill_date=today - timedelta(days=20),
+            due_date=today - timedelta(days=5),
+            supplier_reference="ACME-SV-7741",
+            lines=[{"description": "Autoclave service visit", "quantity": "1", "unit_price": "1250.00"}],
+        )
+        billing_services.record_payment(
+            bill=bill,
+            by=payables,
+            amount=bill.total,
+            paid_on=today - timedelta(days=5),
+            method="bank_transfer",
+            reference="BB-SEPA-0412",
         )

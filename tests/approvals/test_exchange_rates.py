@@ -1,0 +1,141 @@
+"""Approval of an order in another currency at the rate recorded on submission (SPEC §6):
+measured at the customer's rate of the day, re-approvals at that same recorded rate whatever
+the table says later, and an order without a rate is never waved through."""
+
+import html
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.roles import Role
+from approvals import services
+from approvals.models import ApprovalPolicy, ApprovalStep
+from billing.models import ExchangeRate
+from orders import services as order_services
+from tests.factories import Trade, member
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def trade():
+    """A USD-based customer buying in EUR, with a policy: a manager for everything, the CFO from
+    1,000 USD; re-approval tolerance 50 % (so only a threshold crossing asks again)."""
+    trade = Trade()
+    trade.connection.currency = "EUR"
+    trade.connection.save()
+    trade.manager, trade.cfo = member(trade.customer, Role.APPROVER), member(trade.customer, Role.APPROVER)
+    policy = ApprovalPolicy.objects.create(organization=trade.customer, reapproval_tolerance_percent=Decimal("50"))
+    for position, (name, threshold, who) in enumerate(
+        [("Manager", "0", trade.manager), ("CFO", "1000", trade.cfo)], start=1
+    ):
+        step = ApprovalStep.objects.create(policy=policy, position=position, name=name, threshold=Decimal(threshold))
+        step.approvers.set([who.user])
+    return trade
+
+
+def _rate(trade, rate: str):
+    ExchangeRate.objects.update_or_create(
+        organization=trade.customer,
+        day=timezone.localdate(),
+        from_currency="EUR",
+        to_currency="USD",
+        defaults={"rate": Decimal(rate)},
+    )
+
+
+def _submit(trade, price: str):
+    po = trade.draft(
+        lines=[
+            {
+                "description": "Centrifuge",
+                "quantity": "1",
+                "unit": "ea",
+                "unit_price": price,
+                "cost_center": trade.cost_center,
+            }
+        ]
+    )
+    order_services.submit_purchase_order(po=po, by=trade.buyer)
+    po.refresh_from_db()
+    return po
+
+
+def _latest(po):
+    return po.approval_requests.order_by("-pk").first()
+
+
+def _approve_all(request, *approvers):
+    for approver in approvers:
+        services.approve_step(request=request, by=approver)
+
+
+def test_an_order_is_measured_at_the_customers_rate_of_the_day(trade):
+    _rate(trade, "1.10")
+    po = _submit(trade, "1000")  # 1,100.00 USD: over the CFO's 1,000
+    request = _latest(po)
+    assert (po.currency, po.base_rate, request.total_base) == ("EUR", Decimal("1.10"), Decimal("1100.00"))
+    assert [s.name for s in request.steps.all()] == ["Manager", "CFO"]
+    assert "Total 1,100.00 USD is at least 1,000.00 USD." in request.steps.get(name="CFO").reason
+    po = _submit(trade, "900")  # 990.00 USD
+    assert [s.name for s in _latest(po).steps.all()] == ["Manager"]
+
+
+def test_a_later_rate_never_lowers_what_a_re_approval_measures(trade):
+    _rate(trade, "1.10")
+    po = _submit(trade, "900")  # 990.00 USD: the manager alone
+    _approve_all(_latest(po), trade.manager)
+    _rate(trade, "0.50")  # the treasury's table changes: 950 EUR would be 475 USD today
+    line = po.lines.get()
+    order_services.save_proposal(
+        so=po.sales_order, by=trade.sales, header={}, lines={line.pk: {"action": "change", "unit_price": "950"}}
+    )
+    order_services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    po.refresh_from_db()
+    order_services.confirm_purchase_order(po=po, by=trade.buyer)
+    po.refresh_from_db()
+    request = _latest(po)
+    # At the recorded 1.10, 950 EUR = 1,045.00 USD: it crosses the CFO's threshold, and the CFO approves.
+    assert po.status == "supplier_accepted" and po.base_rate == Decimal("1.10")
+    assert (request.kind, request.status, request.total_base) == ("reapproval", "pending", Decimal("1045.00"))
+    assert "crosses the 1,000.00 USD threshold of “CFO”" in request.summary
+    assert [s.name for s in request.steps.all()] == ["Manager", "CFO"]
+    _approve_all(request, trade.manager, trade.cfo)
+    po.refresh_from_db()
+    assert po.status == "confirmed"
+
+
+def test_a_rate_arriving_after_submission_does_not_change_a_recorded_none(trade):
+    po = _submit(trade, "10")  # no rate: every step applies
+    request = _latest(po)
+    assert po.base_rate is None and request.total_base is None
+    assert [s.name for s in request.steps.all()] == ["Manager", "CFO"]
+    _approve_all(request, trade.manager, trade.cfo)
+    _rate(trade, "1.10")
+    line = po.lines.get()
+    order_services.save_proposal(
+        so=po.sales_order, by=trade.sales, header={}, lines={line.pk: {"action": "change", "unit_price": "14"}}
+    )
+    order_services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    po.refresh_from_db()
+    order_services.confirm_purchase_order(po=po, by=trade.buyer)  # 40 % more, within the 50 % tolerance
+    po.refresh_from_db()
+    assert po.status == "confirmed" and po.base_rate is None
+
+
+def test_without_a_rate_every_step_applies_and_the_approval_page_says_so(client, trade):
+    po = _submit(trade, "1")
+    request = _latest(po)
+    assert po.base_rate is None and request.total_base is None
+    assert [s.name for s in request.steps.all()] == ["Manager", "CFO"]
+    client.force_login(trade.manager.user)
+    page = client.get(
+        reverse("approvals:request", kwargs={"org_slug": trade.customer.slug, "pk": request.pk})
+    ).content.decode()
+    page = html.unescape(page)
+    for step in request.steps.all():  # each step says why it applies
+        assert f"{step.position}. {step.name}</strong>" in page
+        assert step.reason == "No exchange rate from EUR to USD yet: every step applies."
+    assert "No exchange rate from EUR to USD yet: every step applies." in page
