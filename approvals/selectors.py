@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import DecimalField, F, OuterRef, Prefetch, QuerySet, Subquery, Sum, Value
+from django.db.models import DecimalField, Exists, F, OuterRef, Prefetch, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
@@ -29,19 +29,22 @@ COMMITTED = [
 _SUM = DecimalField(max_digits=AMOUNT_MAX_DIGITS + 8, decimal_places=AMOUNT_DECIMAL_PLACES)
 
 
-def _spend(statuses: list[str], exclude: PurchaseOrder | None = None) -> Subquery:
-    """The base-currency amount of the lines coded to the outer budget's cost center, of the
-    orders in ``statuses`` dated in its period (before tax; rejected lines do not count).
-    Orders without a recorded rate to the base currency cannot be counted (see the README)."""
+def _lines_on_budget(statuses: list[str], exclude: PurchaseOrder | None) -> QuerySet[PurchaseOrderLine]:
+    """The lines coded to the outer budget's cost center, of the orders in ``statuses`` dated
+    in its period (rejected and cancelled lines do not count)."""
     lines = PurchaseOrderLine.objects.filter(
         cost_center_id=OuterRef("cost_center_id"),
         purchase_order__order_date__gte=OuterRef("period_start"),
         purchase_order__order_date__lte=OuterRef("period_end"),
         purchase_order__status__in=statuses,
-        purchase_order__base_rate__isnull=False,
     ).exclude(status__in=VOID_LINE_STATUSES)
-    if exclude is not None:
-        lines = lines.exclude(purchase_order_id=exclude.pk)
+    return lines if exclude is None else lines.exclude(purchase_order_id=exclude.pk)
+
+
+def _spend(statuses: list[str], exclude: PurchaseOrder | None = None) -> Subquery:
+    """The base-currency amount (before tax) of the budget's lines. An order without a rate
+    recorded on submission cannot be counted: ``unmeasured`` says when one is there."""
+    lines = _lines_on_budget(statuses, exclude).filter(purchase_order__base_rate__isnull=False)
     total = (
         lines.order_by()
         .values("cost_center_id")
@@ -55,7 +58,9 @@ def with_spend(budgets: QuerySet[Budget], *, exclude: PurchaseOrder | None = Non
     """Budgets annotated with ``committed`` (approved and later orders) and ``in_approval``
     (orders waiting for approval), one query for the lot."""
     return budgets.annotate(
-        committed=_spend(COMMITTED, exclude), in_approval=_spend([PurchaseOrder.Status.PENDING_APPROVAL], exclude)
+        committed=_spend(COMMITTED, exclude),
+        in_approval=_spend([PurchaseOrder.Status.PENDING_APPROVAL], exclude),
+        unmeasured=Exists(_lines_on_budget(COMMITTED, exclude).filter(purchase_order__base_rate__isnull=True)),
     )
 
 

@@ -256,9 +256,12 @@ def _budget_steps(
         return []
     # Read the spend in a statement of its own, after the lock: a subquery of the locking
     # statement would see the snapshot taken before it waited (tests/test_postgres.py).
-    committed = dict(
-        with_spend(Budget.objects.filter(pk__in=[b.pk for b in budgets]), exclude=po).values_list("pk", "committed")
-    )
+    committed, unmeasured = {}, set()
+    spent = with_spend(Budget.objects.filter(pk__in=[b.pk for b in budgets]), exclude=po)
+    for pk, amount, blind in spent.values_list("pk", "committed", "unmeasured"):
+        committed[pk] = amount
+        if blind:
+            unmeasured.add(pk)
     base = po.customer.base_currency
     steps = []
     for budget in budgets:
@@ -267,6 +270,11 @@ def _budget_steps(
         label = f"{budget.cost_center.code} {budget.period_label}"
         if amount is None:
             why = f"Without an exchange rate the order cannot be measured against the {label} budget."
+        elif budget.pk in unmeasured:  # never skip the owner for a remainder nobody can know
+            why = (
+                f"An order committed on the {label} budget has no exchange rate to {base}: what is left of it "
+                "cannot be measured."
+            )
         elif amount > left:
             why = (
                 f"{format_money(amount, base)} on {budget.cost_center.code} would exceed the {label} budget: "
@@ -595,9 +603,14 @@ def reapproval_reason(po: PurchaseOrder, lines: list[PurchaseOrderLine]) -> str 
             f"The accepted total {format_money(po.total, cur)} is {increase.quantize(Decimal('0.1'))} % over the "
             f"approved {format_money(approved.total, cur)} (tolerance {tolerance.normalize():f} %)."
         )
-    old, new = approved.total_base, _in_base(po, po.total, po.base_rate)
-    if old is None or new is None or new <= old:
+    if po.total <= approved.total:
         return None
+    old, new = approved.total_base, _in_base(po, po.total, po.base_rate)
+    if old is None or new is None:  # every step applied on submission; cost centers may have changed since
+        return (
+            f"No exchange rate from {po.currency} to {po.customer.base_currency} was recorded on submission: "
+            "the accepted total cannot be measured against the approval thresholds."
+        )
     return _crossing(po, old, new, lines, what="The accepted total")
 
 

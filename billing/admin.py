@@ -81,7 +81,7 @@ class ExchangeRateAdmin(OrganizationScopedAdmin):
     def save_model(self, request, obj, form, change):
         obj.updated_by = request.user
         super().save_model(request, obj, form, change)
-        recorded = fx.record_missing_fx(organization=obj.organization)
+        recorded = fx.record_missing_fx(organization=obj.organization, since=obj.day)
         if recorded:
             messages.info(request, f"{recorded} FX figure{'s' if recorded != 1 else ''} of bills recorded with it.")
 

@@ -229,7 +229,8 @@ def import_exchange_rates(*, organization: Organization, data: bytes | str, by: 
         unique_fields=["organization", "from_currency", "to_currency", "day"],
         update_fields=["rate", "updated_by", "updated_at"],
     )
-    return RateImport(organization, added, updated, unchanged, record_missing_fx(organization=organization))
+    recorded = record_missing_fx(organization=organization, since=min(row.day for row in rows))
+    return RateImport(organization, added, updated, unchanged, recorded)
 
 
 # ------------------------------------------------------------------------------ FX gain/loss
@@ -286,17 +287,20 @@ def figures_of(bill: Bill, receipts: list[Receipt], payments: list[Payment]) -> 
             )
     for payment in payments:
         if payment.status != Payment.Status.DISPUTED:
-            figures.append(
-                Figure(
-                    FxDifference.Kind.INVOICE_PAYMENT,
-                    None,
-                    payment,
-                    payment.paid_on,
-                    payment.amount,
-                    bill.bill_date,
-                    payment.paid_on,
+            # What settled the bill: a payment verified short settled what arrived (the rest is owed again).
+            settled = payment.amount_received if payment.status == Payment.Status.VERIFIED else payment.amount
+            if settled:
+                figures.append(
+                    Figure(
+                        FxDifference.Kind.INVOICE_PAYMENT,
+                        None,
+                        payment,
+                        payment.paid_on,
+                        settled,
+                        bill.bill_date,
+                        payment.paid_on,
+                    )
                 )
-            )
     return figures
 
 
@@ -309,6 +313,22 @@ def _measures(row: FxDifference, figure: Figure, bill: Bill, base: str) -> bool:
         figure.from_date,
         figure.to_date,
         figure.day,
+    )
+
+
+def measure(amount: Decimal, from_rate: Decimal, to_rate: Decimal, base: str) -> tuple[Decimal, Decimal, Decimal]:
+    """(from_base, to_base, gain) of an amount owed: each value rounded once to the base
+    currency's minor unit, the gain their difference (a dearer value later is a loss)."""
+    from_base, to_base = round_money(amount * from_rate, base), round_money(amount * to_rate, base)
+    return from_base, to_base, from_base - to_base
+
+
+def _later_rate(row: FxDifference, rates: dict) -> bool:
+    """A rate of a later day (on or before the date measured) than the one the figure used
+    arrived: the figure was made before its own day's rate was in the table."""
+    return any(
+        used is not None and rates.get(on) is not None and rates[on].day > used
+        for on, used in ((row.from_date, row.from_rate_day), (row.to_date, row.to_rate_day))
     )
 
 
@@ -338,23 +358,26 @@ def record_fx(*, bill: Bill) -> FxRecorded:
     if bill.status != Bill.Status.CANCELLED and bill.currency != base:
         payments = list(bill.payments.exclude(status=Payment.Status.DISPUTED))
         wanted = {f.key: f for f in figures_of(bill, selectors.goods_receipts_of(bill), payments)}
-    stale = [key for key, row in recorded.items() if key not in wanted or not _measures(row, wanted[key], bill, base)]
-    if stale:
-        FxDifference.objects.filter(pk__in=[recorded[key].pk for key in stale]).delete()
-    todo = [figure for key, figure in wanted.items() if key not in recorded or key in stale]
-    rates = selectors.exchange_rates(
+    rates = selectors.rates_with_days(
         organization=bill.customer_id,
         currency=bill.currency,
         base_currency=base,
-        days={day for f in todo for day in (f.from_date, f.to_date)},
+        days={day for f in wanted.values() for day in (f.from_date, f.to_date)},
     )
+    stale = [
+        key
+        for key, row in recorded.items()
+        if key not in wanted or not _measures(row, wanted[key], bill, base) or _later_rate(row, rates)
+    ]
+    if stale:
+        FxDifference.objects.filter(pk__in=[recorded[key].pk for key in stale]).delete()
+    todo = [figure for key, figure in wanted.items() if key not in recorded or key in stale]
     rows = []
     for figure in todo:
         from_rate, to_rate = rates[figure.from_date], rates[figure.to_date]
         if from_rate is None or to_rate is None:
             continue
-        from_base = round_money(figure.amount * from_rate, base)
-        to_base = round_money(figure.amount * to_rate, base)
+        from_base, to_base, gain = measure(figure.amount, from_rate.value, to_rate.value, base)
         rows.append(
             FxDifference(
                 organization_id=bill.customer_id,
@@ -369,11 +392,13 @@ def record_fx(*, bill: Bill) -> FxRecorded:
                 base_currency=base,
                 from_date=figure.from_date,
                 to_date=figure.to_date,
-                from_rate=from_rate,
-                to_rate=to_rate,
+                from_rate=from_rate.shown,
+                to_rate=to_rate.shown,
+                from_rate_day=from_rate.day,
+                to_rate_day=to_rate.day,
                 from_base=from_base,
                 to_base=to_base,
-                gain=from_base - to_base,
+                gain=gain,
             )
         )
     FxDifference.objects.bulk_create(rows)
@@ -386,10 +411,12 @@ def record_order_fx(*, po: PurchaseOrder) -> FxRecorded:
     return record_fx(bill=bill) if bill is not None else FxRecorded()
 
 
-def record_missing_fx(*, organization: Organization) -> int:
-    """After rates arrive (an import, a rate saved in the admin): the figures of the
-    organization's live bills in another currency that miss some. Returns how many were made."""
-    return sum(record_fx(bill=bill).created for bill in selectors.bills_missing_fx(organization))
+def record_missing_fx(*, organization: Organization, since: date | None = None) -> int:
+    """After rates arrive (an import or a rate saved in the admin, from the day ``since``; and
+    each night, for what a race left behind): the figures of the organization's live bills in
+    another currency that miss some, or that were measured at an earlier day's rate than the
+    new ones. Returns how many figures were made."""
+    return sum(record_fx(bill=bill).created for bill in selectors.bills_missing_fx(organization, since=since))
 
 
 # --------------------------------------------------------------------------------- in words
@@ -423,6 +450,15 @@ def explain(row: FxDifference) -> str:
             f"{format_money(row.to_base, base)} at {format_rate(row.to_rate)}; at the bill date's "
             f"{format_rate(row.from_rate)} it stood at {format_money(row.from_base, base)}"
         )
+    earlier = sorted(
+        {
+            used
+            for on, used in ((row.from_date, row.from_rate_day), (row.to_date, row.to_rate_day))
+            if used and used < on
+        }
+    )
+    if earlier:  # remade when the day's own rate arrives
+        text += f" (at the rate of {' and '.join(map(_day, earlier))}, the latest in the table)"
     return f"{text}: {outcome(row.gain, base)}."
 
 

@@ -387,6 +387,10 @@ class FxDifference(models.Model):
     to_date = models.DateField(help_text="The bill's date, or the payment's.")
     from_rate = models.DecimalField(max_digits=RATE_MAX_DIGITS, decimal_places=RATE_DECIMAL_PLACES)
     to_rate = models.DecimalField(max_digits=RATE_MAX_DIGITS, decimal_places=RATE_DECIMAL_PLACES)
+    # The days of the table's rows the rates come from: earlier than the dates measured when
+    # those days' own rates were not in the table yet (they replace the figure when they come).
+    from_rate_day = models.DateField(null=True, blank=True)
+    to_rate_day = models.DateField(null=True, blank=True)
     from_base = money_field()
     to_base = money_field()
     gain = money_field(help_text="Positive: a gain; negative: a loss.")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import reduce
 
-from django.db.models import Case, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models import Case, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import TruncMonth
 from django.http import Http404
 from django.utils import timezone
@@ -19,7 +20,7 @@ from orders.models import PurchaseOrder, PurchaseOrderLine, Receipt, ReceiptLine
 
 from . import matching
 from .models import Bill, BillMatch, ExchangeRate, FxDifference, Invoice, Payment
-from .money import inverse_rate
+from .money import RATE_QUANTUM, inverse_rate
 
 OVERDUE = "overdue"
 
@@ -274,6 +275,21 @@ def _as_rate(from_currency: str, rate: Decimal, currency: str) -> Decimal:
     return rate if from_currency == currency else inverse_rate(rate)
 
 
+@dataclass(frozen=True)
+class Rate:
+    """A rate as money is converted with it: the day of the table's row it comes from, and
+    units of the base currency per unit of the currency — for the opposite pair 1/rate
+    unrounded (rounding the inverse first would move large amounts by whole minor units)."""
+
+    day: date
+    value: Decimal
+
+    @property
+    def shown(self) -> Decimal:
+        """To the table's 8 places, as it is shown and recorded."""
+        return self.value.quantize(RATE_QUANTUM, rounding=ROUND_HALF_UP)
+
+
 def exchange_rate(*, organization, currency: str, base_currency: str, on: date) -> Decimal | None:
     """Units of ``base_currency`` per unit of ``currency`` on ``on`` in the organization's table:
     the latest rate dated on or before ``on``, of the pair itself or the inverse (1/rate, 8
@@ -297,9 +313,27 @@ def exchange_rates(
     """``exchange_rate`` for each of ``days``, in one query whatever their number: the rows that
     are the best for some day are read, and each day takes the best of those on or before it
     (the best row of the whole table for that day is among them)."""
+    return {
+        day: None if rate is None else _as_rate(*rate[1:], currency)
+        for day, rate in _best_rows(organization, currency, base_currency, days).items()
+    }
+
+
+def rates_with_days(
+    *, organization, currency: str, base_currency: str, days: Iterable[date]
+) -> dict[date, Rate | None]:
+    """Like ``exchange_rates``, with the day each rate is of, at full precision (FX figures)."""
+    return {
+        day: None if row is None else Rate(row[0], row[2] if row[1] == currency else Decimal(1) / row[2])
+        for day, row in _best_rows(organization, currency, base_currency, days).items()
+    }
+
+
+def _best_rows(organization, currency: str, base_currency: str, days: Iterable[date]) -> dict:
+    """{day: (the row's day, its from currency, its rate) or None}, one query for all days."""
     days = set(days)
     if not days or currency == base_currency:
-        return {day: Decimal("1") for day in days}
+        return {day: (day, currency, Decimal("1")) for day in days}
     pairs = _rates_between(organization, currency, base_currency)
     best = [pairs.filter(day__lte=day).order_by("-day", "-direct").values("pk")[:1] for day in sorted(days)]
     rows = list(
@@ -307,15 +341,15 @@ def exchange_rates(
             "day", "direct", "from_currency", "rate"
         )
     )
-    rates: dict[date, Decimal | None] = {}
+    best = {}
     for day in days:
         on_or_before = [row for row in rows if row[0] <= day]
         if on_or_before:
-            _, _, from_currency, rate = max(on_or_before, key=lambda row: (row[0], row[1]))
-            rates[day] = _as_rate(from_currency, rate, currency)
+            row_day, _, from_currency, rate = max(on_or_before, key=lambda row: (row[0], row[1]))
+            best[day] = (row_day, from_currency, rate)
         else:
-            rates[day] = None
-    return rates
+            best[day] = None
+    return best
 
 
 # ------------------------------------------------------------------------------ FX gain/loss
@@ -330,6 +364,10 @@ def fx_differences_of(bill: Bill) -> list[FxDifference]:
     )
 
 
+# A receipt line that values goods: some received in good condition, at a price.
+VALUED = {"quantity__gt": 0, "po_line__unit_price__gt": 0}
+
+
 def goods_receipts_of(bill: Bill, *, with_lines: bool = True) -> list[Receipt]:
     """The receipts of the bill's order that took goods in (a receipt of only damaged or short
     units values nothing); none for a bill entered by hand."""
@@ -337,22 +375,24 @@ def goods_receipts_of(bill: Bill, *, with_lines: bool = True) -> list[Receipt]:
         return []
     receipts = (
         Receipt.objects.filter(purchase_order_id=bill.purchase_order_id, customer_id=bill.customer_id)
-        .filter(Exists(ReceiptLine.objects.filter(receipt=OuterRef("pk"), quantity__gt=0)))
+        .filter(Exists(ReceiptLine.objects.filter(receipt=OuterRef("pk"), **VALUED)))
         .order_by("received_on", "number")
     )
     if with_lines:
         receipts = receipts.prefetch_related(
-            Prefetch("lines", ReceiptLine.objects.filter(quantity__gt=0).select_related("po_line"))
+            Prefetch("lines", ReceiptLine.objects.filter(**VALUED).select_related("po_line"))
         )
     return list(receipts)
 
 
-def bills_missing_fx(organization: Organization) -> QuerySet[Bill]:
+def bills_missing_fx(organization: Organization, *, since: date | None = None) -> QuerySet[Bill]:
     """The organization's live bills in a foreign currency with a receipt of goods or a
-    payment that has no FX figure yet (one query)."""
+    payment that has no FX figure yet — and, with ``since`` (the first day of rates that just
+    arrived), those with a figure measured on or after it at an earlier day's rate, which the
+    new rates may replace (one query)."""
     receipts_without = (
         Receipt.objects.filter(purchase_order_id=OuterRef("purchase_order_id"), customer_id=organization.pk)
-        .filter(Exists(ReceiptLine.objects.filter(receipt=OuterRef("pk"), quantity__gt=0)))
+        .filter(Exists(ReceiptLine.objects.filter(receipt=OuterRef("pk"), **VALUED)))
         .exclude(Exists(FxDifference.objects.filter(bill_id=OuterRef(OuterRef("pk")), receipt_id=OuterRef("pk"))))
     )
     payments_without = (
@@ -360,12 +400,18 @@ def bills_missing_fx(organization: Organization) -> QuerySet[Bill]:
         .exclude(status=Payment.Status.DISPUTED)
         .exclude(Exists(FxDifference.objects.filter(payment_id=OuterRef("pk"))))
     )
+    wanting = Exists(receipts_without) | Exists(payments_without)
+    if since is not None:
+        earlier = Q(from_date__gte=since, from_rate_day__lt=F("from_date")) | Q(
+            to_date__gte=since, to_rate_day__lt=F("to_date")
+        )
+        wanting |= Exists(FxDifference.objects.filter(earlier, bill_id=OuterRef("pk")))
     return (
         Bill.objects.filter(customer=organization)
         .select_related("customer")
         .exclude(status=Bill.Status.CANCELLED)
         .exclude(currency=organization.base_currency)
-        .filter(Exists(receipts_without) | Exists(payments_without))
+        .filter(wanting)
         .order_by("pk")
     )
 

@@ -809,6 +809,7 @@ def verify_payment(*, payment: Payment, by: Membership, amount_received) -> Paym
     bill.verified_total += received
     bill.settle()
     bill.save()
+    record_fx(bill=bill)  # a payment verified short settled what arrived
     invoice = bill.invoice
     if invoice is not None and invoice.status == Invoice.Status.OPEN and bill.verified_total >= invoice.total:
         invoice.mark_paid()

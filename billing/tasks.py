@@ -50,3 +50,15 @@ def remind_overdue_bills() -> int:
     from . import services
 
     return services.remind_overdue_bills()
+
+
+@shared_task
+def record_missing_fx() -> int:
+    """Beat, each night: the FX figures that rates already in the table allow but that no event
+    recorded (a payment and a rate import that committed at the same moment, say). Idempotent."""
+    from accounts.models import Organization
+
+    from . import fx
+
+    organizations = Organization.objects.filter(buys=True).order_by("pk")
+    return sum(fx.record_missing_fx(organization=organization) for organization in organizations.iterator())

@@ -199,6 +199,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.remind_overdue_bills",
         "schedule": crontab(hour=8, minute=15),
     },
+    "record-missing-fx": {
+        "task": "billing.tasks.record_missing_fx",
+        "schedule": crontab(hour=2, minute=30),  # the night's catch-up of FX figures
+    },
 }
 
 CACHES = {

@@ -107,7 +107,7 @@ def test_a_later_rate_never_lowers_what_a_re_approval_measures(trade):
     assert po.status == "confirmed"
 
 
-def test_a_rate_arriving_after_submission_does_not_change_a_recorded_none(trade):
+def test_an_increase_of_an_order_submitted_without_a_rate_is_approved_again(trade):
     po = _submit(trade, "10")  # no rate: every step applies
     request = _latest(po)
     assert po.base_rate is None and request.total_base is None
@@ -120,9 +120,13 @@ def test_a_rate_arriving_after_submission_does_not_change_a_recorded_none(trade)
     )
     order_services.accept_sales_order(so=po.sales_order, by=trade.sales)
     po.refresh_from_db()
-    order_services.confirm_purchase_order(po=po, by=trade.buyer)  # 40 % more, within the 50 % tolerance
+    order_services.confirm_purchase_order(po=po, by=trade.buyer)  # 40 % more, within the 50 % tolerance…
     po.refresh_from_db()
-    assert po.status == "confirmed" and po.base_rate is None
+    # …but it cannot be measured against the thresholds (a rate arriving later changes no recorded
+    # None), so it is approved again rather than confirmed on trust.
+    assert po.status == "supplier_accepted" and po.base_rate is None
+    again = _latest(po)
+    assert (again.kind, again.status) == ("reapproval", "pending") and "No exchange rate" in again.summary
 
 
 def test_without_a_rate_every_step_applies_and_the_approval_page_says_so(client, trade):
@@ -139,3 +143,38 @@ def test_without_a_rate_every_step_applies_and_the_approval_page_says_so(client,
         assert f"{step.position}. {step.name}</strong>" in page
         assert step.reason == "No exchange rate from EUR to USD yet: every step applies."
     assert "No exchange rate from EUR to USD yet: every step applies." in page
+
+
+def test_a_budget_with_an_unmeasured_order_on_it_always_asks_its_owner():
+    """An order committed without a rate cannot be counted in the budget's spend: rather than
+    let later orders see a remainder nobody knows, the budget's owner approves them."""
+    from datetime import timedelta
+
+    from approvals.models import Budget
+
+    trade = Trade()
+    owner = member(trade.customer, Role.APPROVER)
+    ApprovalPolicy.objects.create(organization=trade.customer)
+    today = timezone.localdate()
+    Budget.objects.create(
+        organization=trade.customer,
+        cost_center=trade.cost_center,
+        period_start=today - timedelta(days=1),
+        period_end=today + timedelta(days=1),
+        amount=Decimal("10000"),
+        owner=owner.user,
+    )
+    usd = _submit(trade, "100")
+    assert usd.status == "sent"  # well within the budget: released at once
+    trade.connection.currency = "EUR"
+    trade.connection.save()
+    eur = _submit(trade, "50")  # no EUR rate: the budget step cannot measure it, its owner approves
+    _approve_all(_latest(eur), owner)
+    eur.refresh_from_db()
+    assert eur.status == "sent" and eur.base_rate is None
+    trade.connection.currency = "USD"
+    trade.connection.save()
+    later = _submit(trade, "100")
+    step = _latest(later).steps.get()
+    assert later.status == "pending_approval" and "has no exchange rate" in step.reason
+    assert list(step.approvers.all()) == [owner.user]

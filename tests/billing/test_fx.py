@@ -243,3 +243,81 @@ def test_a_figure_is_unique_per_receipt_and_per_payment(monkeypatch):
     row.pk, row.gain = None, row.gain + 1
     with pytest.raises(IntegrityError), transaction.atomic():
         row.save()  # the gain is the difference (a check constraint)
+
+
+# --- after review: short verification, a day's own rate arriving late, the night's catch-up
+
+
+def test_a_payment_verified_short_measures_what_arrived(monkeypatch):
+    trade, bill = worked_example(monkeypatch, "USD", ("1.10", "1.12", "1.09"))
+    payment = bill.payments.get()
+    services.verify_payment(payment=payment, by=trade.receivables, amount_received="900.00")
+    row = FxDifference.objects.get(payment=payment)
+    # 900.00 EUR settled: 1,008.00 USD at the bill's 1.12, 981.00 USD at 1.09.
+    assert (row.amount, row.from_base, row.to_base, row.gain) == (
+        Decimal("900.00"),
+        Decimal("1008.00"),
+        Decimal("981.00"),
+        Decimal("27.00"),
+    )
+    set_rate(trade.customer, days_ago(1), "EUR", "USD", "1.05")
+    bill.refresh_from_db()
+    pay(trade, bill, "100.00", days_ago(1))  # the shortfall, owed again
+    measured = FxDifference.objects.filter(bill=bill, kind=IP)
+    assert sum(row.amount for row in measured) == Decimal("1000.00")  # the bill, never more
+
+
+def test_a_figure_made_before_its_days_rate_is_remade_when_that_rate_arrives(monkeypatch):
+    trade = fx_trade()
+    set_rate(trade.customer, days_ago(20), "EUR", "USD", "1.10")
+    set_rate(trade.customer, days_ago(10), "EUR", "USD", "1.12")
+    po = order_of(trade, "1000.00")
+    bill = issue_on(po, days_ago(10), monkeypatch)
+    pay(trade, bill, "1000.00", days_ago(0))  # today's rate is not in the table yet: 10 days ago's
+    row = FxDifference.objects.get(bill=bill)
+    assert (row.to_rate, row.to_rate_day, row.gain) == (Decimal("1.12"), days_ago(10), Decimal("0.00"))
+    result = fx.import_exchange_rates(
+        organization=trade.customer, data=f"date,from,to,rate\n{days_ago(0).isoformat()},EUR,USD,1.05\n"
+    )
+    assert result.fx_recorded == 1
+    row = FxDifference.objects.get(bill=bill)
+    assert (row.to_rate, row.to_rate_day, row.to_base, row.gain) == (
+        Decimal("1.05"),
+        days_ago(0),
+        Decimal("1050.00"),
+        Decimal("70.00"),
+    )
+    # A correction of the same day's rate leaves the booked figure as it is.
+    fx.import_exchange_rates(
+        organization=trade.customer, data=f"date,from,to,rate\n{days_ago(0).isoformat()},EUR,USD,1.06\n"
+    )
+    assert FxDifference.objects.get(bill=bill).to_rate == Decimal("1.05")
+
+
+def test_the_nights_catch_up_records_what_no_event_did(monkeypatch):
+    from billing import tasks
+    from billing.models import ExchangeRate
+
+    trade = fx_trade()
+    po = order_of(trade, "100.00")
+    bill = issue_on(po, days_ago(5), monkeypatch)
+    pay(trade, bill, "100.00", days_ago(1))
+    assert not FxDifference.objects.exists()  # no rate at all yet
+    ExchangeRate.objects.create(  # written behind the services' back (a race, a raw import)
+        organization=trade.customer, day=days_ago(30), from_currency="EUR", to_currency="USD", rate=Decimal("1.2")
+    )
+    assert tasks.record_missing_fx() == 1
+    assert tasks.record_missing_fx() == 0
+
+
+def test_an_inverse_rate_converts_large_amounts_to_the_minor_unit():
+    from billing import selectors
+
+    trade = fx_trade("JPY", "KWD")
+    set_rate(trade.customer, days_ago(1), "KWD", "JPY", "497.5")
+    rate = selectors.rates_with_days(
+        organization=trade.customer, currency="JPY", base_currency="KWD", days=[days_ago(0)]
+    )[days_ago(0)]
+    assert rate.day == days_ago(1) and rate.shown == Decimal("0.00201005")
+    # 100,000,000 JPY / 497.5 = 201,005.0251… KWD: rounded once, not via the 8-place rate (201,005.000).
+    assert fx.measure(Decimal("100000000"), rate.value, rate.value, "KWD")[0] == Decimal("201005.025")

@@ -7,7 +7,7 @@ from decimal import ROUND_FLOOR, Decimal
 from types import SimpleNamespace
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from billing.money import MoneyError, format_money, minor_units, parse_price, round_money
@@ -113,3 +113,63 @@ def test_parse_price_keeps_what_fits_in_the_currencys_decimals(currency, price):
     else:
         parsed = parse_price(text, currency)
         assert parsed == price and places(parsed) == minor_units(currency)
+
+
+rates = st.decimals(min_value=Decimal("0.00000001"), max_value=Decimal("100000"), places=8)
+
+
+@pytest.mark.parametrize("base", CURRENCIES)
+@FAST
+@given(data=st.data())
+def test_fx_figures_have_the_base_currencys_decimals_and_add_up(base, data):
+    """An FX figure: both base values rounded once to the base's minor unit, the gain their
+    difference, and a dearer rate later never a gain (the bill is owed)."""
+    from billing.fx import measure
+
+    amount = data.draw(decimals(10_000_000, 3, min_value=0).filter(lambda a: a > 0))
+    earlier, later = data.draw(rates), data.draw(rates)
+    from_base, to_base, gain = measure(amount, earlier, later, base)
+    for value in (from_base, to_base, gain):
+        assert places(value) == minor_units(base)
+    assert gain == from_base - to_base
+    assert from_base == round_money(amount * earlier, base)
+    if later > earlier:
+        assert gain <= 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("currency", CURRENCIES)
+@settings(max_examples=15, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_stored_lines_and_totals_keep_the_currencys_decimals(currency, data):
+    """Through the services and the database: every stored amount of an order, read back, has
+    exactly the currency's decimals (the column keeps four places for every currency), and the
+    stored totals are the sums of the stored, rounded lines."""
+    from tests.factories import Trade
+
+    trade = Trade(currency)
+    po = trade.draft(lines=[])
+    from orders import services
+
+    for _ in range(data.draw(st.integers(1, 4))):
+        quantity = data.draw(decimals(10_000, 0, min_value=1))
+        price = data.draw(decimals(100_000, minor_units(currency)))
+        tax = data.draw(tax_rates)
+        values = {"description": "Item", "unit": "ea", "quantity": str(quantity), "unit_price": str(price)}
+        services.add_line(
+            by=trade.buyer, po=po, values={**values, "tax_rate": str(tax), "cost_center": trade.cost_center}
+        )
+    po.refresh_from_db()
+    lines = list(po.lines.all())
+    q = Decimal(1).scaleb(-minor_units(currency))
+    for amount in [
+        po.subtotal,
+        po.tax_total,
+        po.total,
+        *(a for line in lines for a in (line.line_total, line.tax_amount)),
+    ]:
+        assert amount == amount.quantize(q)  # nothing beyond the minor unit is stored
+        assert places(amount.quantize(q)) == minor_units(currency)
+    assert po.subtotal == sum(line.line_total for line in lines)
+    assert po.tax_total == sum(line.tax_amount for line in lines)
+    assert po.total == po.subtotal - po.discount + po.tax_total
