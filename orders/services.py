@@ -15,7 +15,7 @@ from functools import partial
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
@@ -1769,14 +1769,21 @@ def _amended_totals(po: PurchaseOrder, lines: list[PurchaseOrderLine]) -> dict[s
 
 
 def _bill_paid_beyond(po: PurchaseOrder, total: Decimal) -> None:
-    """The order's bill never falls under what was paid on it (a cancelled line lowers it)."""
-    from billing.models import Bill  # billing builds on orders
+    """The order's bill never falls under what was paid on it, nor the order under the bills
+    by hand matched to it (a cancelled line lowers the total)."""
+    from billing.models import Bill, BillMatch  # billing builds on orders
 
     bill = Bill.objects.filter(purchase_order=po).exclude(status=Bill.Status.CANCELLED).first()
     if bill is not None and bill.paid_total > total:
         raise DomainError(
             f"{format_money(bill.paid_total, po.currency)} has been paid on {bill.number} already: the "
             f"amended total {format_money(total, po.currency)} cannot be less."
+        )
+    matched = BillMatch.objects.filter(purchase_order=po, unmatched_at__isnull=True).aggregate(s=Sum("amount"))["s"]
+    if matched and matched > total:
+        raise DomainError(
+            f"Bills matched to {po.number} amount to {format_money(matched, po.currency)}: the amended total "
+            f"{format_money(total, po.currency)} cannot be less (unmatch them first)."
         )
 
 

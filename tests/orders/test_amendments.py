@@ -481,3 +481,24 @@ def test_a_cancelled_bill_is_left_as_it_was(trade, django_capture_on_commit_call
     assert Invoice.objects.get(purchase_order=po).total == Decimal("160.00")
     assert not any("Bill" in m.subject for m in mail.outbox)
     assert "bill" not in po.events.filter(kind=OrderEvent.Kind.INVOICED).last().body
+
+
+def test_cancelling_below_the_bills_matched_by_hand_is_refused(trade):
+    from billing.models import BillMatch
+
+    po = _confirmed(trade)
+    first, second = _lines(po)
+    bill = Bill.objects.get(purchase_order=po)
+    billing_services.cancel_bill(bill=bill, by=trade.payables, reason="They sent a paper invoice")
+    paper = billing_services.create_bill(
+        by=trade.payables,
+        supplier=trade.supplier,
+        currency="USD",
+        bill_date=timezone.localdate(),
+        due_date=timezone.localdate(),
+        lines=[{"description": "Paper invoice", "quantity": "1", "unit_price": "120.00"}],
+    )
+    BillMatch.objects.create(bill=paper, purchase_order=po, amount=Decimal("120.00"), matched_by=trade.payables.user)
+    with pytest.raises(DomainError, match="Bills matched to .* amount to 120.00 USD"):
+        _amend(trade, po, {}, {first.pk})  # would leave 50.00
+    assert _amend(trade, po, {first.pk: "11"}).new_total == Decimal("160.00")
