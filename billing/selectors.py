@@ -6,7 +6,7 @@ import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from functools import reduce
 
 from django.db.models import Case, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value, When
@@ -20,7 +20,7 @@ from orders.models import PurchaseOrder, PurchaseOrderLine, Receipt, ReceiptLine
 
 from . import matching
 from .models import Bill, BillMatch, ExchangeRate, FxDifference, Invoice, Payment
-from .money import RATE_QUANTUM, inverse_rate
+from .money import inverse_rate
 
 OVERDUE = "overdue"
 
@@ -271,23 +271,25 @@ def _rates_between(organization, currency: str, base_currency: str) -> QuerySet[
     )
 
 
-def _as_rate(from_currency: str, rate: Decimal, currency: str) -> Decimal:
-    return rate if from_currency == currency else inverse_rate(rate)
-
-
 @dataclass(frozen=True)
 class Rate:
-    """A rate as money is converted with it: the day of the table's row it comes from, and
-    units of the base currency per unit of the currency — for the opposite pair 1/rate
-    unrounded (rounding the inverse first would move large amounts by whole minor units)."""
+    """A row of the table read for a currency: its day, its rate, and whether it is of the pair
+    itself (``direct``) or of the opposite pair (then inverted)."""
 
     day: date
-    value: Decimal
+    rate: Decimal
+    direct: bool = True
+
+    @property
+    def value(self) -> Decimal:
+        """Units of the base currency per unit of the currency as money is converted: for the
+        opposite pair 1/rate unrounded (rounding first would move large amounts by minor units)."""
+        return self.rate if self.direct else Decimal(1) / self.rate
 
     @property
     def shown(self) -> Decimal:
-        """To the table's 8 places, as it is shown and recorded."""
-        return self.value.quantize(RATE_QUANTUM, rounding=ROUND_HALF_UP)
+        """To the table's 8 places, as it is shown and recorded (and approvals measure)."""
+        return self.rate if self.direct else inverse_rate(self.rate)
 
 
 def exchange_rate(*, organization, currency: str, base_currency: str, on: date) -> Decimal | None:
@@ -301,10 +303,10 @@ def exchange_rate(*, organization, currency: str, base_currency: str, on: date) 
         _rates_between(organization, currency, base_currency)
         .filter(day__lte=on)
         .order_by("-day", "-direct")
-        .values_list("from_currency", "rate")
+        .values_list("day", "rate", "direct")
         .first()
     )
-    return None if best is None else _as_rate(best[0], best[1], currency)
+    return None if best is None else Rate(best[0], best[1], bool(best[2])).shown
 
 
 def exchange_rates(
@@ -313,40 +315,30 @@ def exchange_rates(
     """``exchange_rate`` for each of ``days``, in one query whatever their number: the rows that
     are the best for some day are read, and each day takes the best of those on or before it
     (the best row of the whole table for that day is among them)."""
-    return {
-        day: None if rate is None else _as_rate(*rate[1:], currency)
-        for day, rate in _best_rows(organization, currency, base_currency, days).items()
-    }
+    rates = rates_with_days(organization=organization, currency=currency, base_currency=base_currency, days=days)
+    return {day: None if rate is None else rate.shown for day, rate in rates.items()}
 
 
 def rates_with_days(
     *, organization, currency: str, base_currency: str, days: Iterable[date]
 ) -> dict[date, Rate | None]:
-    """Like ``exchange_rates``, with the day each rate is of, at full precision (FX figures)."""
-    return {
-        day: None if row is None else Rate(row[0], row[2] if row[1] == currency else Decimal(1) / row[2])
-        for day, row in _best_rows(organization, currency, base_currency, days).items()
-    }
-
-
-def _best_rows(organization, currency: str, base_currency: str, days: Iterable[date]) -> dict:
-    """{day: (the row's day, its from currency, its rate) or None}, one query for all days."""
+    """Like ``exchange_rates``, as ``Rate``s: with the day each is of, at full precision (FX)."""
     days = set(days)
     if not days or currency == base_currency:
-        return {day: (day, currency, Decimal("1")) for day in days}
+        return {day: Rate(day, Decimal("1")) for day in days}
     pairs = _rates_between(organization, currency, base_currency)
-    best = [pairs.filter(day__lte=day).order_by("-day", "-direct").values("pk")[:1] for day in sorted(days)]
+    queries = [pairs.filter(day__lte=day).order_by("-day", "-direct").values("pk")[:1] for day in sorted(days)]
     rows = list(
-        pairs.filter(reduce(operator.or_, (Q(pk=Subquery(query)) for query in best))).values_list(
-            "day", "direct", "from_currency", "rate"
+        pairs.filter(reduce(operator.or_, (Q(pk=Subquery(query)) for query in queries))).values_list(
+            "day", "direct", "rate"
         )
     )
     best = {}
     for day in days:
         on_or_before = [row for row in rows if row[0] <= day]
         if on_or_before:
-            row_day, _, from_currency, rate = max(on_or_before, key=lambda row: (row[0], row[1]))
-            best[day] = (row_day, from_currency, rate)
+            row_day, direct, rate = max(on_or_before, key=lambda row: (row[0], row[1]))
+            best[day] = Rate(row_day, rate, bool(direct))
         else:
             best[day] = None
     return best

@@ -161,7 +161,7 @@ def revise_documents(*, po: PurchaseOrder, lines: list[PurchaseOrderLine]) -> tu
     for document, model in ((invoice, InvoiceLine), (bill, BillLine)):
         if document.status == document.Status.CANCELLED:
             continue
-        model.objects.filter(**{"invoice" if model is InvoiceLine else "bill": document}).delete()
+        document.lines.all().delete()
         _copy_lines(model, document, counted)
         for name, value in amounts.items():
             setattr(document, name, value)

@@ -456,12 +456,12 @@ def record_event(po: PurchaseOrder, kind: str, *, by: Membership | None = None, 
     )
 
 
-def _fsm(obj, name: str, what: str, **kwargs) -> None:
+def _fsm(obj, name: str, what: str, *, noun: str = "This order", **kwargs) -> None:
     """Run a transition; an illegal one is refused with a sentence, never silently."""
     try:
         getattr(obj, name)(**kwargs)
     except TransitionNotAllowed:
-        raise DomainError(f"This order is {obj.get_status_display().lower()}: it cannot be {what} now.") from None
+        raise DomainError(f"{noun} is {obj.get_status_display().lower()}: it cannot be {what} now.") from None
 
 
 def _require_active(po: PurchaseOrder) -> None:
@@ -1895,7 +1895,6 @@ def _ask_supplier(po: PurchaseOrder, amendment: Amendment, lines, *, by: Members
         to_supplier=True,
         amendment=amendment,
         amendment_lines=lines,
-        amendment_words=_amendment_words(amendment, lines),
     )
 
 
@@ -1919,15 +1918,6 @@ def _lock_amendment_for_supplier(amendment: Amendment, by: Membership) -> tuple[
     return po, so, Amendment.objects.select_for_update().get(pk=amendment.pk, purchase_order=po)
 
 
-def _fsm_amendment(amendment: Amendment, name: str, what: str, **kwargs) -> None:
-    try:
-        getattr(amendment, name)(**kwargs)
-    except TransitionNotAllowed:
-        raise DomainError(
-            f"Amendment {amendment.number} is {amendment.get_status_display().lower()}: it cannot be {what} now."
-        ) from None
-
-
 @transaction.atomic
 def accept_amendment(*, amendment: Amendment, by: Membership) -> Amendment:
     """The supplier accepts: the order publishes the amendment as its next revision, the sales
@@ -1936,7 +1926,14 @@ def accept_amendment(*, amendment: Amendment, by: Membership) -> Amendment:
 
     require(by, "orders.accept_amendment")
     po, so, amendment = _lock_amendment_for_supplier(amendment, by)
-    _fsm_amendment(amendment, "accept", "accepted", by=by.user, revision_number=po.revision_number + 1)
+    _fsm(
+        amendment,
+        "accept",
+        "accepted",
+        noun=f"Amendment {amendment.number}",
+        by=by.user,
+        revision_number=po.revision_number + 1,
+    )
     _require_amendable(po)
     lines = list(po.lines.order_by("position", "pk"))
     by_pk = {line.pk: line for line in lines}
@@ -1995,7 +1992,7 @@ def decline_amendment(*, amendment: Amendment, by: Membership, reason: str) -> A
     po, _, amendment = _lock_amendment_for_supplier(amendment, by)
     _require_active(po)
     reason = _clean_text(reason, "reason", required=True, limit=1000)
-    _fsm_amendment(amendment, "decline", "declined", by=by.user, reason=reason)
+    _fsm(amendment, "decline", "declined", noun=f"Amendment {amendment.number}", by=by.user, reason=reason)
     amendment.save()
     record_event(
         po,
@@ -2026,7 +2023,7 @@ def withdraw_amendment(*, amendment: Amendment, by: Membership) -> Amendment:
     )
     amendment = Amendment.objects.select_for_update().get(pk=amendment.pk, purchase_order=po)
     was_proposed = amendment.status == Amendment.Status.PROPOSED
-    _fsm_amendment(amendment, "withdraw", "withdrawn", by=by.user)
+    _fsm(amendment, "withdraw", "withdrawn", noun=f"Amendment {amendment.number}", by=by.user)
     amendment.save()
     approvals.withdraw_open_requests(po)
     if was_proposed:  # before, only the customer knew of it (its approval panel says it ended)

@@ -199,3 +199,14 @@ def test_the_suppliers_home_lists_amendments_to_answer(client, trade):
     assert "Amendments asked by customers" in home
     listed = client.get(url("so-list", trade.supplier) + "?status=amendment").content.decode()
     assert po.sales_order.number in listed
+
+
+@pytest.mark.parametrize("count", [2, 10])
+def test_the_amend_form_query_count_does_not_grow_with_lines(client, trade, django_assert_max_num_queries, count):
+    po = trade.confirmed(
+        lines=[{"description": f"Item {n}", "quantity": "1", "unit": "ea", "unit_price": "1.00"} for n in range(count)]
+    )
+    client.force_login(trade.buyer.user)
+    with django_assert_max_num_queries(10):  # the same with 2 lines or 10
+        response = client.get(url("po-amend", trade.customer, number=po.number))
+    assert response.status_code == 200
