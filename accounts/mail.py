@@ -6,13 +6,14 @@ is a no-op) and schedules ``accounts.tasks.deliver_email`` with ``transaction.on
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils.module_loading import import_string
+
+from procurement.background import enqueue_on_commit
 
 from .models import Organization, OutboundEmail
 
@@ -52,7 +53,7 @@ def queue_email(
             )
     except IntegrityError:
         return OutboundEmail.objects.get(key=key)
-    transaction.on_commit(partial(tasks.deliver_email.delay, email.pk))
+    enqueue_on_commit(tasks.deliver_email, email.pk)  # a broker outage leaves it queued for the sweep
     return email
 
 

@@ -9,6 +9,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .mail import render_attachment
@@ -60,15 +61,22 @@ def deliver_email(self, email_id: int) -> str:
     return "failed"
 
 
+# A queued row older than this never reached a worker (the broker was down when it was queued).
+STUCK_AFTER = timedelta(minutes=5)
+
+
 @shared_task
-def retry_failed_emails() -> int:
-    """Beat: give failed messages of the last day another go (until MAX_ATTEMPTS)."""
-    since = timezone.now() - timedelta(days=1)
-    ids = list(
-        OutboundEmail.objects.filter(
-            status=OutboundEmail.Status.FAILED, attempts__lt=MAX_ATTEMPTS, created_at__gte=since
-        ).values_list("pk", flat=True)[:500]
+def deliver_pending_emails() -> int:
+    """Beat: queue again what is still to send — failed messages of the last day (until
+    MAX_ATTEMPTS) and messages still queued after STUCK_AFTER, whose task never reached the
+    broker. ``deliver_email`` locks the row and skips what is sent, so a message queued twice
+    (its own task arriving late, say) is still sent once."""
+    now = timezone.now()
+    pending = OutboundEmail.objects.filter(
+        Q(status=OutboundEmail.Status.FAILED, attempts__lt=MAX_ATTEMPTS, created_at__gte=now - timedelta(days=1))
+        | Q(status=OutboundEmail.Status.QUEUED, created_at__lt=now - STUCK_AFTER)
     )
+    ids = list(pending.order_by("created_at").values_list("pk", flat=True)[:500])
     for email_id in ids:
         deliver_email.delay(email_id)
     return len(ids)

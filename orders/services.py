@@ -10,7 +10,6 @@ import io
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -29,6 +28,7 @@ from accounts.services import next_document_number
 from approvals import services as approvals
 from billing import tasks as billing_tasks
 from billing.money import CURRENCIES, MoneyError, decimal_places, format_money, parse_decimal, parse_price
+from procurement.background import enqueue_on_commit
 from procurement.errors import DomainError, NotAllowed
 from procurement.validators import no_markup
 
@@ -1244,9 +1244,9 @@ def confirm_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrde
         body=f"Confirmed at {_money(po)} (revision {po.revision_number}).",
     )
     notify(po, "order_confirmed", to_customer=True, to_supplier=True)
-    # The invoice and the bill, by a Celery task after commit (robust: a broker that is down
-    # never fails the confirmation; the task is idempotent and may be run again for the order).
-    transaction.on_commit(partial(billing_tasks.issue_documents.delay, po.pk), robust=True)
+    # The invoice and the bill, by a Celery task after commit: a broker that is down never fails
+    # the confirmation (the beat sweep queues it again; the task is idempotent).
+    enqueue_on_commit(billing_tasks.issue_documents, po.pk)
     return po
 
 

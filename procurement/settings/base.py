@@ -50,6 +50,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.IdleSessionMiddleware",
+    # After messages: tells the person when their action's background work waits for the broker.
+    "procurement.background.DeferredWorkMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.ActiveOrganizationMiddleware",
@@ -105,6 +108,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "accounts:login"
+# A session ends after SESSION_IDLE_MINUTES without a request (accounts.middleware), and at the
+# latest SESSION_COOKIE_AGE after log-in, however active.
+SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=60)
+SESSION_MAX_HOURS = env.int("SESSION_MAX_HOURS", default=12)
+SESSION_COOKIE_AGE = SESSION_MAX_HOURS * 60 * 60
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
@@ -118,6 +126,9 @@ AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# …and one address spraying passwords at many accounts is paused for all of them (accounts.auth).
+AXES_HANDLER = "accounts.auth.LockoutHandler"
+AXES_IP_FAILURE_LIMIT = env.int("AXES_IP_FAILURE_LIMIT", default=20)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_USERNAME_CALLABLE = "accounts.auth.axes_username"
@@ -175,7 +186,13 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A task taken by a worker that dies before acknowledging it (acks_late) is handed out again
 # once it has been unacknowledged this long: longer than any task runs.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    # A broker that is down answers at once; one that is unreachable must not hold a request long.
+    "socket_connect_timeout": 2,
+}
+# Publishing a task tries a little, then gives up (procurement.background.enqueue tells the person).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
@@ -187,9 +204,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "approvals.tasks.send_approval_reminders",
         "schedule": crontab(hour=8, minute=0),  # each morning; a step is reminded once a day
     },
-    "retry-failed-emails": {
-        "task": "accounts.tasks.retry_failed_emails",
-        "schedule": timedelta(minutes=10),
+    "deliver-pending-emails": {
+        "task": "accounts.tasks.deliver_pending_emails",
+        "schedule": timedelta(minutes=5),  # failed ones again, and queued ones the broker never took
     },
     "issue-missing-documents": {
         "task": "billing.tasks.issue_missing_documents",

@@ -7,7 +7,7 @@ from django.db import transaction
 from accounts import services
 from accounts.mail import queue_email
 from accounts.models import OutboundEmail
-from accounts.tasks import deliver_email, retry_failed_emails
+from accounts.tasks import deliver_email, deliver_pending_emails
 from tests.factories import OrganizationFactory, member
 
 
@@ -70,7 +70,7 @@ def test_a_failing_provider_never_fails_the_action(db, settings, django_capture_
     email = OutboundEmail.objects.get()
     assert email.status == "failed" and "provider down" in email.last_error
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert retry_failed_emails.apply().get() == 1
+    assert deliver_pending_emails.apply().get() == 1
     email.refresh_from_db()
     assert email.status == "sent" and len(mail.outbox) == 1
 
