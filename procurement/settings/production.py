@@ -43,3 +43,13 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+
+# --- ops --- JSON logs unless LOG_FORMAT=text; media on the volume or S3 (see base.py's ops block)
+from procurement.observability import logging_config  # noqa: E402
+
+from .base import LOG_LEVEL, MEDIA_STORAGE_BACKEND  # noqa: E402
+
+LOG_FORMAT = env("LOG_FORMAT", default="json")
+LOGGING = logging_config(fmt=LOG_FORMAT, level=LOG_LEVEL)
+STORAGES["default"] = MEDIA_STORAGE_BACKEND
+# --- end ops ---
