@@ -170,7 +170,8 @@ class PrivateExceptionReporterFilter(SafeExceptionReporterFilter):
 
 
 def init_sentry(*, dsn: str, environment: str, release: str | None, traces_sample_rate: float) -> None:
-    """Sentry with its Django and Celery integrations, never sending personal data."""
+    """Sentry with its Django and Celery integrations: no personal data (user e-mails, IPs,
+    cookies) and no request bodies."""
     import sentry_sdk
     from sentry_sdk.integrations.celery import CeleryIntegration
     from sentry_sdk.integrations.django import DjangoIntegration
@@ -180,6 +181,7 @@ def init_sentry(*, dsn: str, environment: str, release: str | None, traces_sampl
         environment=environment,
         release=release or None,
         send_default_pii=False,
+        max_request_body_size="never",  # no posted values, like the logs
         traces_sample_rate=traces_sample_rate,
         integrations=[DjangoIntegration(), CeleryIntegration()],
     )

@@ -182,10 +182,11 @@ def test_sentry_starts_only_with_a_dsn_and_then_replaces_admin_emails(tmp_path):
     dsn = f"https://key@127.0.0.1:{free_port()}/1"
     options = (
         "c = sentry_sdk.get_client(); "
-        "print(c.is_active(), c.options['send_default_pii'], c.options['environment'], settings.ADMINS)"
+        "print(c.is_active(), c.options['send_default_pii'], c.options['max_request_body_size'], "
+        "c.options['environment'], settings.ADMINS)"
     )
     assert _settings_in_subprocess(tmp_path, options, ADMINS=admins, SENTRY_DSN=dsn, SENTRY_ENVIRONMENT="staging") == (
-        "True False staging []"
+        "True False never staging []"
     )
 
 
