@@ -112,6 +112,15 @@ class RequestContextFilter(logging.Filter):
         return True
 
 
+class TextLogFormatter(logging.Formatter):
+    """The demo's readable lines, with the request id in brackets when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        request_id = getattr(record, "request_id", None)
+        record.request_tag = f" [{request_id}]" if request_id else ""
+        return super().format(record)
+
+
 class JsonLogFormatter(JsonFormatter):
     """One JSON object a line; the time in ISO 8601, UTC."""
 
@@ -129,7 +138,8 @@ def logging_config(*, fmt: str, level: str) -> dict[str, Any]:
     """``LOGGING`` for ``fmt`` "json" (production) or "text" (the embedded demo)."""
     formatters = {
         "text": {
-            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+            "()": "procurement.observability.TextLogFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s%(request_tag)s %(message)s",
         },
         "json": {
             "()": "procurement.observability.JsonLogFormatter",

@@ -127,10 +127,20 @@ def test_a_celery_task_logs_its_id_and_name(db, json_log, settings):
     assert line["message"].startswith(f"e-mail {email.pk} failed (attempt 1)")
 
 
-def test_text_logs_stay_readable_in_the_demo():
-    config = logging_config(fmt="text", level="INFO")
-    assert "()" not in config["formatters"]["main"]
-    assert config["formatters"]["main"]["format"].startswith("%(asctime)s %(levelname)s")
+def test_text_logs_stay_readable_in_the_demo(client, db, settings):
+    logging.config.dictConfig(logging_config(fmt="text", level="INFO"))
+    buffer = io.StringIO()
+    (handler,) = logging.getLogger().handlers
+    handler.setStream(buffer)
+    try:
+        logging.getLogger("accounts").warning("outside a request")
+        client.get("/no-such-page/", HTTP_X_REQUEST_ID="demo-request-0001")
+    finally:
+        logging.config.dictConfig(settings.LOGGING)
+        logging.getLogger().handlers[:] = []
+    first, second = buffer.getvalue().splitlines()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} WARNING accounts outside a request", first)
+    assert second.endswith(" WARNING django.request [demo-request-0001] Not Found: /no-such-page/")
 
 
 def test_admins_come_from_the_environment():
@@ -191,6 +201,6 @@ def test_sentry_starts_only_with_a_dsn_and_then_replaces_admin_emails(tmp_path):
 
 
 def test_production_logs_json_and_the_demo_text(tmp_path):
-    code = "print(settings.LOGGING['formatters']['main'].get('()', 'text'))"
+    code = "print(settings.LOGGING['formatters']['main']['()'])"
     assert _settings_in_subprocess(tmp_path, code) == "procurement.observability.JsonLogFormatter"
-    assert _settings_in_subprocess(tmp_path, code, LOG_FORMAT="text") == "text"
+    assert _settings_in_subprocess(tmp_path, code, LOG_FORMAT="text") == "procurement.observability.TextLogFormatter"
