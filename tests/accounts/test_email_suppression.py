@@ -8,11 +8,13 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -226,3 +228,23 @@ def test_production_refuses_the_webhook_without_a_secret(tmp_path):
     root = Path(__file__).resolve().parent.parent.parent
     result = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True)
     assert result.stdout.strip() == "AnymailInsecureWebhookWarning", result.stderr
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_events_of_one_address_make_one_row():
+    """The ESP sends a bounce and a complaint of one address at once (and retries): one row,
+    no error, the latest event describing it."""
+
+    def receive(payload):
+        try:
+            return post(payload).status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = list(pool.map(receive, [BOUNCE, COMPLAINT] * 6))
+    assert statuses == [200] * 12
+    (row,) = EmailSuppression.objects.all()
+    assert row.reason == EmailSuppression.Reason.COMPLAINED
+    assert row.first_seen_at.date().isoformat() == "2019-11-05"
