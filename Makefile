@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | $(PYTHON) -c "import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:12])")
 
-.PHONY: run test bench lint format install clean
+.PHONY: run test bench lint format install clean audit
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ test: $(STAMP)
 # Against PostgreSQL (DATABASE_URL, default a tandem_bench database on this machine): see bench/run.py.
 bench: $(STAMP)
 	$(PY) -m bench.run
+
+# Known vulnerabilities of the pinned packages (pip-audit against OSV): exit 0 clean,
+# 1 vulnerable, 2 the audit could not run (the service unreachable) — see .ci/audit.py.
+audit: $(STAMP)
+	$(PY) .ci/audit.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -12,6 +12,7 @@ from .models import (
     Connection,
     ConnectionEvent,
     DocumentSequence,
+    EmailSuppression,
     Location,
     MemberInvitation,
     Membership,
@@ -21,6 +22,7 @@ from .models import (
     TolerancePolicy,
     User,
 )
+from .suppressions import lift_email_suppression
 
 
 @admin.register(User)
@@ -172,6 +174,42 @@ class OutboundEmailAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(EmailSuppression)
+class EmailSuppressionAdmin(admin.ModelAdmin):
+    """Addresses the ESP reported (bounce, complaint): platform superusers read them and lift one
+    when its owner has fixed the mailbox; rows are written only by the webhook's service."""
+
+    list_display = ["address", "reason", "description", "provider", "first_seen_at", "last_seen_at"]
+    list_filter = ["reason", "provider"]
+    search_fields = ["address"]
+    readonly_fields = [f.name for f in EmailSuppression._meta.fields]
+    actions = ["lift"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_lift_permission(self, request):
+        return request.user.is_superuser
+
+    @admin.action(description="Lift: send to these addresses again", permissions=["lift"])
+    def lift(self, request, queryset):
+        for suppression in queryset:
+            lift_email_suppression(suppression=suppression, by=request.user)
+        self.message_user(request, f"{len(queryset)} address(es) will be sent e-mail again.")
 
 
 class _ReadOnlyRecordAdmin(admin.ModelAdmin):

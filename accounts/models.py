@@ -497,6 +497,7 @@ class OutboundEmail(models.Model):
         QUEUED = "queued", "Queued"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
+        SUPPRESSED = "suppressed", "Not sent: every recipient bounced or complained"
 
     key = models.CharField(max_length=200, unique=True, help_text="Idempotency key of the message.")
     organization = models.ForeignKey(Organization, on_delete=models.SET_NULL, null=True, blank=True)
@@ -511,6 +512,9 @@ class OutboundEmail(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     provider_message_id = models.CharField(max_length=200, blank=True)
+    suppressed = models.JSONField(
+        default=list, blank=True, help_text="Recipients left out: their address bounced or complained."
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     sent_at = models.DateTimeField(null=True, blank=True)
 
@@ -520,3 +524,32 @@ class OutboundEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} → {', '.join(self.to)} ({self.status})"
+
+
+class EmailSuppression(models.Model):
+    """An address the ESP reported as bounced, complained about (spam) or rejected, through
+    anymail's tracking webhook. The outbox sends it nothing more; the organization's admins see
+    it next to the member or the notification address. One row per address, whatever the
+    number of events; a platform admin lifts it (``accounts.services.lift_email_suppression``)."""
+
+    class Reason(models.TextChoices):
+        BOUNCED = "bounced", "bounced"
+        COMPLAINED = "complained", "marked as spam"
+        REJECTED = "rejected", "rejected by the provider"
+
+    address = models.EmailField(unique=True)
+    reason = models.CharField(max_length=12, choices=Reason.choices)
+    description = models.CharField(max_length=500, blank=True, help_text="The provider's words for the last event.")
+    provider = models.CharField(max_length=50, blank=True)
+    provider_event_id = models.CharField(max_length=200, blank=True)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(address=Lower("address")), name="suppression_address_lowercase")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.address} {self.get_reason_display()} ({self.last_seen_at:%Y-%m-%d})"

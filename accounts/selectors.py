@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from .models import (
     Connection,
+    EmailSuppression,
     Location,
     MemberInvitation,
     Membership,
@@ -174,3 +175,11 @@ def supplier_tolerance_for(*, organization: Organization, pk: int) -> SupplierTo
     if override is None:
         raise Http404("No such override.")
     return override
+
+
+def email_suppressions_for(addresses: list[str]) -> dict[str, EmailSuppression]:
+    """The suppressions (bounced, complained) of ``addresses``, by lower-case address."""
+    wanted = {address.strip().lower() for address in addresses if address}
+    if not wanted:
+        return {}
+    return {s.address: s for s in EmailSuppression.objects.filter(address__in=wanted)}

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from .mail import render_attachment
 from .models import OutboundEmail
+from .selectors import email_suppressions_for
 
 log = logging.getLogger(__name__)
 
@@ -23,16 +24,26 @@ MAX_ATTEMPTS = 6
 @shared_task(bind=True, acks_late=True, max_retries=MAX_ATTEMPTS)
 def deliver_email(self, email_id: int) -> str:
     """Send one outbox message once. A retry finds it sent and does nothing; a failing
-    provider marks it failed (and retries later) without failing anyone's action."""
+    provider marks it failed (and retries later) without failing anyone's action. Addresses
+    that bounced or complained (EmailSuppression) are left out and listed on the row; with
+    nobody left, the message is marked suppressed and not sent."""
     with transaction.atomic():
         email = OutboundEmail.objects.select_for_update().filter(pk=email_id).first()
-        if email is None or email.status == OutboundEmail.Status.SENT:
+        if email is None or email.status in (OutboundEmail.Status.SENT, OutboundEmail.Status.SUPPRESSED):
             return "nothing to do"
+        suppressed = email_suppressions_for(email.to)
+        email.suppressed = sorted(address for address in email.to if address.lower() in suppressed)
+        recipients = [address for address in email.to if address not in email.suppressed]
+        if not recipients:
+            email.status = OutboundEmail.Status.SUPPRESSED
+            email.last_error = ""
+            email.save(update_fields=["status", "suppressed", "last_error"])
+            return "suppressed"
         message = EmailMultiAlternatives(
             subject=email.subject,
             body=email.body_text,
             from_email=settings.DEFAULT_FROM_EMAIL,
-            to=email.to,
+            to=recipients,
         )
         if email.body_html:
             message.attach_alternative(email.body_html, "text/html")
@@ -45,7 +56,7 @@ def deliver_email(self, email_id: int) -> str:
             log.warning("e-mail %s failed (attempt %s): %s", email.pk, email.attempts, exc)
             email.status = OutboundEmail.Status.FAILED
             email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            email.save(update_fields=["status", "attempts", "last_error"])
+            email.save(update_fields=["status", "attempts", "last_error", "suppressed"])
             failed = exc
         else:
             status = getattr(message, "anymail_status", None)
@@ -54,7 +65,9 @@ def deliver_email(self, email_id: int) -> str:
             email.last_error = ""
             message_id = getattr(status, "message_id", None)  # set by anymail backends
             email.provider_message_id = "" if message_id is None else str(message_id)[:200]
-            email.save(update_fields=["status", "attempts", "sent_at", "last_error", "provider_message_id"])
+            email.save(
+                update_fields=["status", "attempts", "sent_at", "last_error", "provider_message_id", "suppressed"]
+            )
             return "sent"
     if not self.request.is_eager and email.attempts < MAX_ATTEMPTS:
         raise self.retry(exc=failed, countdown=30 * 2**email.attempts)

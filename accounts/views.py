@@ -263,10 +263,15 @@ class OrganizationSettingsView(OrgView):
         return self.show(OrganizationSettingsForm(instance=self.org))
 
     def show(self, form):
+        address = self.org.notification_email
         return render(
             self.request,
             self.template_name,
-            {"form": form, "locations": selectors.locations_of(self.org)},
+            {
+                "form": form,
+                "locations": selectors.locations_of(self.org),
+                "notification_bounce": selectors.email_suppressions_for([address]).get(address.lower()),
+            },
         )
 
     def post(self, request, org_slug):
@@ -396,11 +401,14 @@ class MembersView(OrgView):
     template_name = "accounts/members.html"
 
     def render_page(self, form):
+        members = list(selectors.members_of(self.org))
+        bounces = selectors.email_suppressions_for([m.user.email for m in members])
         return render(
             self.request,
             self.template_name,
             {
-                "members": selectors.members_of(self.org),
+                # (membership, its address's bounce or complaint or None)
+                "members": [(m, bounces.get(m.user.email.lower())) for m in members],
                 "invitations": selectors.open_invitations_of(self.org),
                 "form": form,
             },

@@ -1,3 +1,4 @@
+from anymail import urls as anymail_urls
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponse
@@ -15,6 +16,9 @@ urlpatterns = [
     path("", HomeRedirectView.as_view(), name="home"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    # The ESP's webhooks (bounces and complaints: accounts/webhooks.py). anymail marks them
+    # login_not_required and checks the basic-auth WEBHOOK_SECRET (ANYMAIL_WEBHOOK_SECRET).
+    path("anymail/", include(anymail_urls)),
     path("", include("accounts.urls")),
     path("", include("orders.urls")),
     path("", include("approvals.urls")),

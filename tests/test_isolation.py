@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from anymail import urls as anymail_urls
 from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
@@ -38,6 +39,8 @@ PUBLIC = {
     "accounts:password-reset-complete",
     "accounts:member-invitation",
     "accounts:connection-invitation",
+    # The ESPs' webhooks: anymail checks the basic-auth WEBHOOK_SECRET (tests/accounts/test_email_suppression.py).
+    *(f"anymail:{pattern.name}" for pattern in anymail_urls.urlpatterns),
 }
 PROJECT_APPS = ("accounts", "orders", "billing", "approvals", "guardian", "auth")
 

@@ -232,15 +232,61 @@ CACHES = {
 
 MESSAGE_TAGS = {40: "danger"}
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "axes": {"level": "WARNING"},
-        "celery": {"level": "WARNING"},
-        "weasyprint": {"level": "WARNING"},
-        "fontTools": {"level": "WARNING"},
-    },
-}
+# --- ops --- logs, errors, media storage (procurement/observability.py; README "Operations")
+from procurement.observability import init_sentry, logging_config, parse_admins  # noqa: E402
+
+# Every response carries X-Request-ID (first middleware); the view's user and organization ids
+# join the request id on every log line (after the tenancy middleware).
+MIDDLEWARE = ["procurement.observability.RequestIdMiddleware", *MIDDLEWARE]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("accounts.middleware.ActiveOrganizationMiddleware") + 1,
+    "procurement.observability.RequestContextMiddleware",
+)
+# Readable text lines for the demo; one JSON object a line with LOG_FORMAT=json (production's default).
+LOG_FORMAT = env("LOG_FORMAT", default="text")
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOGGING = logging_config(fmt=LOG_FORMAT, level=LOG_LEVEL)
+# A Celery worker keeps these handlers (and their request/task fields) instead of its own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Errors: Sentry when SENTRY_DSN is set, otherwise Django's error e-mails to ADMINS
+# ("Ann Ops <ann@example.com>,bob@example.com"), which never show what was posted.
+SENTRY_DSN = env("SENTRY_DSN", default="")
+ADMINS = [] if SENTRY_DSN else parse_admins(env("ADMINS", default=""))
+DEFAULT_EXCEPTION_REPORTER_FILTER = "procurement.observability.PrivateExceptionReporterFilter"
+if SENTRY_DSN:
+    init_sentry(
+        dsn=SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", default="production"),
+        release=env("SENTRY_RELEASE", default=""),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
+
+# Media (proofs of payment): the local volume (MEDIA_ROOT) unless MEDIA_STORAGE=s3, then a
+# private bucket of any S3-compatible store. Files are only ever served through the app's
+# authorized views (no public URL, no MEDIA_URL route).
+MEDIA_STORAGE = env("MEDIA_STORAGE", default="local")
+if MEDIA_STORAGE == "s3":
+    MEDIA_STORAGE_BACKEND = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("AWS_STORAGE_BUCKET_NAME"),
+            "endpoint_url": env("AWS_S3_ENDPOINT_URL", default=None),
+            "region_name": env("AWS_S3_REGION_NAME", default=None),
+            "access_key": env("AWS_ACCESS_KEY_ID", default=None),
+            "secret_key": env("AWS_SECRET_ACCESS_KEY", default=None),
+            "location": env("AWS_LOCATION", default=""),
+            "default_acl": None,  # the bucket's policy decides: private
+            "querystring_auth": True,  # a URL, if one is ever made, is signed and expires
+            "file_overwrite": False,
+            "addressing_style": env("AWS_S3_ADDRESSING_STYLE", default=None),
+        },
+    }
+elif MEDIA_STORAGE == "local":
+    MEDIA_STORAGE_BACKEND = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+else:
+    from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+
+    raise ImproperlyConfigured(f"MEDIA_STORAGE must be 'local' or 's3', not {MEDIA_STORAGE!r}.")
+STORAGES = {**STORAGES, "default": MEDIA_STORAGE_BACKEND}
+# --- end ops ---

@@ -43,3 +43,20 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+
+# --- ops --- JSON logs unless LOG_FORMAT=text; media on the volume or S3 (see base.py's ops block)
+import warnings  # noqa: E402
+
+from anymail.exceptions import AnymailInsecureWebhookWarning  # noqa: E402
+
+from procurement.observability import logging_config  # noqa: E402
+
+from .base import LOG_LEVEL, MEDIA_STORAGE_BACKEND  # noqa: E402
+
+LOG_FORMAT = env("LOG_FORMAT", default="json")
+LOGGING = logging_config(fmt=LOG_FORMAT, level=LOG_LEVEL)
+STORAGES["default"] = MEDIA_STORAGE_BACKEND
+# The ESP's webhooks refuse to run without ANYMAIL_WEBHOOK_SECRET (anymail only warns):
+# anyone could otherwise report bounces and stop our e-mail to any address.
+warnings.filterwarnings("error", category=AnymailInsecureWebhookWarning)
+# --- end ops ---
