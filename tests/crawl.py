@@ -30,6 +30,44 @@ SKIP = (
 )
 
 
+# The headers every response carries (procurement/settings/base.py, "security headers").
+POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "font-src": "'self'",
+    "connect-src": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+    "base-uri": "'none'",
+    "object-src": "'none'",
+}
+PERMISSIONS_OFF = ("camera=()", "microphone=()", "geolocation=()", "payment=()", "usb=()")
+
+
+def csp_directives(header: str) -> dict[str, str]:
+    directives = {}
+    for part in header.split(";"):
+        name, _, value = part.strip().partition(" ")
+        if name:
+            directives[name] = value.strip()
+    return directives
+
+
+def assert_security_headers(response, *, signed_in: bool, where: str) -> None:
+    assert csp_directives(response.get("Content-Security-Policy", "")) == POLICY, where
+    assert response.get("Referrer-Policy") == "same-origin", where
+    assert response.get("X-Content-Type-Options") == "nosniff", where
+    assert response.get("X-Frame-Options") == "DENY", where
+    assert response.get("Cross-Origin-Opener-Policy") == "same-origin", where
+    permissions = response.get("Permissions-Policy", "")
+    assert all(feature in permissions for feature in PERMISSIONS_OFF), (where, permissions)
+    if signed_in:
+        cache_control = {part.strip() for part in response.get("Cache-Control", "").split(",")}
+        assert {"no-store", "private"} <= cache_control, (where, cache_control)
+
+
 class _Links(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

@@ -14,9 +14,8 @@ from django.urls import path
 
 from accounts.roles import Role
 from procurement.middleware import permissions_policy_header
-from tests.crawl import inline_code
+from tests.crawl import POLICY, assert_security_headers, inline_code
 from tests.factories import Trade, member
-from tests.test_crawl import POLICY, assert_security_headers
 
 ROOT = Path(__file__).resolve().parent.parent
 

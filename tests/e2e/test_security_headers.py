@@ -14,7 +14,6 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from approvals.models import ApprovalRequest
-from tests.e2e.test_negotiation import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -33,13 +32,19 @@ class Watched:
     """A logged-in page whose violations, console errors and warnings and page errors are kept."""
 
     def __init__(self, browser, base, email, width=1280):
-        self.page = log_in(browser, base, email, width=width)
+        context = browser.new_context(viewport={"width": width, "height": 900})
         self.problems: list[str] = []
-        self.page.context.expose_binding("reportViolation", lambda source, text: self.problems.append(f"CSP: {text}"))
-        self.page.context.add_init_script(LISTEN)
+        context.expose_binding("reportViolation", lambda source, text: self.problems.append(f"CSP: {text}"))
+        context.add_init_script(LISTEN)
+        self.page = context.new_page()
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
         self.base = base
+        self.visit("/login/", f"00-log-in-{width}")  # the log-in page is watched too
+        self.page.get_by_label("E-mail").fill(email)
+        self.page.get_by_label("Password").fill("demo")
+        self.page.get_by_role("button", name="Log in").click()
+        expect(self.page.get_by_role("button", name="Log in")).to_have_count(0)
 
     def _console(self, message):
         if message.location.get("url", "").endswith("/favicon.ico"):
