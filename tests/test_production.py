@@ -57,13 +57,14 @@ def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 class Client:
     """A tiny HTTP client that keeps cookies and speaks as a TLS-terminating proxy would."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, *, secure: bool = True):
         self.port = port
+        self.secure = secure  # False: a plain http request, as if the proxy had not terminated TLS
         self.cookies: dict[str, str] = {}
 
     def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict[str, str], str]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        headers = {"Host": HOST, "X-Forwarded-Proto": "https"}
+        headers = {"Host": HOST, "X-Forwarded-Proto": "https" if self.secure else "http"}
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         data = None
@@ -140,3 +141,34 @@ def test_pages_and_hashed_static_files_are_served_with_redis_unreachable(served)
     assert status in {200, 302}
     status, _, page = client.request("GET", "/organizations/new/")
     assert status == 200, page[:2000]
+
+
+def test_hsts_over_tls_only_and_the_security_headers_under_the_production_settings(served):
+    status, headers, page = Client(served).request("GET", "/login/")
+    assert status == 200, page[:2000]
+    assert headers["strict-transport-security"] == "max-age=31536000; includeSubDomains; preload"
+    assert "script-src 'self'" in headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert "unsafe-inline" not in headers["content-security-policy"]
+    assert "camera=()" in headers["permissions-policy"]
+    assert headers["referrer-policy"] == "same-origin"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["cross-origin-opener-policy"] == "same-origin"
+
+    status, headers, _ = Client(served, secure=False).request("GET", "/login/")
+    assert status == 301 and headers["location"] == f"https://{HOST}/login/"  # to TLS first
+    assert "strict-transport-security" not in headers  # never over plain http
+
+
+def test_signed_in_pages_are_not_stored_under_the_production_settings(served):
+    client = Client(served)
+    _, _, page = client.request("GET", "/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    status, headers, _ = client.request(
+        "POST", "/login/", {"csrfmiddlewaretoken": token, "username": "ops@tandem.test", "password": "s3cret-Pass!"}
+    )
+    assert status == 302
+    status, headers, _ = client.request("GET", "/account/")
+    assert status == 200
+    assert "no-store" in headers["cache-control"] and "private" in headers["cache-control"]

@@ -290,3 +290,54 @@ else:
     raise ImproperlyConfigured(f"MEDIA_STORAGE must be 'local' or 's3', not {MEDIA_STORAGE!r}.")
 STORAGES = {**STORAGES, "default": MEDIA_STORAGE_BACKEND}
 # --- end ops ---
+
+# --- security headers ---
+# Sent on every response in every settings module (production only adds HSTS, which Django's
+# SecurityMiddleware sends on secure requests alone). procurement/middleware.py says who sends what.
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("csp.middleware.CSPMiddleware") + 1, "procurement.middleware.PermissionsPolicyMiddleware"
+)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "procurement.middleware.NoStoreForAuthenticatedMiddleware",
+)
+# django-csp 4.0: nothing inline is allowed. Behaviour lives in static/js/tandem.js, styles in
+# static/css/tandem.css; htmx is told not to inject its indicator <style> (templates/base.html).
+# Django 5.2's admin needs no exception: its pages load their scripts from files and set styles
+# through the CSSOM (tests/test_crawl.py and tests/e2e/test_security_headers.py check it). Its one
+# inline <style> (change_list.html) is written only for a model admin without actions, which
+# Tandem does not have; should one appear, give that view a csp_update with the block's hash.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
+# Powerful browser features that no page of Tandem uses, off for every page and frame.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "camera",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "payment",
+        "usb",
+    )
+}
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+# --- end ---

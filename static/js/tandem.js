@@ -13,3 +13,12 @@ document.addEventListener("htmx:afterSettle", function (event) {
   var target = part.querySelector("[aria-invalid='true']") || document.getElementById("add-line-heading");
   if (target) { target.focus(); }
 });
+
+// A select marked data-autosubmit sends its form when changed (the form keeps its button for
+// browsers without this file). No on*= attributes: the Content-Security-Policy forbids them.
+document.addEventListener("change", function (event) {
+  var field = event.target;
+  if (field.matches && field.matches("select[data-autosubmit]") && field.form) {
+    field.form.requestSubmit ? field.form.requestSubmit() : field.form.submit();
+  }
+});
