@@ -21,8 +21,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -32,6 +30,7 @@ from django.db import transaction
 
 from accounts.models import Organization, User
 from orders.models import PurchaseOrder, Receipt
+from procurement import csvio
 from procurement.errors import DomainError
 
 from . import selectors
@@ -105,42 +104,45 @@ def read_rates_csv(data: bytes | str) -> tuple[list[RateRow], list[str]]:
             return [], ["The file is not UTF-8 text: save it as “CSV UTF-8”."]
     if not data.strip():
         return [], ["The file is empty."]
-    reader = csv.reader(io.StringIO(data))
-    try:
-        header = [cell.strip().lower() for cell in next(reader)]
-        missing = [column for column in COLUMNS if column not in header]
-        if missing:
-            return [], [
-                f"Row 1: the header names the columns {','.join(COLUMNS)}; {', '.join(missing)} "
-                f"{'is' if len(missing) == 1 else 'are'} missing."
-            ]
-        where = {column: header.index(column) for column in COLUMNS}
-        rows: list[RateRow] = []
-        errors: list[str] = []
-        seen: dict[tuple[date, str, str], int] = {}
-        count = 0
-        for cells in reader:
-            if not any(cell.strip() for cell in cells):
-                continue  # a blank line
-            count += 1
-            if count > MAX_IMPORT_ROWS:
-                return [], [f"The file has more than {MAX_IMPORT_ROWS:,} rates: split it."]
-            number = reader.line_num
-            row, problems = _read_row(number, {c: cells[i].strip() if i < len(cells) else "" for c, i in where.items()})
-            errors += [f"Row {number}: {problem}" for problem in problems]
-            if row is None:
-                continue
-            key = (row.day, row.from_currency, row.to_currency)
-            if key in seen:
-                errors.append(
-                    f"Row {number}: {row.from_currency} → {row.to_currency} on {row.day.isoformat()} "
-                    f"is given in row {seen[key]} already."
-                )
-                continue
-            seen[key] = number
-            rows.append(row)
-    except csv.Error as exc:
-        return [], [f"Row {reader.line_num}: the file cannot be read as CSV ({exc})."]
+    records = csvio.read_records(data)  # bare CRs end rows; NUL and over-long cells are row problems
+    header = [cell.strip().lower() for cell in next(records).cells]
+    missing = [column for column in COLUMNS if column not in header]
+    if missing:
+        return [], [
+            f"Row 1: the header names the columns {','.join(COLUMNS)}; {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} missing."
+        ]
+    where = {column: header.index(column) for column in COLUMNS}
+    rows: list[RateRow] = []
+    errors: list[str] = []
+    seen: dict[tuple[date, str, str], int] = {}
+    count = 0
+    for record in records:
+        if record.blank:
+            continue
+        count += 1
+        if count > MAX_IMPORT_ROWS:
+            return [], [f"The file has more than {MAX_IMPORT_ROWS:,} rates: split it."]
+        number, cells = record.number, record.cells
+        unreadable = [
+            f"Row {number}: the {_LABELS[c]} {record.problems[i]}" for c, i in where.items() if i in record.problems
+        ]
+        if unreadable:
+            errors += unreadable
+            continue
+        row, problems = _read_row(number, {c: cells[i].strip() if i < len(cells) else "" for c, i in where.items()})
+        errors += [f"Row {number}: {problem}" for problem in problems]
+        if row is None:
+            continue
+        key = (row.day, row.from_currency, row.to_currency)
+        if key in seen:
+            errors.append(
+                f"Row {number}: {row.from_currency} → {row.to_currency} on {row.day.isoformat()} "
+                f"is given in row {seen[key]} already."
+            )
+            continue
+        seen[key] = number
+        rows.append(row)
     if not rows and not errors:
         return [], ["The file has a header but no rates."]
     return rows, errors

@@ -20,7 +20,8 @@ from accounts.views import OrgView, PostOnlyView
 from orders import selectors as order_selectors
 from orders.forms import OrderFilterForm, ReasonForm
 from orders.units import UNITS
-from orders.views import _csv_safe, _filter, _OrderListView
+from orders.views import _filter, _OrderListView
+from procurement.csvio import guard_formula
 from procurement.errors import DomainError
 from procurement.forms import add_domain_error
 
@@ -690,7 +691,7 @@ class FxReportView(OrgView):
         amounts = ("receipt_invoice", "invoice_payment", "net")
         for row in rows:  # amounts as plain numbers with the base currency's decimals
             base = row["base_currency"]
-            month, supplier = f"{row['month']:%Y-%m}", _csv_safe(row["supplier__name"])
+            month, supplier = f"{row['month']:%Y-%m}", guard_formula(row["supplier__name"])
             writer.writerow([month, supplier, base, *(_number(row[a], base) for a in amounts)])
         for total in totals:
             writer.writerow(

@@ -104,6 +104,47 @@ class CustomerPrice(models.Model):
         return f"{self.customer}: {self.unit_price}"
 
 
+class ListingImport(models.Model):
+    """A CSV file of listings a supplier uploaded, imported by a Celery task
+    (``orders.tasks.import_listings``): *queued* → *running* → *done* (every row written) or
+    *failed* (every problem listed, nothing written). Only ``orders.listing_csv`` changes it."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Waiting to start"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Imported"
+        FAILED = "failed", "Not imported"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="listing_imports")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    file_name = models.CharField(max_length=255)
+    data = models.BinaryField(help_text="The file as uploaded; emptied once the import has finished.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0, help_text="Rows checked so far.")
+    listings_created = models.PositiveIntegerField(default=0)
+    listings_updated = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="[{row, column, message}, …]")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["organization", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.get_status_display()})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        return self.rows_done * 100 // self.rows_total if self.rows_total else 0
+
+
 # ------------------------------------------------------------------------ accounting lists
 
 

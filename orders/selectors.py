@@ -19,6 +19,7 @@ from .models import (
     GLAccount,
     InternalNote,
     Listing,
+    ListingImport,
     OrderEvent,
     Proposal,
     PurchaseOrder,
@@ -57,6 +58,22 @@ def listing_for(*, supplier: Organization, pk: int) -> Listing:
     if listing is None:
         raise Http404("No such listing.")
     return listing
+
+
+def listing_import_for(*, organization: Organization, pk: int) -> ListingImport:
+    """One of the organization's listing imports (without the file itself), or 404."""
+    return one_or_404(
+        ListingImport.objects.filter(organization=organization, pk=pk).select_related("created_by").defer("data"),
+        "No such import.",
+    )
+
+
+def recent_listing_imports(organization: Organization, *, count: int = 5) -> list[ListingImport]:
+    return list(
+        ListingImport.objects.filter(organization=organization)
+        .select_related("created_by")
+        .defer("data", "errors")[:count]
+    )
 
 
 def search_listings(

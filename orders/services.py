@@ -1,17 +1,14 @@
-"""Every write of the orders app: supplier listings and their CSV import, then the order pair
+"""Every write of the orders app: supplier listings (their CSV import is ``listing_csv``), then the order pair
 (drafts and lines, submission, the supplier's proposal, acceptance, confirmation, cancellation,
 expiry), its shared thread and internal notes."""
 
 from __future__ import annotations
 
 import copy
-import csv
-import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max, Sum
@@ -68,7 +65,6 @@ LISTING_FIELDS = (
     "min_order_qty",
     "is_active",
 )
-MAX_IMPORT_ROWS = 20_000
 
 
 @dataclass
@@ -259,154 +255,6 @@ def set_listing_active(*, by: Membership, listing: Listing, active: bool) -> Lis
         listing.is_active = active
         listing.save(update_fields=["is_active", "updated_at"])
     return listing
-
-
-# ------------------------------------------------------------------------------- CSV import
-
-CSV_COLUMNS = [
-    "sku",
-    "name",
-    "description",
-    "unit",
-    "unit_price",
-    "currency",
-    "min_order_qty",
-    "active",
-    "price_breaks",
-]
-REQUIRED_COLUMNS = {"sku", "name", "unit", "unit_price"}
-_TRUE = {"", "1", "true", "yes", "y", "active"}
-_FALSE = {"0", "false", "no", "n", "inactive"}
-
-
-@dataclass
-class RowError:
-    row: int  # the line number in the file, the header being line 1
-    column: str
-    message: str
-
-
-@dataclass
-class ImportResult:
-    created: int = 0
-    updated: int = 0
-    errors: list[RowError] = field(default_factory=list)
-
-
-class ImportRefused(DomainError):
-    def __init__(self, errors: list[RowError]):
-        count = len(errors)
-        super().__init__(f"The file has {count} problem{'s' if count != 1 else ''}; nothing was imported.")
-        self.errors = errors
-
-
-def _parse_breaks(raw: str) -> list[tuple[str, str]]:
-    """``"10=9.50; 50=9.00"``: from 10 units 9.50, from 50 units 9.00."""
-    pairs = []
-    for part in raw.replace("\n", ";").split(";"):
-        part = part.strip()
-        if not part:
-            continue
-        if "=" not in part:
-            raise ValueError(f"“{part}” is not “quantity=price”.")
-        quantity, price = (p.strip() for p in part.split("=", 1))
-        pairs.append((quantity, price))
-    return pairs
-
-
-def read_listing_rows(data: bytes, *, supplier: Organization) -> tuple[list[ListingValues], list[RowError]]:
-    """Parse and validate a whole file; return the clean rows or every problem found."""
-    errors: list[RowError] = []
-    if not data.strip():
-        return [], [RowError(1, "", "The file is empty.")]
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return [], [RowError(1, "", "The file is not UTF-8 text. Save it as “CSV UTF-8” and try again.")]
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    missing = REQUIRED_COLUMNS - set(header)
-    if missing:
-        return [], [RowError(1, "", f"Missing column{'s' if len(missing) > 1 else ''}: {', '.join(sorted(missing))}.")]
-    unknown = set(header) - set(CSV_COLUMNS)
-    if unknown:
-        return [], [RowError(1, "", f"Unknown column{'s' if len(unknown) > 1 else ''}: {', '.join(sorted(unknown))}.")]
-    reader.fieldnames = header
-    rows: list[ListingValues] = []
-    seen: dict[str, int] = {}
-    for number, raw in enumerate(reader, start=2):
-        if number - 1 > MAX_IMPORT_ROWS:
-            errors.append(RowError(number, "", f"At most {MAX_IMPORT_ROWS} rows per file."))
-            break
-        if None in raw:
-            errors.append(RowError(number, "", "This row has more cells than the header."))
-            continue
-        values = {k: (v or "").strip() for k, v in raw.items()}
-        if not any(values.values()):
-            continue  # blank line
-        active = values.get("active", "").lower()
-        if active not in _TRUE | _FALSE:
-            errors.append(RowError(number, "active", f"“{values['active']}” is not yes or no."))
-        values["is_active"] = active not in _FALSE
-        if "price_breaks" in header:
-            try:
-                values["price_breaks"] = _parse_breaks(values["price_breaks"])
-            except ValueError as exc:
-                errors.append(RowError(number, "price_breaks", str(exc)))
-                values["price_breaks"] = None
-        else:
-            values["price_breaks"] = None
-        clean, problems = check_listing(values, supplier=supplier)
-        errors += [RowError(number, column, message) for column, message in problems.items()]
-        key = values.get("sku", "").lower()
-        if key:
-            if key in seen:
-                errors.append(RowError(number, "sku", f"SKU “{values['sku']}” is on line {seen[key]} already."))
-            else:
-                seen[key] = number
-        if clean:
-            rows.append(clean)
-    if not rows and not errors:
-        errors.append(RowError(1, "", "The file has a header but no listings."))
-    return rows, errors
-
-
-@transaction.atomic
-def import_listings(*, by: Membership, data: bytes) -> ImportResult:
-    """Create or update (by SKU) the organization's listings from a CSV file: all rows or none."""
-    require(by, "orders.add_listing")
-    require(by, "orders.change_listing")
-    supplier = by.organization
-    if len(data) > settings.LISTING_IMPORT_MAX_BYTES:
-        limit = settings.LISTING_IMPORT_MAX_BYTES // (1024 * 1024)
-        raise ImportRefused([RowError(1, "", f"The file is larger than {limit} MB. Split it and import the parts.")])
-    rows, errors = read_listing_rows(data, supplier=supplier)
-    if errors:
-        raise ImportRefused(errors)
-    existing = {
-        listing.sku.lower(): listing for listing in Listing.objects.select_for_update().filter(supplier=supplier)
-    }
-    to_create, to_update = [], []
-    for values in rows:
-        listing = existing.get(values.sku.lower())
-        if listing is None:
-            listing = Listing(supplier=supplier)
-            to_create.append((listing, values))
-        else:
-            to_update.append((listing, values))
-        _apply(listing, values)
-    Listing.objects.bulk_create([lst for lst, _ in to_create], batch_size=1000)
-    now = timezone.now()
-    for listing, _ in to_update:
-        listing.updated_at = now
-    Listing.objects.bulk_update(
-        [lst for lst, _ in to_update],
-        [*(f for f in LISTING_FIELDS if f != "sku"), "sku", "updated_at", "price_updated_at"],
-        batch_size=1000,
-    )
-    _replace_breaks(to_create + to_update)
-    reprice_drafts([listing for listing, _ in to_update])
-    return ImportResult(created=len(to_create), updated=len(to_update))
 
 
 # =============================================================================== the pair

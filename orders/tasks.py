@@ -1,10 +1,15 @@
-"""Periodic work of the orders app (Celery beat)."""
+"""Background work of the orders app: listing imports, and periodic work (Celery beat)."""
+
+import logging
 
 from celery import shared_task
 from django.utils import timezone
 
+from . import listing_csv
 from .models import PurchaseOrder
 from .services import expire_purchase_order
+
+log = logging.getLogger(__name__)
 
 
 @shared_task
@@ -14,3 +19,22 @@ def expire_purchase_orders() -> int:
         status=PurchaseOrder.Status.SENT, valid_until__lt=timezone.localdate()
     ).values_list("pk", flat=True)
     return sum(expire_purchase_order(po=PurchaseOrder(pk=pk)) is not None for pk in list(due[:1000]))
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)  # a worker killed mid-import leaves it queued
+def import_listings(import_id: int) -> str:
+    """Import an uploaded listings file (``orders.listing_csv.run_listing_import``). Idempotent:
+    a retry or a second delivery of a finished import does nothing."""
+    try:
+        job = listing_csv.run_listing_import(pk=import_id)
+    except Exception:  # whatever broke, its transaction rolled back: say so on the import's page
+        log.exception("listing import %s broke off", import_id)
+        job = listing_csv.fail_listing_import(
+            pk=import_id, message="The import stopped on an error of Tandem's; nothing was imported. Try again."
+        )
+    if job is None:
+        return "nothing to do"
+    if job.status == job.Status.DONE:
+        return f"done: {job.listings_created} new, {job.listings_updated} updated"
+    count = len(job.errors)
+    return f"failed: {count} problem{'s' if count != 1 else ''}"

@@ -30,10 +30,11 @@ from approvals import selectors as approval_selectors
 from billing import selectors as billing_selectors
 from billing import services as billing_services
 from billing.money import MoneyError, format_money, parse_decimal, parse_price, round_money
+from procurement.csvio import guard_formula
 from procurement.errors import DomainError
 from procurement.forms import add_domain_error
 
-from . import pdf, selectors, services
+from . import listing_csv, pdf, selectors, services
 from .forms import (
     AccountingCodeForm,
     CustomerPriceFormSet,
@@ -56,6 +57,7 @@ from .totals import line_amounts
 from .units import UNITS, quantity_error
 
 PAGE_SIZE = 25
+ERRORS_SHOWN = 200  # the problems of a failed import listed on its page
 
 
 class ListingListView(OrgView):
@@ -114,35 +116,10 @@ class ListingExportView(OrgView):
                 return value
 
         writer = csv.writer(Echo())
-
-        def rows():
-            yield writer.writerow(services.CSV_COLUMNS)
-            for listing in listings.iterator(chunk_size=1000):
-                breaks = "; ".join(
-                    f"{b.min_quantity.normalize():f}={b.unit_price.normalize():f}" for b in listing.price_breaks.all()
-                )
-                yield writer.writerow(
-                    [
-                        _csv_safe(listing.sku),
-                        _csv_safe(listing.name),
-                        _csv_safe(listing.description),
-                        listing.unit,
-                        f"{listing.unit_price.normalize():f}",
-                        listing.currency,
-                        f"{listing.min_order_qty.normalize():f}",
-                        "yes" if listing.is_active else "no",
-                        breaks,
-                    ]
-                )
-
-        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+        rows = (writer.writerow(row) for row in listing_csv.export_rows(listings.iterator(chunk_size=1000)))
+        response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{self.org.slug}-listings.csv"'
         return response
-
-
-def _csv_safe(value: str) -> str:
-    """Keep a spreadsheet from running a cell as a formula (CSV injection)."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 class ListingEditView(OrgView):
@@ -274,27 +251,49 @@ class ListingActiveView(PostOnlyView):
 
 
 class ListingImportView(OrgView):
+    """Upload a CSV file of listings: it is kept and imported by a Celery task; the import's own
+    page (``ListingImportDetailView``) follows its progress."""
+
     permission = "orders.add_listing"
     template_name = "orders/listing_import.html"
 
+    def show(self, form):
+        context = {
+            "form": form,
+            "columns": listing_csv.CSV_COLUMNS,
+            "units": UNITS,
+            "recent": selectors.recent_listing_imports(self.org),
+        }
+        return render(self.request, self.template_name, context)
+
     def get(self, request, org_slug):
-        form = ListingImportForm(max_bytes=settings.LISTING_IMPORT_MAX_BYTES)
-        return render(request, self.template_name, {"form": form, "columns": services.CSV_COLUMNS, "units": UNITS})
+        return self.show(ListingImportForm(max_bytes=settings.LISTING_IMPORT_MAX_BYTES))
 
     def post(self, request, org_slug):
         form = ListingImportForm(request.POST, request.FILES, max_bytes=settings.LISTING_IMPORT_MAX_BYTES)
-        context = {"form": form, "columns": services.CSV_COLUMNS, "units": UNITS}
         if form.is_valid():
+            upload = form.cleaned_data["file"]
             try:
-                result = services.import_listings(by=self.membership, data=form.cleaned_data["file"].read())
-            except services.ImportRefused as exc:
-                context.update(row_errors=exc.errors, summary=exc.message)
+                job = listing_csv.queue_listing_import(by=self.membership, data=upload.read(), file_name=upload.name)
             except DomainError as exc:
-                form.add_error(None, exc.message)
+                form.add_error("file", exc.message)
             else:
-                messages.success(request, f"Imported: {result.created} new, {result.updated} updated.")
-                return redirect(self.org_url("orders:listings"))
-        return render(request, self.template_name, context)
+                return redirect(self.org_url("orders:listing-import", pk=job.pk))
+        return self.show(form)
+
+
+class ListingImportDetailView(OrgView):
+    """One import: its progress while it runs (the htmx partial polls itself), then its counts or
+    every problem by row. Without JavaScript, a link reloads the page."""
+
+    permission = "orders.add_listing"
+
+    def get(self, request, org_slug, pk):
+        job = selectors.listing_import_for(organization=self.org, pk=pk)
+        context = {"job": job, "errors": job.errors[:ERRORS_SHOWN], "more_errors": len(job.errors) - ERRORS_SHOWN}
+        if request.htmx and not request.htmx.boosted:
+            return render(request, "orders/_listing_import_status.html", context)
+        return render(request, "orders/listing_import_detail.html", context)
 
 
 # =============================================================================== the pair
@@ -349,7 +348,7 @@ class _OrderListView(OrgView):
         def lines():
             yield writer.writerow(header)
             for row in rows:
-                yield writer.writerow([_csv_safe(str(cell)) for cell in row])
+                yield writer.writerow([guard_formula(str(cell)) for cell in row])
 
         response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{self.org.slug}-{name}.csv"'

@@ -159,6 +159,10 @@ def world(db):
         reason="More",
         quantities={d_po.lines.get().pk: "2"},
     )
+    # B imported a listings file (queued: its task runs after a commit these tests never make).
+    from orders.listing_csv import queue_listing_import
+
+    b_import = queue_listing_import(by=b_admin, data=b"sku,name,unit,unit_price\nB-1,B's,ea,1\n", file_name="b.csv")
     bill_num = {"number": b_bill.number}
     po_num = {"number": b_po.number}
     so_num = {"number": b_so.number}
@@ -224,6 +228,7 @@ def world(db):
             "orders:listing-edit": {"pk": ListingFactory(supplier=b).pk},
             "orders:listing-activate": {"pk": ListingFactory(supplier=b).pk},
             "orders:listing-deactivate": {"pk": ListingFactory(supplier=b).pk},
+            "orders:listing-import": {"pk": b_import.pk},
             # A person's own pages: an invitation addressed to someone else.
             "accounts:member-invitation-inbox": {"pk": invitation.pk},
             "accounts:connection-invitation-inbox": {"pk": connection.pk},

@@ -196,6 +196,28 @@ def test_files_that_cannot_be_imported(org, data, error):
     assert not ExchangeRate.objects.exists()
 
 
+def test_unreadable_cells_are_errors_of_their_rows_and_the_file_is_read_on(org):
+    """Shared with the listing import (procurement.csvio): an over-long cell or a bare CR used to
+    stop the file at that row with the csv module's error; a NUL reached the rate's parser."""
+    data = (
+        "date,from,to,rate\r"  # bare CR line ends (old Mac files) are line ends
+        "2026-11-12,EUR,USD,1.08\r"
+        f"2026-11-13,EUR,USD,{'9' * 140_000}\r"
+        "2026-11-14,EUR,US\x00D,1.09\r"
+        "2026-11-15,EUR,USD,x\r"
+    )
+    with pytest.raises(fx.RateImportError) as raised:
+        fx.import_exchange_rates(organization=org, data=data.encode())
+    assert raised.value.errors == [
+        "Row 3: the rate has 140,000 characters; a cell holds at most 131,072.",
+        "Row 4: the “to” currency has a NUL character (a zero byte), which text cannot hold.",
+        "Row 5: the rate “x” is not a number.",
+    ]
+    assert not ExchangeRate.objects.exists()
+    fx.import_exchange_rates(organization=org, data=b"date,from,to,rate\r2026-11-12,EUR,USD,1.08\r")
+    assert ExchangeRate.objects.get().rate == Decimal("1.08")
+
+
 def test_at_most_ten_thousand_rates_a_file(org):
     start = date(2000, 1, 1)
     rows = "".join(f"{start + timedelta(days=n)},EUR,USD,1.1\n" for n in range(10_001))
