@@ -30,6 +30,7 @@ from django.utils import timezone
 from accounts.models import Membership, Organization
 from accounts.permissions import require
 from procurement import csvio
+from procurement.background import enqueue_on_commit
 from procurement.errors import DomainError
 
 from . import tasks
@@ -243,7 +244,7 @@ def queue_listing_import(*, by: Membership, data: bytes, file_name: str) -> List
         file_name=file_name.replace("\x00", "")[:255],
         data=data,
     )
-    transaction.on_commit(partial(tasks.import_listings.delay, job.pk))
+    enqueue_on_commit(tasks.import_listings, job.pk)  # a broker that is down: the beat sweep queues it
     return job
 
 

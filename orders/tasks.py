@@ -1,12 +1,13 @@
 """Background work of the orders app: listing imports, and periodic work (Celery beat)."""
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 from django.utils import timezone
 
 from . import listing_csv
-from .models import PurchaseOrder
+from .models import ListingImport, PurchaseOrder
 from .services import expire_purchase_order
 
 log = logging.getLogger(__name__)
@@ -38,3 +39,16 @@ def import_listings(import_id: int) -> str:
         return f"done: {job.listings_created} new, {job.listings_updated} updated"
     count = len(job.errors)
     return f"failed: {count} problem{'s' if count != 1 else ''}"
+
+
+@shared_task
+def resume_listing_imports() -> int:
+    """Beat: queue again the imports still waiting a while after their upload — their task never
+    reached the broker (it was down). ``import_listings`` does nothing for a finished import."""
+    waiting = ListingImport.objects.filter(
+        status=ListingImport.Status.QUEUED, created_at__lt=timezone.now() - timedelta(minutes=5)
+    )
+    ids = list(waiting.order_by("created_at").values_list("pk", flat=True)[:100])
+    for import_id in ids:
+        import_listings.delay(import_id)
+    return len(ids)

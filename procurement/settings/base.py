@@ -208,6 +208,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.deliver_pending_emails",
         "schedule": timedelta(minutes=5),  # failed ones again, and queued ones the broker never took
     },
+    "resume-listing-imports": {
+        "task": "orders.tasks.resume_listing_imports",
+        "schedule": timedelta(minutes=5),  # an upload whose task never reached the broker
+    },
     "issue-missing-documents": {
         "task": "billing.tasks.issue_missing_documents",
         "schedule": timedelta(minutes=10),  # a confirmation whose task never reached the broker

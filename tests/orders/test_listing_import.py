@@ -328,3 +328,25 @@ def test_the_import_pages_have_no_inline_script_or_style():
     for name in ("listing_import.html", "listing_import_detail.html", "_listing_import_status.html"):
         text = (Path(django_settings.BASE_DIR) / "templates" / "orders" / name).read_text()
         assert not re.search(r"<script|<style|\sstyle=|\son[a-z]+=", text), name
+
+
+def test_an_upload_while_the_broker_is_down_is_kept_and_the_sweep_imports_it_later(
+    sales, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.test_broker_outage import broker, free_port
+
+    with broker(f"redis://127.0.0.1:{free_port()}/0"), django_capture_on_commit_callbacks(execute=True) as queued:
+        job = listing_csv.queue_listing_import(by=sales, data=rows(3), file_name="later.csv")
+    assert len(queued) == 1  # its task was sent to a broker that is down: logged, not raised
+    job.refresh_from_db()
+    assert job.status == "queued" and not Listing.objects.exists()  # the upload stands, its task was lost
+    assert tasks.resume_listing_imports() == 0  # a fresh upload may still be on its way to a worker
+    ListingImport.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(minutes=6))
+    assert tasks.resume_listing_imports() == 1  # tasks run in-process here, as a worker would
+    job.refresh_from_db()
+    assert (job.status, job.listings_created) == ("done", 3)
+    assert tasks.resume_listing_imports() == 0
