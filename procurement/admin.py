@@ -20,6 +20,7 @@ from django.urls import path, reverse
 
 from accounts.models import Membership, Organization, User
 from accounts.roles import Role
+from procurement.forms import number_kwargs, with_input_rules
 
 
 def administered(request) -> frozenset[int]:
@@ -86,8 +87,17 @@ def scoped_choices(model: type[Model], request, queryset: QuerySet | None = None
     return queryset.none()  # nothing of another kind is offered to a tenant's admin
 
 
-class _Scoped:
-    """What scoped model admins and inlines share: permissions and form choices."""
+class InputRulesMixin:
+    """Every field of an admin form follows the input rules of the pages (``procurement.forms``):
+    plain text, numbers of ASCII digits within their column, business dates in their window."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **{**number_kwargs(db_field), **kwargs})
+        return with_input_rules(field) if field is not None else None
+
+
+class _Scoped(InputRulesMixin):
+    """What scoped model admins and inlines share: permissions, form choices and input rules."""
 
     def _may(self, request, obj=None) -> bool:
         if request.user.is_superuser:
