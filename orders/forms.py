@@ -4,7 +4,7 @@ from django import forms
 
 from billing.money import CURRENCY_CHOICES
 from procurement.forms import IntegerField
-from procurement.validators import business_date, no_markup
+from procurement.validators import ID_MAX, business_date, no_markup
 
 from .units import UNIT_CHOICES
 
@@ -189,7 +189,7 @@ class DraftHeaderForm(PurchaseOrderForm):
 class LineForm(forms.Form):
     """A line of a draft: a listing (id) or a custom item; the service checks the rest."""
 
-    listing = IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    listing = IntegerField(required=False, min_value=1, max_value=ID_MAX, widget=forms.HiddenInput)
     sku = forms.CharField(label="SKU", required=False, max_length=64, validators=[no_markup])
     description = forms.CharField(label="Item", required=False, max_length=500, validators=[no_markup])
     quantity = forms.CharField(label="Quantity", max_length=30, widget=forms.TextInput(attrs={"inputmode": "decimal"}))
@@ -231,7 +231,7 @@ class LinePreviewForm(forms.Form):
     """The query of the line preview (htmx): what has been typed so far. A value that cannot be
     read (a listing id that is not a whole number, a NUL byte …) is "no line yet", never a query."""
 
-    listing = IntegerField(required=False, min_value=1)
+    listing = IntegerField(required=False, min_value=1, max_value=ID_MAX)
     quantity = forms.CharField(required=False, max_length=30)
     unit_price = forms.CharField(required=False, max_length=30)
     tax_rate = forms.CharField(required=False, max_length=8)
@@ -242,7 +242,7 @@ class ListingPickerForm(forms.Form):
     """The query of the listing picker (htmx): a search and the listing chosen so far."""
 
     q = forms.CharField(required=False, max_length=100)
-    listing = IntegerField(required=False, min_value=1)
+    listing = IntegerField(required=False, min_value=1, max_value=ID_MAX)
 
 
 class AddedRowsForm(forms.Form):

@@ -45,14 +45,17 @@ def clean_text(value: str | None, field: str, *, required: bool = False, limit: 
 
 # ASCII digits only (Python's \d and int() also take "٥", "５" …), one optional point, an
 # optional leading minus; no "+", no exponent, no underscores, no spaces inside.
-DECIMAL_TEXT = re.compile(r"^-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
-INTEGER_TEXT = re.compile(r"^-?[0-9]+$")
-# The database's integer columns (PostgreSQL's integer; Django's IntegerField range).
+DECIMAL_TEXT = re.compile(r"^-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\Z")
+INTEGER_TEXT = re.compile(r"^-?[0-9]+\Z")
+# The database's integer columns (PostgreSQL's integer; Django's IntegerField range), and its
+# bigint, which primary keys are (BigAutoField).
 INTEGER_MIN, INTEGER_MAX = -(2**31), 2**31 - 1
+ID_MAX = 2**63 - 1
 
 
-def parse_integer(raw, *, minimum: int = INTEGER_MIN, maximum: int = INTEGER_MAX) -> int | None:
-    """A whole number typed by a person (or sent in a URL) within [minimum, maximum], else None."""
+def parse_integer(raw, *, minimum: int = -ID_MAX - 1, maximum: int = ID_MAX) -> int | None:
+    """A whole number typed by a person (or sent in a URL, an id) within [minimum, maximum], else
+    None; by default within the bigint range of primary keys."""
     text = str(raw).strip() if raw is not None else ""
     if len(text) > 20 or not INTEGER_TEXT.match(text):
         return None

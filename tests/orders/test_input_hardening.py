@@ -14,7 +14,7 @@ from orders import services
 from orders.forms import LinePreviewForm
 from orders.models import Proposal, PurchaseOrder, Shipment
 from procurement.errors import DomainError
-from procurement.validators import parse_integer
+from procurement.validators import INTEGER_MAX, parse_integer
 from tests.factories import Trade, member
 
 pytestmark = pytest.mark.django_db
@@ -166,10 +166,17 @@ def test_parse_price_refuses_a_sign_other_digits_and_more_than_the_column_holds(
 
 @pytest.mark.parametrize(
     "raw,expected",
-    [("5", 5), ("-5", -5), ("٥", None), ("+5", None), ("²", None), ("5.0", None), ("2147483648", None), ("", None)],
+    [("5", 5), ("-5", -5), ("٥", None), ("+5", None), ("²", None), ("5.0", None), ("", None), (None, None)],
 )
 def test_parse_integer(raw, expected):
     assert parse_integer(raw) == expected
+
+
+def test_parse_integer_keeps_to_the_column():
+    assert parse_integer("2147483648") == 2147483648  # an id: bigint
+    assert parse_integer("9223372036854775808") is None
+    assert parse_integer("2147483648", maximum=INTEGER_MAX) is None
+    assert parse_integer("0", minimum=1) is None
 
 
 @pytest.mark.parametrize("quantity", ["٥", "+5", "-5", "1e3"])
