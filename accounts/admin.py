@@ -4,11 +4,9 @@ prefixes and the sequences' last numbers), scoped like every other tenant row (s
 ``procurement.admin``)."""
 
 from django.contrib import admin
-from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.contrib.auth.models import Group
 
-from procurement.admin import InputRulesMixin, OrganizationScopedAdmin, ScopedInlineMixin
+from procurement.admin import OrganizationScopedAdmin, ScopedInlineMixin
 
 from .models import (
     Connection,
@@ -26,7 +24,7 @@ from .models import (
 
 
 @admin.register(User)
-class UserAdmin(InputRulesMixin, BaseUserAdmin):
+class UserAdmin(BaseUserAdmin):
     ordering = ["email"]
     list_display = ["email", "full_name", "is_staff", "is_active", "last_login"]
     search_fields = ["email", "full_name"]
@@ -38,15 +36,7 @@ class UserAdmin(InputRulesMixin, BaseUserAdmin):
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "full_name", "password1", "password2"]})]
 
 
-admin.site.unregister(Group)
-
-
-@admin.register(Group)
-class GroupAdmin(InputRulesMixin, BaseGroupAdmin):
-    """Django's, with the input rules of every admin form."""
-
-
-class MembershipInline(InputRulesMixin, admin.TabularInline):
+class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
     raw_id_fields = ["user"]
@@ -65,7 +55,7 @@ class SequenceInline(ScopedInlineMixin, admin.TabularInline):
         return False
 
 
-class LocationInline(InputRulesMixin, admin.TabularInline):
+class LocationInline(admin.TabularInline):
     model = Location
     extra = 0
 
@@ -109,14 +99,14 @@ class OrganizationAdmin(OrganizationScopedAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(InputRulesMixin, admin.ModelAdmin):
+class MembershipAdmin(admin.ModelAdmin):
     list_display = ["user", "organization", "roles"]
     list_select_related = ["user", "organization"]
     search_fields = ["user__email", "organization__name"]
     raw_id_fields = ["user", "organization"]
 
 
-class ConnectionEventInline(InputRulesMixin, admin.TabularInline):
+class ConnectionEventInline(admin.TabularInline):
     model = ConnectionEvent
     extra = 0
     readonly_fields = ["kind", "actor", "organization", "detail", "created_at"]
@@ -127,7 +117,7 @@ class ConnectionEventInline(InputRulesMixin, admin.TabularInline):
 
 
 @admin.register(Connection)
-class ConnectionAdmin(InputRulesMixin, admin.ModelAdmin):
+class ConnectionAdmin(admin.ModelAdmin):
     """Status changes only through the services (the web pages): the admin shows them."""
 
     list_display = ["customer", "supplier", "invite_email", "status", "invited_at"]
@@ -152,7 +142,7 @@ class ConnectionAdmin(InputRulesMixin, admin.ModelAdmin):
 
 
 @admin.register(MemberInvitation)
-class MemberInvitationAdmin(InputRulesMixin, admin.ModelAdmin):
+class MemberInvitationAdmin(admin.ModelAdmin):
     list_display = ["email", "organization", "created_at", "expires_at", "accepted_at", "revoked_at"]
     list_select_related = ["organization"]
     readonly_fields = [
@@ -171,7 +161,7 @@ class MemberInvitationAdmin(InputRulesMixin, admin.ModelAdmin):
 
 
 @admin.register(OutboundEmail)
-class OutboundEmailAdmin(InputRulesMixin, admin.ModelAdmin):
+class OutboundEmailAdmin(admin.ModelAdmin):
     list_display = ["subject", "status", "attempts", "created_at", "sent_at"]
     list_filter = ["status"]
     search_fields = ["subject", "key"]
@@ -184,7 +174,7 @@ class OutboundEmailAdmin(InputRulesMixin, admin.ModelAdmin):
         return False
 
 
-class _ReadOnlyRecordAdmin(InputRulesMixin, admin.ModelAdmin):
+class _ReadOnlyRecordAdmin(admin.ModelAdmin):
     """Tolerances are changed by the organization's admins on its Tolerances page (a service
     checks them and keeps the record of overrides); platform staff read them here."""
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from procurement.admin import InputRulesMixin, OrganizationScopedAdmin
+from procurement.admin import OrganizationScopedAdmin
 
 from .models import (
     CostCenter,
@@ -14,19 +14,19 @@ from .models import (
 )
 
 
-class PriceBreakInline(InputRulesMixin, admin.TabularInline):
+class PriceBreakInline(admin.TabularInline):
     model = PriceBreak
     extra = 0
 
 
-class CustomerPriceInline(InputRulesMixin, admin.TabularInline):
+class CustomerPriceInline(admin.TabularInline):
     model = CustomerPrice
     extra = 0
     raw_id_fields = ["customer"]
 
 
 @admin.register(Listing)
-class ListingAdmin(InputRulesMixin, admin.ModelAdmin):
+class ListingAdmin(admin.ModelAdmin):
     list_display = ["sku", "name", "supplier", "unit_price", "currency", "unit", "is_active"]
     list_filter = ["is_active", "currency", "unit"]
     list_select_related = ["supplier"]
@@ -45,7 +45,7 @@ class AccountingCodeAdmin(OrganizationScopedAdmin):
     search_fields = ["code", "name", "organization__name"]
 
 
-class PurchaseOrderLineInline(InputRulesMixin, admin.TabularInline):
+class PurchaseOrderLineInline(admin.TabularInline):
     model = PurchaseOrderLine
     extra = 0
     can_delete = False
@@ -57,7 +57,7 @@ class PurchaseOrderLineInline(InputRulesMixin, admin.TabularInline):
 
 
 @admin.register(PurchaseOrder)
-class PurchaseOrderAdmin(InputRulesMixin, admin.ModelAdmin):
+class PurchaseOrderAdmin(admin.ModelAdmin):
     """Read-only: orders change only through the services (the pages)."""
 
     list_display = ["number", "customer", "supplier", "status", "total", "currency", "created_at"]
@@ -74,7 +74,7 @@ class PurchaseOrderAdmin(InputRulesMixin, admin.ModelAdmin):
 
 
 @admin.register(SalesOrder)
-class SalesOrderAdmin(InputRulesMixin, admin.ModelAdmin):
+class SalesOrderAdmin(admin.ModelAdmin):
     list_display = ["number", "supplier", "customer", "status", "created_at"]
     list_filter = ["status"]
     list_select_related = ["customer", "supplier"]

@@ -13,7 +13,7 @@ from django.utils import timezone
 from billing import fx, services
 from billing.models import Bill, ExchangeRate, Payment
 from procurement.errors import DomainError
-from procurement.middleware import PartHeadersAsText
+from procurement.hygiene import PartHeadersAsText
 from tests.factories import OrganizationFactory
 
 pytestmark = pytest.mark.django_db
