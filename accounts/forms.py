@@ -5,6 +5,7 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.urls import reverse
 
 from billing.money import CURRENCY_CHOICES
+from procurement.forms import IntegerField, ModelForm
 from procurement.validators import no_markup
 
 from .mail import absolute_url, queue_email
@@ -26,17 +27,6 @@ def require_a_capability(form: forms.BaseForm, data: dict) -> dict:
     if not data.get("buys") and not data.get("sells"):
         form.add_error("buys", "An organization buys, sells, or both: tick at least one.")
     return data
-
-
-class PlainTextModelForm(forms.ModelForm):
-    """A model form whose ``plain_text`` fields refuse HTML."""
-
-    plain_text: tuple[str, ...] = ()
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for name in self.plain_text:
-            self.fields[name].validators.append(no_markup)
 
 
 class LoginForm(AuthenticationForm):
@@ -117,10 +107,8 @@ class CreateOrganizationForm(OrganizationFields):
     pass
 
 
-class OrganizationSettingsForm(PlainTextModelForm):
-    plain_text = ("name", "address_line1", "address_line2", "postal_code", "city", "region", "country")
-
-    class Meta:
+class OrganizationSettingsForm(ModelForm):
+    class Meta(ModelForm.Meta):
         model = Organization
         fields = [
             "name",
@@ -153,10 +141,8 @@ class InviteMemberForm(MemberRolesForm):
     field_order = ["email", "roles"]
 
 
-class LocationForm(PlainTextModelForm):
-    plain_text = ("name", "address_line1", "address_line2", "postal_code", "city", "region", "country")
-
-    class Meta:
+class LocationForm(ModelForm):
+    class Meta(ModelForm.Meta):
         model = Location
         fields = [
             "name",
@@ -177,7 +163,7 @@ class ConnectionTermsForm(forms.Form):
     currency = forms.ChoiceField(
         label="Currency", choices=[("", "The supplier's currency")] + CURRENCY_CHOICES, required=False
     )
-    payment_terms_days = forms.IntegerField(label="Payment terms (net days)", min_value=0, max_value=365, initial=30)
+    payment_terms_days = IntegerField(label="Payment terms (net days)", min_value=0, max_value=365, initial=30)
     ship_to = forms.ModelChoiceField(
         label="Default ship-to", queryset=Location.objects.none(), required=False, empty_label="(none)"
     )
@@ -260,16 +246,16 @@ class OutboxPasswordResetForm(PasswordResetForm):
         )
 
 
-class TolerancePolicyForm(forms.ModelForm):
-    class Meta:
+class TolerancePolicyForm(ModelForm):
+    class Meta(ModelForm.Meta):
         model = TolerancePolicy
         fields = list(Tolerances.FIELDS)
 
 
-class SupplierToleranceForm(forms.ModelForm):
+class SupplierToleranceForm(ModelForm):
     supplier = forms.TypedChoiceField(label="Supplier", coerce=int)
 
-    class Meta:
+    class Meta(ModelForm.Meta):
         model = SupplierTolerance
         fields = [*Tolerances.FIELDS, "reason"]  # the supplier is chosen among ours, not a model choice
         widgets = {"reason": forms.Textarea(attrs={"rows": 2})}

@@ -17,6 +17,7 @@ from django_fsm import TransitionNotAllowed
 
 from billing.money import CURRENCIES, decimal_places
 from procurement.errors import DomainError
+from procurement.validators import clean_text
 
 from .mail import absolute_url, queue_email
 from .models import (
@@ -227,11 +228,9 @@ def set_supplier_tolerance(*, by: Membership, supplier: Organization, reason: st
     was in force (if any) is ended, not changed, so the record of every override remains."""
     require(by, "accounts.change_organization")
     cleaned = _clean_tolerances(values)
-    reason = (reason or "").strip()
-    if not reason:
+    if not (reason or "").strip():
         raise DomainError("Say why this supplier gets other tolerances.", field="reason")
-    if len(reason) > 1000:
-        raise DomainError("At most 1,000 characters.", field="reason")
+    reason = clean_text(reason, "reason", limit=1000)  # plain text, like every text typed by a person
     if not Connection.objects.filter(customer_id=by.organization_id, supplier=supplier).exists():
         raise DomainError("Choose one of your suppliers.", field="supplier")
     Organization.objects.select_for_update().get(pk=by.organization_id)  # one change at a time

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils import timezone
 
-from procurement.validators import no_markup
+from procurement.validators import business_date, no_markup
 
 from .models import Payment
 from .money import CURRENCY_CHOICES
@@ -22,8 +22,8 @@ class BillForm(forms.Form):
         label="Supplier's invoice number", required=False, max_length=60, validators=[no_markup]
     )
     currency = forms.ChoiceField(label="Currency", choices=CURRENCY_CHOICES)
-    bill_date = forms.DateField(label="Bill date", widget=DATE)
-    due_date = forms.DateField(label="Due date", widget=DATE)
+    bill_date = forms.DateField(label="Bill date", widget=DATE, validators=[business_date])
+    due_date = forms.DateField(label="Due date", widget=DATE, validators=[business_date])
     location = forms.TypedChoiceField(label="Location", coerce=int, required=False, empty_value=None)
     reference_number = forms.CharField(label="Reference number", required=False, max_length=60, validators=[no_markup])
     notes = forms.CharField(
@@ -39,7 +39,7 @@ class BillForm(forms.Form):
 class BillEditForm(forms.Form):
     """What stays open on a bill made from an order (the PO lock): due date, reference, notes."""
 
-    due_date = forms.DateField(label="Due date", widget=DATE)
+    due_date = forms.DateField(label="Due date", widget=DATE, validators=[business_date])
     reference_number = forms.CharField(label="Reference number", required=False, max_length=60, validators=[no_markup])
     notes = forms.CharField(
         label="Notes", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}), validators=[no_markup]
@@ -48,7 +48,7 @@ class BillEditForm(forms.Form):
 
 class PaymentForm(forms.Form):
     amount = forms.CharField(label="Amount", max_length=30, widget=AMOUNT)
-    paid_on = forms.DateField(label="Paid on", widget=DATE)
+    paid_on = forms.DateField(label="Paid on", widget=DATE, validators=[business_date])
     method = forms.ChoiceField(label="Method", choices=[("", "Choose"), *Payment.Method.choices])
     reference = forms.CharField(
         label="Reference",

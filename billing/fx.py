@@ -32,6 +32,7 @@ from accounts.models import Organization, User
 from orders.models import PurchaseOrder, Receipt
 from procurement import csvio
 from procurement.errors import DomainError
+from procurement.validators import business_date_problem
 
 from . import selectors
 from .models import Bill, ExchangeRate, FxDifference, Payment
@@ -53,7 +54,7 @@ MAX_IMPORT_BYTES = 2 * 1024 * 1024
 MAX_IMPORT_ROWS = 10_000
 COLUMNS = ("date", "from", "to", "rate")
 _LABELS = {"date": "date", "from": "“from” currency", "to": "“to” currency", "rate": "rate"}
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 class RateImportError(DomainError):
@@ -158,6 +159,11 @@ def _read_row(number: int, values: dict[str, str]) -> tuple[RateRow | None, list
             day = date.fromisoformat(values["date"])
         except ValueError:
             problems.append(f"“{values['date']}” is not a date: write it as YYYY-MM-DD, e.g. 2026-11-12.")
+        else:
+            problem = business_date_problem(day)
+            if problem:
+                problems.append(f"the date {values['date']} is out of range. {problem}")
+                day = None
     currencies = []
     for column in ("from", "to"):
         code = values[column].upper()

@@ -5,9 +5,10 @@ Amounts are ``Decimal`` from form to database to PDF; no float ever touches one.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+
+from procurement.validators import DECIMAL_TEXT
 
 # ISO 4217 codes with their minor units (number of decimals). The list holds the currencies
 # a procurement tool meets in practice; adding one is adding a line.
@@ -54,6 +55,8 @@ CURRENCY_CHOICES = [(code, f"{code} — {name}") for code, (name, _) in CURRENCI
 # keeps four places so that one column fits every currency.
 AMOUNT_DECIMAL_PLACES = 4
 AMOUNT_MAX_DIGITS = 18
+# Every amount (a price, a line, a total, a payment) is below this, or the column cannot hold it.
+AMOUNT_LIMIT = Decimal(10) ** (AMOUNT_MAX_DIGITS - AMOUNT_DECIMAL_PLACES)
 # Exchange rates: 1 unit of one currency = ``rate`` units of another, to 8 decimal places.
 RATE_DECIMAL_PLACES = 8
 RATE_MAX_DIGITS = 18
@@ -87,14 +90,15 @@ def decimal_places(value: Decimal) -> int:
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+MAX_NUMBER_LENGTH = 40  # far more than any column holds; longer text is not worth reading
 
 
 def parse_decimal(raw: str | int | Decimal) -> Decimal:
     """A number typed by a person: digits, with a point for decimals.
 
     A comma is refused, not guessed: "1,50" may mean 1.5 or 150. So are exponents
-    ("1e3"), underscores and anything that is not a finite number.
+    ("1e3"), underscores, a leading "+", digits other than ASCII 0–9 ("٥") and anything that
+    is not a finite number. A leading "-" is read; callers refuse it where it makes no sense.
     """
     if isinstance(raw, Decimal):
         value = raw
@@ -102,7 +106,13 @@ def parse_decimal(raw: str | int | Decimal) -> Decimal:
         text = str(raw).strip()
         if "," in text:
             raise MoneyError(f"“{text}”: use a point for decimals and no thousands separators, e.g. 1234.50.")
-        if not _NUMBER.match(text):
+        if len(text) > MAX_NUMBER_LENGTH:
+            raise MoneyError("That is too long for a number.")
+        if not DECIMAL_TEXT.match(text):  # ASCII digits only: no "+", "٥", "1e3" or "1_000"
+            if text.startswith("+"):
+                raise MoneyError(f"“{text}”: type the number without a “+”.")
+            if any(c.isdigit() and not c.isascii() for c in text):
+                raise MoneyError(f"“{text}”: type the number with the digits 0–9.")
             raise MoneyError(f"“{text}” is not a number.")
         value = Decimal(text)
     if not value.is_finite():
@@ -119,8 +129,9 @@ def parse_price(raw: str | Decimal, currency: str) -> Decimal:
     if decimal_places(value) > places:
         unit = "no decimals" if places == 0 else f"at most {places} decimal{'s' if places > 1 else ''}"
         raise MoneyError(f"{currency} amounts have {unit}; “{raw}” has more.")
-    if value >= Decimal(10) ** (AMOUNT_MAX_DIGITS - AMOUNT_DECIMAL_PLACES):
-        raise MoneyError("That amount is too large.")
+    if value >= AMOUNT_LIMIT:
+        largest = format_money(AMOUNT_LIMIT - quantum(currency), currency)
+        raise MoneyError(f"That amount is too large: at most {largest}.")
     return round_money(value, currency)
 
 

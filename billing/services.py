@@ -7,14 +7,18 @@ payment — the order services lock the order first too, so no two of them wait 
 
 from __future__ import annotations
 
+import os
+import re
 from datetime import timedelta
 from decimal import Decimal
 
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import get_valid_filename
 
 from accounts.mail import absolute_url, queue_email
 from accounts.models import Location, Membership, Organization
@@ -31,7 +35,7 @@ from orders.services import (
     notify,
     record_event,
 )
-from orders.totals import line_amounts
+from orders.totals import line_amounts, require_fits
 from orders.units import UNITS, quantity_error
 from procurement.errors import DomainError, NotAllowed
 
@@ -365,7 +369,10 @@ def _clean_lines(lines: list[dict], currency: str) -> list[BillLine]:
             raise DomainError(str(exc), field=f"{prefix}-tax_rate") from None
         if not Decimal(0) <= tax_rate <= Decimal(100) or tax_rate != tax_rate.quantize(Decimal("0.01")):
             raise DomainError("A percentage from 0 to 100, with at most 2 decimals.", field=f"{prefix}-tax_rate")
-        line_total, tax = line_amounts(quantity, unit_price, tax_rate, currency)
+        try:
+            line_total, tax = line_amounts(quantity, unit_price, tax_rate, currency)
+        except DomainError as exc:
+            raise DomainError(exc.message, field=f"{prefix}-quantity") from None
         cleaned.append(
             BillLine(
                 position=len(cleaned) + 1,
@@ -381,6 +388,7 @@ def _clean_lines(lines: list[dict], currency: str) -> list[BillLine]:
         )
     if not cleaned:
         raise DomainError("A bill needs at least one line.", field="line-0-description")
+    require_fits(sum(line.line_total + line.tax_amount for line in cleaned), currency, "The bill's total", None)
     return cleaned
 
 
@@ -672,18 +680,42 @@ MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 ATTACHMENT_TYPES = {".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 
 
-def _check_attachment(attachment: UploadedFile | None) -> None:
+MAGIC = {b"%PDF": ".pdf", b"\x89PNG": ".png", b"\xff\xd8\xff": ".jpg"}
+UNREADABLE_NAME = re.compile(r"[\ufffd\x00-\x1f\x7f]")  # U+FFFD: bytes that were not UTF-8
+
+
+def _attachment_name(attachment: UploadedFile | None) -> str | None:
+    """The name a proof of payment is kept under, once checked (None: no attachment).
+
+    A name that could not be read (not UTF-8, control characters, nothing left of it once
+    made safe for the disk) is replaced by a generated one; its extension is kept when it is an
+    allowed one, else it is the file's kind (read from its first bytes)."""
     if attachment is None:
-        return
-    name = (attachment.name or "").lower()
-    if not any(name.endswith(ext) for ext in ATTACHMENT_TYPES):
-        raise DomainError("Attach a PDF, PNG or JPEG file.", field="attachment")
+        return None
+    name = os.path.basename(attachment.name or "")
+    stem, ext = os.path.splitext(name)
+    ext = ext.lower()
+    unreadable = bool(UNREADABLE_NAME.search(name)) or not _disk_safe(stem)
     if attachment.size > MAX_ATTACHMENT_BYTES:
         raise DomainError("At most 10 MB.", field="attachment")
     head = attachment.read(8)
     attachment.seek(0)
-    if not (head.startswith(b"%PDF") or head.startswith(b"\x89PNG") or head.startswith(b"\xff\xd8\xff")):
+    kind = next((e for magic, e in MAGIC.items() if head.startswith(magic)), None)
+    if ext not in ATTACHMENT_TYPES and not (unreadable and kind):
+        raise DomainError("Attach a PDF, PNG or JPEG file.", field="attachment")
+    if kind is None:
         raise DomainError("This file is not a PDF, PNG or JPEG.", field="attachment")
+    if unreadable:
+        return f"proof-of-payment{ext if ext in ATTACHMENT_TYPES else kind}"
+    return name
+
+
+def _disk_safe(stem: str) -> str:
+    """What the storage would keep of a file name's stem ("" when nothing)."""
+    try:
+        return get_valid_filename(stem)
+    except SuspiciousFileOperation:
+        return ""
 
 
 @transaction.atomic
@@ -720,7 +752,7 @@ def record_payment(
     if method not in Payment.Method.values:
         raise DomainError("Choose how it was paid.", field="method")
     reference = _clean_text(reference, "reference", limit=100)
-    _check_attachment(attachment)
+    attachment_name = _attachment_name(attachment)
     payment = Payment(
         bill=bill,
         invoice=bill.invoice,
@@ -734,8 +766,8 @@ def record_payment(
         recorded_by=by.user,
     )
     if attachment is not None:
-        payment.attachment_name = attachment.name[-200:]
-        payment.attachment.save(attachment.name, attachment, save=False)
+        payment.attachment_name = attachment_name[-200:]
+        payment.attachment.save(attachment_name, attachment, save=False)
     payment.save()
     bill.paid_total += amount
     bill.settle()

@@ -24,6 +24,7 @@ from orders.views import _filter, _OrderListView
 from procurement.csvio import guard_formula
 from procurement.errors import DomainError
 from procurement.forms import add_domain_error
+from procurement.validators import parse_integer
 
 from . import pdf, selectors, services
 from .forms import BillEditForm, BillForm, DisputeForm, FxReportForm, MatchForm, PaymentForm, VerifyForm
@@ -288,7 +289,7 @@ class BillCreateView(OrgView):
         return rows
 
     def posted_lines(self):
-        count = min(int(self.request.POST.get("rows") or 0) if self.request.POST.get("rows", "").isdigit() else 0, 100)
+        count = min(parse_integer(self.request.POST.get("rows"), minimum=0) or 0, 100)
         return [{f: self.request.POST.get(f"line-{n}-{f}", "").strip() for f in self.FIELDS} for n in range(count)]
 
     def show(self, form, rows, error=None, status=200, bill=None):

@@ -3,7 +3,8 @@ from __future__ import annotations
 from django import forms
 
 from billing.money import CURRENCY_CHOICES
-from procurement.validators import no_markup
+from procurement.forms import IntegerField
+from procurement.validators import ID_MAX, business_date, no_markup
 
 from .units import UNIT_CHOICES
 
@@ -155,8 +156,12 @@ class PurchaseOrderForm(forms.Form):
         required=False,
         help_text="Prices are in this currency; it can be changed while the order is a draft without lines.",
     )
-    expected_delivery_date = forms.DateField(label="Delivery wanted by", required=False, widget=DATE)
-    valid_until = forms.DateField(label="Supplier must accept by", required=False, widget=DATE)
+    expected_delivery_date = forms.DateField(
+        label="Delivery wanted by", required=False, widget=DATE, validators=[business_date]
+    )
+    valid_until = forms.DateField(
+        label="Supplier must accept by", required=False, widget=DATE, validators=[business_date]
+    )
     ship_to = forms.ModelChoiceField(label="Ship to", queryset=None, required=False, empty_label="(no address)")
     note_to_supplier = forms.CharField(
         label="Note to the supplier",
@@ -184,9 +189,9 @@ class DraftHeaderForm(PurchaseOrderForm):
 class LineForm(forms.Form):
     """A line of a draft: a listing (id) or a custom item; the service checks the rest."""
 
-    listing = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    sku = forms.CharField(label="SKU", required=False, max_length=64)
-    description = forms.CharField(label="Item", required=False, max_length=500)
+    listing = IntegerField(required=False, min_value=1, max_value=ID_MAX, widget=forms.HiddenInput)
+    sku = forms.CharField(label="SKU", required=False, max_length=64, validators=[no_markup])
+    description = forms.CharField(label="Item", required=False, max_length=500, validators=[no_markup])
     quantity = forms.CharField(label="Quantity", max_length=30, widget=forms.TextInput(attrs={"inputmode": "decimal"}))
     unit = forms.ChoiceField(label="Unit", choices=UNIT_CHOICES, initial="ea", required=False)
     unit_price = forms.CharField(
@@ -197,10 +202,10 @@ class LineForm(forms.Form):
     )
     cost_center = forms.ModelChoiceField(label="Cost center", queryset=None)
     gl_account = forms.ModelChoiceField(label="GL account", queryset=None, required=False)
-    fund = forms.CharField(required=False, max_length=60)
-    department = forms.CharField(required=False, max_length=60)
-    program = forms.CharField(required=False, max_length=60)
-    requested_date = forms.DateField(label="Wanted by", required=False, widget=DATE)
+    fund = forms.CharField(required=False, max_length=60, validators=[no_markup])
+    department = forms.CharField(required=False, max_length=60, validators=[no_markup])
+    program = forms.CharField(required=False, max_length=60, validators=[no_markup])
+    requested_date = forms.DateField(label="Wanted by", required=False, widget=DATE, validators=[business_date])
 
     def __init__(self, *args, listings, cost_centers, gl_accounts, **kwargs):
         """``listings``: the queryset a listing may be chosen from (the supplier's orderable
@@ -222,6 +227,40 @@ class LineForm(forms.Form):
         return listing
 
 
+class LinePreviewForm(forms.Form):
+    """The query of the line preview (htmx): what has been typed so far. A value that cannot be
+    read (a listing id that is not a whole number, a NUL byte …) is "no line yet", never a query."""
+
+    listing = IntegerField(required=False, min_value=1, max_value=ID_MAX)
+    quantity = forms.CharField(required=False, max_length=30)
+    unit_price = forms.CharField(required=False, max_length=30)
+    tax_rate = forms.CharField(required=False, max_length=8)
+    unit = forms.ChoiceField(choices=UNIT_CHOICES, required=False)
+
+
+class ListingPickerForm(forms.Form):
+    """The query of the listing picker (htmx): a search and the listing chosen so far."""
+
+    q = forms.CharField(required=False, max_length=100)
+    listing = IntegerField(required=False, min_value=1, max_value=ID_MAX)
+
+
+class AddedRowsForm(forms.Form):
+    """How many rows of added lines the supplier's proposal form posts (its hidden ``add-count``):
+    at most ``MAX_ADDED`` lines, and the two empty rows the page always offers beside them."""
+
+    MAX_ADDED = 50
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["add-count"] = IntegerField(required=False, min_value=0, max_value=self.MAX_ADDED + 2)
+
+    def count(self) -> int:
+        """The rows to read (2, the form's default, when none is given); call after is_valid()."""
+        value = self.cleaned_data.get("add-count")
+        return 2 if value is None else value
+
+
 class ReasonForm(forms.Form):
     reason = forms.CharField(
         label="Reason", max_length=1000, widget=forms.Textarea(attrs={"rows": 3}), validators=[no_markup]
@@ -241,18 +280,26 @@ class MessageForm(forms.Form):
 
 
 class ProposalHeaderForm(forms.Form):
-    accept_by = forms.DateField(label="Please confirm by", required=False, widget=DATE)
-    confirm_ship_by = forms.DateField(label="Ships by", required=False, widget=DATE)
-    invoice_due_date = forms.DateField(label="Invoice due", required=False, widget=DATE)
+    accept_by = forms.DateField(label="Please confirm by", required=False, widget=DATE, validators=[business_date])
+    confirm_ship_by = forms.DateField(label="Ships by", required=False, widget=DATE, validators=[business_date])
+    invoice_due_date = forms.DateField(label="Invoice due", required=False, widget=DATE, validators=[business_date])
     tax_rate = forms.CharField(label="Tax % for every line", required=False, max_length=8)
     discount = forms.CharField(label="Discount (amount)", required=False, max_length=30)
     payment_terms_days = forms.CharField(label="Payment terms (days)", required=False, max_length=4)
-    supplier_contact = forms.CharField(label="Your contact", required=False, max_length=200)
+    supplier_contact = forms.CharField(label="Your contact", required=False, max_length=200, validators=[no_markup])
     ship_to_address = forms.CharField(
-        label="Ship-to address", required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
+        label="Ship-to address",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[no_markup],
     )
     note = forms.CharField(
-        label="Note to the customer", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+        label="Note to the customer",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[no_markup],
     )
 
 
@@ -267,7 +314,7 @@ class AccountingCodeForm(forms.Form):
 class ShipmentForm(forms.Form):
     """The header of *Record shipment*; the quantity per line is read beside it."""
 
-    shipped_on = forms.DateField(label="Shipped on", widget=DATE)
+    shipped_on = forms.DateField(label="Shipped on", widget=DATE, validators=[business_date])
     carrier = forms.CharField(label="Carrier", required=False, max_length=100, validators=[no_markup])
     tracking_number = forms.CharField(label="Tracking number", required=False, max_length=100, validators=[no_markup])
     note = forms.CharField(
@@ -282,7 +329,7 @@ class ShipmentForm(forms.Form):
 class ReceiptForm(forms.Form):
     """The header of *Record receipt*; the quantities per line are read beside it."""
 
-    received_on = forms.DateField(label="Received on", widget=DATE)
+    received_on = forms.DateField(label="Received on", widget=DATE, validators=[business_date])
     note = forms.CharField(
         label="Note", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), validators=[no_markup]
     )

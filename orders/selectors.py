@@ -12,6 +12,7 @@ from guardian.shortcuts import get_objects_for_user, get_users_with_perms
 from accounts.models import Organization
 from accounts.permissions import can
 from procurement.lookups import one_or_404
+from procurement.validators import parse_integer
 
 from .models import (
     Amendment,
@@ -301,9 +302,10 @@ def unreceived_shipment(po: PurchaseOrder, pk=None) -> Shipment | None:
     one the oldest (None for anything else)."""
     shipments = po.shipments.filter(receipt__isnull=True)
     if pk is not None:
-        if not str(pk).isdigit():
+        pk = parse_integer(pk, minimum=1)
+        if pk is None:
             return None
-        shipments = shipments.filter(pk=int(pk))
+        shipments = shipments.filter(pk=pk)
     return shipments.prefetch_related(Prefetch("lines", ShipmentLine.objects.select_related("po_line"))).first()
 
 

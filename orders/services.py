@@ -27,7 +27,7 @@ from billing import tasks as billing_tasks
 from billing.money import CURRENCIES, MoneyError, decimal_places, format_money, parse_decimal, parse_price
 from procurement.background import enqueue_on_commit
 from procurement.errors import DomainError, NotAllowed
-from procurement.validators import no_markup
+from procurement.validators import business_date_problem, clean_text, no_markup, parse_integer
 
 from .models import (
     Amendment,
@@ -359,12 +359,15 @@ def _require_draft(po: PurchaseOrder) -> None:
 def _clean_date(value, field: str):
     if value in (None, ""):
         return None
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise DomainError(f"“{value}” is not a date (use YYYY-MM-DD).", field=field) from None
+    if not isinstance(value, date):
+        try:
+            value = date.fromisoformat(str(value))
+        except ValueError:
+            raise DomainError(f"“{value}” is not a date (use YYYY-MM-DD).", field=field) from None
+    problem = business_date_problem(value)
+    if problem:
+        raise DomainError(problem, field=field)
+    return value
 
 
 DEFAULT = object()  # "not given", where None means "none"
@@ -378,17 +381,7 @@ def _future_date(value, field: str):
     return value
 
 
-def _clean_text(value: str, field: str, *, required: bool = False, limit: int = 2000) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise DomainError("This field is required.", field=field)
-    if len(value) > limit:
-        raise DomainError(f"At most {limit} characters.", field=field)
-    try:
-        no_markup(value)
-    except ValidationError as exc:
-        raise DomainError(exc.messages[0], field=field) from None
-    return value
+_clean_text = clean_text  # the kernel's rule for text typed by a person
 
 
 def _ship_to_address(location: Location | None) -> str:
@@ -803,6 +796,8 @@ def _check_proposal_line(po: PurchaseOrder, line: PurchaseOrderLine | None, valu
             clean["unit_price"] = parse_price(price, po.currency)
         except MoneyError as exc:
             raise DomainError(str(exc), field="unit_price") from None
+        tax_rate = line.tax_rate if line else HUNDRED  # an added line's rate is read below: the most it can be
+        _line_fits(clean["quantity"], clean["unit_price"], tax_rate, po.currency, "quantity")
         clean["promised_date"] = _clean_date(values.get("promised_date"), "promised_date")
     elif action == ProposalLine.Action.BACKORDER:
         try:
@@ -867,11 +862,8 @@ def _check_proposal_header(po: PurchaseOrder, header: dict) -> dict:
     if terms in (None, ""):
         clean["payment_terms_days"] = None
     else:
-        try:
-            clean["payment_terms_days"] = int(terms)
-        except (TypeError, ValueError):
-            raise DomainError("Payment terms are a number of days.", field="payment_terms_days") from None
-        if not 0 <= clean["payment_terms_days"] <= 365:
+        clean["payment_terms_days"] = parse_integer(terms, minimum=0, maximum=365)
+        if clean["payment_terms_days"] is None:
             raise DomainError("Payment terms are a number of days from 0 to 365.", field="payment_terms_days")
     clean["supplier_contact"] = _clean_text(header.get("supplier_contact", ""), "supplier_contact", limit=200)
     clean["ship_to_address"] = _clean_text(header.get("ship_to_address", ""), "ship_to_address", limit=1000)
@@ -1162,6 +1154,14 @@ def _fulfilment_date(value, field: str, what: str) -> date:
     if value > timezone.localdate():
         raise DomainError("This date is in the future.", field=field)
     return value
+
+
+def _line_fits(quantity: Decimal, price: Decimal, tax_rate: Decimal, currency: str, field: str, prefix="") -> None:
+    """Refuse, naming ``field``, a line whose amount the money columns cannot hold."""
+    try:
+        line_amounts(quantity, price, tax_rate, currency)
+    except DomainError as exc:
+        raise DomainError(f"{prefix}{exc.message}", field=field) from None
 
 
 def _typed_quantity(raw, line: PurchaseOrderLine, field: str, what: str) -> Decimal:
@@ -1567,6 +1567,7 @@ def _amended_lines(
                     f"{_units(line.quantity, line.unit)}); to order less, cancel the line.",
                     field=field,
                 )
+            _line_fits(typed, line.unit_price, line.tax_rate, po.currency, field, f"Line {line.position}: ")
             changes.append((line, typed))
     if not changes:
         raise DomainError("Raise a quantity or cancel a line: this amendment changes nothing.")

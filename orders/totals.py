@@ -5,16 +5,27 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from billing.money import round_money
+from billing.money import AMOUNT_LIMIT, format_money, quantum, round_money
 from orders.models import VOID_LINE_STATUSES
+from procurement.errors import DomainError
 
 HUNDRED = Decimal(100)
+
+
+def require_fits(amount: Decimal, currency: str, what: str, field: str | None) -> None:
+    """An amount the money columns cannot hold is refused here, before anything is written
+    (PostgreSQL would refuse the row; SQLite would keep a number no page could read back)."""
+    if abs(amount) >= AMOUNT_LIMIT:
+        largest = format_money(AMOUNT_LIMIT - quantum(currency), currency)
+        raise DomainError(f"{what} would be more than {largest}: lower the quantity or the price.", field=field)
 
 
 def line_amounts(quantity: Decimal, unit_price: Decimal, tax_rate: Decimal, currency: str) -> tuple[Decimal, Decimal]:
     """(line total, tax) of one line: quantity × unit price, and the tax on it, each rounded."""
     line_total = round_money(quantity * unit_price, currency)
-    return line_total, round_money(line_total * tax_rate / HUNDRED, currency)
+    tax = round_money(line_total * tax_rate / HUNDRED, currency)
+    require_fits(line_total + tax, currency, "The line's amount", "quantity")
+    return line_total, tax
 
 
 def order_totals(lines: Iterable, discount: Decimal, currency: str) -> dict[str, Decimal]:
@@ -25,6 +36,7 @@ def order_totals(lines: Iterable, discount: Decimal, currency: str) -> dict[str,
             subtotal += line.line_total
             tax += line.tax_amount
     discount = round_money(discount, currency)
+    require_fits(subtotal + tax, currency, "The order's total", None)
     return {
         "subtotal": subtotal,
         "discount": discount,

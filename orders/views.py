@@ -33,16 +33,20 @@ from billing.money import MoneyError, format_money, parse_decimal, parse_price, 
 from procurement.csvio import guard_formula
 from procurement.errors import DomainError
 from procurement.forms import add_domain_error
+from procurement.validators import parse_integer
 
 from . import listing_csv, pdf, selectors, services
 from .forms import (
     AccountingCodeForm,
+    AddedRowsForm,
     CustomerPriceFormSet,
     DraftHeaderForm,
     LineForm,
+    LinePreviewForm,
     ListingFilterForm,
     ListingForm,
     ListingImportForm,
+    ListingPickerForm,
     MessageForm,
     OrderFilterForm,
     PriceBreakFormSet,
@@ -575,8 +579,9 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
                     "currency": po.currency,
                 },
             )
-        if editable and editing is None and self.request.GET.get("edit", "").isdigit():
-            editing = next((line for line in lines if line.pk == int(self.request.GET["edit"])), None)
+        edit = parse_integer(self.request.GET.get("edit"), minimum=1)
+        if editable and editing is None and edit is not None:
+            editing = next((line for line in lines if line.pk == edit), None)
         if editable and line_form is None:
             if editing is not None:
                 line_form = self.line_form(po, initial=_line_initial(editing))
@@ -785,6 +790,9 @@ class LineRemoveView(PurchaseOrderMixin, PostOnlyView):
         return redirect(self.done_url())
 
 
+NO_PREVIEW = '<span class="text-muted">—</span>'
+
+
 class LinePreviewView(PurchaseOrderMixin, OrgView):
     """htmx: the amount of the line being typed, before it is added (writes nothing)."""
 
@@ -792,22 +800,23 @@ class LinePreviewView(PurchaseOrderMixin, OrgView):
 
     def get(self, request, org_slug, number):
         po = self.get_po()
-        prefix = request.GET.get("listing")
-        listing = selectors.orderable_listings(po).filter(pk=prefix).first() if prefix else None
+        form = LinePreviewForm(request.GET)
+        if not form.is_valid():  # unreadable input is no line yet: nothing is looked up
+            return HttpResponse(NO_PREVIEW)
+        data = form.cleaned_data
+        listing = selectors.orderable_listings(po).filter(pk=data["listing"]).first() if data["listing"] else None
         try:
-            quantity = parse_decimal(request.GET.get("quantity") or "0")
+            quantity = parse_decimal(data["quantity"] or "0")
             price = (
-                listing.price_for(quantity=quantity)
-                if listing
-                else parse_price(request.GET.get("unit_price") or "0", po.currency)
+                listing.price_for(quantity=quantity) if listing else parse_price(data["unit_price"] or "0", po.currency)
             )
-            rate = parse_decimal(request.GET.get("tax_rate") or "0")
-            unit = listing.unit if listing else request.GET.get("unit", "ea")
+            rate = parse_decimal(data["tax_rate"] or "0")
+            unit = listing.unit if listing else data["unit"] or "ea"
             if quantity_error(quantity, unit) or not Decimal(0) <= rate <= Decimal(100):
                 raise MoneyError("not a line yet")
             total, tax = line_amounts(quantity, price, rate, po.currency)
-        except MoneyError:
-            return HttpResponse('<span class="text-muted">—</span>')
+        except (MoneyError, DomainError):  # not a number yet, or more than an order can hold
+            return HttpResponse(NO_PREVIEW)
         return HttpResponse(
             format_html(
                 "{} <span class='text-muted small'>+ {} tax</span>",
@@ -824,12 +833,11 @@ class ListingPickerView(PurchaseOrderMixin, OrgView):
 
     def get(self, request, org_slug, number):
         po = self.get_po()
-        listings = selectors.orderable_listings(po, request.GET.get("q", ""))[:50]
-        selected = request.GET.get("listing", "")
+        form = ListingPickerForm(request.GET)
+        data = form.cleaned_data if form.is_valid() else {"q": "", "listing": None}
+        listings = selectors.orderable_listings(po, data["q"])[:50]
         return render(
-            request,
-            "orders/_listing_picker.html",
-            {"po": po, "listings": listings, "selected": int(selected) if selected.isdigit() else None},
+            request, "orders/_listing_picker.html", {"po": po, "listings": listings, "selected": data["listing"]}
         )
 
 
@@ -1294,11 +1302,12 @@ class ProposalSaveView(SalesOrderMixin, PostOnlyView):
     def post(self, request, org_slug, number):
         so = self.get_so()
         header_form = ProposalHeaderForm(request.POST)
+        rows_form = AddedRowsForm(request.POST)
         line_ids = [line.pk for line in so.purchase_order.lines.all()]
         posted = {pk: {f: request.POST.get(f"line-{pk}-{f}", "").strip() for f in self.LINE_FIELDS} for pk in line_ids}
         rows = [
             {f: request.POST.get(f"add-{i}-{f}", "").strip() for f in self.ADD_FIELDS}
-            for i in range(min(int(request.POST.get("add-count", "2") or 2), 50))
+            for i in range(rows_form.count() if rows_form.is_valid() else 0)
         ]
         added = [row for row in rows if row["description"] or row["quantity"] or row["unit_price"]]
 
@@ -1306,6 +1315,10 @@ class ProposalSaveView(SalesOrderMixin, PostOnlyView):
             detail = SalesOrderDetailView(request=request, kwargs=self.kwargs, org=self.org, membership=self.membership)
             return detail.show(so, header_form=header_form, posted=posted, posted_added=added, error=error, status=400)
 
+        if not rows_form.is_valid():  # the hidden count was tampered with: read no row rather than guess
+            return again(DomainError("The added lines could not be read: add them again."))
+        if len(added) > AddedRowsForm.MAX_ADDED:
+            return again(DomainError(f"At most {AddedRowsForm.MAX_ADDED} lines can be added to an order."))
         if not header_form.is_valid():
             return again(None)
         try:
@@ -1434,11 +1447,11 @@ class PurchaseOrderShareView(PurchaseOrderMixin, PostOnlyView):
 
     def post(self, request, org_slug, number):
         po = self.get_po()
-        pk = request.POST.get("member", "")
-        if not pk.isdigit():
+        pk = parse_integer(request.POST.get("member"), minimum=1)
+        if pk is None:
             messages.error(request, "Choose a colleague.")
             return redirect(self.done_url())
-        member = member_for(organization=self.org, pk=int(pk))  # another tenant's member: 404
+        member = member_for(organization=self.org, pk=pk)  # another tenant's member: 404
         try:
             if self.share:
                 services.share_purchase_order(po=po, by=self.membership, member=member)

@@ -20,6 +20,7 @@ from django.urls import path, reverse
 
 from accounts.models import Membership, Organization, User
 from accounts.roles import Role
+from procurement.forms import number_kwargs, with_input_rules
 
 
 def administered(request) -> frozenset[int]:
@@ -43,6 +44,13 @@ class TandemAdminSite(admin.AdminSite):
     site_header = "Tandem administration"
     site_title = "Tandem admin"
     index_title = "Settings and data"
+
+    def register(self, model_or_iterable, admin_class=None, **options):
+        """Every admin of the site, ours and the libraries' (auth, axes), and every inline of theirs
+        applies the input rules."""
+        admin_class = admin_class or admin.ModelAdmin
+        inlines = [with_input_rules_class(inline) for inline in admin_class.inlines]
+        super().register(model_or_iterable, with_input_rules_class(admin_class, inlines=inlines), **options)
 
     def has_permission(self, request) -> bool:
         """Platform staff, and the admins of an organization (for that organization's rows)."""
@@ -86,8 +94,27 @@ def scoped_choices(model: type[Model], request, queryset: QuerySet | None = None
     return queryset.none()  # nothing of another kind is offered to a tenant's admin
 
 
-class _Scoped:
-    """What scoped model admins and inlines share: permissions and form choices."""
+class InputRulesMixin:
+    """Every field of an admin form follows the input rules of the pages (``procurement.forms``):
+    plain text, numbers of ASCII digits within their column, business dates in their window.
+    The site mixes it into every model admin registered with it and into their inlines."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **{**number_kwargs(db_field), **kwargs})
+        return with_input_rules(field) if field is not None else None
+
+
+def with_input_rules_class(cls: type, **attrs) -> type:
+    """A subclass of ``cls`` (a model admin or an inline) with ``InputRulesMixin`` (and ``attrs``);
+    ``cls`` itself when it has the mixin and there is nothing to set."""
+    if issubclass(cls, InputRulesMixin) and not attrs:
+        return cls
+    bases = (cls,) if issubclass(cls, InputRulesMixin) else (InputRulesMixin, cls)
+    return type(cls.__name__, bases, {"__module__": cls.__module__, "__doc__": cls.__doc__, **attrs})
+
+
+class _Scoped(InputRulesMixin):
+    """What scoped model admins and inlines share: permissions, form choices and input rules."""
 
     def _may(self, request, obj=None) -> bool:
         if request.user.is_superuser:

@@ -1,13 +1,84 @@
-"""Helpers shared by the forms of every app."""
+"""Helpers shared by the forms of every app, and the input rules every form applies: text is
+plain (``no_markup``), numbers are ASCII digits within their column, business dates fall in
+a sensible window (``procurement.validators``)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.backends.base.operations import BaseDatabaseOperations
 
 from procurement.errors import DomainError
+from procurement.validators import DECIMAL_TEXT, INTEGER_MAX, INTEGER_MIN, business_date, no_markup
+
+NUMBER_MESSAGE = "Enter a number with the digits 0–9 and a point for decimals, e.g. 1234.50."
 
 
 def add_domain_error(form: forms.BaseForm, error: DomainError) -> None:
     """Show a service's refusal next to the field it is about (or above the form)."""
     field = error.field if error.field in form.fields else None
     form.add_error(field, error.message)
+
+
+def _ascii_number(value, pattern) -> None:
+    if value in forms.Field.empty_values or isinstance(value, (int, Decimal)):
+        return
+    if not pattern.match(str(value).strip()):
+        raise ValidationError(NUMBER_MESSAGE, code="invalid")
+
+
+class DecimalField(forms.DecimalField):
+    """Django's DecimalField takes "+5", "٥" and "1e3"; this one only ASCII digits and a point."""
+
+    def to_python(self, value):
+        _ascii_number(value, DECIMAL_TEXT)
+        return super().to_python(value)
+
+
+class IntegerField(forms.IntegerField):
+    """Whole numbers of ASCII digits, within the database's integer range unless told otherwise."""
+
+    def __init__(self, *, min_value=INTEGER_MIN, max_value=INTEGER_MAX, **kwargs):
+        super().__init__(min_value=min_value, max_value=max_value, **kwargs)
+
+    def to_python(self, value):
+        _ascii_number(value, DECIMAL_TEXT)  # "5.0" is still five, as Django reads it
+        return super().to_python(value)
+
+
+def with_input_rules(field: forms.Field) -> forms.Field:
+    """Add the rules to a form field made elsewhere (a model form's, the admin's)."""
+    if isinstance(field, forms.CharField) and not isinstance(field.widget, forms.PasswordInput):
+        if no_markup not in field.validators:
+            field.validators.append(no_markup)
+    elif isinstance(field, forms.DateField) and business_date not in field.validators:
+        field.validators.append(business_date)
+    return field
+
+
+def number_kwargs(db_field) -> dict:
+    """The form field of a number column: ASCII digits, and for an integer the column's range
+    as PostgreSQL has it (SQLite would store a 64-bit number in a "small" integer column)."""
+    if isinstance(db_field, models.DecimalField):
+        return {"form_class": DecimalField}
+    if isinstance(db_field, models.IntegerField) and not db_field.choices:
+        low, high = BaseDatabaseOperations.integer_field_ranges[db_field.get_internal_type()]
+        return {"form_class": IntegerField, "min_value": low, "max_value": high}
+    return {}
+
+
+def model_formfield(db_field, **kwargs) -> forms.Field | None:
+    """The ``formfield_callback`` of every model form: Django's field with the input rules."""
+    field = db_field.formfield(**{**number_kwargs(db_field), **kwargs})
+    return with_input_rules(field) if field is not None else None
+
+
+class ModelForm(forms.ModelForm):
+    """A model form whose fields follow the input rules; its subclasses' ``Meta`` inherit
+    ``ModelForm.Meta`` (that is where Django reads the callback)."""
+
+    class Meta:
+        formfield_callback = model_formfield
