@@ -216,6 +216,7 @@ def test_production_refuses_the_webhook_without_a_secret(tmp_path):
         ALLOWED_HOSTS="tandem.test",
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         REDIS_URL="redis://127.0.0.1:9/0",
+        STATIC_ROOT=str(tmp_path / "static"),  # as on a fresh clone: nothing collected
     )
     script = (
         "import django; django.setup()\n"
@@ -226,6 +227,11 @@ def test_production_refuses_the_webhook_without_a_secret(tmp_path):
         "    print(type(exc).__name__)\n"
     )
     root = Path(__file__).resolve().parent.parent.parent
+    # The static files collected as the image does (the error page names them).
+    collected = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput"], cwd=root, env=env, capture_output=True, text=True
+    )
+    assert collected.returncode == 0, collected.stderr
     result = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True)
     assert result.stdout.strip() == "AnymailInsecureWebhookWarning", result.stderr
 
