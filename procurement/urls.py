@@ -4,6 +4,7 @@ from django.http import HttpResponse
 from django.urls import include, path
 
 from accounts.views import HomeRedirectView
+from procurement.health import ReadinessView
 
 
 @login_not_required
@@ -13,7 +14,8 @@ def healthz(request):
 
 urlpatterns = [
     path("", HomeRedirectView.as_view(), name="home"),
-    path("healthz", healthz, name="healthz"),
+    path("healthz", healthz, name="healthz"),  # liveness: the process serves
+    path("readyz", login_not_required(ReadinessView.as_view()), name="readyz"),  # readiness: see health.py
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
     path("", include("orders.urls")),

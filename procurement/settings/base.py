@@ -227,3 +227,7 @@ LOGGING = {
         "fontTools": {"level": "WARNING"},
     },
 }
+
+# --- Health (deploy): /healthz and /readyz; the readiness checks are in procurement/health.py ---
+INSTALLED_APPS += ["health_check"]  # django-health-check: its status page template
+# --- end Health ---
