@@ -180,6 +180,7 @@ def stack(tmp_path_factory, database):
         HOSTNAME=socket.gethostname(),  # as in a container, where the worker is celery@$HOSTNAME
     )
     stack = Stack(tmp)
+    dns_server = None
     try:
         # The image's build step (collectstatic) beside the one-off migrate job.
         collect = subprocess.Popen(
@@ -249,9 +250,11 @@ def stack(tmp_path_factory, database):
             "http_port": http_port,
             "browser": Browser(https_port, tmp / "certs" / "tls.crt"),
         }
-        dns_server.shutdown()
     finally:
         stack.stop()
+        if dns_server is not None:
+            dns_server.shutdown()
+            dns_server.server_close()
 
 
 def served_by(stack: Stack, address: str, path: str) -> int:
