@@ -296,6 +296,9 @@ def test_through_the_proxy_both_replicas_serve_and_one_failing_is_not_noticed(st
         line for line in logs.logs[f"web-{REPLICAS[0]}"].read_text().splitlines() if "/organizations/new/" in line
     )
     assert line.startswith("127.0.0.1 "), line
+    # …and its request id, which nginx logs too: one request followed from the proxy to the replica.
+    request_id = re.search(r"request_id=([0-9a-f]{32}) ", line).group(1)
+    assert f"request_id={request_id} " in logs.logs["nginx"].read_text()
 
     # One replica dies (its whole process group, as a container is killed): nobody notices.
     dead, alive = REPLICAS

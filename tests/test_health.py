@@ -7,6 +7,7 @@ subprocess (tests/test_production.py's helpers), with DATABASE_URL on a closed p
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import subprocess
@@ -18,7 +19,7 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 
 from procurement.celery import app
-from tests.test_production import ROOT, Client, free_port, production_env
+from tests.test_production import HOST, ROOT, Client, free_port, production_env
 
 JSON = {"HTTP_ACCEPT": "application/json"}
 
@@ -27,6 +28,14 @@ def readiness(client) -> tuple[int, dict[str, str]]:
     response = client.get("/readyz", **JSON)
     assert response["Content-Type"] == "application/json"
     return response.status_code, json.loads(response.content)
+
+
+def plain_http(port: int, path: str) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", path, headers={"Host": HOST})
+    status = conn.getresponse().status
+    conn.close()
+    return status
 
 
 def reason(results: dict[str, str], check: str) -> str:
@@ -142,17 +151,17 @@ def test_database_down_fails_readiness_not_liveness(tmp_path: Path):
         client = Client(port)
         status, _, body = client.request("GET", "/healthz")
         assert (status, body) == (200, "ok")
-        status, headers, body = client.request("GET", "/readyz", headers={"Accept": "application/json"})
+        status, headers, body = client.request("GET", "/readyz?format=json")
         assert status == 503
         assert headers["content-type"] == "application/json"
         results = json.loads(body)
         assert reason(results, "Database") == "Unavailable: connection failed"
         assert reason(results, "WritableStorage") == "OK"
-        # The probe speaks plain HTTP to the container: no redirect to https for either endpoint.
-        status, _, _ = Client(port, proto="http").request("GET", "/readyz")
-        assert status == 503
-        status, _, _ = Client(port, proto="http").request("GET", "/login/")
-        assert status == 301
+        # A probe inside the network speaks plain HTTP (no X-Forwarded-Proto): no redirect to https
+        # for the health endpoints, as for every other page.
+        assert plain_http(port, "/healthz") == 200
+        assert plain_http(port, "/readyz") == 503
+        assert plain_http(port, "/login/") == 301
     finally:
         server.terminate()
         server.wait(timeout=10)
