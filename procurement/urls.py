@@ -5,6 +5,7 @@ from django.http import HttpResponse
 from django.urls import include, path
 
 from accounts.views import HomeRedirectView
+from procurement.health import ReadinessView
 
 
 @login_not_required
@@ -14,7 +15,8 @@ def healthz(request):
 
 urlpatterns = [
     path("", HomeRedirectView.as_view(), name="home"),
-    path("healthz", healthz, name="healthz"),
+    path("healthz", healthz, name="healthz"),  # liveness: the process serves
+    path("readyz", login_not_required(ReadinessView.as_view()), name="readyz"),  # readiness: see health.py
     path("admin/", admin.site.urls),
     # The ESP's webhooks (bounces and complaints: accounts/webhooks.py). anymail marks them
     # login_not_required and checks the basic-auth WEBHOOK_SECRET (ANYMAIL_WEBHOOK_SECRET).

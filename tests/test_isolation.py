@@ -30,6 +30,7 @@ from tests.factories import (
 
 PUBLIC = {
     "healthz",
+    "readyz",
     "accounts:login",
     "accounts:logout",
     "accounts:signup",
@@ -315,7 +316,7 @@ def test_anonymous_requests_redirect_to_login(client, world):
 
 
 def test_public_pages_answer_without_log_in(client, db):
-    for name in ("accounts:login", "accounts:signup", "accounts:password-reset", "healthz"):
+    for name in ("accounts:login", "accounts:signup", "accounts:password-reset", "healthz", "readyz"):
         assert client.get(reverse(name)).status_code == 200
     assert client.get(reverse("accounts:connection-invitation", kwargs={"token": "nope"})).status_code == 404
     assert client.get(reverse("accounts:member-invitation", kwargs={"token": "nope"})).status_code == 404

@@ -7,6 +7,7 @@ read. Redis points at a closed port the whole time: log-in and pages must not ne
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import secrets
@@ -119,6 +120,18 @@ def served(tmp_path_factory):
 def test_collectstatic_writes_a_manifest_under_the_production_settings(served, tmp_path_factory):
     manifests = list(tmp_path_factory.getbasetemp().glob("production*/static/staticfiles.json"))
     assert manifests, "collectstatic wrote no manifest"
+
+
+def test_with_redis_down_liveness_and_pages_answer_and_readiness_names_redis(served):
+    client = Client(served)
+    assert client.request("GET", "/healthz")[0] == 200  # liveness: the process serves
+    assert client.request("GET", "/login/")[0] == 200
+    status, headers, body = client.request("GET", "/readyz?format=json")
+    assert status == 503
+    results = json.loads(body)
+    assert results["Database(alias='default')"] == "OK"
+    redis = [value for name, value in results.items() if name.startswith("Redis(")]
+    assert len(redis) == 1 and redis[0].startswith("Unavailable: Unable to connect to Redis"), redis
 
 
 def test_pages_and_hashed_static_files_are_served_with_redis_unreachable(served):

@@ -40,6 +40,9 @@ INSTALLED_APPS = [
     "billing",
     "approvals",
 ]
+# --- Health (deploy): /healthz and /readyz; the readiness checks are in procurement/health.py ---
+INSTALLED_APPS += ["health_check"]  # django-health-check: its status page template
+# --- end Health ---
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
