@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,11 @@ JSON = {"HTTP_ACCEPT": "application/json"}
 
 
 def readiness(client) -> tuple[int, dict[str, str]]:
-    response = client.get("/readyz", **JSON)
+    # /readyz is an async view; the test client runs it with async_to_sync, which refuses a thread
+    # where an event loop runs — as Playwright's, once a browser test ran in this session. A thread
+    # of its own has none (as each gunicorn worker).
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        response = executor.submit(client.get, "/readyz", **JSON).result()
     assert response["Content-Type"] == "application/json"
     return response.status_code, json.loads(response.content)
 
