@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from axes.attempts import get_cool_off_threshold
 from axes.handlers.database import AxesDatabaseHandler
 from axes.models import AccessAttempt
@@ -14,6 +16,19 @@ def axes_username(request, credentials) -> str:
     ``Ann@x`` and ``ann@x`` are one account, as they are at log-in."""
     raw = (credentials or {}).get("username") or request.POST.get("username", "")
     return raw.strip().lower()
+
+
+def client_ip(request) -> str | None:
+    """The address log-in throttling counts: REMOTE_ADDR, or behind the proxy the header it sets
+    (``CLIENT_IP_HEADER``). Behind a proxy REMOTE_ADDR is the proxy's, so every client would share
+    one lock-out."""
+    if settings.CLIENT_IP_HEADER:
+        value = request.headers.get(settings.CLIENT_IP_HEADER, "").strip()
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            pass  # no proxy in front of this request after all
+    return request.META.get("REMOTE_ADDR")
 
 
 class LockoutHandler(AxesDatabaseHandler):

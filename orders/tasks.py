@@ -4,6 +4,7 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
+from django.db.models import Q
 from django.utils import timezone
 
 from . import listing_csv
@@ -41,12 +42,21 @@ def import_listings(import_id: int) -> str:
     return f"failed: {count} problem{'s' if count != 1 else ''}"
 
 
+# Longer than the largest import runs (20,000 rows: well under a minute) and than the broker's
+# visibility timeout, after which a killed worker's task is handed out again anyway.
+STALLED_AFTER = timedelta(hours=1, minutes=5)
+
+
 @shared_task
 def resume_listing_imports() -> int:
     """Beat: queue again the imports still waiting a while after their upload — their task never
-    reached the broker (it was down). ``import_listings`` does nothing for a finished import."""
+    reached the broker (it was down) — and those *running* for longer than any import takes —
+    their task ended without finishing them (the database went away mid-import, the broker lost the
+    message). ``import_listings`` starts a running import again and does nothing for a finished one."""
+    now = timezone.now()
     waiting = ListingImport.objects.filter(
-        status=ListingImport.Status.QUEUED, created_at__lt=timezone.now() - timedelta(minutes=5)
+        Q(status=ListingImport.Status.QUEUED, created_at__lt=now - timedelta(minutes=5))
+        | Q(status=ListingImport.Status.RUNNING, started_at__lt=now - STALLED_AFTER)
     )
     ids = list(waiting.order_by("created_at").values_list("pk", flat=True)[:100])
     for import_id in ids:

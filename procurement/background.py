@@ -29,12 +29,19 @@ BROKER_ERRORS = (OperationalError, ConnectionError, TimeoutError, OSError)
 
 
 def enqueue(task: Any, *args: Any) -> bool:
-    """Send ``task(*args)`` to the broker; False (logged, remembered for the request) if it is down."""
+    """Send ``task(*args)`` to the broker; False (logged, remembered for the request) if it is down.
+
+    Once the broker has failed during a request, the request's other tasks are not tried: a
+    request that queues several e-mails waits for one time-out, not one each."""
+    pending = deferred_work.get()
+    if pending:
+        pending.append(task.name)
+        log.warning("not queued %s%r: the broker failed earlier in this request", task.name, args)
+        return False
     try:
         task.delay(*args)
     except BROKER_ERRORS as exc:
         log.warning("could not queue %s%r: %s: %s", task.name, args, type(exc).__name__, exc)
-        pending = deferred_work.get()
         if pending is not None:
             pending.append(task.name)
         return False

@@ -112,6 +112,11 @@ class RequestContextFilter(logging.Filter):
         return True
 
 
+def masked_traceback(formatted: str) -> str:
+    """A traceback quotes values too (a unique key's "Key (email)=(ann@…) already exists")."""
+    return EMAIL_ADDRESS.sub("[e-mail]", formatted)
+
+
 class TextLogFormatter(logging.Formatter):
     """The demo's readable lines, with the request id in brackets when there is one."""
 
@@ -120,12 +125,18 @@ class TextLogFormatter(logging.Formatter):
         record.request_tag = f" [{request_id}]" if request_id else ""
         return super().format(record)
 
+    def formatException(self, ei) -> str:  # noqa: N802
+        return masked_traceback(super().formatException(ei))
+
 
 class JsonLogFormatter(JsonFormatter):
     """One JSON object a line; the time in ISO 8601, UTC."""
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
         return datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds")
+
+    def formatException(self, ei) -> str:  # noqa: N802
+        return masked_traceback(super().formatException(ei))
 
 
 JSON_FIELDS = ["asctime", "levelname", "name", "message", "request_id", "org_id", "user_id", "task_id", "task_name"]

@@ -15,6 +15,7 @@ from datetime import timedelta
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from django.conf import settings
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
@@ -51,7 +52,8 @@ def broker(url: str):
     app.conf.update(
         task_always_eager=False,
         broker_url=url,
-        broker_transport_options={**app.conf.broker_transport_options, "polling_interval": 0.1},
+        # The settings' options (time-outs included), whatever an earlier test left in the app's conf.
+        broker_transport_options={**settings.CELERY_BROKER_TRANSPORT_OPTIONS, "polling_interval": 0.1},
     )
     _reset_connection_pools()
     try:
@@ -174,3 +176,26 @@ def test_after_an_outage_the_sweeps_make_each_document_and_send_each_email_once(
     assert all(email.status == "sent" and email.attempts == 1 for email in emails)
     sent = [(message.subject, tuple(message.to)) for message in mail.outbox]
     assert len(sent) == len(set(sent)) == emails.count()  # each e-mail once
+
+
+def test_a_stalled_broker_holds_a_request_for_one_time_out_not_for_ever():
+    """A Redis that accepts connections but never answers (a failover, a dead NAT entry)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)  # connections are accepted by the kernel; nothing ever replies
+    try:
+        with broker(f"redis://127.0.0.1:{listener.getsockname()[1]}/0"):
+            token = deferred_work.set([])
+            try:
+                started = time.monotonic()
+                assert enqueue(deliver_pending_emails) is False
+                first = time.monotonic() - started
+                assert first < 30, first  # without a socket time-out it waits for ever
+                started = time.monotonic()
+                assert enqueue(deliver_pending_emails) is False  # the same request: not tried again
+                assert time.monotonic() - started < 0.5
+                assert deferred_work.get() == ["accounts.tasks.deliver_pending_emails"] * 2
+            finally:
+                deferred_work.reset(token)
+    finally:
+        listener.close()

@@ -177,7 +177,7 @@ def stack(tmp_path_factory, database):
         DATABASE_URL=database,
         REDIS_URL=os.environ["REDIS_URL"],
         ALLOWED_HOSTS=f"{HOST},localhost",
-        AXES_IPWARE_PROXY_COUNT="1",
+        CLIENT_IP_HEADER="X-Real-IP",
         GUNICORN_WORKERS="2",
         CELERY_CONCURRENCY="1",
         HOSTNAME=socket.gethostname(),  # as in a container, where the worker is celery@$HOSTNAME

@@ -97,7 +97,7 @@ def test_readiness_is_healthy_with_redis_and_a_worker(client, settings, celery_c
     celery_conf.update(
         task_always_eager=False,
         broker_url=settings.REDIS_URL,
-        broker_transport_options={"polling_interval": 0.1},
+        broker_transport_options={**settings.CELERY_BROKER_TRANSPORT_OPTIONS, "polling_interval": 0.1},
     )
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         status, results = readiness(client)

@@ -112,6 +112,16 @@ def test_email_addresses_in_a_message_are_masked(json_log):
     assert line["message"] == "bounce for [e-mail] from Postmark"
 
 
+def test_email_addresses_in_a_traceback_are_masked(json_log):
+    try:
+        raise ValueError("duplicate key value: Key (email)=(ann@example.com) already exists.")
+    except ValueError:
+        logging.getLogger("accounts").exception("could not save")
+    (line,) = json_log()
+    assert "Key (email)=([e-mail]) already exists" in line["exc_info"]
+    assert "ann@example.com" not in json.dumps(line)
+
+
 def test_a_celery_task_logs_its_id_and_name(db, json_log, settings):
     from accounts.mail import queue_email
 

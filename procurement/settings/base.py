@@ -137,8 +137,11 @@ AXES_IP_FAILURE_LIMIT = env.int("AXES_IP_FAILURE_LIMIT", default=20)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_USERNAME_CALLABLE = "accounts.auth.axes_username"
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=0)
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# The client's address: REMOTE_ADDR, or behind a proxy the header it sets (compose's nginx sets
+# X-Real-IP to the address it saw; CLIENT_IP_HEADER=X-Real-IP). Never a header a client could set
+# itself: only the proxy must reach the app.
+AXES_CLIENT_IP_CALLABLE = "accounts.auth.client_ip"
+CLIENT_IP_HEADER = env("CLIENT_IP_HEADER", default="")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TIME_ZONE", default="UTC")
@@ -193,8 +196,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # once it has been unacknowledged this long: longer than any task runs.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
-    # A broker that is down answers at once; one that is unreachable must not hold a request long.
+    # A broker that is down answers at once; one that is unreachable, or stalled with the TCP
+    # connection still open, must not hold a request long (kombu waits for ever without these).
     "socket_connect_timeout": 2,
+    "socket_timeout": 5,  # above kombu's 1 s BRPOP, so a worker's long poll is not cut
 }
 # Publishing a task tries a little, then gives up (procurement.background.enqueue tells the person).
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}

@@ -87,3 +87,25 @@ def test_the_last_request_is_written_at_most_once_a_minute(client):
     first = client.session[IdleSessionMiddleware.LAST_SEEN]
     client.get(home)
     assert client.session[IdleSessionMiddleware.LAST_SEEN] == first
+
+
+def test_behind_the_proxy_each_client_is_counted_by_the_address_the_proxy_gives(client, settings):
+    """Every request reaches the app from the proxy's address: throttling must count the client's."""
+    settings.CLIENT_IP_HEADER = "X-Real-IP"
+    settings.AXES_FAILURE_LIMIT = 3
+    settings.AXES_IP_FAILURE_LIMIT = 6
+    org = OrganizationFactory()
+    victim, other = member(org), member(org)
+    url = reverse("accounts:login")
+    proxy = {"REMOTE_ADDR": "172.18.0.5"}
+    for _ in range(3):  # an attacker locks the (victim, attacker's address) pair…
+        client.post(url, {"username": victim.user.email, "password": "x"}, HTTP_X_REAL_IP="203.0.113.9", **proxy)
+    for _ in range(3):  # …and sprays another account until the attacker's address is paused
+        client.post(url, {"username": other.user.email, "password": "x"}, HTTP_X_REAL_IP="203.0.113.9", **proxy)
+    attacker = client.post(
+        url, {"username": other.user.email, "password": "demo"}, HTTP_X_REAL_IP="203.0.113.9", **proxy
+    )
+    assert attacker.status_code == 429
+    # The victim, from their own address through the same proxy, is not locked out.
+    ok = client.post(url, {"username": victim.user.email, "password": "demo"}, HTTP_X_REAL_IP="198.51.100.7", **proxy)
+    assert ok.status_code == 302

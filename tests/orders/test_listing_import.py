@@ -352,3 +352,18 @@ def test_an_upload_while_the_broker_is_down_is_kept_and_the_sweep_imports_it_lat
     job.refresh_from_db()
     assert (job.status, job.listings_created) == ("done", 3)
     assert tasks.resume_listing_imports() == 0
+
+
+def test_an_import_left_running_when_its_task_ended_is_started_again_by_the_sweep(sales):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    job = listing_csv.queue_listing_import(by=sales, data=rows(2), file_name="stuck.csv")
+    # Its task marked it running, then ended without finishing it (the database went away).
+    ListingImport.objects.filter(pk=job.pk).update(status="running", started_at=timezone.now() - timedelta(minutes=30))
+    assert tasks.resume_listing_imports() == 0  # it may still be running
+    ListingImport.objects.filter(pk=job.pk).update(started_at=timezone.now() - timedelta(hours=2))
+    assert tasks.resume_listing_imports() == 1
+    job.refresh_from_db()
+    assert (job.status, job.listings_created) == ("done", 2)

@@ -26,13 +26,14 @@ HEADER = "sku,name,description,unit,unit_price,currency,min_order_qty,active,pri
 
 @pytest.fixture
 def worker(settings):
-    saved = {k: app.conf[k] for k in ("task_always_eager", "broker_url", "result_backend", "task_ignore_result")}
+    keys = ("task_always_eager", "broker_url", "result_backend", "task_ignore_result", "broker_transport_options")
+    saved = {k: app.conf[k] for k in keys}
     app.conf.update(
         task_always_eager=False,
         broker_url=settings.REDIS_URL,
         result_backend=settings.REDIS_URL,
         task_ignore_result=False,
-        broker_transport_options={"polling_interval": 0.1},
+        broker_transport_options={**saved["broker_transport_options"], "polling_interval": 0.1},
     )
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         yield
