@@ -367,3 +367,16 @@ def test_an_import_left_running_when_its_task_ended_is_started_again_by_the_swee
     assert tasks.resume_listing_imports() == 1
     job.refresh_from_db()
     assert (job.status, job.listings_created) == ("done", 2)
+
+
+@pytest.mark.parametrize("count", [2, 12])
+def test_the_import_pages_read_a_bounded_number_of_queries(client, sales, count, django_assert_max_num_queries):
+    for number in range(count):
+        listing_csv.queue_listing_import(by=sales, data=rows(2), file_name=f"f{number}.csv")
+    job = ListingImport.objects.first()
+    client.force_login(sales.user)
+    slug = sales.organization.slug
+    with django_assert_max_num_queries(8):
+        assert client.get(reverse("orders:listings-import", args=[slug])).status_code == 200
+    with django_assert_max_num_queries(8):
+        assert client.get(reverse("orders:listing-import", args=[slug, job.pk])).status_code == 200
