@@ -4,8 +4,8 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.urls import reverse
 
-from billing.money import CURRENCY_CHOICES
 from procurement.forms import IntegerField, ModelForm
+from procurement.money import CURRENCY_CHOICES
 from procurement.validators import no_markup
 
 from .mail import absolute_url, queue_email

@@ -14,9 +14,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
-from billing.money import CURRENCY_CHOICES
+from procurement.money import CURRENCY_CHOICES
 
-from .roles import Role, grants
+from .roles import CAPABILITY, PERMISSIONS, Role, grants
 
 
 class UserManager(BaseUserManager["User"]):
@@ -298,6 +298,24 @@ class Membership(models.Model):
 
     def has_perm(self, permission: str) -> bool:
         return grants(frozenset(self.roles), permission)
+
+    def capability_refusal(self, permission: str) -> str | None:
+        """Why the organization cannot do ``permission`` at all (it does not buy, or does not sell)."""
+        org = self.organization
+        capability = CAPABILITY[permission]
+        if capability == "buys" and not org.buys:
+            return f"{org.name} does not buy: turn on buying in the organization settings first."
+        if capability == "sells" and not org.sells:
+            return f"{org.name} does not sell: turn on selling in the organization settings first."
+        return None
+
+    def may(self, permission: str) -> bool:
+        """True when the member's roles grant ``permission`` in their organization, and the
+        organization has the capability (buying or selling) the permission is about. The base
+        page view (``procurement.views.OrgView``) asks this; ``accounts.permissions.can`` too."""
+        if permission not in PERMISSIONS:
+            raise LookupError(f"unknown permission {permission!r}: add it to accounts.roles")
+        return self.capability_refusal(permission) is None and self.has_perm(permission)
 
     @property
     def is_admin(self) -> bool:

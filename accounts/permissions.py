@@ -8,17 +8,7 @@ from __future__ import annotations
 from procurement.errors import NotAllowed
 
 from .models import Membership
-from .roles import CAPABILITY, PERMISSIONS
-
-
-def capability_refusal(membership: Membership, permission: str) -> str | None:
-    org = membership.organization
-    capability = CAPABILITY[permission]
-    if capability == "buys" and not org.buys:
-        return f"{org.name} does not buy: turn on buying in the organization settings first."
-    if capability == "sells" and not org.sells:
-        return f"{org.name} does not sell: turn on selling in the organization settings first."
-    return None
+from .roles import PERMISSIONS
 
 
 def can(membership: Membership | None, permission: str) -> bool:
@@ -26,14 +16,12 @@ def can(membership: Membership | None, permission: str) -> bool:
     organization has the capability (buying or selling) the permission is about."""
     if membership is None:
         return False
-    if permission not in PERMISSIONS:
-        raise LookupError(f"unknown permission {permission!r}: add it to accounts.roles")
-    return capability_refusal(membership, permission) is None and membership.has_perm(permission)
+    return membership.may(permission)
 
 
 def require(membership: Membership, permission: str) -> None:
     """Raise NotAllowed, with a reason a person can read, unless ``can`` allows it."""
-    refusal = capability_refusal(membership, permission)
+    refusal = membership.capability_refusal(permission)
     if refusal:
         raise NotAllowed(refusal)
     if not can(membership, permission):

@@ -15,8 +15,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django_fsm import TransitionNotAllowed
 
-from billing.money import CURRENCIES, decimal_places
 from procurement.errors import DomainError
+from procurement.money import CURRENCIES, decimal_places
 from procurement.validators import clean_text
 
 from .mail import absolute_url, queue_email

@@ -23,6 +23,7 @@ from orders.selectors import inbox_counts as order_inbox
 from orders.selectors import listing_counts
 from procurement.errors import DomainError
 from procurement.forms import add_domain_error
+from procurement.views import OrgView, PostOnlyView
 
 from . import selectors, services
 from .forms import (
@@ -49,37 +50,6 @@ from .permissions import can
 from .roles import Role
 
 public = method_decorator(login_not_required, name="dispatch")
-
-
-class OrgView(View):
-    """A page of the active organization; ``permission`` (if set) is required to open it."""
-
-    permission: str | None = None
-
-    def dispatch(self, request, *args, **kwargs):
-        if self.permission and not can(request.membership, self.permission):
-            raise PermissionDenied("Your role does not allow this page.")
-        self.org = request.organization
-        self.membership = request.membership
-        return super().dispatch(request, *args, **kwargs)
-
-    def org_url(self, name: str, **kwargs) -> str:
-        return reverse(name, kwargs={"org_slug": self.org.slug, **kwargs})
-
-
-class PostOnlyView(OrgView):
-    """An action taken by POST from a button on another page (``done_url``).
-
-    A GET finds the object first, so that another tenant's object answers 404 whatever the
-    method; for one's own, it leads back to the page with the button. Subclasses define
-    ``get_object()`` (through a scoped selector) and ``done_url()``.
-    """
-
-    http_method_names = ["get", "post"]
-
-    def get(self, request, *args, **kwargs):
-        self.get_object()
-        return redirect(self.done_url())
 
 
 def _next_url(request, default: str) -> str:

@@ -9,8 +9,8 @@ from django.db.models import QuerySet
 from django.utils.html import format_html, format_html_join
 
 from accounts.models import Membership, User
-from billing.money import format_money
 from procurement.admin import OrganizationScopedAdmin, ScopedInlineMixin, administered
+from procurement.money import format_money
 
 from .models import (
     APPROVING_ROLES,

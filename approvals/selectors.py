@@ -11,8 +11,8 @@ from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
 
 from accounts.models import Membership, Organization
-from billing.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 from orders.models import VOID_LINE_STATUSES, PurchaseOrder, PurchaseOrderLine
+from procurement.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 
 from .models import ApprovalRequest, Budget, Decision, RequestStep
 

@@ -9,11 +9,11 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from accounts.views import OrgView, PostOnlyView
-from billing.money import round_money
 from orders import selectors as order_selectors
 from procurement.errors import DomainError
 from procurement.forms import add_domain_error
+from procurement.money import round_money
+from procurement.views import OrgView, PostOnlyView
 
 from . import selectors, services
 from .forms import ApproveForm, BudgetFilterForm, RejectForm

@@ -13,10 +13,10 @@ from django.urls import path
 
 from accounts.models import Organization
 from procurement.admin import OrganizationScopedAdmin, scoped_choices
+from procurement.money import format_rate
 
 from . import fx
 from .models import ExchangeRate
-from .money import format_rate
 
 
 class PairFilter(admin.SimpleListFilter):

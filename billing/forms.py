@@ -5,10 +5,10 @@ from __future__ import annotations
 from django import forms
 from django.utils import timezone
 
+from procurement.money import CURRENCY_CHOICES
 from procurement.validators import business_date, no_markup
 
 from .models import Payment
-from .money import CURRENCY_CHOICES
 
 DATE = forms.DateInput(attrs={"type": "date"})
 AMOUNT = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})

@@ -32,11 +32,7 @@ from accounts.models import Organization, User
 from orders.models import PurchaseOrder, Receipt
 from procurement import csvio
 from procurement.errors import DomainError
-from procurement.validators import business_date_problem
-
-from . import selectors
-from .models import Bill, ExchangeRate, FxDifference, Payment
-from .money import (
+from procurement.money import (
     CURRENCIES,
     RATE_DECIMAL_PLACES,
     RATE_MAX_DIGITS,
@@ -47,6 +43,10 @@ from .money import (
     parse_decimal,
     round_money,
 )
+from procurement.validators import business_date_problem
+
+from . import selectors
+from .models import Bill, ExchangeRate, FxDifference, Payment
 
 # ------------------------------------------------------------------------------ rate import
 

@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from accounts.models import Tolerances
-
-from .money import format_money, round_money
+from procurement.money import format_money, round_money
 
 MATCHED, VARIANCE, MISMATCH = "matched", "variance", "mismatch"
 LABELS = {MATCHED: "Matched", VARIANCE: "Variance", MISMATCH: "Mismatch"}

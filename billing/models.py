@@ -1,6 +1,6 @@
 """Invoices (the supplier's side) and bills (the customer's side) of a confirmed order.
 
-Money helpers that every app already needs live in ``billing.money``.
+Money helpers that every app already needs live in ``procurement.money``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, FSMMod
 from accounts.models import Location, Organization, User
 from orders.models import PurchaseOrder, PurchaseOrderLine, Receipt, SalesOrder, money_field, quantity_field
 from orders.units import UNIT_CHOICES
-
-from .money import CURRENCIES, CURRENCY_CHOICES, RATE_DECIMAL_PLACES, RATE_MAX_DIGITS
+from procurement.money import CURRENCIES, CURRENCY_CHOICES, RATE_DECIMAL_PLACES, RATE_MAX_DIGITS
 
 
 class Document(models.Model):

@@ -17,10 +17,10 @@ from django.utils import timezone
 from accounts.models import Organization
 from accounts.selectors import tolerances_for
 from orders.models import PurchaseOrder, PurchaseOrderLine, Receipt, ReceiptLine
+from procurement.money import inverse_rate
 
 from . import matching
 from .models import Bill, BillMatch, ExchangeRate, FxDifference, Invoice, Payment
-from .money import inverse_rate
 
 OVERDUE = "overdue"
 

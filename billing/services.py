@@ -38,10 +38,10 @@ from orders.services import (
 from orders.totals import line_amounts, require_fits
 from orders.units import UNITS, quantity_error
 from procurement.errors import DomainError, NotAllowed
+from procurement.money import CURRENCIES, MoneyError, format_money, parse_decimal, parse_price
 
 from .fx import record_fx
 from .models import Bill, BillLine, BillMatch, Invoice, InvoiceLine, Payment
-from .money import CURRENCIES, MoneyError, format_money, parse_decimal, parse_price
 
 LINE_FIELDS = ("sku", "description", "quantity", "unit", "unit_price", "tax_rate", "line_total", "tax_amount")
 INVOICED = (

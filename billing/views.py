@@ -16,7 +16,6 @@ from django.shortcuts import redirect, render
 
 from accounts.permissions import can
 from accounts.selectors import connected_supplier, customers_of, locations_of, suppliers_of
-from accounts.views import OrgView, PostOnlyView
 from orders import selectors as order_selectors
 from orders.forms import OrderFilterForm, ReasonForm
 from orders.units import UNITS
@@ -24,13 +23,14 @@ from orders.views import _filter, _OrderListView
 from procurement.csvio import guard_formula
 from procurement.errors import DomainError
 from procurement.forms import add_domain_error
+from procurement.money import minor_units, round_money
 from procurement.validators import parse_integer
+from procurement.views import OrgView, PostOnlyView
 
 from . import pdf, selectors, services
 from .forms import BillEditForm, BillForm, DisputeForm, FxReportForm, MatchForm, PaymentForm, VerifyForm
 from .matching import LABELS
 from .models import Bill, Invoice, Payment
-from .money import minor_units, round_money
 
 # ---------------------------------------------------------------------------------- lists
 

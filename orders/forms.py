@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django import forms
 
-from billing.money import CURRENCY_CHOICES
 from procurement.forms import IntegerField
+from procurement.money import CURRENCY_CHOICES
 from procurement.validators import ID_MAX, business_date, no_markup
 
 from .units import UNIT_CHOICES

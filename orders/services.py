@@ -24,9 +24,9 @@ from accounts.selectors import active_customers_of, tolerances_for
 from accounts.services import next_document_number
 from approvals import services as approvals
 from billing import tasks as billing_tasks
-from billing.money import CURRENCIES, MoneyError, decimal_places, format_money, parse_decimal, parse_price
 from procurement.background import enqueue_on_commit
 from procurement.errors import DomainError, NotAllowed
+from procurement.money import CURRENCIES, MoneyError, decimal_places, format_money, parse_decimal, parse_price
 from procurement.validators import business_date_problem, clean_text, no_markup, parse_integer
 
 from .models import (

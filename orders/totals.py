@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from billing.money import AMOUNT_LIMIT, format_money, quantum, round_money
 from orders.models import VOID_LINE_STATUSES
 from procurement.errors import DomainError
+from procurement.money import AMOUNT_LIMIT, format_money, quantum, round_money
 
 HUNDRED = Decimal(100)
 

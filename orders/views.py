@@ -25,15 +25,15 @@ from accounts.selectors import (
     suppliers_of,
     tolerances_for,
 )
-from accounts.views import OrgView, PostOnlyView
 from approvals import selectors as approval_selectors
 from billing import selectors as billing_selectors
 from billing import services as billing_services
-from billing.money import MoneyError, format_money, parse_decimal, parse_price, round_money
 from procurement.csvio import guard_formula
 from procurement.errors import DomainError
 from procurement.forms import add_domain_error
+from procurement.money import MoneyError, format_money, parse_decimal, parse_price, round_money
 from procurement.validators import parse_integer
+from procurement.views import OrgView, PostOnlyView
 
 from . import listing_csv, pdf, selectors, services
 from .forms import (

@@ -82,7 +82,7 @@ TEMPLATES = [
                 "accounts.context_processors.tenancy",
             ],
             "builtins": [
-                "billing.templatetags.money",
+                "procurement.templatetags.money",
                 "accounts.templatetags.tenancy",
                 "accounts.templatetags.ui",
             ],

@@ -17,7 +17,7 @@ from accounts.models import User
 from accounts.roles import Role
 from billing import fx, selectors
 from billing.models import ExchangeRate, FxDifference
-from billing.money import inverse_rate, rate_to_base
+from procurement.money import inverse_rate, rate_to_base
 from tests.billing.fxkit import days_ago, fx_trade, issue_on, order_of, receive, set_rate
 from tests.factories import OrganizationFactory, member
 

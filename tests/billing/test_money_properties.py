@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billing.money import MoneyError, format_money, minor_units, parse_price, round_money
 from orders.totals import line_amounts, order_totals
+from procurement.money import MoneyError, format_money, minor_units, parse_price, round_money
 
 CURRENCIES = ["JPY", "USD", "KWD"]
 FAST = settings(max_examples=200, deadline=None, database=None)

@@ -9,11 +9,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import Role
-from billing.money import MoneyError, parse_decimal, parse_price
 from orders import services
 from orders.forms import LinePreviewForm
 from orders.models import Proposal, PurchaseOrder, Shipment
 from procurement.errors import DomainError
+from procurement.money import MoneyError, parse_decimal, parse_price
 from procurement.validators import INTEGER_MAX, parse_integer
 from tests.factories import Trade, member
 

@@ -25,7 +25,6 @@ from guardian.models import UserObjectPermission
 
 from accounts.models import Connection, DocumentSequence, Location, Membership, Organization, User, hash_token
 from accounts.roles import Role
-from billing.money import round_money
 from orders.models import (
     CostCenter,
     GLAccount,
@@ -39,6 +38,7 @@ from orders.models import (
 )
 from orders.services import LINE_VALUE_FIELDS
 from orders.totals import line_amounts
+from procurement.money import round_money
 
 PREFIX = "gen"  # slugs and e-mails of generated organizations start with it
 ORGANIZATIONS = 100

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django import template
 
-from billing.money import MoneyError, format_money
+from procurement.money import MoneyError, format_money
 
 register = template.Library()
 
