@@ -1,13 +1,12 @@
 """Django admin: people, organizations, connections and the outbox for platform superusers;
 an organization's admins see their own organization here for its numbering (document
 prefixes and the sequences' last numbers), scoped like every other tenant row (see
-``procurement.admin``)."""
+``accounts.admin_scoping``)."""
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from procurement.admin import OrganizationScopedAdmin, ScopedInlineMixin
-
+from .admin_scoping import OrganizationScopedAdmin, ScopedInlineMixin
 from .models import (
     Connection,
     ConnectionEvent,

@@ -126,7 +126,7 @@ class Organization(AddressLinesMixin, models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("accounts:org-home", kwargs={"org_slug": self.slug})
+        return reverse("home:org-home", kwargs={"org_slug": self.slug})
 
 
 def percent_field(verbose_name: str, help_text: str):

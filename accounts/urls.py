@@ -38,7 +38,6 @@ urlpatterns = [
 
 # Pages of one organization (the middleware resolves the membership from ``org_slug``).
 org_urlpatterns = [
-    path("", views.OrgHomeView.as_view(), name="org-home"),
     path("settings/", views.OrganizationSettingsView.as_view(), name="settings"),
     path("settings/tolerances/", views.TolerancesView.as_view(), name="tolerances"),
     path("settings/tolerances/<int:pk>/end/", views.SupplierToleranceEndView.as_view(), name="tolerance-end"),

@@ -18,9 +18,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import TemplateView
 
-from approvals.selectors import waiting_for as approvals_waiting_for
-from orders.selectors import inbox_counts as order_inbox
-from orders.selectors import listing_counts
 from procurement.errors import DomainError
 from procurement.forms import add_domain_error
 from procurement.views import OrgView, PostOnlyView
@@ -194,35 +191,6 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
 
 # ---------------------------------------------------------------------------- organization
-
-
-class OrgHomeView(OrgView):
-    """The inbox: what waits for me in this organization."""
-
-    def get(self, request, org_slug):
-        waiting = selectors.invitations_waiting_for(request.user)
-        context = {"waiting": waiting}
-        if can(self.membership, "accounts.manage_connections"):
-            connections = selectors.connections_for(self.org)
-            context["connections_invited"] = list(
-                connections.filter(customer=self.org, status=Connection.Status.INVITED)
-            )
-            context["connections_suspended"] = list(connections.filter(status=Connection.Status.SUSPENDED))
-        context["orders"] = order_inbox(self.org)
-        if can(self.membership, "approvals.approve_approvalrequest"):
-            context["orders"]["to_approve"] = approvals_waiting_for(self.membership).count()
-        from billing.selectors import inbox_counts  # billing builds on accounts
-
-        context["orders"].update(
-            inbox_counts(
-                self.org,
-                customer=can(self.membership, "billing.add_payment"),
-                supplier=can(self.membership, "billing.verify_payment"),
-            )
-        )
-        if can(self.membership, "orders.view_listing"):
-            context["listing_counts"] = listing_counts(self.org)
-        return render(request, "accounts/org_home.html", context)
 
 
 class OrganizationSettingsView(OrgView):

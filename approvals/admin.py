@@ -1,5 +1,5 @@
 """Approval policies (with their steps inline), spending limits and budgets, for each
-organization's admins (scoped: see ``procurement.admin``); approval requests, read-only."""
+organization's admins (scoped: see ``accounts.admin_scoping``); approval requests, read-only."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.utils.html import format_html, format_html_join
 
+from accounts.admin_scoping import OrganizationScopedAdmin, ScopedInlineMixin, administered
 from accounts.models import Membership, User
-from procurement.admin import OrganizationScopedAdmin, ScopedInlineMixin, administered
 from procurement.money import format_money
 
 from .models import (

@@ -1,5 +1,5 @@
 """Exchange rates in the Django admin, for each organization's admins (scoped: see
-``procurement.admin``): the table per day and pair, edited row by row or imported from a CSV
+``accounts.admin_scoping``): the table per day and pair, edited row by row or imported from a CSV
 file (*Import CSV* on the list, ``billing.fx.import_exchange_rates``)."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from accounts.admin_scoping import OrganizationScopedAdmin, scoped_choices
 from accounts.models import Organization
-from procurement.admin import OrganizationScopedAdmin, scoped_choices
 from procurement.money import format_rate
 
 from . import fx

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from procurement.admin import OrganizationScopedAdmin
+from accounts.admin_scoping import OrganizationScopedAdmin
 
 from .models import (
     CostCenter,

@@ -25,4 +25,5 @@ urlpatterns = [
     path("", include("orders.urls")),
     path("", include("approvals.urls")),
     path("", include("billing.urls")),
+    path("", include("home.urls")),
 ]

@@ -263,7 +263,7 @@ POST_DATA = {
 
 def test_every_pattern_is_classified():
     names = {name for name, _, _ in ALL_PATTERNS}
-    assert "accounts:org-home" in names and "orders:listings" in names  # the walk sees the apps
+    assert "home:org-home" in names and "orders:listings" in names  # the walk sees the apps
 
 
 def test_every_object_url_has_a_sample_value(world):

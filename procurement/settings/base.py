@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "orders",
     "billing",
     "approvals",
+    "home",  # on top of every app: the home page and the demo data
 ]
 # --- Health (deploy): /healthz and /readyz; the readiness checks are in procurement/health.py ---
 INSTALLED_APPS += ["health_check"]  # django-health-check: its status page template
@@ -79,7 +80,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "accounts.context_processors.tenancy",
+                "home.context_processors.tenancy",
             ],
             "builtins": [
                 "procurement.templatetags.money",

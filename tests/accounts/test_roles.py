@@ -148,10 +148,10 @@ def test_listing_pages_follow_the_table(client, db, role, status):
 def test_navigation_shows_only_what_the_role_may_open(client, db):
     org = OrganizationFactory(buys=True, sells=True)
     client.force_login(member(org, Role.BUYER).user)
-    page = client.get(reverse("accounts:org-home", args=[org.slug])).content.decode()
+    page = client.get(reverse("home:org-home", args=[org.slug])).content.decode()
     assert reverse("orders:listings", args=[org.slug]) not in page
     assert reverse("accounts:members", args=[org.slug]) not in page
     client.force_login(member(org, Role.ADMIN).user)
-    page = client.get(reverse("accounts:org-home", args=[org.slug])).content.decode()
+    page = client.get(reverse("home:org-home", args=[org.slug])).content.decode()
     assert reverse("orders:listings", args=[org.slug]) in page
     assert reverse("accounts:members", args=[org.slug]) in page

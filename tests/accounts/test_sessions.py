@@ -56,7 +56,7 @@ def test_a_session_ends_after_the_idle_time_and_says_why(client, settings):
     settings.SESSION_IDLE_MINUTES = 30
     m = member(OrganizationFactory())
     client.force_login(m.user)
-    home = reverse("accounts:org-home", args=[m.organization.slug])
+    home = reverse("home:org-home", args=[m.organization.slug])
     assert client.get(home).status_code == 200
     _age_session(client, **{IdleSessionMiddleware.LAST_SEEN: 29 * 60})
     assert client.get(home).status_code == 200  # 29 minutes: still in, and the clock starts again
@@ -71,7 +71,7 @@ def test_a_busy_session_still_ends_after_its_maximum_age(client, settings):
     settings.SESSION_MAX_HOURS = 12
     m = member(OrganizationFactory())
     client.force_login(m.user)
-    home = reverse("accounts:org-home", args=[m.organization.slug])
+    home = reverse("home:org-home", args=[m.organization.slug])
     client.get(home)
     _age_session(client, **{IdleSessionMiddleware.STARTED: 12 * 3600 + 5, IdleSessionMiddleware.LAST_SEEN: 10})
     response = client.get(home, follow=True)
@@ -82,7 +82,7 @@ def test_a_busy_session_still_ends_after_its_maximum_age(client, settings):
 def test_the_last_request_is_written_at_most_once_a_minute(client):
     m = member(OrganizationFactory())
     client.force_login(m.user)
-    home = reverse("accounts:org-home", args=[m.organization.slug])
+    home = reverse("home:org-home", args=[m.organization.slug])
     client.get(home)
     first = client.session[IdleSessionMiddleware.LAST_SEEN]
     client.get(home)

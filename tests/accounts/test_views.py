@@ -24,7 +24,7 @@ SIGNUP = {
 def test_sign_up_logs_in_and_lands_on_the_new_organization(client, db):
     response = client.post(reverse("accounts:signup"), SIGNUP, follow=True)
     org = Organization.objects.get()
-    assert response.redirect_chain[-1][0] == reverse("accounts:org-home", args=[org.slug])
+    assert response.redirect_chain[-1][0] == reverse("home:org-home", args=[org.slug])
     assert "Ann&#x27;s Bakery is ready" in response.content.decode()
 
 
@@ -87,18 +87,18 @@ def test_password_reset_for_an_unknown_address_says_the_same_and_sends_nothing(c
 def test_home_sends_to_the_only_organization_and_remembers_the_last(client, db):
     m = member(OrganizationFactory())
     client.force_login(m.user)
-    assert client.get("/")["Location"] == reverse("accounts:org-home", args=[m.organization.slug])
+    assert client.get("/")["Location"] == reverse("home:org-home", args=[m.organization.slug])
     other = OrganizationFactory()
     Membership.objects.create(user=m.user, organization=other, roles=["admin"])
-    client.get(reverse("accounts:org-home", args=[other.slug]))
-    assert client.get("/")["Location"] == reverse("accounts:org-home", args=[other.slug])
+    client.get(reverse("home:org-home", args=[other.slug]))
+    assert client.get("/")["Location"] == reverse("home:org-home", args=[other.slug])
 
 
 def test_switcher_lists_every_organization_of_the_user(client, db):
     m = member(OrganizationFactory(name="First Co"))
     Membership.objects.create(user=m.user, organization=OrganizationFactory(name="Second Co"), roles=["buyer"])
     client.force_login(m.user)
-    page = client.get(reverse("accounts:org-home", args=[m.organization.slug])).content.decode()
+    page = client.get(reverse("home:org-home", args=[m.organization.slug])).content.decode()
     assert "First Co" in page and "Second Co" in page
 
 
@@ -134,7 +134,7 @@ def test_member_invitation_through_the_pages(client, db, django_capture_on_commi
             "password2": "a-long-passphrase",
         },
     )
-    assert response["Location"] == reverse("accounts:org-home", args=[org.slug])
+    assert response["Location"] == reverse("home:org-home", args=[org.slug])
     assert Membership.objects.get(user__email="newbie@example.com").roles == ["buyer"]
 
 
@@ -258,10 +258,10 @@ def test_members_page_query_count_does_not_grow(client, db, django_assert_max_nu
 def test_home_and_connection_pages_are_bounded(client, db, django_assert_max_num_queries):
     connection = ConnectionFactory(supplier=SupplierFactory())
     client.force_login(member(connection.customer).user)
-    client.get(reverse("accounts:org-home", args=[connection.customer.slug]))
+    client.get(reverse("home:org-home", args=[connection.customer.slug]))
     # session, user, membership, switcher, 2 invitations, 2 connections, orders, approvals, bills
     with django_assert_max_num_queries(11):
-        client.get(reverse("accounts:org-home", args=[connection.customer.slug]))
+        client.get(reverse("home:org-home", args=[connection.customer.slug]))
     with django_assert_max_num_queries(7):
         client.get(reverse("accounts:connection-detail", args=[connection.customer.slug, connection.pk]))
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from accounts.roles import Role
 from approvals.models import ApprovalPolicy, ApprovalStep, Budget, SpendingLimit
 from orders.models import CostCenter, GLAccount
-from procurement.admin import InputRulesMixin
+from procurement.admin_rules import InputRulesMixin
 from procurement.forms import DecimalField, IntegerField
 from procurement.validators import business_date, no_markup
 from tests.factories import CostCenterFactory, OrganizationFactory, UserFactory, member

@@ -54,7 +54,7 @@ def test_the_inbox_lists_what_waits_for_me_with_totals(client, trade, django_ass
     assert page.status_code == 200
     assert "3 purchase orders to decide, for" in content and "110.00 USD" in content
     assert content.count("Decide<span") == 3
-    home = client.get(reverse("accounts:org-home", kwargs={"org_slug": trade.customer.slug})).content.decode()
+    home = client.get(reverse("home:org-home", kwargs={"org_slug": trade.customer.slug})).content.decode()
     assert "waiting for your approval" in home
     client.force_login(trade.buyer.user)  # a buyer does not approve
     assert client.get(_url(trade, "inbox")).status_code == 403

@@ -355,7 +355,7 @@ def test_saving_a_rate_in_the_admin_records_missing_figures(client, monkeypatch)
 
 
 def test_the_rate_admin_is_registered_and_scoped():
-    from procurement.admin import OrganizationScopedAdmin
+    from accounts.admin_scoping import OrganizationScopedAdmin
 
     assert isinstance(admin.site._registry[ExchangeRate], OrganizationScopedAdmin)
 

@@ -103,7 +103,7 @@ def test_recording_a_payment_through_the_page(client, trade, bill):
 def test_verifying_and_disputing_through_the_pages(client, trade, bill):
     first = services.record_payment(bill=bill, by=trade.payables, amount="20", paid_on=TODAY(), method="cheque")
     client.force_login(trade.receivables.user)
-    home = client.get(reverse("accounts:org-home", args=[trade.supplier.slug])).content.decode()
+    home = client.get(reverse("home:org-home", args=[trade.supplier.slug])).content.decode()
     assert "Payments to verify" in home
     invoice_page = client.get(url("invoice-detail", trade.supplier, number=bill.invoice.number)).content.decode()
     assert "Verify payment" in invoice_page
@@ -222,7 +222,7 @@ def test_lists_filter_sort_and_export(client, trade, bill):
     )
     assert rows[0][:3] == ["number", "supplier", "supplier_invoice"]
     assert {r[0] for r in rows[1:]} == {bill.number, hand.number}
-    home = client.get(reverse("accounts:org-home", args=[trade.customer.slug])).content.decode()
+    home = client.get(reverse("home:org-home", args=[trade.customer.slug])).content.decode()
     assert "Bills overdue" in home and "Bills to pay" in home
     client.force_login(trade.receivables.user)
     page = client.get(url("invoice-list", trade.supplier) + "?status=open").content.decode()

@@ -217,10 +217,10 @@ def test_goods_received_filter_and_inbox_rows(client, trade):
     assert confirmed.number in page and part.number not in page
     csv = b"".join(client.get(url("po-export", trade.customer) + "?received=partially_received").streaming_content)
     assert b"goods_received" in csv and b"Partially received" in csv and confirmed.number.encode() not in csv
-    home = client.get(reverse("accounts:org-home", args=[trade.customer.slug])).content.decode()
+    home = client.get(reverse("home:org-home", args=[trade.customer.slug])).content.decode()
     assert "Confirmed orders to receive" in home and "Partially received: the rest to receive" in home
     client.force_login(trade.shipper.user)
-    home = client.get(reverse("accounts:org-home", args=[trade.supplier.slug])).content.decode()
+    home = client.get(reverse("home:org-home", args=[trade.supplier.slug])).content.decode()
     assert "Confirmed sales orders to ship" in home
 
 
@@ -264,7 +264,7 @@ def test_damaged_goods_bring_a_shipped_order_back_to_the_suppliers_inbox(client,
         so=po.sales_order, by=trade.shipper, lines={line.pk: "10"}, shipped_on=timezone.localdate()
     )
     client.force_login(trade.shipper.user)
-    home = reverse("accounts:org-home", args=[trade.supplier.slug])
+    home = reverse("home:org-home", args=[trade.supplier.slug])
     assert "to send again" not in client.get(home).content.decode()
     services.record_receipt(
         po=po,

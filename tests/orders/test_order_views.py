@@ -207,10 +207,10 @@ def test_home_inbox_shows_what_waits(client, trade):
     services.accept_sales_order(so=sent.sales_order, by=trade.sales)
     trade.sent()
     client.force_login(trade.buyer.user)
-    page = client.get(reverse("accounts:org-home", args=[trade.customer.slug])).content.decode()
+    page = client.get(reverse("home:org-home", args=[trade.customer.slug])).content.decode()
     assert "Drafts to submit" in page and "to confirm" in page
     client.force_login(trade.sales.user)
-    page = client.get(reverse("accounts:org-home", args=[trade.supplier.slug])).content.decode()
+    page = client.get(reverse("home:org-home", args=[trade.supplier.slug])).content.decode()
     assert "New sales orders to review and accept" in page
 
 
@@ -301,7 +301,7 @@ def test_an_admin_shares_one_order_with_a_colleague(client, trade, django_captur
 
     assert any(sales_colleague.user.email in m.to and po.number in m.subject for m in mail.outbox)
     client.force_login(sales_colleague.user)
-    home = client.get(reverse("accounts:org-home", args=[trade.customer.slug])).content.decode()
+    home = client.get(reverse("home:org-home", args=[trade.customer.slug])).content.decode()
     assert url("po-list", trade.customer) in home  # the menu leads to the shared order
     assert client.get(url("po-detail", trade.customer, number=po.number)).status_code == 200
     listing = client.get(url("po-list", trade.customer)).content.decode()

@@ -1,6 +1,7 @@
 from django.utils.functional import SimpleLazyObject
 
-from .selectors import memberships_of
+from accounts.selectors import memberships_of
+from orders.selectors import visible_purchase_orders
 
 _SECTIONS = [
     ("po-", "purchase-orders"),
@@ -37,8 +38,6 @@ class _Answer:
 def _has_shared_orders(membership) -> _Answer:
     if membership is None or not membership.organization.buys:
         return _Answer(False)
-    from orders.selectors import visible_purchase_orders  # orders depends on accounts, not back
-
     return _Answer(visible_purchase_orders(membership).exists())
 
 
