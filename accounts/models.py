@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
-from procurement.money import CURRENCY_CHOICES
+from procurement.money import CURRENCIES, CURRENCY_CHOICES, RATE_DECIMAL_PLACES, RATE_MAX_DIGITS
 
 from .roles import CAPABILITY, PERMISSIONS, Role, grants
 
@@ -571,3 +571,53 @@ class EmailSuppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.address} {self.get_reason_display()} ({self.last_seen_at:%Y-%m-%d})"
+
+
+class ExchangeRate(models.Model):
+    """One unit of ``from_currency`` is worth ``rate`` units of ``to_currency`` on ``day``, as
+    the organization's treasury keeps it (each customer keeps its own table). The lookup rule
+    — the latest on or before a day, direct or inverse — is ``accounts.selectors.exchange_rate``. The rate table sits
+    here, below the apps, because approvals (limits in the base currency) and billing (FX) both read it."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="exchange_rates")
+    day = models.DateField()
+    from_currency = models.CharField("from", max_length=3, choices=CURRENCY_CHOICES)
+    to_currency = models.CharField("to", max_length=3, choices=CURRENCY_CHOICES)
+    rate = models.DecimalField(
+        max_digits=RATE_MAX_DIGITS,
+        decimal_places=RATE_DECIMAL_PLACES,
+        help_text="Units of the “to” currency for one unit of the “from” currency.",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        db_table = "billing_exchangerate"  # made by billing's migrations; moved here in issue 17
+        ordering = ["-day", "from_currency", "to_currency"]
+        constraints = [
+            # Its index (organization, pair, day) is the one the lookup reads.
+            models.UniqueConstraint(
+                fields=["organization", "from_currency", "to_currency", "day"],
+                name="one_rate_per_pair_and_day",
+                violation_error_message="This organization has a rate for this pair on this day already.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(rate__gt=0),
+                name="rate_positive",
+                violation_error_message="A rate must be greater than zero.",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(from_currency=models.F("to_currency")),
+                name="rate_between_two_currencies",
+                violation_error_message="A rate is between two different currencies.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(from_currency__in=list(CURRENCIES)) & models.Q(to_currency__in=list(CURRENCIES)),
+                name="rate_currencies_known",
+                violation_error_message="Choose currencies Tandem knows.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"1 {self.from_currency} = {self.rate} {self.to_currency} on {self.day}"

@@ -29,9 +29,10 @@ from guardian.shortcuts import assign_perm
 from accounts.mail import absolute_url, queue_email
 from accounts.models import Membership, Organization, User
 from accounts.permissions import can, require
+from accounts.selectors import rate_to_base
 from orders.models import OrderEvent, PurchaseOrder, PurchaseOrderLine
 from procurement.errors import DomainError, NotAllowed
-from procurement.money import format_money, rate_to_base, round_money
+from procurement.money import format_money, round_money
 
 from .models import (
     APPROVING_ROLES,

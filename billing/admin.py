@@ -12,11 +12,10 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from accounts.admin_scoping import OrganizationScopedAdmin, scoped_choices
-from accounts.models import Organization
+from accounts.models import ExchangeRate, Organization
 from procurement.money import format_rate
 
 from . import fx
-from .models import ExchangeRate
 
 
 class PairFilter(admin.SimpleListFilter):
@@ -122,4 +121,4 @@ class ExchangeRateAdmin(OrganizationScopedAdmin):
             "errors": errors,
         }
         status = 400 if request.method == "POST" else 200
-        return TemplateResponse(request, "admin/billing/exchangerate/import.html", context, status=status)
+        return TemplateResponse(request, "admin/accounts/exchangerate/import.html", context, status=status)

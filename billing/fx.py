@@ -1,7 +1,7 @@
 """Exchange rates and FX gain/loss (SPEC §6, multi-currency): the services module of both.
 
 - **Rates.** Each organization keeps its own table of rates per day (``ExchangeRate``; the lookup
-  rule is ``billing.selectors.exchange_rate``). ``import_exchange_rates`` reads a CSV
+  rule is ``accounts.selectors.exchange_rate``). ``import_exchange_rates`` reads a CSV
   (``date,from,to,rate``) and writes all of its rows or none: every bad row is reported with its
   row number, and an existing rate of the same pair and day is updated. The Django admin's
   *Import CSV* page and ``manage.py import_exchange_rates`` both call it. These writes take the
@@ -28,7 +28,8 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from accounts.models import Organization, User
+from accounts import selectors as account_selectors
+from accounts.models import ExchangeRate, Organization, User
 from orders.models import PurchaseOrder, Receipt
 from procurement import csvio
 from procurement.errors import DomainError
@@ -46,7 +47,7 @@ from procurement.money import (
 from procurement.validators import business_date_problem
 
 from . import selectors
-from .models import Bill, ExchangeRate, FxDifference, Payment
+from .models import Bill, FxDifference, Payment
 
 # ------------------------------------------------------------------------------ rate import
 
@@ -366,7 +367,7 @@ def record_fx(*, bill: Bill) -> FxRecorded:
     if bill.status != Bill.Status.CANCELLED and bill.currency != base:
         payments = list(bill.payments.exclude(status=Payment.Status.DISPUTED))
         wanted = {f.key: f for f in figures_of(bill, selectors.goods_receipts_of(bill), payments)}
-    rates = selectors.rates_with_days(
+    rates = account_selectors.rates_with_days(
         organization=bill.customer_id,
         currency=bill.currency,
         base_currency=base,

@@ -15,7 +15,7 @@ from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, FSMMod
 from accounts.models import Location, Organization, User
 from orders.models import PurchaseOrder, PurchaseOrderLine, Receipt, SalesOrder, money_field, quantity_field
 from orders.units import UNIT_CHOICES
-from procurement.money import CURRENCIES, CURRENCY_CHOICES, RATE_DECIMAL_PLACES, RATE_MAX_DIGITS
+from procurement.money import CURRENCY_CHOICES, RATE_DECIMAL_PLACES, RATE_MAX_DIGITS
 
 
 class Document(models.Model):
@@ -308,54 +308,6 @@ class BillMatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bill} → {self.purchase_order}: {self.amount}"
-
-
-class ExchangeRate(models.Model):
-    """One unit of ``from_currency`` is worth ``rate`` units of ``to_currency`` on ``day``, as
-    the organization's treasury keeps it (each customer keeps its own table). The lookup rule
-    — the latest on or before a day, direct or inverse — is ``billing.selectors.exchange_rate``."""
-
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="exchange_rates")
-    day = models.DateField()
-    from_currency = models.CharField("from", max_length=3, choices=CURRENCY_CHOICES)
-    to_currency = models.CharField("to", max_length=3, choices=CURRENCY_CHOICES)
-    rate = models.DecimalField(
-        max_digits=RATE_MAX_DIGITS,
-        decimal_places=RATE_DECIMAL_PLACES,
-        help_text="Units of the “to” currency for one unit of the “from” currency.",
-    )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
-    updated_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-
-    class Meta:
-        ordering = ["-day", "from_currency", "to_currency"]
-        constraints = [
-            # Its index (organization, pair, day) is the one the lookup reads.
-            models.UniqueConstraint(
-                fields=["organization", "from_currency", "to_currency", "day"],
-                name="one_rate_per_pair_and_day",
-                violation_error_message="This organization has a rate for this pair on this day already.",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(rate__gt=0),
-                name="rate_positive",
-                violation_error_message="A rate must be greater than zero.",
-            ),
-            models.CheckConstraint(
-                condition=~models.Q(from_currency=models.F("to_currency")),
-                name="rate_between_two_currencies",
-                violation_error_message="A rate is between two different currencies.",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(from_currency__in=list(CURRENCIES)) & models.Q(to_currency__in=list(CURRENCIES)),
-                name="rate_currencies_known",
-                violation_error_message="Choose currencies Tandem knows.",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"1 {self.from_currency} = {self.rate} {self.to_currency} on {self.day}"
 
 
 HALF_LAST_PLACE = models.Value(Decimal("0.00005"))

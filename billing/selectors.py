@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
-from functools import reduce
 
-from django.db.models import Case, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import Organization
-from accounts.selectors import tolerances_for
+from accounts.selectors import exchange_rates, tolerances_for
 from orders.models import PurchaseOrder, PurchaseOrderLine, Receipt, ReceiptLine
-from procurement.money import inverse_rate
 
 from . import matching
-from .models import Bill, BillMatch, ExchangeRate, FxDifference, Invoice, Payment
+from .models import Bill, BillMatch, FxDifference, Invoice, Payment
 
 OVERDUE = "overdue"
 
@@ -254,94 +248,6 @@ def inbox_counts(organization: Organization, *, customer: bool, supplier: bool) 
             .count()
         )
     return counts
-
-
-# ---------------------------------------------------------------------------- exchange rates
-
-
-def _rates_between(organization, currency: str, base_currency: str) -> QuerySet[ExchangeRate]:
-    """The organization's rates of the pair, both ways, the direct ones marked (``direct`` 1)."""
-    organization_id = getattr(organization, "pk", organization)
-    return (
-        ExchangeRate.objects.filter(organization_id=organization_id)
-        .filter(
-            Q(from_currency=currency, to_currency=base_currency) | Q(from_currency=base_currency, to_currency=currency)
-        )
-        .annotate(direct=Case(When(from_currency=currency, then=Value(1)), default=Value(0)))
-    )
-
-
-@dataclass(frozen=True)
-class Rate:
-    """A row of the table read for a currency: its day, its rate, and whether it is of the pair
-    itself (``direct``) or of the opposite pair (then inverted)."""
-
-    day: date
-    rate: Decimal
-    direct: bool = True
-
-    @property
-    def value(self) -> Decimal:
-        """Units of the base currency per unit of the currency as money is converted: for the
-        opposite pair 1/rate unrounded (rounding first would move large amounts by minor units)."""
-        return self.rate if self.direct else Decimal(1) / self.rate
-
-    @property
-    def shown(self) -> Decimal:
-        """To the table's 8 places, as it is shown and recorded (and approvals measure)."""
-        return self.rate if self.direct else inverse_rate(self.rate)
-
-
-def exchange_rate(*, organization, currency: str, base_currency: str, on: date) -> Decimal | None:
-    """Units of ``base_currency`` per unit of ``currency`` on ``on`` in the organization's table:
-    the latest rate dated on or before ``on``, of the pair itself or the inverse (1/rate, 8
-    places, half-up) of the opposite pair; the latest day wins, on one day the direct rate wins;
-    None when there is none. 1 for the same currency. One query."""
-    if currency == base_currency:
-        return Decimal("1")
-    best = (
-        _rates_between(organization, currency, base_currency)
-        .filter(day__lte=on)
-        .order_by("-day", "-direct")
-        .values_list("day", "rate", "direct")
-        .first()
-    )
-    return None if best is None else Rate(best[0], best[1], bool(best[2])).shown
-
-
-def exchange_rates(
-    *, organization, currency: str, base_currency: str, days: Iterable[date]
-) -> dict[date, Decimal | None]:
-    """``exchange_rate`` for each of ``days``, in one query whatever their number: the rows that
-    are the best for some day are read, and each day takes the best of those on or before it
-    (the best row of the whole table for that day is among them)."""
-    rates = rates_with_days(organization=organization, currency=currency, base_currency=base_currency, days=days)
-    return {day: None if rate is None else rate.shown for day, rate in rates.items()}
-
-
-def rates_with_days(
-    *, organization, currency: str, base_currency: str, days: Iterable[date]
-) -> dict[date, Rate | None]:
-    """Like ``exchange_rates``, as ``Rate``s: with the day each is of, at full precision (FX)."""
-    days = set(days)
-    if not days or currency == base_currency:
-        return {day: Rate(day, Decimal("1")) for day in days}
-    pairs = _rates_between(organization, currency, base_currency)
-    queries = [pairs.filter(day__lte=day).order_by("-day", "-direct").values("pk")[:1] for day in sorted(days)]
-    rows = list(
-        pairs.filter(reduce(operator.or_, (Q(pk=Subquery(query)) for query in queries))).values_list(
-            "day", "direct", "rate"
-        )
-    )
-    best = {}
-    for day in days:
-        on_or_before = [row for row in rows if row[0] <= day]
-        if on_or_before:
-            row_day, direct, rate = max(on_or_before, key=lambda row: (row[0], row[1]))
-            best[day] = Rate(row_day, rate, bool(direct))
-        else:
-            best[day] = None
-    return best
 
 
 # ------------------------------------------------------------------------------ FX gain/loss

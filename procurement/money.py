@@ -5,7 +5,6 @@ Amounts are ``Decimal`` from form to database to PDF; no float ever touches one.
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from procurement.validators import DECIMAL_TEXT
@@ -156,15 +155,3 @@ def format_rate(rate: Decimal | None) -> str:
 def inverse_rate(rate: Decimal) -> Decimal:
     """The rate of the opposite pair: 1 / rate, to 8 decimal places, half-up."""
     return (Decimal(1) / rate).quantize(RATE_QUANTUM, rounding=ROUND_HALF_UP)
-
-
-def rate_to_base(currency: str, base_currency: str, on: date, *, organization) -> Decimal | None:
-    """Units of ``base_currency`` per unit of ``currency`` on the day ``on`` in the
-    organization's rate table (``billing.selectors.exchange_rate``: the latest on or before
-    ``on``, direct or inverse); 1 for the same currency; None when no rate is known — callers
-    treat None as "cannot be measured", never as zero."""
-    if currency == base_currency:
-        return Decimal("1")
-    from billing.selectors import exchange_rate  # TODO(issue 17): the rate table moves below the apps
-
-    return exchange_rate(organization=organization, currency=currency, base_currency=base_currency, on=on)

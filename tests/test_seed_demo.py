@@ -35,7 +35,8 @@ def test_the_demo_seeds_once_with_an_order_waiting_for_approval():
 def test_the_demo_has_exchange_rates_and_fx_figures_on_bluebirds_bills():
     from decimal import Decimal
 
-    from billing.models import Bill, ExchangeRate, FxDifference
+    from accounts.models import ExchangeRate
+    from billing.models import Bill, FxDifference
 
     call_command("seed_demo", verbosity=0)
     call_command("seed_demo", verbosity=0)

@@ -9,10 +9,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import ExchangeRate
 from accounts.roles import Role
 from approvals import services
 from approvals.models import ApprovalPolicy, ApprovalStep
-from billing.models import ExchangeRate
 from orders import services as order_services
 from tests.factories import Trade, member
 

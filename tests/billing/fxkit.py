@@ -8,9 +8,10 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from accounts.models import ExchangeRate
 from accounts.roles import Role
 from billing import services
-from billing.models import Bill, ExchangeRate
+from billing.models import Bill
 from orders import services as order_services
 from tests.factories import Trade, member
 

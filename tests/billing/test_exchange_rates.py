@@ -13,11 +13,13 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from accounts.models import User
+from accounts import selectors as account_selectors
+from accounts.models import ExchangeRate, User
 from accounts.roles import Role
-from billing import fx, selectors
-from billing.models import ExchangeRate, FxDifference
-from procurement.money import inverse_rate, rate_to_base
+from accounts.selectors import rate_to_base
+from billing import fx
+from billing.models import FxDifference
+from procurement.money import inverse_rate
 from tests.billing.fxkit import days_ago, fx_trade, issue_on, order_of, receive, set_rate
 from tests.factories import OrganizationFactory, member
 
@@ -31,7 +33,7 @@ def org():
 
 
 def lookup(org, on, currency="EUR", base="USD"):
-    return selectors.exchange_rate(organization=org, currency=currency, base_currency=base, on=on)
+    return account_selectors.exchange_rate(organization=org, currency=currency, base_currency=base, on=on)
 
 
 # --------------------------------------------------------------------------------- lookup
@@ -96,7 +98,7 @@ def test_many_days_in_one_query_agree_with_one_at_a_time(org, django_assert_num_
     set_rate(org, D + timedelta(days=5), "USD", "EUR", "0.5")
     days = [D + timedelta(days=n) for n in range(-2, 8)]
     with django_assert_num_queries(1):
-        rates = selectors.exchange_rates(organization=org, currency="EUR", base_currency="USD", days=days)
+        rates = account_selectors.exchange_rates(organization=org, currency="EUR", base_currency="USD", days=days)
     assert rates == {day: lookup(org, day) for day in days}
     assert rates[D - timedelta(days=1)] is None and rates[D + timedelta(days=4)] == Decimal("1.30")
     assert rates[D + timedelta(days=6)] == Decimal("2")
@@ -254,11 +256,11 @@ def two_orgs():
 
 
 def changelist():
-    return reverse("admin:billing_exchangerate_changelist")
+    return reverse("admin:accounts_exchangerate_changelist")
 
 
 def import_url():
-    return reverse("admin:billing_exchangerate_import")
+    return reverse("admin:accounts_exchangerate_import")
 
 
 def upload(content: bytes, name="rates.csv"):
@@ -272,7 +274,7 @@ def test_an_organization_admin_sees_and_imports_only_its_own_rates(client, two_o
     assert "EUR → USD" in page and "1.0845" in page and "GBP" not in page and "1.2731" not in page
     assert f'href="{import_url()}"' in page and "Import CSV" in page
     other = ExchangeRate.objects.get(organization=theirs)
-    assert client.get(reverse("admin:billing_exchangerate_change", args=[other.pk])).status_code == 404
+    assert client.get(reverse("admin:accounts_exchangerate_change", args=[other.pk])).status_code == 404
     form = client.get(import_url()).content.decode()
     assert f'value="{mine.pk}"' in form and f'value="{theirs.pk}"' not in form
     response = client.post(import_url(), {"organization": theirs.pk, "file": upload(GOOD)})
@@ -325,7 +327,7 @@ def test_saving_a_rate_in_the_admin_records_missing_figures(client, monkeypatch)
     bill = issue_on(po, days_ago(1), monkeypatch)
     client.force_login(trade.customer_admin.user)
     response = client.post(
-        reverse("admin:billing_exchangerate_add"),
+        reverse("admin:accounts_exchangerate_add"),
         {
             "organization": trade.customer.pk,
             "day": days_ago(5),
@@ -340,7 +342,7 @@ def test_saving_a_rate_in_the_admin_records_missing_figures(client, monkeypatch)
     assert rate.updated_by == trade.customer_admin.user
     assert FxDifference.objects.get(bill=bill).gain == Decimal("0.00")
     response = client.post(
-        reverse("admin:billing_exchangerate_add"),
+        reverse("admin:accounts_exchangerate_add"),
         {
             "organization": trade.customer.pk,
             "day": days_ago(5),

@@ -295,8 +295,8 @@ def test_a_figure_made_before_its_days_rate_is_remade_when_that_rate_arrives(mon
 
 
 def test_the_nights_catch_up_records_what_no_event_did(monkeypatch):
+    from accounts.models import ExchangeRate
     from billing import tasks
-    from billing.models import ExchangeRate
 
     trade = fx_trade()
     po = order_of(trade, "100.00")
@@ -311,11 +311,11 @@ def test_the_nights_catch_up_records_what_no_event_did(monkeypatch):
 
 
 def test_an_inverse_rate_converts_large_amounts_to_the_minor_unit():
-    from billing import selectors
+    from accounts import selectors as account_selectors
 
     trade = fx_trade("JPY", "KWD")
     set_rate(trade.customer, days_ago(1), "KWD", "JPY", "497.5")
-    rate = selectors.rates_with_days(
+    rate = account_selectors.rates_with_days(
         organization=trade.customer, currency="JPY", base_currency="KWD", days=[days_ago(0)]
     )[days_ago(0)]
     assert rate.day == days_ago(1) and rate.shown == Decimal("0.00201005")

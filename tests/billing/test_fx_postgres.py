@@ -9,8 +9,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from accounts.models import ExchangeRate
 from billing import fx, services
-from billing.models import Bill, ExchangeRate, FxDifference
+from billing.models import Bill, FxDifference
 from tests.billing.fxkit import days_ago, fx_trade, order_of, receive, set_rate
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

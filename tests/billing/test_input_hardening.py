@@ -10,8 +10,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import ExchangeRate
 from billing import fx, services
-from billing.models import Bill, ExchangeRate, Payment
+from billing.models import Bill, Payment
 from procurement.errors import DomainError
 from procurement.hygiene import PartHeadersAsText
 from tests.factories import OrganizationFactory

@@ -480,7 +480,7 @@ class Command(BaseCommand):
     def _exchange_rates(self, orgs) -> None:
         """The EUR → USD rates of the last month in Bluebird's and Northwind's tables (each
         organization keeps its own; Bluebird's bills in USD use their inverse)."""
-        from billing.models import ExchangeRate
+        from accounts.models import ExchangeRate
 
         today = timezone.localdate()
         for slug in ("bluebird", "northwind"):
