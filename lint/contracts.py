@@ -60,6 +60,9 @@ def findings_of(module: str, apps: set[str], modules: set[str], *, forbid_local_
         app = _app_of(target, apps)
         return app is not None and app != own
 
+    def add(node: ast.AST, text: str) -> None:
+        found.append(Finding(module, node.lineno, text))
+
     def walk(node: ast.AST, local: bool) -> None:
         for child in ast.iter_child_nodes(node):
             inner = local or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda)
@@ -67,7 +70,7 @@ def findings_of(module: str, apps: set[str], modules: set[str], *, forbid_local_
                 target = _absolute(child, module, is_package)
                 if foreign(target):
                     if local and forbid_local_imports:
-                        found.append(Finding(module, child.lineno, f"imports {target} inside a function or class"))
+                        add(child, f"imports {target} inside a function or class")
                     for alias in child.names:
                         if alias.name.startswith("_"):
                             found.append(
