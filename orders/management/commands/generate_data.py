@@ -37,7 +37,7 @@ from orders.models import (
     RevisionLine,
     SalesOrder,
 )
-from orders.services import LINE_VALUE_FIELDS
+from orders.revisions import LINE_VALUE_FIELDS
 from orders.totals import line_amounts
 
 PREFIX = "gen"  # slugs and e-mails of generated organizations start with it
