@@ -12,7 +12,8 @@ from guardian.shortcuts import get_objects_for_user
 
 from accounts.models import Membership, Organization
 from billing.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
-from orders.models import VOID_LINE_STATUSES, PurchaseOrder, PurchaseOrderLine
+from orders.models import PurchaseOrder, PurchaseOrderLine
+from orders.models.purchase import VOID_LINE_STATUSES
 
 from .models import ApprovalRequest, Budget, Decision, RequestStep
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from billing.money import AMOUNT_LIMIT, format_money, quantum, round_money
-from orders.models import VOID_LINE_STATUSES
+from orders.models.purchase import VOID_LINE_STATUSES
 from procurement.errors import DomainError
 
 HUNDRED = Decimal(100)
