@@ -19,7 +19,8 @@ from django_fsm import FSMField, FSMModelMixin, transition
 
 from accounts.models import Membership, Organization
 from accounts.roles import Role
-from orders.models import CostCenter, PurchaseOrder, money_field
+from orders.models import CostCenter, PurchaseOrder
+from orders.models.fields import money_field
 
 # The roles whose members may approve (SPEC §2: "approve / reject (when assigned)").
 APPROVING_ROLES = (Role.ADMIN, Role.APPROVER)

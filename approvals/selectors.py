@@ -11,7 +11,8 @@ from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
 
 from accounts.models import Membership, Organization
-from orders.models import VOID_LINE_STATUSES, PurchaseOrder, PurchaseOrderLine
+from orders.models import PurchaseOrder, PurchaseOrderLine
+from orders.models.purchase import VOID_LINE_STATUSES
 from procurement.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 
 from .models import ApprovalRequest, Budget, Decision, RequestStep

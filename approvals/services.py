@@ -33,6 +33,7 @@ from accounts.selectors import rate_to_base
 from orders.models import OrderEvent, PurchaseOrder, PurchaseOrderLine
 from procurement.errors import DomainError, NotAllowed
 from procurement.money import format_money, round_money
+from procurement.validators import clean_text
 
 from .models import (
     APPROVING_ROLES,
@@ -387,9 +388,9 @@ def _lock(request: ApprovalRequest, by: Membership) -> tuple[PurchaseOrder, Appr
     )
     request = ApprovalRequest.objects.select_for_update(of=("self",)).get(pk=request.pk, organization=by.organization)
     request.organization = po.customer
-    from orders.services import _require_active
+    from orders.services.common import require_active
 
-    _require_active(po)  # a suspended connection freezes the order
+    require_active(po)  # a suspended connection freezes the order
     return po, request
 
 
@@ -407,9 +408,7 @@ def _check_decider(po: PurchaseOrder, request: ApprovalRequest, step: RequestSte
 
 
 def _clean_comment(comment: str, *, required: bool) -> str:
-    from orders.services import _clean_text
-
-    return _clean_text(comment, "comment", required=required, limit=2000)
+    return clean_text(comment, "comment", required=required, limit=2000)
 
 
 @transaction.atomic
@@ -500,23 +499,24 @@ def _recheck_budgets(po: PurchaseOrder, request: ApprovalRequest, exclude: set[i
 
 
 def _approved(po: PurchaseOrder, request: ApprovalRequest, by: Membership) -> None:
-    from orders import services as order_services
+    from orders import events
+    from orders.services import amendments, negotiation, submission
 
     approvers = ", ".join(
         sorted({d.user.full_name for d in Decision.objects.filter(step__request=request).select_related("user")})
     )
     if request.kind == ApprovalRequest.Kind.AMENDMENT:  # the supplier is asked now (its thread says so)
-        order_services.propose_amendment(amendment=request.amendment, po=po)
+        amendments.propose_amendment(amendment=request.amendment, po=po)
         _tell_requester(po, request, "approval_approved", approvers=approvers)
         return
     if request.kind == ApprovalRequest.Kind.SUBMISSION:
-        order_services.record_event(po, OrderEvent.Kind.APPROVED, by=by, body="Approved internally.")
+        events.record_event(po, OrderEvent.Kind.APPROVED, by=by, body="Approved internally.")
         po.release()
         po.save()
-        order_services.release_to_supplier(po=po, lines=list(po.lines.all()), by=by)
+        submission.release_to_supplier(po=po, lines=list(po.lines.all()), by=by)
         _tell_requester(po, request, "approval_approved", approvers=approvers)
         return
-    order_services.record_event(po, OrderEvent.Kind.APPROVED, by=by, body="Re-approved internally.")
+    events.record_event(po, OrderEvent.Kind.APPROVED, by=by, body="Re-approved internally.")
     asker = (
         Membership.objects.select_related("user", "organization")
         .filter(user_id=request.requested_by_id, organization_id=po.customer_id)
@@ -524,14 +524,14 @@ def _approved(po: PurchaseOrder, request: ApprovalRequest, by: Membership) -> No
     )
     confirmed = asker is not None and can(asker, "orders.confirm_purchaseorder")
     if confirmed:  # what they asked for when the re-approval began
-        order_services.confirm_purchase_order(po=po, by=asker)
+        negotiation.confirm_purchase_order(po=po, by=asker)
     _tell_requester(po, request, "approval_approved", approvers=approvers, confirmed=confirmed)
 
 
 @transaction.atomic
 def reject_step(*, request: ApprovalRequest, by: Membership, comment: str) -> ApprovalRequest:
     """Reject the open step (a comment is required): the order goes back to the requester."""
-    from orders import services as order_services
+    from orders import events
 
     require(by, PERMISSION)
     po, request = _lock(request, by)
@@ -552,7 +552,7 @@ def reject_step(*, request: ApprovalRequest, by: Membership, comment: str) -> Ap
         request.amendment.reject()
         request.amendment.save()
     else:  # the thread is shared with the supplier: the comment stays on the customer's side
-        order_services.record_event(po, OrderEvent.Kind.REJECTED, by=by, body="Rejected in internal approval.")
+        events.record_event(po, OrderEvent.Kind.REJECTED, by=by, body="Rejected in internal approval.")
     _tell_requester(po, request, "approval_rejected", step=step, comment=comment, decider=by.user)
     return request
 
@@ -675,7 +675,7 @@ def check_reapproval(*, po: PurchaseOrder, by: Membership, lines: list[PurchaseO
     """Before *Confirm order* (inside its lock): None when the order may be confirmed now;
     otherwise the re-approval request that was started. Refuses while one waits or after
     the re-approval of this revision was rejected."""
-    from orders import services as order_services
+    from orders import events
 
     latest = po.approval_requests.order_by("-pk").first()
     if (
@@ -697,9 +697,7 @@ def check_reapproval(*, po: PurchaseOrder, by: Membership, lines: list[PurchaseO
     request = start_request(po=po, by=by, plan=plan, kind=ApprovalRequest.Kind.REAPPROVAL)
     if request.status == ApprovalRequest.Status.APPROVED:
         return None
-    order_services.record_event(
-        po, OrderEvent.Kind.SUBMITTED, by=by, body="Sent for internal re-approval before confirmation."
-    )
+    events.record_event(po, OrderEvent.Kind.SUBMITTED, by=by, body="Sent for internal re-approval before confirmation.")
     return request
 
 

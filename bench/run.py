@@ -61,8 +61,8 @@ def session_cookie(email: str) -> str:
 def big_order():
     """A confirmed-to-be order of 50 lines between two generated organizations, made once."""
     from accounts.models import Connection, Membership
-    from orders import services
     from orders.models import CostCenter, Listing, PurchaseOrder
+    from orders.services import drafts, negotiation, submission
 
     existing = PurchaseOrder.objects.filter(customer__slug="gen-000", note_to_supplier="bench: 50 lines").first()
     if existing:
@@ -74,16 +74,16 @@ def big_order():
     )
     cost_center = CostCenter.objects.get(organization=buyer.organization, code="OPS")
     listings = list(Listing.objects.filter(supplier=connection.supplier, is_active=True)[:20])
-    po = services.create_purchase_order(by=buyer, connection=connection, note_to_supplier="bench: 50 lines")
+    po = drafts.create_purchase_order(by=buyer, connection=connection, note_to_supplier="bench: 50 lines")
     for i in range(50):
-        services.add_line(
+        drafts.add_line(
             by=buyer,
             po=po,
             values={"listing": listings[i % len(listings)], "quantity": str(i + 1), "cost_center": cost_center},
         )
-    services.submit_purchase_order(po=po, by=buyer)
+    submission.submit_purchase_order(po=po, by=buyer)
     po.refresh_from_db()
-    services.accept_sales_order(so=po.sales_order, by=sales)
+    negotiation.accept_sales_order(so=po.sales_order, by=sales)
     po.refresh_from_db()
     return po
 
@@ -164,8 +164,8 @@ def measure(port: int, cookie: str, path: str, requests: int) -> dict:
 def _lifecycle_run(buyer_email: str, orders: int, ready=None, go=None) -> float:
     """One client: create → 5 lines → submit → accept → confirm, ``orders`` times; returns seconds."""
     from accounts.models import Connection, Membership
-    from orders import services
     from orders.models import CostCenter, Listing
+    from orders.services import drafts, negotiation, submission
 
     buyer = Membership.objects.select_related("organization", "user").get(user__email=buyer_email)
     connection = Connection.objects.filter(customer=buyer.organization, status="active").first()
@@ -176,16 +176,16 @@ def _lifecycle_run(buyer_email: str, orders: int, ready=None, go=None) -> float:
     listings = list(Listing.objects.filter(supplier=connection.supplier, is_active=True)[:5])
 
     def one_order():
-        po = services.create_purchase_order(by=buyer, connection=connection)
-        services.add_lines(
+        po = drafts.create_purchase_order(by=buyer, connection=connection)
+        drafts.add_lines(
             by=buyer,
             po=po,
             lines=[{"listing": listing, "quantity": "3", "cost_center": cost_center} for listing in listings],
         )
-        services.submit_purchase_order(po=po, by=buyer)
+        submission.submit_purchase_order(po=po, by=buyer)
         po.refresh_from_db()
-        services.accept_sales_order(so=po.sales_order, by=sales)
-        services.confirm_purchase_order(po=po, by=buyer)
+        negotiation.accept_sales_order(so=po.sales_order, by=sales)
+        negotiation.confirm_purchase_order(po=po, by=buyer)
 
     for _ in range(3):  # warm up: imports, caches, connections
         one_order()

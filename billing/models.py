@@ -13,7 +13,8 @@ from django.utils import timezone
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
 from accounts.models import Location, Organization, User
-from orders.models import PurchaseOrder, PurchaseOrderLine, Receipt, SalesOrder, money_field, quantity_field
+from orders.models import PurchaseOrder, PurchaseOrderLine, Receipt, SalesOrder
+from orders.models.fields import money_field, quantity_field
 from orders.units import UNIT_CHOICES
 from procurement.money import CURRENCY_CHOICES, RATE_DECIMAL_PLACES, RATE_MAX_DIGITS
 

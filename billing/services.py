@@ -25,20 +25,15 @@ from accounts.models import Location, Membership, Organization
 from accounts.permissions import can, require
 from accounts.selectors import tolerances_for
 from accounts.services import next_document_number
+from orders.events import emails_of, notify, record_event
 from orders.models import OrderEvent, PurchaseOrder, PurchaseOrderLine
-from orders.services import (
-    _clean_date,
-    _clean_text,
-    _require_active,
-    close_if_complete,
-    emails_of,
-    notify,
-    record_event,
-)
+from orders.services.common import clean_date, require_active
+from orders.services.fulfilment import close_if_complete
 from orders.totals import line_amounts, require_fits
 from orders.units import UNITS, quantity_error
 from procurement.errors import DomainError, NotAllowed
 from procurement.money import CURRENCIES, MoneyError, format_money, parse_decimal, parse_price
+from procurement.validators import clean_text
 
 from .fx import record_fx
 from .models import Bill, BillLine, BillMatch, Invoice, InvoiceLine, Payment
@@ -351,7 +346,7 @@ def _clean_lines(lines: list[dict], currency: str) -> list[BillLine]:
         if not any(str(values.get(f) or "").strip() for f in ("description", "quantity", "unit_price")):
             continue
         prefix = f"line-{n}"
-        description = _clean_text(values.get("description"), f"{prefix}-description", required=True, limit=500)
+        description = clean_text(values.get("description"), f"{prefix}-description", required=True, limit=500)
         unit = values.get("unit") or "ea"
         if unit not in UNITS:
             raise DomainError("Choose a unit.", field=f"{prefix}-unit")
@@ -376,7 +371,7 @@ def _clean_lines(lines: list[dict], currency: str) -> list[BillLine]:
         cleaned.append(
             BillLine(
                 position=len(cleaned) + 1,
-                sku=_clean_text(values.get("sku"), f"{prefix}-sku", limit=64),
+                sku=clean_text(values.get("sku"), f"{prefix}-sku", limit=64),
                 description=description,
                 quantity=quantity,
                 unit=unit,
@@ -412,12 +407,12 @@ def _totals(lines: list[BillLine]) -> dict[str, Decimal]:
 
 
 def _header(by: Membership, values: dict, currency: str) -> dict:
-    bill_date = _clean_date(values.get("bill_date"), "bill_date")
+    bill_date = clean_date(values.get("bill_date"), "bill_date")
     if bill_date is None:
         raise DomainError("When is the bill dated?", field="bill_date")
     if bill_date > timezone.localdate():
         raise DomainError("A bill cannot be dated in the future.", field="bill_date")
-    due = _clean_date(values.get("due_date"), "due_date")
+    due = clean_date(values.get("due_date"), "due_date")
     if due is None:
         raise DomainError("When is it due?", field="due_date")
     if due < bill_date:
@@ -429,9 +424,9 @@ def _header(by: Membership, values: dict, currency: str) -> dict:
         "bill_date": bill_date,
         "due_date": due,
         "location": location,
-        "supplier_reference": _clean_text(values.get("supplier_reference"), "supplier_reference", limit=60),
-        "reference_number": _clean_text(values.get("reference_number"), "reference_number", limit=60),
-        "notes": _clean_text(values.get("notes"), "notes"),
+        "supplier_reference": clean_text(values.get("supplier_reference"), "supplier_reference", limit=60),
+        "reference_number": clean_text(values.get("reference_number"), "reference_number", limit=60),
+        "notes": clean_text(values.get("notes"), "notes"),
     }
 
 
@@ -555,7 +550,7 @@ def _differs(bill: Bill, field: str, value) -> bool:
         return True  # an order's bill takes its lines from the order, never from a form
     current = getattr(bill, field)
     if field == "bill_date":
-        value = _clean_date(value, field)
+        value = clean_date(value, field)
     return (current or None) != (value or None)
 
 
@@ -565,7 +560,7 @@ def cancel_bill(*, bill: Bill, by: Membership, reason: str) -> Bill:
     order's own bill may be cancelled too (the supplier's invoice stays theirs: they are told in
     the order's thread); the order is then billed by the bills matched to it."""
     require(by, "billing.cancel_bill")
-    reason = _clean_text(reason, "reason", required=True)
+    reason = clean_text(reason, "reason", required=True)
     # The orders first, in a fixed order, then the bill (the lock order of every billing service).
     orders = set(
         BillMatch.objects.filter(bill_id=bill.pk, unmatched_at__isnull=True).values_list("purchase_order_id", flat=True)
@@ -630,7 +625,7 @@ def match_bill(*, bill: Bill, po: PurchaseOrder, amount, by: Membership) -> Bill
             "(a confirmed order's own bill comes with it).",
             field="po",
         )
-    _require_active(po)
+    require_active(po)
     if po.billed_at is not None:
         raise DomainError(f"{po.number} is marked billed: nothing more can be matched to it.", field="po")
     if bill.matches.filter(purchase_order=po, unmatched_at__isnull=True).exists():
@@ -736,7 +731,7 @@ def record_payment(
     require(by, "billing.add_payment")
     bill = _lock_bill(bill, by)
     if bill.purchase_order_id:
-        _require_active(bill.purchase_order)
+        require_active(bill.purchase_order)
     if bill.status not in Bill.OPEN_STATES:
         raise DomainError(f"This bill is {bill.get_status_display().lower()}: nothing is left to pay.")
     amount = _amount(amount, bill.currency, "amount")
@@ -744,14 +739,14 @@ def record_payment(
         raise DomainError(
             f"At most {format_money(bill.outstanding, bill.currency)} is outstanding on this bill.", field="amount"
         )
-    paid_on = _clean_date(paid_on, "paid_on")
+    paid_on = clean_date(paid_on, "paid_on")
     if paid_on is None:
         raise DomainError("When was it paid?", field="paid_on")
     if paid_on > timezone.localdate():
         raise DomainError("A payment cannot be recorded before it is made.", field="paid_on")
     if method not in Payment.Method.values:
         raise DomainError("Choose how it was paid.", field="method")
-    reference = _clean_text(reference, "reference", limit=100)
+    reference = clean_text(reference, "reference", limit=100)
     attachment_name = _attachment_name(attachment)
     payment = Payment(
         bill=bill,
@@ -817,7 +812,7 @@ def _lock_payment_for_supplier(payment: Payment, by: Membership) -> tuple[Paymen
     if payment.status != Payment.Status.PENDING:
         raise DomainError(f"This payment is {payment.get_status_display().lower()} already.")
     if bill.purchase_order_id:
-        _require_active(bill.purchase_order)
+        require_active(bill.purchase_order)
     return payment, bill
 
 
@@ -869,7 +864,7 @@ def dispute_payment(*, payment: Payment, by: Membership, reason: str) -> Payment
     """Transition 14: the supplier says the payment did not arrive as recorded; it no longer
     counts, so the bill is owed again and payables hear why."""
     require(by, "billing.verify_payment")
-    reason = _clean_text(reason, "reason", required=True)
+    reason = clean_text(reason, "reason", required=True)
     payment, bill = _lock_payment_for_supplier(payment, by)
     payment.dispute(by=by.user, reason=reason)
     payment.save()

@@ -35,7 +35,7 @@ from procurement.errors import DomainError
 
 from . import tasks
 from .models import Listing, ListingImport
-from .services import LISTING_FIELDS, ListingValues, _apply, _replace_breaks, check_listing, reprice_drafts
+from .services.listings import LISTING_FIELDS, ListingValues, _apply, _replace_breaks, check_listing, reprice_drafts
 
 log = logging.getLogger(__name__)
 

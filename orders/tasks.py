@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from . import listing_csv
 from .models import ListingImport, PurchaseOrder
-from .services import expire_purchase_order
+from .services.submission import expire_purchase_order
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from orders.models import VOID_LINE_STATUSES
+from orders.models.purchase import VOID_LINE_STATUSES
 from procurement.errors import DomainError
 from procurement.money import AMOUNT_LIMIT, format_money, quantum, round_money
 

@@ -35,7 +35,7 @@ from procurement.money import MoneyError, format_money, parse_decimal, parse_pri
 from procurement.validators import parse_integer
 from procurement.views import OrgView, PostOnlyView
 
-from . import listing_csv, pdf, selectors, services
+from . import listing_csv, pdf, selectors
 from .forms import (
     AccountingCodeForm,
     AddedRowsForm,
@@ -57,6 +57,30 @@ from .forms import (
     ShipmentForm,
 )
 from .models import Amendment, ProposalLine, PurchaseOrder, SalesOrder
+from .revisions import diff_headers, diff_revisions
+from .services.accounting import ACCOUNTING_MODELS, save_accounting_code, set_accounting_code_active
+from .services.amendments import (
+    AMENDABLE,
+    accept_amendment,
+    amendable,
+    decline_amendment,
+    request_amendment,
+    withdraw_amendment,
+)
+from .services.drafts import add_line, create_purchase_order, remove_line, update_line, update_purchase_order
+from .services.fulfilment import record_receipt, record_shipment, require_receivable, require_shippable
+from .services.listings import ListingRefused, save_listing, set_listing_active
+from .services.negotiation import (
+    PROPOSAL_HEADER_FIELDS,
+    accept_sales_order,
+    confirm_purchase_order,
+    decline_sales_order,
+    request_changes,
+    save_proposal,
+)
+from .services.sharing import share_purchase_order, unshare_purchase_order
+from .services.submission import cancel_purchase_order, revise_purchase_order, submit_purchase_order
+from .services.thread import add_internal_note, post_message
 from .totals import line_amounts
 from .units import UNITS, quantity_error
 
@@ -219,8 +243,8 @@ class ListingEditView(OrgView):
             (f.cleaned_data["customer"], f.cleaned_data["unit_price"]) for f in prices if f.cleaned_data.get("customer")
         ]
         try:
-            saved = services.save_listing(by=self.membership, values=values, listing=listing)
-        except services.ListingRefused as exc:
+            saved = save_listing(by=self.membership, values=values, listing=listing)
+        except ListingRefused as exc:
             for field, message in exc.errors.items():
                 if field in form.fields:
                     form.add_error(field, message)
@@ -245,7 +269,7 @@ class ListingActiveView(PostOnlyView):
     def post(self, request, org_slug, pk):
         listing = self.get_object()
         try:
-            services.set_listing_active(by=self.membership, listing=listing, active=self.active)
+            set_listing_active(by=self.membership, listing=listing, active=self.active)
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
@@ -500,7 +524,7 @@ class PurchaseOrderCreateView(OrgView):
         form = self.get_form(request.POST)
         if form.is_valid():
             try:
-                po = services.create_purchase_order(by=self.membership, **form.cleaned_data)
+                po = create_purchase_order(by=self.membership, **form.cleaned_data)
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
@@ -612,7 +636,7 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
             "thread_post": thread_post or {},
             **self.sharing(po),
         }
-        if context["open_amendment"] or not any(services.amendable(line) for line in lines):
+        if context["open_amendment"] or not any(amendable(line) for line in lines):
             context["actions"].discard("amend")
         return render(self.request, "orders/po_detail.html", context, status=status)
 
@@ -630,8 +654,8 @@ def _redline(revisions) -> tuple[list | None, list]:
     """The changes of the latest revision against the one before; (None, []) when nothing changed."""
     if len(revisions) < 2:
         return None, []
-    rows = services.diff_revisions(revisions[-2], revisions[-1])
-    header = services.diff_headers(revisions[-2], revisions[-1])
+    rows = diff_revisions(revisions[-2], revisions[-1])
+    header = diff_headers(revisions[-2], revisions[-1])
     if not header and all(row["kind"] == "same" for row in rows):
         return None, []
     return rows, header
@@ -676,7 +700,7 @@ def po_actions(po: PurchaseOrder, membership, editable: bool) -> set[str]:
         actions.add("cancel")
     if active and po.status in PurchaseOrder.RECEIVABLE and can(membership, "orders.add_receipt"):
         actions.add("receive")
-    if active and po.status in services.AMENDABLE and can(membership, "orders.add_amendment"):
+    if active and po.status in AMENDABLE and can(membership, "orders.add_amendment"):
         actions.add("amend")
     return actions
 
@@ -726,7 +750,7 @@ class PurchaseOrderEditView(PurchaseOrderMixin, PostOnlyView):
         form = DraftHeaderForm(request.POST, connections=None, locations=locations_of(self.org))
         if form.is_valid():
             try:
-                services.update_purchase_order(by=self.membership, po=po, **form.cleaned_data)
+                update_purchase_order(by=self.membership, po=po, **form.cleaned_data)
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
@@ -757,9 +781,9 @@ class LineSaveView(PurchaseOrderMixin, PostOnlyView):
         if form.is_valid():
             try:
                 if line is None:
-                    services.add_line(by=self.membership, po=po, values=form.cleaned_data)
+                    add_line(by=self.membership, po=po, values=form.cleaned_data)
                 else:
-                    services.update_line(by=self.membership, po=po, line=line, values=form.cleaned_data)
+                    update_line(by=self.membership, po=po, line=line, values=form.cleaned_data)
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
@@ -782,7 +806,7 @@ class LineRemoveView(PurchaseOrderMixin, PostOnlyView):
     def post(self, request, org_slug, number, pk):
         po, line = self.get_object()
         try:
-            services.remove_line(by=self.membership, po=po, line=line)
+            remove_line(by=self.membership, po=po, line=line)
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
@@ -886,15 +910,15 @@ class PurchaseOrderActionView(PurchaseOrderMixin, PostOnlyView):
             return render(request, "orders/po_action.html", {"po": po, "form": form, "action": self.action})
         try:
             if self.action == "revise":
-                po = services.revise_purchase_order(po=po, by=self.membership)
+                po = revise_purchase_order(po=po, by=self.membership)
             elif self.action == "submit":
-                po = services.submit_purchase_order(po=po, by=self.membership)
+                po = submit_purchase_order(po=po, by=self.membership)
             elif self.action == "confirm":
-                po = services.confirm_purchase_order(po=po, by=self.membership)
+                po = confirm_purchase_order(po=po, by=self.membership)
             elif self.action == "request_changes":
-                po = services.request_changes(po=po, by=self.membership, note=form.cleaned_data["note"])
+                po = request_changes(po=po, by=self.membership, note=form.cleaned_data["note"])
             else:
-                po = services.cancel_purchase_order(po=po, by=self.membership, reason=form.cleaned_data["reason"])
+                po = cancel_purchase_order(po=po, by=self.membership, reason=form.cleaned_data["reason"])
         except DomainError as exc:
             if form is None:
                 messages.error(request, exc.message)
@@ -938,9 +962,9 @@ class ThreadPostView(PostOnlyView):
             if not form.is_valid():
                 raise DomainError(" ".join(form.errors.get("body", ["Write something first."])))
             if self.internal:
-                services.add_internal_note(po=po, by=self.membership, body=form.cleaned_data["body"])
+                add_internal_note(po=po, by=self.membership, body=form.cleaned_data["body"])
             else:
-                services.post_message(po=po, by=self.membership, body=form.cleaned_data["body"])
+                post_message(po=po, by=self.membership, body=form.cleaned_data["body"])
         except DomainError as exc:  # show the page again with the text and the reason beside it
             post = {"body": request.POST.get("body", ""), "error": exc.message, "internal": self.internal}
             if side == "purchase-orders":
@@ -982,8 +1006,8 @@ class RevisionsView(OrgView):
         rounds = [
             {
                 "revision": rev,
-                "rows": services.diff_revisions(revisions[i - 1] if i else None, rev),
-                "header": services.diff_headers(revisions[i - 1] if i else None, rev),
+                "rows": diff_revisions(revisions[i - 1] if i else None, rev),
+                "header": diff_headers(revisions[i - 1] if i else None, rev),
             }
             for i, rev in enumerate(revisions)
         ]
@@ -1040,7 +1064,7 @@ class AmendmentCreateView(PurchaseOrderMixin, OrgView):
         error = None
         if form.is_valid():
             try:
-                amendment = services.request_amendment(
+                amendment = request_amendment(
                     po=po, by=self.membership, reason=form.cleaned_data["reason"], quantities=quantities, cancel=cancel
                 )
             except DomainError as exc:
@@ -1063,7 +1087,7 @@ class AmendmentCreateView(PurchaseOrderMixin, OrgView):
             why = ""
             if line.is_void:
                 why = line.get_status_display()
-            elif not services.amendable(line):
+            elif not amendable(line):
                 why = "Has receipts"
             rows.append(
                 {
@@ -1093,7 +1117,7 @@ class AmendmentWithdrawView(PurchaseOrderMixin, PostOnlyView):
     def post(self, request, org_slug, number, amendment):
         amendment = self.get_object()
         try:
-            services.withdraw_amendment(amendment=amendment, by=self.membership)
+            withdraw_amendment(amendment=amendment, by=self.membership)
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
@@ -1155,7 +1179,7 @@ class SalesOrderDetailView(SalesOrderMixin, OrgView):
         ]
         if header_form is None and may_adjust:
             header_form = ProposalHeaderForm(
-                initial={name: getattr(proposal, name) for name in services.PROPOSAL_HEADER_FIELDS}
+                initial={name: getattr(proposal, name) for name in PROPOSAL_HEADER_FIELDS}
                 if proposal
                 else {"payment_terms_days": po.payment_terms_days, "ship_to_address": po.ship_to_address}
             )
@@ -1322,11 +1346,9 @@ class ProposalSaveView(SalesOrderMixin, PostOnlyView):
         if not header_form.is_valid():
             return again(None)
         try:
-            services.save_proposal(
-                so=so, by=self.membership, header=header_form.cleaned_data, lines=posted, added=added
-            )
+            save_proposal(so=so, by=self.membership, header=header_form.cleaned_data, lines=posted, added=added)
             if "accept" in request.POST:
-                services.accept_sales_order(so=so, by=self.membership)
+                accept_sales_order(so=so, by=self.membership)
         except DomainError as exc:
             if exc.field in header_form.fields:
                 header_form.add_error(exc.field, exc.message)
@@ -1350,7 +1372,7 @@ class SalesOrderAcceptView(SalesOrderMixin, PostOnlyView):
     def post(self, request, org_slug, number):
         so = self.get_so()
         try:
-            services.accept_sales_order(so=so, by=self.membership)
+            accept_sales_order(so=so, by=self.membership)
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
@@ -1374,7 +1396,7 @@ class SalesOrderDeclineView(SalesOrderMixin, PostOnlyView):
         form = ReasonForm(request.POST)
         if form.is_valid():
             try:
-                services.decline_sales_order(so=so, by=self.membership, reason=form.cleaned_data["reason"])
+                decline_sales_order(so=so, by=self.membership, reason=form.cleaned_data["reason"])
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
@@ -1397,7 +1419,7 @@ class AmendmentAcceptView(AmendmentAnswerMixin, PostOnlyView):
     def post(self, request, org_slug, number, amendment):
         amendment = self.get_object()
         try:
-            services.accept_amendment(amendment=amendment, by=self.membership)
+            accept_amendment(amendment=amendment, by=self.membership)
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
@@ -1421,7 +1443,7 @@ class AmendmentDeclineView(AmendmentAnswerMixin, PostOnlyView):
         form = ReasonForm(request.POST)
         if form.is_valid():
             try:
-                services.decline_amendment(amendment=amendment, by=self.membership, reason=form.cleaned_data["reason"])
+                decline_amendment(amendment=amendment, by=self.membership, reason=form.cleaned_data["reason"])
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
@@ -1454,9 +1476,9 @@ class PurchaseOrderShareView(PurchaseOrderMixin, PostOnlyView):
         member = member_for(organization=self.org, pk=pk)  # another tenant's member: 404
         try:
             if self.share:
-                services.share_purchase_order(po=po, by=self.membership, member=member)
+                share_purchase_order(po=po, by=self.membership, member=member)
             else:
-                services.unshare_purchase_order(po=po, by=self.membership, member=member)
+                unshare_purchase_order(po=po, by=self.membership, member=member)
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
@@ -1499,12 +1521,12 @@ class AccountingCodesView(OrgView):
 
     def post(self, request, org_slug):
         kind = request.POST.get("kind")
-        if kind not in services.ACCOUNTING_MODELS:
+        if kind not in ACCOUNTING_MODELS:
             return self.show(status=400)
         form = AccountingCodeForm(request.POST, prefix=kind)
         if form.is_valid():
             try:
-                obj = services.save_accounting_code(by=self.membership, kind=kind, **form.cleaned_data)
+                obj = save_accounting_code(by=self.membership, kind=kind, **form.cleaned_data)
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
@@ -1524,7 +1546,7 @@ class AccountingCodeToggleView(PostOnlyView):
 
     def post(self, request, org_slug, kind, pk):
         obj = self.get_object()
-        services.set_accounting_code_active(by=self.membership, obj=obj, active=not obj.is_active)
+        set_accounting_code_active(by=self.membership, obj=obj, active=not obj.is_active)
         messages.success(request, f"{obj} is {'inactive' if obj.is_active else 'active'}.")
         return redirect(self.done_url())
 
@@ -1571,7 +1593,7 @@ class ShipmentCreateView(SalesOrderMixin, OrgView):
     def get(self, request, org_slug, number):
         so = self.get_so()
         try:
-            services.require_shippable(so.purchase_order, so)
+            require_shippable(so.purchase_order, so)
         except DomainError as exc:
             messages.error(request, exc.message)
             return redirect(self.done_url())
@@ -1588,7 +1610,7 @@ class ShipmentCreateView(SalesOrderMixin, OrgView):
         if not form.is_valid():
             return self.show(so, form, self.rows(po, posted), status=400)
         try:
-            shipment = services.record_shipment(so=so, by=self.membership, lines=posted, **form.cleaned_data)
+            shipment = record_shipment(so=so, by=self.membership, lines=posted, **form.cleaned_data)
         except DomainError as exc:
             if exc.field in form.fields:
                 add_domain_error(form, exc)
@@ -1672,7 +1694,7 @@ class ReceiptCreateView(PurchaseOrderMixin, OrgView):
     def get(self, request, org_slug, number):
         po = self.get_po()
         try:
-            services.require_receivable(po)
+            require_receivable(po)
         except DomainError as exc:
             messages.error(request, exc.message)
             return redirect(self.done_url())
@@ -1704,9 +1726,7 @@ class ReceiptCreateView(PurchaseOrderMixin, OrgView):
         if not form.is_valid():
             return self.show(po, form, shipment, self.rows(po, shipment, posted), status=400)
         try:
-            receipt = services.record_receipt(
-                po=po, by=self.membership, lines=posted, shipment=shipment, **form.cleaned_data
-            )
+            receipt = record_receipt(po=po, by=self.membership, lines=posted, shipment=shipment, **form.cleaned_data)
         except DomainError as exc:
             if exc.field in form.fields:
                 add_domain_error(form, exc)

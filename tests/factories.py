@@ -147,30 +147,30 @@ class Trade:
         )
 
     def draft(self, *, by=None, lines=None, **header):
-        from orders import services
+        from orders.services import drafts
 
         by = by or self.buyer
-        po = services.create_purchase_order(by=by, connection=self.connection, **header)
+        po = drafts.create_purchase_order(by=by, connection=self.connection, **header)
         for values in lines if lines is not None else [{"listing": self.listing, "quantity": "10"}]:
-            services.add_line(by=by, po=po, values={"cost_center": self.cost_center, **values})
+            drafts.add_line(by=by, po=po, values={"cost_center": self.cost_center, **values})
         po.refresh_from_db()
         return po
 
     def sent(self, **kwargs):
-        from orders import services
+        from orders.services import submission
 
         po = self.draft(**kwargs)
-        services.submit_purchase_order(po=po, by=self.buyer)
+        submission.submit_purchase_order(po=po, by=self.buyer)
         po.refresh_from_db()
         return po
 
     def confirmed(self, **kwargs):
         """An order the supplier accepted as sent and the buyer confirmed."""
-        from orders import services
+        from orders.services import negotiation
 
         po = self.sent(**kwargs)
-        services.accept_sales_order(so=po.sales_order, by=self.sales)
-        services.confirm_purchase_order(po=po, by=self.buyer)
+        negotiation.accept_sales_order(so=po.sales_order, by=self.sales)
+        negotiation.confirm_purchase_order(po=po, by=self.buyer)
         po.refresh_from_db()
         return po
 

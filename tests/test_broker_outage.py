@@ -24,8 +24,8 @@ from accounts.models import OutboundEmail
 from accounts.tasks import deliver_pending_emails
 from billing.models import Bill, Invoice
 from billing.tasks import issue_missing_documents
-from orders import services
 from orders.models import PurchaseOrder
+from orders.services import negotiation
 from procurement.background import DeferredWorkMiddleware, deferred_work, enqueue
 from procurement.celery import app
 from tests.factories import Trade
@@ -97,7 +97,7 @@ def wait_for(condition, timeout=30.0):
 def accepted_order() -> tuple[Trade, PurchaseOrder]:
     trade = Trade()
     po = trade.sent()
-    services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     return trade, po
 
 

@@ -25,8 +25,8 @@ from django.utils import timezone
 from accounts.models import OutboundEmail
 from billing.models import Bill, BillLine, Invoice, InvoiceLine
 from billing.tasks import issue_documents
-from orders import services as order_services
 from orders.models import OrderEvent, PurchaseOrder, SalesOrder
+from orders.services import negotiation
 from procurement.celery import app
 from tests.factories import Trade
 
@@ -104,7 +104,7 @@ def queue():
 def test_a_worker_killed_mid_task_leaves_the_documents_to_the_next_one(queue, tmp_path):
     trade = Trade()
     po = trade.sent()
-    order_services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     # Confirmed, and its documents' task on the broker for the workers (on this test's queue; the
     # confirmation's own scheduling is tested elsewhere).
     PurchaseOrder.objects.filter(pk=po.pk).update(status="confirmed", confirmed_at=timezone.now())

@@ -81,23 +81,21 @@ def world(db):
         expires_at="2099-01-01T00:00Z",
     )
     # B buys from C (a sent order) and sells to D (a sales order); A has a draft of its own.
-    from orders import services as order_services
+    from orders.services import amendments, drafts, fulfilment, negotiation, submission
     from tests.factories import CostCenterFactory
 
     b_buyer = member(b, Role.BUYER)
     cc = CostCenterFactory(organization=b)
-    b_po = order_services.create_purchase_order(by=b_buyer, connection=connection)
-    b_line = order_services.add_line(
+    b_po = drafts.create_purchase_order(by=b_buyer, connection=connection)
+    b_line = drafts.add_line(
         by=b_buyer,
         po=b_po,
         values={"description": "X", "quantity": "1", "unit": "ea", "unit_price": "1", "cost_center": cc},
     )
-    order_services.submit_purchase_order(po=b_po, by=b_buyer)
+    submission.submit_purchase_order(po=b_po, by=b_buyer)
     d = OrganizationFactory(buys=True)
-    d_po = order_services.create_purchase_order(
-        by=member(d, Role.BUYER), connection=ConnectionFactory(customer=d, supplier=b)
-    )
-    order_services.add_line(
+    d_po = drafts.create_purchase_order(by=member(d, Role.BUYER), connection=ConnectionFactory(customer=d, supplier=b))
+    drafts.add_line(
         by=d_po.requester.memberships.get(organization=d),
         po=d_po,
         values={
@@ -108,15 +106,13 @@ def world(db):
             "cost_center": CostCenterFactory(organization=d),
         },
     )
-    order_services.submit_purchase_order(po=d_po, by=d_po.requester.memberships.get(organization=d))
+    submission.submit_purchase_order(po=d_po, by=d_po.requester.memberships.get(organization=d))
     b_so = d_po.sales_order
     # B's sales order is confirmed and part-shipped: its shipment and receipt pages are live.
-    order_services.accept_sales_order(so=b_so, by=b_admin)
-    order_services.confirm_purchase_order(po=d_po, by=d_po.requester.memberships.get(organization=d))
-    order_services.record_shipment(
-        so=b_so, by=b_admin, lines={d_po.lines.get().pk: "1"}, shipped_on=timezone.localdate()
-    )
-    a_po = order_services.create_purchase_order(
+    negotiation.accept_sales_order(so=b_so, by=b_admin)
+    negotiation.confirm_purchase_order(po=d_po, by=d_po.requester.memberships.get(organization=d))
+    fulfilment.record_shipment(so=b_so, by=b_admin, lines={d_po.lines.get().pk: "1"}, shipped_on=timezone.localdate())
+    a_po = drafts.create_purchase_order(
         by=attacker, connection=ConnectionFactory(customer=a, supplier=SupplierFactory())
     )
     # B approves its orders: a second order of B waits for B's admin.
@@ -124,13 +120,13 @@ def world(db):
 
     policy = ApprovalPolicy.objects.create(organization=b)
     ApprovalStep.objects.create(policy=policy, position=1, name="Anyone", approver_role="admin")
-    b_po2 = order_services.create_purchase_order(by=b_buyer, connection=connection)
-    order_services.add_line(
+    b_po2 = drafts.create_purchase_order(by=b_buyer, connection=connection)
+    drafts.add_line(
         by=b_buyer,
         po=b_po2,
         values={"description": "Z", "quantity": "1", "unit": "ea", "unit_price": "5", "cost_center": cc},
     )
-    order_services.submit_purchase_order(po=b_po2, by=b_buyer)
+    submission.submit_purchase_order(po=b_po2, by=b_buyer)
     b_request = {"pk": b_po2.approval_requests.get().pk}
     # Money: B invoices D (D pays, waiting for B's verification); B enters a bill from C by hand,
     # matched to its order; B overrides its tolerances for C; A has a bill of its own.
@@ -154,7 +150,7 @@ def world(db):
     )
     override = account_services.set_supplier_tolerance(by=b_admin, supplier=c, reason="Drums")
     # D asks B to amend its confirmed order (B's sales order): B's amendment pages are live.
-    d_amendment = order_services.request_amendment(
+    d_amendment = amendments.request_amendment(
         po=d_po,
         by=d_po.requester.memberships.get(organization=d),
         reason="More",

@@ -59,18 +59,18 @@ def test_concurrent_suspensions_record_one_transition():
 
 
 def test_twenty_concurrent_confirmations_confirm_once():
-    from orders import services as order_services
     from orders.models import OrderEvent, PurchaseOrder
+    from orders.services import negotiation
     from tests.factories import Trade
 
     trade = Trade()
     po = trade.sent()
-    order_services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
 
     @_in_thread
     def confirm(_):
         try:
-            order_services.confirm_purchase_order(po=PurchaseOrder(pk=po.pk), by=trade.buyer)
+            negotiation.confirm_purchase_order(po=PurchaseOrder(pk=po.pk), by=trade.buyer)
             return "ok"
         except Exception as exc:
             return type(exc).__name__
@@ -99,13 +99,13 @@ def test_twenty_concurrent_document_tasks_make_one_invoice_and_one_bill():
     from accounts.models import OutboundEmail
     from billing.models import Bill, BillLine, Invoice, InvoiceLine
     from billing.tasks import issue_documents
-    from orders import services as order_services
     from orders.models import OrderEvent, PurchaseOrder, SalesOrder
+    from orders.services import negotiation
     from tests.factories import Trade
 
     trade = Trade()
     po = trade.sent()
-    order_services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     PurchaseOrder.objects.filter(pk=po.pk).update(status="confirmed")  # confirmed, its task not yet run
     SalesOrder.objects.filter(pk=po.sales_order.pk).update(status="confirmed")
 
@@ -124,15 +124,15 @@ def test_twenty_concurrent_document_tasks_make_one_invoice_and_one_bill():
 
 
 def test_concurrent_purchase_orders_never_share_a_number():
-    from orders import services as order_services
     from orders.models import PurchaseOrder
+    from orders.services.drafts import create_purchase_order
     from tests.factories import Trade
 
     trade = Trade()
 
     @_in_thread
     def create(_):
-        return order_services.create_purchase_order(by=trade.buyer, connection=trade.connection).number
+        return create_purchase_order(by=trade.buyer, connection=trade.connection).number
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         numbers = list(pool.map(create, range(30)))
@@ -188,8 +188,8 @@ def test_two_submissions_cannot_both_spend_the_last_of_a_budget():
 
     from accounts.roles import Role
     from approvals.models import Budget
-    from orders import services as order_services
     from orders.models import PurchaseOrder
+    from orders.services import submission
     from tests.factories import Trade
 
     trade = Trade()
@@ -208,7 +208,7 @@ def test_two_submissions_cannot_both_spend_the_last_of_a_budget():
 
     @_in_thread
     def submit(po):
-        order_services.submit_purchase_order(po=PurchaseOrder(pk=po.pk), by=trade.buyer)
+        submission.submit_purchase_order(po=PurchaseOrder(pk=po.pk), by=trade.buyer)
         return PurchaseOrder.objects.get(pk=po.pk).status
 
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -235,15 +235,15 @@ def _fulfilment_trade(tolerance="0"):
 def test_concurrent_receipts_never_exceed_the_ordered_quantity_plus_tolerance():
     from django.utils import timezone
 
-    from orders import services as order_services
     from orders.models import PurchaseOrder, PurchaseOrderLine, ReceiptLine
+    from orders.services import fulfilment
 
     trade, po, line = _fulfilment_trade(tolerance="10")  # at most 11 of 10
 
     @_in_thread
     def receive(_):
         try:
-            order_services.record_receipt(
+            fulfilment.record_receipt(
                 po=PurchaseOrder(pk=po.pk),
                 by=trade.receiver,
                 lines={line.pk: {"quantity": "3"}},
@@ -266,8 +266,8 @@ def test_concurrent_receipts_never_exceed_the_ordered_quantity_plus_tolerance():
 def test_concurrent_shipments_never_exceed_the_ordered_quantity():
     from django.utils import timezone
 
-    from orders import services as order_services
     from orders.models import PurchaseOrderLine, SalesOrder, ShipmentLine
+    from orders.services import fulfilment
 
     trade, po, line = _fulfilment_trade()
     so = po.sales_order
@@ -275,7 +275,7 @@ def test_concurrent_shipments_never_exceed_the_ordered_quantity():
     @_in_thread
     def ship(_):
         try:
-            order_services.record_shipment(
+            fulfilment.record_shipment(
                 so=SalesOrder(pk=so.pk), by=trade.shipper, lines={line.pk: "4"}, shipped_on=timezone.localdate()
             )
             return "ok"
@@ -419,15 +419,15 @@ def test_concurrent_amendments_open_one_and_an_acceptance_racing_a_receipt_keeps
     received either applies it before the receipt or finds it lapsed by the receipt (never both)."""
     from django.utils import timezone
 
-    from orders import services as order_services
     from orders.models import Amendment, PurchaseOrder, PurchaseOrderLine
+    from orders.services import amendments, fulfilment
 
     trade, po, line = _fulfilment_trade()
 
     @_in_thread
     def amend(n):
         try:
-            order_services.request_amendment(
+            amendments.request_amendment(
                 po=PurchaseOrder(pk=po.pk), by=trade.buyer, reason="More", quantities={line.pk: str(11 + n)}
             )
             return "ok"
@@ -443,9 +443,9 @@ def test_concurrent_amendments_open_one_and_an_acceptance_racing_a_receipt_keeps
     def act(what):
         try:
             if what == "accept":
-                order_services.accept_amendment(amendment=Amendment(pk=amendment.pk), by=trade.sales)
+                amendments.accept_amendment(amendment=Amendment(pk=amendment.pk), by=trade.sales)
             else:
-                order_services.record_receipt(
+                fulfilment.record_receipt(
                     po=PurchaseOrder(pk=po.pk),
                     by=trade.receiver,
                     lines={line.pk: {"quantity": "1"}},

@@ -6,7 +6,7 @@ from django.urls import reverse
 from accounts import services
 from accounts.permissions import can, require
 from accounts.roles import PERMISSIONS, Role
-from orders import services as order_services
+from orders.services import listings
 from procurement.errors import NotAllowed
 from tests.factories import ConnectionFactory, ListingFactory, OrganizationFactory, member
 
@@ -92,10 +92,10 @@ def test_listing_services_follow_the_table(db, role, allowed):
     org = OrganizationFactory(buys=True, sells=True)
     membership = member(org, role)
     if allowed:
-        order_services.save_listing(by=membership, values=LISTING)
+        listings.save_listing(by=membership, values=LISTING)
     else:
         with pytest.raises(NotAllowed):
-            order_services.save_listing(by=membership, values=LISTING)
+            listings.save_listing(by=membership, values=LISTING)
         assert not org.listings.exists()
 
 

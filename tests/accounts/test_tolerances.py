@@ -12,7 +12,7 @@ from accounts import services
 from accounts.models import SupplierTolerance
 from accounts.roles import Role
 from accounts.selectors import tolerances_for
-from orders import services as order_services
+from orders.services import fulfilment
 from procurement.errors import DomainError, NotAllowed
 from tests.factories import ConnectionFactory, SupplierFactory, Trade, member
 
@@ -95,11 +95,11 @@ def test_receiving_reads_the_suppliers_override(trade):
     receiver = member(trade.customer, Role.RECEIVER)
     line = po.lines.get()
     with pytest.raises(DomainError):
-        order_services.record_receipt(po=po, by=receiver, lines={line.pk: {"quantity": "11"}}, received_on=date.today())
+        fulfilment.record_receipt(po=po, by=receiver, lines={line.pk: {"quantity": "11"}}, received_on=date.today())
     services.set_supplier_tolerance(
         by=trade.customer_admin, supplier=trade.supplier, reason="Packs of 11", over_receipt_percent=Decimal("10")
     )
-    order_services.record_receipt(po=po, by=receiver, lines={line.pk: {"quantity": "11"}}, received_on=date.today())
+    fulfilment.record_receipt(po=po, by=receiver, lines={line.pk: {"quantity": "11"}}, received_on=date.today())
     line.refresh_from_db()
     assert line.quantity_received == 11
 

@@ -13,7 +13,7 @@ from accounts.models import ExchangeRate
 from accounts.roles import Role
 from approvals import services
 from approvals.models import ApprovalPolicy, ApprovalStep
-from orders import services as order_services
+from orders.services import negotiation, submission
 from tests.factories import Trade, member
 
 pytestmark = pytest.mark.django_db
@@ -58,7 +58,7 @@ def _submit(trade, price: str):
             }
         ]
     )
-    order_services.submit_purchase_order(po=po, by=trade.buyer)
+    submission.submit_purchase_order(po=po, by=trade.buyer)
     po.refresh_from_db()
     return po
 
@@ -89,12 +89,12 @@ def test_a_later_rate_never_lowers_what_a_re_approval_measures(trade):
     _approve_all(_latest(po), trade.manager)
     _rate(trade, "0.50")  # the treasury's table changes: 950 EUR would be 475 USD today
     line = po.lines.get()
-    order_services.save_proposal(
+    negotiation.save_proposal(
         so=po.sales_order, by=trade.sales, header={}, lines={line.pk: {"action": "change", "unit_price": "950"}}
     )
-    order_services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     po.refresh_from_db()
-    order_services.confirm_purchase_order(po=po, by=trade.buyer)
+    negotiation.confirm_purchase_order(po=po, by=trade.buyer)
     po.refresh_from_db()
     request = _latest(po)
     # At the recorded 1.10, 950 EUR = 1,045.00 USD: it crosses the CFO's threshold, and the CFO approves.
@@ -115,12 +115,12 @@ def test_an_increase_of_an_order_submitted_without_a_rate_is_approved_again(trad
     _approve_all(request, trade.manager, trade.cfo)
     _rate(trade, "1.10")
     line = po.lines.get()
-    order_services.save_proposal(
+    negotiation.save_proposal(
         so=po.sales_order, by=trade.sales, header={}, lines={line.pk: {"action": "change", "unit_price": "14"}}
     )
-    order_services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     po.refresh_from_db()
-    order_services.confirm_purchase_order(po=po, by=trade.buyer)  # 40 % more, within the 50 % tolerance…
+    negotiation.confirm_purchase_order(po=po, by=trade.buyer)  # 40 % more, within the 50 % tolerance…
     po.refresh_from_db()
     # …but it cannot be measured against the thresholds (a rate arriving later changes no recorded
     # None), so it is approved again rather than confirmed on trust.

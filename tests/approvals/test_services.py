@@ -10,8 +10,8 @@ from django.utils import timezone
 from accounts.roles import Role
 from approvals import selectors, services
 from approvals.models import ApprovalPolicy, ApprovalRequest, ApprovalStep, Budget, RequestStep, SpendingLimit
-from orders import services as order_services
 from orders.models import OrderEvent, PurchaseOrder
+from orders.services import negotiation, submission
 from procurement.errors import DomainError, NotAllowed
 from tests.factories import Trade, member
 
@@ -37,7 +37,7 @@ def _line(trade, price: str, quantity: str = "1", cost_center=None, tax_rate="0"
 def _submit(trade, *prices, by=None, **line):
     by = by or trade.buyer
     po = trade.draft(by=by, lines=[_line(trade, p, **line) for p in prices])
-    order_services.submit_purchase_order(po=po, by=by)
+    submission.submit_purchase_order(po=po, by=by)
     po.refresh_from_db()
     return po
 
@@ -248,7 +248,7 @@ def test_a_step_nobody_but_the_requester_could_approve_refuses_the_submission(tr
     _policy(trade, ("Boss", "0", [boss], "any"))
     po = trade.draft(by=boss, lines=[_line(trade, "10")])
     with pytest.raises(DomainError, match="Nobody else can approve"):
-        order_services.submit_purchase_order(po=po, by=boss)
+        submission.submit_purchase_order(po=po, by=boss)
     po.refresh_from_db()
     assert po.status == "draft" and not po.approval_requests.exists()
 
@@ -291,8 +291,8 @@ def test_rejection_needs_a_comment_returns_the_order_and_resubmission_starts_aga
     assert "cheaper" not in event.body  # the shared thread never carries internal comments
     assert list(selectors.waiting_for(approver)) == []
 
-    order_services.revise_purchase_order(po=po, by=trade.buyer)
-    order_services.submit_purchase_order(po=po, by=trade.buyer)
+    submission.revise_purchase_order(po=po, by=trade.buyer)
+    submission.submit_purchase_order(po=po, by=trade.buyer)
     po.refresh_from_db()
     assert po.status == "pending_approval" and po.approval_requests.count() == 2
     services.approve_step(request=_request(po), by=approver)
@@ -304,7 +304,7 @@ def test_cancelling_a_pending_order_withdraws_its_request(trade):
     approver = member(trade.customer, Role.APPROVER)
     _policy(trade, ("Manager", "0", [approver], "any"))
     po = _submit(trade, "10")
-    order_services.cancel_purchase_order(po=po, by=trade.buyer, reason="Not needed")
+    submission.cancel_purchase_order(po=po, by=trade.buyer, reason="Not needed")
     request = _request(po)
     assert request.status == "withdrawn" and not request.steps.filter(status="open").exists()
     assert list(selectors.waiting_for(approver)) == []
@@ -317,10 +317,10 @@ def test_cancelling_a_pending_order_withdraws_its_request(trade):
 
 def _accept_at(trade, po, price: str):
     line = po.lines.get()
-    order_services.save_proposal(
+    negotiation.save_proposal(
         so=po.sales_order, by=trade.sales, header={}, lines={line.pk: {"action": "change", "unit_price": price}}
     )
-    order_services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     po.refresh_from_db()
 
 
@@ -334,14 +334,14 @@ def test_a_price_increase_beyond_the_tolerance_is_approved_again_then_confirmed(
     po.refresh_from_db()
     _accept_at(trade, po, "105.01")  # 5.01 % more
     with django_capture_on_commit_callbacks(execute=True):
-        order_services.confirm_purchase_order(po=po, by=trade.buyer)
+        negotiation.confirm_purchase_order(po=po, by=trade.buyer)
     po.refresh_from_db()
     request = _request(po)
     assert po.status == "supplier_accepted" and (request.kind, request.status) == ("reapproval", "pending")
     assert "5.0 % over" in request.summary and request.revision_number == po.revision_number
     assert mail.outbox[-1].to == [approver.user.email]
     with pytest.raises(DomainError, match="waits for re-approval"):
-        order_services.confirm_purchase_order(po=po, by=trade.buyer)
+        negotiation.confirm_purchase_order(po=po, by=trade.buyer)
     with django_capture_on_commit_callbacks(execute=True):
         services.approve_step(request=request, by=approver)
     po.refresh_from_db()
@@ -355,7 +355,7 @@ def test_an_increase_within_the_tolerance_is_confirmed_at_once(trade):
     services.approve_step(request=_request(po), by=approver)
     po.refresh_from_db()
     _accept_at(trade, po, "105.00")  # exactly 5 %
-    order_services.confirm_purchase_order(po=po, by=trade.buyer)
+    negotiation.confirm_purchase_order(po=po, by=trade.buyer)
     po.refresh_from_db()
     assert po.status == "confirmed" and po.approval_requests.count() == 1
 
@@ -367,7 +367,7 @@ def test_crossing_a_threshold_needs_re_approval_even_within_the_tolerance(trade)
     services.approve_step(request=_request(po), by=manager)
     po.refresh_from_db()
     _accept_at(trade, po, "104")
-    order_services.confirm_purchase_order(po=po, by=trade.buyer)
+    negotiation.confirm_purchase_order(po=po, by=trade.buyer)
     po.refresh_from_db()
     request = _request(po)
     assert po.status == "supplier_accepted" and "104.00 USD threshold of “CFO”" in request.summary
@@ -381,13 +381,13 @@ def test_a_rejected_re_approval_blocks_confirmation_until_changes_are_requested(
     services.approve_step(request=_request(po), by=approver)
     po.refresh_from_db()
     _accept_at(trade, po, "120")
-    order_services.confirm_purchase_order(po=po, by=trade.buyer)
+    negotiation.confirm_purchase_order(po=po, by=trade.buyer)
     services.reject_step(request=_request(po), by=approver, comment="Too dear now")
     po.refresh_from_db()
     assert po.status == "supplier_accepted"
     with pytest.raises(DomainError, match="rejected"):
-        order_services.confirm_purchase_order(po=po, by=trade.buyer)
-    order_services.request_changes(po=po, by=trade.buyer, note="Back to 100, please")
+        negotiation.confirm_purchase_order(po=po, by=trade.buyer)
+    negotiation.request_changes(po=po, by=trade.buyer, note="Back to 100, please")
     po.refresh_from_db()
     assert po.status == "sent"
 
@@ -399,8 +399,8 @@ def test_request_changes_withdraws_a_waiting_re_approval(trade):
     services.approve_step(request=_request(po), by=approver)
     po.refresh_from_db()
     _accept_at(trade, po, "120")
-    order_services.confirm_purchase_order(po=po, by=trade.buyer)
-    order_services.request_changes(po=po, by=trade.buyer, note="Too dear")
+    negotiation.confirm_purchase_order(po=po, by=trade.buyer)
+    negotiation.request_changes(po=po, by=trade.buyer, note="Too dear")
     assert _request(po).status == "withdrawn"
     assert list(selectors.waiting_for(approver)) == []
 
@@ -449,7 +449,7 @@ def test_whoever_asks_for_a_re_approval_is_not_its_approver_either(trade):
     po.refresh_from_db()
     _accept_at(trade, po, "120")
     with pytest.raises(DomainError, match="Nobody else can approve"):
-        order_services.confirm_purchase_order(po=po, by=admin)
+        negotiation.confirm_purchase_order(po=po, by=admin)
     po.refresh_from_db()
     assert po.status == "supplier_accepted" and po.approval_requests.count() == 1  # nothing written
 

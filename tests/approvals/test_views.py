@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from approvals.models import ApprovalPolicy, ApprovalStep, Budget
-from orders import services as order_services
+from orders.services import submission
 from tests.factories import Trade, member
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,7 @@ def _pending(trade, price="40"):
         "cost_center": trade.cost_center,
     }
     po = trade.draft(lines=[line])
-    order_services.submit_purchase_order(po=po, by=trade.buyer)
+    submission.submit_purchase_order(po=po, by=trade.buyer)
     po.refresh_from_db()
     return po, po.approval_requests.get()
 

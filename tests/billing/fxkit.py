@@ -12,7 +12,7 @@ from accounts.models import ExchangeRate
 from accounts.roles import Role
 from billing import services
 from billing.models import Bill
-from orders import services as order_services
+from orders.services import fulfilment
 from tests.factories import Trade, member
 
 TODAY = timezone.localdate
@@ -53,7 +53,7 @@ def receive(trade: Trade, po, on: date, quantity: str | None = None, damaged: st
     values = {"quantity": quantity if quantity is not None else f"{line.quantity.normalize():f}"}
     if damaged:
         values.update(damaged=damaged, reason=reason or "Broken")
-    return order_services.record_receipt(po=po, by=trade.receiver, lines={line.pk: values}, received_on=on)
+    return fulfilment.record_receipt(po=po, by=trade.receiver, lines={line.pk: values}, received_on=on)
 
 
 def issue_on(po, day: date, monkeypatch) -> Bill:

@@ -12,8 +12,8 @@ from django.utils import timezone
 from billing import services
 from billing.models import Bill, BillLine, Invoice, InvoiceLine
 from billing.tasks import issue_documents, issue_missing_documents
-from orders import services as order_services
 from orders.models import OrderEvent, PurchaseOrder
+from orders.services import negotiation
 
 pytestmark = pytest.mark.django_db
 
@@ -27,20 +27,20 @@ def _accepted(trade, **kwargs):
         **kwargs,
     )
     line2 = po.lines.get(position=2)
-    order_services.save_proposal(
+    negotiation.save_proposal(
         so=po.sales_order,
         by=trade.sales,
         header={"payment_terms_days": "14"},
         lines={line2.pk: {"action": "reject", "reject_reason": "Out of stock"}},
     )
-    order_services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     return po
 
 
 def test_confirmation_makes_one_invoice_and_one_bill(trade, django_capture_on_commit_callbacks):
     po = _accepted(trade)
     with django_capture_on_commit_callbacks(execute=True):
-        order_services.confirm_purchase_order(po=po, by=trade.buyer)
+        negotiation.confirm_purchase_order(po=po, by=trade.buyer)
     po.refresh_from_db()
     invoice, bill = po.invoice, po.bill
     assert bill.invoice == invoice and invoice.sales_order == po.sales_order
@@ -74,17 +74,17 @@ def test_confirmation_makes_one_invoice_and_one_bill(trade, django_capture_on_co
 def test_the_suppliers_invoice_due_date_wins(trade, django_capture_on_commit_callbacks):
     po = trade.sent()
     due = timezone.localdate() + timedelta(days=45)
-    order_services.save_proposal(so=po.sales_order, by=trade.sales, header={"invoice_due_date": due}, lines={})
-    order_services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    negotiation.save_proposal(so=po.sales_order, by=trade.sales, header={"invoice_due_date": due}, lines={})
+    negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     with django_capture_on_commit_callbacks(execute=True):
-        order_services.confirm_purchase_order(po=po, by=trade.buyer)
+        negotiation.confirm_purchase_order(po=po, by=trade.buyer)
     assert Invoice.objects.get(purchase_order=po).due_date == due == Bill.objects.get(purchase_order=po).due_date
 
 
 def test_running_the_task_again_writes_nothing(trade, django_capture_on_commit_callbacks):
     po = _accepted(trade)
     with django_capture_on_commit_callbacks(execute=True):
-        order_services.confirm_purchase_order(po=po, by=trade.buyer)
+        negotiation.confirm_purchase_order(po=po, by=trade.buyer)
     sent, events = len(mail.outbox), po.events.count()
     with django_capture_on_commit_callbacks(execute=True):
         for _ in range(5):
@@ -97,7 +97,7 @@ def test_running_the_task_again_writes_nothing(trade, django_capture_on_commit_c
 def test_a_second_invoice_or_bill_of_an_order_is_impossible(trade, django_capture_on_commit_callbacks):
     po = _accepted(trade)
     with django_capture_on_commit_callbacks(execute=True):
-        order_services.confirm_purchase_order(po=po, by=trade.buyer)
+        negotiation.confirm_purchase_order(po=po, by=trade.buyer)
     invoice = Invoice.objects.get()
     bill = Bill.objects.get()
     for model, values in (
@@ -138,7 +138,7 @@ def test_an_order_that_is_not_confirmed_is_not_invoiced(trade):
 
 def test_orders_whose_task_never_ran_are_caught_up(trade, django_capture_on_commit_callbacks):
     po = _accepted(trade)
-    order_services.confirm_purchase_order(po=po, by=trade.buyer)  # its on-commit task is lost
+    negotiation.confirm_purchase_order(po=po, by=trade.buyer)  # its on-commit task is lost
     assert issue_missing_documents.apply().get() == 0  # too recent: its task may be on its way
     PurchaseOrder.objects.filter(pk=po.pk).update(confirmed_at=timezone.now() - timedelta(minutes=6))
     with django_capture_on_commit_callbacks(execute=True):
@@ -151,7 +151,7 @@ def test_each_side_sees_its_document_on_the_order_page(client, trade, django_cap
     from django.urls import reverse
 
     po = _accepted(trade)
-    order_services.confirm_purchase_order(po=po, by=trade.buyer)  # its task has not run yet
+    negotiation.confirm_purchase_order(po=po, by=trade.buyer)  # its task has not run yet
     po_page = reverse("orders:po-detail", kwargs={"org_slug": trade.customer.slug, "number": po.number})
     client.force_login(trade.payables.user)
     assert "Being prepared" in client.get(po_page).content.decode()

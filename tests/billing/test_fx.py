@@ -8,7 +8,7 @@ import pytest
 
 from billing import fx, services
 from billing.models import FxDifference
-from orders import services as order_services
+from orders.services import fulfilment
 from tests.billing.fxkit import days_ago, fx_trade, issue_on, order_of, pay, receive, set_rate
 
 pytestmark = pytest.mark.django_db
@@ -108,10 +108,10 @@ def test_goods_are_valued_at_the_order_price_per_line_without_damaged_units_or_t
         ]
     )
     vials, racks = po.lines.order_by("position")
-    only_damaged = order_services.record_receipt(
+    only_damaged = fulfilment.record_receipt(
         po=po, by=trade.receiver, lines={racks.pk: {"damaged": "1", "reason": "Bent"}}, received_on=days_ago(5)
     )
-    order_services.record_receipt(
+    fulfilment.record_receipt(
         po=po,
         by=trade.receiver,
         lines={vials.pk: {"quantity": "3"}, racks.pk: {"quantity": "1"}},

@@ -11,7 +11,7 @@ from accounts import services as account_services
 from accounts.roles import Role
 from billing import selectors, services
 from billing.models import Bill, BillMatch
-from orders import services as order_services
+from orders.services import fulfilment
 from procurement.errors import DomainError, NotAllowed
 from tests.factories import ConnectionFactory, SupplierFactory, member
 
@@ -364,7 +364,7 @@ def test_cancelling_a_bill_undoes_its_matches(trade):
 
 
 def _receive(trade, po, quantity):
-    order_services.record_receipt(
+    fulfilment.record_receipt(
         po=po,
         by=member(trade.customer, Role.RECEIVER),
         lines={po.lines.get().pk: {"quantity": quantity}},

@@ -149,14 +149,14 @@ def test_stored_lines_and_totals_keep_the_currencys_decimals(currency, data):
 
     trade = Trade(currency)
     po = trade.draft(lines=[])
-    from orders import services
+    from orders.services import drafts
 
     for _ in range(data.draw(st.integers(1, 4))):
         quantity = data.draw(decimals(10_000, 0, min_value=1))
         price = data.draw(decimals(100_000, minor_units(currency)))
         tax = data.draw(tax_rates)
         values = {"description": "Item", "unit": "ea", "quantity": str(quantity), "unit_price": str(price)}
-        services.add_line(
+        drafts.add_line(
             by=trade.buyer, po=po, values={**values, "tax_rate": str(tax), "cost_center": trade.cost_center}
         )
     po.refresh_from_db()

@@ -15,8 +15,8 @@ from django.utils import timezone
 from accounts.roles import Role
 from billing import services
 from billing.models import Bill, Invoice, Payment
-from orders import services as order_services
 from orders.models import OrderEvent
+from orders.services import fulfilment
 from procurement.errors import DomainError, NotAllowed
 from tests.factories import member
 
@@ -182,9 +182,7 @@ def test_a_disputed_payment_no_longer_counts(trade, bill, django_capture_on_comm
 def test_verification_closes_a_received_order(trade, bill):
     po = bill.purchase_order
     receiver = member(trade.customer, Role.RECEIVER)
-    order_services.record_receipt(
-        po=po, by=receiver, lines={po.lines.get().pk: {"quantity": "10"}}, received_on=TODAY()
-    )
+    fulfilment.record_receipt(po=po, by=receiver, lines={po.lines.get().pk: {"quantity": "10"}}, received_on=TODAY())
     po.refresh_from_db()
     assert po.status == "received"
     payment = _pay(trade, bill, "25")

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from accounts.roles import Role
 from billing.models import Bill, Invoice
-from orders import services as order_services
+from orders.services import negotiation
 from tests.e2e.test_negotiation import log_in
 from tests.factories import Trade, member
 
@@ -39,7 +39,7 @@ def test_bill_paid_in_two_parts_each_verified_by_the_supplier(live_server, brows
     payables = member(trade.customer, Role.PAYABLES)
     receivables = member(trade.supplier, Role.RECEIVABLES)
     po = trade.sent()  # 10 × BOLT at 2.50 = 25.00 USD
-    order_services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     base = live_server.url
 
     # 1. The buyer confirms; the documents task makes the invoice and the bill after commit.

@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from billing import services as billing_services
 from billing.models import Bill
-from orders import services
 from orders.models import Amendment
+from orders.services import amendments, fulfilment
 from tests.factories import Trade
 
 pytestmark = pytest.mark.django_db
@@ -83,7 +83,7 @@ def test_the_buyer_amends_through_the_page_and_a_refusal_keeps_what_was_typed(cl
 def test_the_supplier_accepts_and_both_sides_see_the_history(client, trade):
     po = _confirmed(trade)
     bolts, _ = po.lines.order_by("position")
-    services.request_amendment(po=po, by=trade.buyer, reason="Second crew", quantities={bolts.pk: "20"})
+    amendments.request_amendment(po=po, by=trade.buyer, reason="Second crew", quantities={bolts.pk: "20"})
     so = po.sales_order
     client.force_login(trade.sales.user)
     page = client.get(url("so-detail", trade.supplier, number=so.number)).content.decode()
@@ -102,7 +102,7 @@ def test_the_supplier_accepts_and_both_sides_see_the_history(client, trade):
 def test_the_supplier_declines_with_a_reason_on_its_page(client, trade):
     po = _confirmed(trade)
     bolts, _ = po.lines.order_by("position")
-    services.request_amendment(po=po, by=trade.buyer, reason="Second crew", quantities={bolts.pk: "20"})
+    amendments.request_amendment(po=po, by=trade.buyer, reason="Second crew", quantities={bolts.pk: "20"})
     so = po.sales_order
     client.force_login(trade.sales.user)
     decline = url("amendment-decline", trade.supplier, number=so.number, amendment=1)
@@ -129,9 +129,11 @@ def test_the_history_query_count_does_not_grow(client, trade, django_assert_max_
     po = _confirmed(trade)
     bolts, _ = po.lines.order_by("position")
     for n in range(count):
-        amendment = services.request_amendment(po=po, by=trade.buyer, reason="More", quantities={bolts.pk: str(11 + n)})
+        amendment = amendments.request_amendment(
+            po=po, by=trade.buyer, reason="More", quantities={bolts.pk: str(11 + n)}
+        )
         if n < count - 1:
-            services.withdraw_amendment(amendment=amendment, by=trade.buyer)
+            amendments.withdraw_amendment(amendment=amendment, by=trade.buyer)
     client.force_login(trade.buyer.user)
     with django_assert_max_num_queries(10):
         client.get(url("amendments", trade.customer, side="purchase-orders", number=po.number))
@@ -156,7 +158,7 @@ def test_the_approver_sees_what_the_amendment_changes(client, trade):
     )
     step.approvers.set([approver.user])
     bolts, _ = po.lines.order_by("position")
-    services.request_amendment(po=po, by=trade.buyer, reason="Second crew", quantities={bolts.pk: "50"})
+    amendments.request_amendment(po=po, by=trade.buyer, reason="Second crew", quantities={bolts.pk: "50"})
     request = ApprovalRequest.objects.get(kind="amendment")
     client.force_login(approver.user)
     inbox = client.get(reverse("approvals:inbox", kwargs={"org_slug": trade.customer.slug})).content.decode()
@@ -175,7 +177,7 @@ def test_a_line_received_while_the_form_was_open_is_refused_above_the_form(clien
 
     po = _confirmed(trade)
     bolts, _ = po.lines.order_by("position")
-    services.record_receipt(
+    fulfilment.record_receipt(
         po=po,
         by=member(trade.customer, Role.RECEIVER),
         lines={bolts.pk: {"quantity": "1"}},
@@ -193,7 +195,7 @@ def test_a_line_received_while_the_form_was_open_is_refused_above_the_form(clien
 def test_the_suppliers_home_lists_amendments_to_answer(client, trade):
     po = _confirmed(trade)
     bolts, _ = po.lines.order_by("position")
-    services.request_amendment(po=po, by=trade.buyer, reason="More", quantities={bolts.pk: "20"})
+    amendments.request_amendment(po=po, by=trade.buyer, reason="More", quantities={bolts.pk: "20"})
     client.force_login(trade.sales.user)
     home = client.get(reverse("home"), follow=True).content.decode()
     assert "Amendments asked by customers" in home

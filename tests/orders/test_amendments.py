@@ -15,8 +15,8 @@ from approvals import services as approval_services
 from approvals.models import ApprovalPolicy, ApprovalRequest, ApprovalStep
 from billing import services as billing_services
 from billing.models import Bill, Invoice
-from orders import services
 from orders.models import Amendment, OrderEvent, Revision
+from orders.services import amendments, fulfilment
 from procurement.errors import DomainError, NotAllowed
 from tests.factories import Trade, member
 
@@ -50,13 +50,13 @@ def _lines(po):
 
 
 def _amend(trade, po, quantities=None, cancel=(), reason="More needed for the new site", by=None):
-    return services.request_amendment(
+    return amendments.request_amendment(
         po=po, by=by or trade.buyer, reason=reason, quantities=quantities or {}, cancel=cancel
     )
 
 
 def _receive(trade, po, line, quantity):
-    return services.record_receipt(
+    return fulfilment.record_receipt(
         po=po, by=trade.receiver, lines={line.pk: {"quantity": quantity}}, received_on=timezone.localdate()
     )
 
@@ -94,7 +94,7 @@ def test_accepting_publishes_a_revision_and_the_invoice_and_the_bill_follow(trad
     amendment = _amend(trade, po, {first.pk: "15"}, cancel={second.pk})
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        services.accept_amendment(amendment=amendment, by=trade.sales)
+        amendments.accept_amendment(amendment=amendment, by=trade.sales)
     amendment.refresh_from_db()
     po.refresh_from_db()
     first.refresh_from_db()
@@ -176,14 +176,14 @@ def test_lines_with_receipts_are_refused_the_others_may_change(trade):
 def test_a_shipped_line_is_not_cancelled_but_may_be_raised(trade):
     po = _confirmed(trade)
     first, second = _lines(po)
-    services.record_shipment(
+    fulfilment.record_shipment(
         so=po.sales_order, by=trade.fulfilment, lines={first.pk: "10", second.pk: "10"}, shipped_on=timezone.localdate()
     )
     with pytest.raises(DomainError, match="has been shipped") as refused:
         _amend(trade, po, {}, {first.pk})
     assert refused.value.field == f"line-{first.pk}-cancel"
     amendment = _amend(trade, po, {first.pk: "12"})
-    services.accept_amendment(amendment=amendment, by=trade.sales)
+    amendments.accept_amendment(amendment=amendment, by=trade.sales)
     po.sales_order.refresh_from_db()
     assert po.sales_order.status == "partially_shipped"  # two more to ship
 
@@ -196,12 +196,12 @@ def test_one_open_amendment_at_a_time_and_a_withdrawn_one_frees_the_order(trade,
         _amend(trade, po, {first.pk: "12"})
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        services.withdraw_amendment(amendment=amendment, by=trade.buyer)
+        amendments.withdraw_amendment(amendment=amendment, by=trade.buyer)
     amendment.refresh_from_db()
     assert amendment.status == "withdrawn" and amendment.decided_by == trade.buyer.user
     assert any("withdrew amendment 1" in m.subject for m in mail.outbox)
     with pytest.raises(DomainError, match="withdrawn"):
-        services.accept_amendment(amendment=amendment, by=trade.sales)
+        amendments.accept_amendment(amendment=amendment, by=trade.sales)
     assert _amend(trade, po, {first.pk: "12"}).number == 2
 
 
@@ -210,12 +210,12 @@ def test_the_supplier_declines_with_a_reason(trade, django_capture_on_commit_cal
     first, _ = _lines(po)
     amendment = _amend(trade, po, {first.pk: "30"})
     with pytest.raises(DomainError) as refused:
-        services.decline_amendment(amendment=amendment, by=trade.sales, reason="")
+        amendments.decline_amendment(amendment=amendment, by=trade.sales, reason="")
     assert refused.value.field == "reason"
     with pytest.raises(NotAllowed):
-        services.accept_amendment(amendment=amendment, by=trade.fulfilment)
+        amendments.accept_amendment(amendment=amendment, by=trade.fulfilment)
     with django_capture_on_commit_callbacks(execute=True):
-        services.decline_amendment(amendment=amendment, by=trade.sales, reason="Out of stock until March")
+        amendments.decline_amendment(amendment=amendment, by=trade.sales, reason="Out of stock until March")
     amendment.refresh_from_db()
     po.refresh_from_db()
     assert (amendment.status, amendment.decline_reason) == ("declined", "Out of stock until March")
@@ -229,9 +229,9 @@ def test_a_suspended_connection_freezes_amendments(trade):
     amendment = _amend(trade, po, {first.pk: "11"})
     Connection.objects.filter(pk=po.connection_id).update(status=Connection.Status.SUSPENDED)
     with pytest.raises(DomainError, match="frozen"):
-        services.accept_amendment(amendment=amendment, by=trade.sales)
+        amendments.accept_amendment(amendment=amendment, by=trade.sales)
     with pytest.raises(DomainError, match="frozen"):
-        services.decline_amendment(amendment=amendment, by=trade.sales, reason="No")
+        amendments.decline_amendment(amendment=amendment, by=trade.sales, reason="No")
 
 
 def test_a_receipt_of_an_amended_line_lets_the_amendment_lapse(trade, django_capture_on_commit_callbacks):
@@ -248,7 +248,7 @@ def test_a_receipt_of_an_amended_line_lets_the_amendment_lapse(trade, django_cap
     assert any("Amendment 1 of" in m.subject and "lapsed" in m.subject for m in mail.outbox)
     assert "lapsed" in po.events.filter(kind=OrderEvent.Kind.AMENDMENT_WITHDRAWN).get().body
     with pytest.raises(DomainError, match="lapsed"):
-        services.accept_amendment(amendment=amendment, by=trade.sales)
+        amendments.accept_amendment(amendment=amendment, by=trade.sales)
     po.refresh_from_db()
     assert po.total == Decimal("150.00")
 
@@ -257,11 +257,11 @@ def test_acceptance_checks_again_what_happened_since(trade):
     po = _confirmed(trade)
     first, second = _lines(po)
     amendment = _amend(trade, po, {}, {second.pk})
-    services.record_shipment(
+    fulfilment.record_shipment(
         so=po.sales_order, by=trade.fulfilment, lines={second.pk: "3"}, shipped_on=timezone.localdate()
     )
     with pytest.raises(DomainError, match="has been shipped since"):
-        services.accept_amendment(amendment=amendment, by=trade.sales)
+        amendments.accept_amendment(amendment=amendment, by=trade.sales)
     assert Amendment.objects.get(pk=amendment.pk).status == "proposed"
 
 
@@ -281,9 +281,9 @@ def test_another_organizations_amendment_is_not_found(trade):
     amendment = _amend(trade, po, {first.pk: "20"})
     other = Trade()
     with pytest.raises(ObjectDoesNotExist):  # the pages answer 404 (tests/test_isolation.py)
-        services.accept_amendment(amendment=amendment, by=other.sales)
+        amendments.accept_amendment(amendment=amendment, by=other.sales)
     with pytest.raises(ObjectDoesNotExist):
-        services.withdraw_amendment(amendment=amendment, by=other.buyer)
+        amendments.withdraw_amendment(amendment=amendment, by=other.buyer)
 
 
 # --- money -------------------------------------------------------------------------------
@@ -296,7 +296,7 @@ def test_a_paid_bill_is_partly_paid_again_and_the_invoice_reopens(trade):
     bill, invoice = Bill.objects.get(purchase_order=po), Invoice.objects.get(purchase_order=po)
     assert (bill.status, invoice.status) == ("verified", "paid")
     amendment = _amend(trade, po, {first.pk: "12"})
-    services.accept_amendment(amendment=amendment, by=trade.sales)
+    amendments.accept_amendment(amendment=amendment, by=trade.sales)
     bill.refresh_from_db()
     invoice.refresh_from_db()
     assert bill.total == Decimal("170.00") and bill.outstanding == Decimal("20.00")
@@ -322,7 +322,7 @@ def test_cancelling_what_was_left_to_receive_completes_a_paid_order(trade):
     first, second = _lines(po)
     _receive(trade, po, first, "10")
     amendment = _amend(trade, po, {}, {second.pk})
-    services.accept_amendment(amendment=amendment, by=trade.sales)
+    amendments.accept_amendment(amendment=amendment, by=trade.sales)
     po.refresh_from_db()
     assert po.status == "received" and po.receipt_status == "fully_received"
     trade.paid(po)
@@ -336,7 +336,7 @@ def test_amounts_keep_the_currencys_decimals_and_tax():
     billing_services.issue_documents(po=po)
     (line,) = _lines(po)
     amendment = _amend(trade, po, {line.pk: "7"})
-    services.accept_amendment(amendment=amendment, by=trade.sales)
+    amendments.accept_amendment(amendment=amendment, by=trade.sales)
     po.refresh_from_db()
     # 7 × 1.235 = 8.645; tax 5 % = 0.43225 → 0.432
     assert (po.subtotal, po.tax_total, po.total) == (Decimal("8.645"), Decimal("0.432"), Decimal("9.077"))
@@ -399,7 +399,7 @@ def test_withdrawing_an_amendment_in_approval_ends_the_approval(trade):
     _policy(trade, "1000.00")
     (line,) = _lines(po)
     amendment = _amend(trade, po, {line.pk: "120"})
-    services.withdraw_amendment(amendment=amendment, by=trade.buyer)
+    amendments.withdraw_amendment(amendment=amendment, by=trade.buyer)
     assert ApprovalRequest.objects.get(amendment=amendment).status == "withdrawn"
 
 
@@ -411,7 +411,7 @@ def test_an_order_without_a_recorded_rate_is_never_amended_past_its_approvers(tr
     first, second = _lines(po)
     amendment = _amend(trade, po, {first.pk: "6"})
     assert amendment.status == "pending_approval" and "No exchange rate" in amendment.reapproval_reason
-    services.withdraw_amendment(amendment=amendment, by=trade.buyer)
+    amendments.withdraw_amendment(amendment=amendment, by=trade.buyer)
     assert _amend(trade, po, {}, {second.pk}).status == "proposed"  # less to spend crosses nothing
 
 
@@ -432,7 +432,7 @@ def test_an_amendment_that_would_exceed_a_budget_needs_its_owner(trade):
     )
     (line,) = _lines(po)
     assert _amend(trade, po, {line.pk: "20"}).status == "proposed"  # 200.00: exactly the budget
-    services.withdraw_amendment(amendment=po.amendments.get(), by=trade.buyer)
+    amendments.withdraw_amendment(amendment=po.amendments.get(), by=trade.buyer)
     amendment = _amend(trade, po, {line.pk: "21"})
     assert amendment.status == "pending_approval" and "budget" in amendment.reapproval_reason
     step = ApprovalRequest.objects.get(amendment=amendment).steps.get()
@@ -462,7 +462,7 @@ def test_whoever_asked_hears_the_answer(trade, django_capture_on_commit_callback
     amendment = _amend(trade, po, {first.pk: "11"}, by=colleague)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        services.decline_amendment(amendment=amendment, by=trade.sales, reason="No")
+        amendments.decline_amendment(amendment=amendment, by=trade.sales, reason="No")
     (email,) = [m for m in mail.outbox if "declined amendment" in m.subject]
     assert colleague.user.email in email.to and po.requester.email in email.to
 
@@ -475,7 +475,7 @@ def test_a_cancelled_bill_is_left_as_it_was(trade, django_capture_on_commit_call
     amendment = _amend(trade, po, {first.pk: "11"})
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        services.accept_amendment(amendment=amendment, by=trade.sales)
+        amendments.accept_amendment(amendment=amendment, by=trade.sales)
     bill.refresh_from_db()
     assert (bill.status, bill.total, bill.revision) == ("cancelled", Decimal("150.00"), 2)
     assert Invoice.objects.get(purchase_order=po).total == Decimal("160.00")

@@ -11,7 +11,6 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.roles import Role
 from accounts.selectors import tolerances_for
-from orders import services
 from orders.models import (
     OrderEvent,
     PurchaseOrder,
@@ -21,6 +20,7 @@ from orders.models import (
     Shipment,
     ShipmentLine,
 )
+from orders.services import fulfilment, negotiation, submission
 from procurement.errors import DomainError, NotAllowed
 from tests.factories import Trade, member
 
@@ -57,7 +57,7 @@ def _lines(po):
 
 def _ship(trade, po, quantities, **kwargs):
     lines = _lines(po)
-    return services.record_shipment(
+    return fulfilment.record_shipment(
         so=po.sales_order,
         by=kwargs.pop("by", trade.shipper),
         lines={line.pk: q for line, q in zip(lines, quantities, strict=False)},
@@ -73,7 +73,7 @@ def _receive(trade, po, rows, **kwargs):
     for line, row in zip(lines, rows, strict=False):
         quantity, damaged, reason = row if isinstance(row, tuple) else (row, "", "")
         values[line.pk] = {"quantity": quantity, "damaged": damaged, "reason": reason}
-    return services.record_receipt(
+    return fulfilment.record_receipt(
         po=po,
         by=kwargs.pop("by", trade.receiver),
         lines=values,
@@ -207,7 +207,7 @@ def test_a_shipment_cannot_be_dated_in_the_future(trade, po):
 
 def test_only_confirmed_orders_ship(trade):
     po = trade.sent()
-    services.accept_sales_order(so=po.sales_order, by=trade.sales)  # accepted, not yet confirmed
+    negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)  # accepted, not yet confirmed
     before = _written(po)
     with pytest.raises(DomainError, match="shipped once the customer confirms"):
         _ship(trade, po, ["1"])
@@ -228,7 +228,7 @@ def test_who_may_ship(trade, po):
 def test_a_line_of_another_order_is_refused(trade, po):
     other = trade.confirmed()
     with pytest.raises(DomainError, match="another order"):
-        services.record_shipment(
+        fulfilment.record_shipment(
             so=po.sales_order, by=trade.shipper, lines={other.lines.get().pk: "1"}, shipped_on=TODAY()
         )
 
@@ -294,9 +294,9 @@ def test_receiving_an_order_that_is_not_confirmed_is_refused(trade, status):
     else:
         po = trade.sent()
         if status == "supplier_accepted":
-            services.accept_sales_order(so=po.sales_order, by=trade.sales)
+            negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
         if status == "cancelled":
-            services.cancel_purchase_order(po=po, by=trade.buyer, reason="Not needed")
+            submission.cancel_purchase_order(po=po, by=trade.buyer, reason="Not needed")
     po.refresh_from_db()
     assert po.status == status
     receipts, lines = Receipt.objects.count(), list(po.lines.values_list("quantity_received", flat=True))
@@ -428,14 +428,14 @@ def test_rejected_lines_are_neither_shipped_nor_waited_for(trade):
         ]
     )
     lines = _lines(po)
-    services.save_proposal(
+    negotiation.save_proposal(
         so=po.sales_order,
         by=trade.sales,
         header={},
         lines={lines[1].pk: {"action": "reject", "reject_reason": "Discontinued"}},
     )
-    services.accept_sales_order(so=po.sales_order, by=trade.sales)
-    services.confirm_purchase_order(po=po, by=trade.buyer)
+    negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
+    negotiation.confirm_purchase_order(po=po, by=trade.buyer)
     with pytest.raises(DomainError, match="Line 2 was rejected"):
         _ship(trade, po, ["0", "1"])
     _ship(trade, po, ["10"])
@@ -450,9 +450,9 @@ def test_rejected_lines_are_neither_shipped_nor_waited_for(trade):
 
 
 def test_completion_is_checked_again_without_harm(trade, po):
-    assert services.close_if_complete(po=po) is False  # nothing received yet
+    assert fulfilment.close_if_complete(po=po) is False  # nothing received yet
     _receive(trade, po, ["10", "4"])
-    assert services.close_if_complete(po=po) is False  # closed already: nothing twice
+    assert fulfilment.close_if_complete(po=po) is False  # closed already: nothing twice
     assert po.events.filter(kind=OrderEvent.Kind.CLOSED).count() == 1
 
 
@@ -471,7 +471,7 @@ def test_the_under_receipt_tolerance_lets_a_short_order_close(trade):
     _receive(trade, po, ["97"])
     assert _state(po)[0] == "partially_received"  # 3 % short, no tolerance: waits for the rest
     account_services.update_tolerance_policy(by=trade.customer_admin, under_receipt_percent=Decimal("3"))
-    assert services.close_if_complete(po=po) is True
+    assert fulfilment.close_if_complete(po=po) is True
     assert _state(po)[0] == "closed"
 
 

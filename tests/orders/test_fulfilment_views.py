@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from billing import services as billing_services
-from orders import services
 from orders.models import PurchaseOrder
+from orders.services import fulfilment, negotiation
 from tests.factories import Trade, member
 
 pytestmark = pytest.mark.django_db
@@ -102,7 +102,7 @@ def test_a_refused_shipment_marks_the_line_and_keeps_what_was_typed(client, trad
 def test_the_customer_receives_against_a_shipment_through_the_page(client, trade):
     po = _confirmed(trade)
     line1, line2 = po.lines.order_by("position")
-    shipment = services.record_shipment(
+    shipment = fulfilment.record_shipment(
         so=po.sales_order, by=trade.shipper, lines={line1.pk: "10"}, shipped_on=timezone.localdate()
     )
     client.force_login(trade.receiver.user)
@@ -143,10 +143,10 @@ def test_the_customer_receives_against_a_shipment_through_the_page(client, trade
 def test_a_shipment_received_already_is_not_offered_again(client, trade):
     po = _confirmed(trade)
     line1 = po.lines.order_by("position").first()
-    shipment = services.record_shipment(
+    shipment = fulfilment.record_shipment(
         so=po.sales_order, by=trade.shipper, lines={line1.pk: "2"}, shipped_on=timezone.localdate()
     )
-    services.record_receipt(
+    fulfilment.record_receipt(
         po=po,
         by=trade.receiver,
         lines={line1.pk: {"quantity": "2"}},
@@ -170,7 +170,7 @@ def test_the_oldest_shipment_on_its_way_is_proposed_and_none_means_counting(clie
     po = _confirmed(trade)
     line1, line2 = po.lines.order_by("position")
     first, _ = (
-        services.record_shipment(
+        fulfilment.record_shipment(
             so=po.sales_order, by=trade.shipper, lines={line1.pk: "3"}, shipped_on=timezone.localdate()
         )
         for _ in range(2)
@@ -190,8 +190,8 @@ def test_buttons_and_pages_follow_role_and_state(client, trade):
     response = client.get(url("po-receive", trade.customer, number=po.number))
     assert response.status_code == 302  # not confirmed: back to the order, with the reason
     assert "received on confirmed orders only" in client.get(response["Location"]).content.decode()
-    services.accept_sales_order(so=po.sales_order, by=trade.sales)
-    services.confirm_purchase_order(po=po, by=trade.buyer)
+    negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
+    negotiation.confirm_purchase_order(po=po, by=trade.buyer)
     assert "Record receipt" in client.get(url("po-detail", trade.customer, number=po.number)).content.decode()
     client.force_login(trade.buyer.user)  # buyers do not receive
     assert "Record receipt" not in client.get(url("po-detail", trade.customer, number=po.number)).content.decode()
@@ -207,7 +207,7 @@ def test_goods_received_filter_and_inbox_rows(client, trade):
     confirmed = _confirmed(trade)
     part = _confirmed(trade)
     line = part.lines.order_by("position").first()
-    services.record_receipt(
+    fulfilment.record_receipt(
         po=part, by=trade.receiver, lines={line.pk: {"quantity": "1"}}, received_on=timezone.localdate()
     )
     client.force_login(trade.receiver.user)
@@ -229,10 +229,10 @@ def test_order_pages_query_count_does_not_grow_with_shipments(client, trade, dja
     po = trade.confirmed(lines=[{"listing": trade.listing, "quantity": "100"}] * 3)
     lines = {line.pk: "1" for line in po.lines.all()}
     for _ in range(count):
-        shipment = services.record_shipment(
+        shipment = fulfilment.record_shipment(
             so=po.sales_order, by=trade.shipper, lines=lines, shipped_on=timezone.localdate()
         )
-        services.record_receipt(
+        fulfilment.record_receipt(
             po=po,
             by=trade.receiver,
             lines={pk: {"quantity": "1"} for pk in lines},
@@ -260,13 +260,13 @@ def test_order_pages_query_count_does_not_grow_with_shipments(client, trade, dja
 def test_damaged_goods_bring_a_shipped_order_back_to_the_suppliers_inbox(client, trade):
     po = trade.confirmed()
     line = po.lines.get()
-    shipment = services.record_shipment(
+    shipment = fulfilment.record_shipment(
         so=po.sales_order, by=trade.shipper, lines={line.pk: "10"}, shipped_on=timezone.localdate()
     )
     client.force_login(trade.shipper.user)
     home = reverse("home:org-home", args=[trade.supplier.slug])
     assert "to send again" not in client.get(home).content.decode()
-    services.record_receipt(
+    fulfilment.record_receipt(
         po=po,
         by=trade.receiver,
         lines={line.pk: {"quantity": "8", "damaged": "2", "reason": "Rusty"}},
@@ -277,5 +277,7 @@ def test_damaged_goods_bring_a_shipped_order_back_to_the_suppliers_inbox(client,
     assert "Shipped, but received damaged or short: to send again" in page
     detail = client.get(url("so-detail", trade.supplier, number=po.sales_order.number)).content.decode()
     assert "Record shipment" in detail
-    services.record_shipment(so=po.sales_order, by=trade.shipper, lines={line.pk: "2"}, shipped_on=timezone.localdate())
+    fulfilment.record_shipment(
+        so=po.sales_order, by=trade.shipper, lines={line.pk: "2"}, shipped_on=timezone.localdate()
+    )
     assert "to send again" not in client.get(home).content.decode()

@@ -9,9 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import Role
-from orders import services
 from orders.forms import LinePreviewForm
 from orders.models import Proposal, PurchaseOrder, Shipment
+from orders.services import drafts, fulfilment, negotiation, thread
 from procurement.errors import DomainError
 from procurement.money import MoneyError, parse_decimal, parse_price
 from procurement.validators import INTEGER_MAX, parse_integer
@@ -232,9 +232,9 @@ def test_a_line_whose_amount_no_column_holds_is_refused_next_to_the_quantity(cli
 def test_order_totals_no_column_holds_are_refused_and_nothing_is_written(trade):
     po = trade.draft(lines=[])
     line = {"description": "Gold", "unit": "ea", "unit_price": "60000000000000", "quantity": "1"}
-    services.add_line(by=trade.buyer, po=po, values={"cost_center": trade.cost_center, **line})
+    drafts.add_line(by=trade.buyer, po=po, values={"cost_center": trade.cost_center, **line})
     with pytest.raises(DomainError, match="The order's total would be more than"):
-        services.add_line(by=trade.buyer, po=po, values={"cost_center": trade.cost_center, **line})
+        drafts.add_line(by=trade.buyer, po=po, values={"cost_center": trade.cost_center, **line})
     assert po.lines.count() == 1
     assert PurchaseOrder.objects.get(pk=po.pk).total == Decimal("60000000000000")
 
@@ -243,7 +243,7 @@ def test_the_supplier_cannot_change_a_line_beyond_the_column_either(trade):
     so = trade.sent().sales_order
     line = so.purchase_order.lines.get()
     with pytest.raises(DomainError, match="The line's amount would be more than") as exc:
-        services.save_proposal(
+        negotiation.save_proposal(
             so=so,
             by=trade.sales,
             header={},
@@ -257,7 +257,7 @@ def test_the_supplier_cannot_change_a_line_beyond_the_column_either(trade):
 def test_payment_terms_in_the_proposal_are_ascii_days_within_a_year(trade, terms):
     so = trade.sent().sales_order
     with pytest.raises(DomainError, match="from 0 to 365") as exc:
-        services.save_proposal(so=so, by=trade.sales, header={"payment_terms_days": terms}, lines={})
+        negotiation.save_proposal(so=so, by=trade.sales, header={"payment_terms_days": terms}, lines={})
     assert exc.value.field == "payment_terms_days"
 
 
@@ -281,7 +281,7 @@ def test_order_dates_keep_to_a_sensible_window_next_to_the_field(client, trade, 
 
 def test_ten_years_ahead_is_still_a_business_date(trade):
     later = timezone.localdate() + timedelta(days=3650)
-    po = services.create_purchase_order(by=trade.buyer, connection=trade.connection, expected_delivery_date=later)
+    po = drafts.create_purchase_order(by=trade.buyer, connection=trade.connection, expected_delivery_date=later)
     assert po.expected_delivery_date == later
 
 
@@ -291,7 +291,7 @@ def test_the_suppliers_line_dates_keep_to_the_window(trade, field):
     line = so.purchase_order.lines.get()
     values = {"action": "backorder", "backorder_quantity": "2", "backorder_date": "2030-01-01", field: FAR_FUTURE}
     with pytest.raises(DomainError, match="Enter a date from") as exc:
-        services.save_proposal(so=so, by=trade.sales, header={}, lines={line.pk: values})
+        negotiation.save_proposal(so=so, by=trade.sales, header={}, lines={line.pk: values})
     assert exc.value.field == f"line-{line.pk}-{field}"
     assert not Proposal.objects.exists()
 
@@ -309,7 +309,7 @@ def test_shipments_and_receipts_keep_to_the_window(trade):
     po = trade.confirmed()
     line = po.lines.get()
     with pytest.raises(DomainError, match="Enter a date from") as exc:
-        services.record_shipment(
+        fulfilment.record_shipment(
             so=po.sales_order, by=member(trade.supplier, Role.ADMIN), lines={line.pk: "1"}, shipped_on=date(1, 1, 1)
         )
     assert exc.value.field == "shipped_on" and not Shipment.objects.exists()
@@ -322,7 +322,7 @@ def test_shipments_and_receipts_keep_to_the_window(trade):
 def test_the_thread_refuses_control_characters_and_markup(trade, body):
     po = trade.sent()
     with pytest.raises(DomainError) as exc:
-        services.post_message(po=po, by=trade.buyer, body=body)
+        thread.post_message(po=po, by=trade.buyer, body=body)
     assert exc.value.field == "body"
     assert not po.events.filter(kind="message").exists()
 

@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 from accounts import services as account_services
 from accounts.roles import Role
-from orders import listing_csv, services, tasks
+from orders import listing_csv, tasks
 from orders.models import Listing, ListingImport
+from orders.services import listings
 from procurement.errors import NotAllowed
 from tests.factories import SupplierFactory, member
 
@@ -111,14 +112,14 @@ AWKWARD = [
 
 def save(by, **values):
     base = {"unit": "ea", "unit_price": "9.99", "currency": "USD", "min_order_qty": "1", "description": ""}
-    return services.save_listing(by=by, values={**base, **values})
+    return listings.save_listing(by=by, values={**base, **values})
 
 
 def snapshot(supplier) -> list[tuple]:
     return [
         (
             x.pk,
-            *(getattr(x, f) for f in services.LISTING_FIELDS),
+            *(getattr(x, f) for f in listings.LISTING_FIELDS),
             x.price_updated_at,
             [(b.min_quantity, b.unit_price) for b in x.price_breaks.all()],
         )
@@ -176,9 +177,9 @@ def test_export_then_import_is_lossless_for_any_values(data):
     sales = member(SupplierFactory(base_currency="USD"), Role.SALES)
     for index in range(data.draw(st.integers(1, 3))):
         values = data.draw(listing_values(index))
-        clean, errors = services.check_listing(values, supplier=sales.organization)
+        clean, errors = listings.check_listing(values, supplier=sales.organization)
         assume(not errors)
-        services.save_listing(by=sales, values=values)
+        listings.save_listing(by=sales, values=values)
     before = snapshot(sales.organization)
     out = io.StringIO()
     csv.writer(out).writerows(  # as the export view writes them
@@ -274,14 +275,14 @@ def test_a_page_lists_the_first_200_problems_and_counts_the_rest(client, sales):
 
 
 def values_of(listing: Listing) -> dict:
-    return {f: getattr(listing, f) for f in services.LISTING_FIELDS} | {"unit_price": str(listing.unit_price)}
+    return {f: getattr(listing, f) for f in listings.LISTING_FIELDS} | {"unit_price": str(listing.unit_price)}
 
 
 def test_a_retry_of_a_finished_import_does_nothing(sales):
     job = listing_csv.queue_listing_import(by=sales, data=rows(2), file_name="two.csv")
     assert tasks.import_listings(job.pk) == "done: 2 new, 0 updated"
     listing = Listing.objects.get(sku="S-00000")
-    services.save_listing(by=sales, values={**values_of(listing), "name": "Renamed"}, listing=listing)
+    listings.save_listing(by=sales, values={**values_of(listing), "name": "Renamed"}, listing=listing)
     assert tasks.import_listings(job.pk) == "nothing to do"
     assert listing_csv.run_listing_import(pk=job.pk) is None
     assert Listing.objects.get(sku="S-00000").name == "Renamed"  # not written again

@@ -7,8 +7,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from accounts.roles import Role
-from orders import listing_csv, services
+from orders import listing_csv
 from orders.models import Listing, PriceBreak
+from orders.services import listings
 from tests.factories import ConnectionFactory, ListingFactory, OrganizationFactory, SupplierFactory, member
 
 VALUES = {"sku": "BOLT-1", "name": "Bolt", "unit": "ea", "unit_price": "0.25", "currency": "USD"}
@@ -26,7 +27,7 @@ def sales(supplier):
 
 def test_create_listing_with_breaks_and_a_customer_price(sales):
     customer = ConnectionFactory(supplier=sales.organization).customer
-    listing = services.save_listing(
+    listing = listings.save_listing(
         by=sales,
         values={
             **VALUES,
@@ -63,14 +64,14 @@ def test_create_listing_with_breaks_and_a_customer_price(sales):
     ],
 )
 def test_bad_values_are_refused_and_nothing_is_written(sales, change, field, message):
-    with pytest.raises(services.ListingRefused) as refused:
-        services.save_listing(by=sales, values={**VALUES, **change})
+    with pytest.raises(listings.ListingRefused) as refused:
+        listings.save_listing(by=sales, values={**VALUES, **change})
     assert message in refused.value.errors[field]
     assert not Listing.objects.exists()
 
 
 def test_kwd_takes_three_decimals_and_kg_takes_grams(sales):
-    listing = services.save_listing(
+    listing = listings.save_listing(
         by=sales,
         values={**VALUES, "currency": "KWD", "unit_price": "1.125", "unit": "kg", "min_order_qty": "0.250"},
     )
@@ -78,44 +79,44 @@ def test_kwd_takes_three_decimals_and_kg_takes_grams(sales):
 
 
 def test_duplicate_sku_is_refused_whatever_its_case(sales):
-    services.save_listing(by=sales, values=VALUES)
-    with pytest.raises(services.ListingRefused, match="already"):
-        services.save_listing(by=sales, values={**VALUES, "sku": "bolt-1"})
+    listings.save_listing(by=sales, values=VALUES)
+    with pytest.raises(listings.ListingRefused, match="already"):
+        listings.save_listing(by=sales, values={**VALUES, "sku": "bolt-1"})
 
 
 def test_the_same_sku_is_fine_at_another_supplier(sales):
     ListingFactory(sku="BOLT-1")
-    assert services.save_listing(by=sales, values=VALUES).pk
+    assert listings.save_listing(by=sales, values=VALUES).pk
 
 
 def test_a_price_for_an_unconnected_customer_is_refused(sales):
     stranger = OrganizationFactory()
-    with pytest.raises(services.ListingRefused, match="not a connected customer"):
-        services.save_listing(by=sales, values={**VALUES, "customer_prices": [(stranger, "0.2")]})
+    with pytest.raises(listings.ListingRefused, match="not a connected customer"):
+        listings.save_listing(by=sales, values={**VALUES, "customer_prices": [(stranger, "0.2")]})
     assert not Listing.objects.exists()
 
 
 def test_editing_a_listing_of_another_supplier_is_impossible(sales):
     foreign = ListingFactory()
     with pytest.raises(Listing.DoesNotExist):
-        services.save_listing(by=sales, values=VALUES, listing=foreign)
+        listings.save_listing(by=sales, values=VALUES, listing=foreign)
     foreign.refresh_from_db()
     assert foreign.sku != "BOLT-1"
 
 
 def test_a_price_change_is_dated(sales):
-    listing = services.save_listing(by=sales, values=VALUES)
+    listing = listings.save_listing(by=sales, values=VALUES)
     first = listing.price_updated_at
-    listing = services.save_listing(by=sales, values={**VALUES, "name": "Bolt, zinc"}, listing=listing)
+    listing = listings.save_listing(by=sales, values={**VALUES, "name": "Bolt, zinc"}, listing=listing)
     assert listing.price_updated_at == first
-    listing = services.save_listing(by=sales, values={**VALUES, "unit_price": "0.30"}, listing=listing)
+    listing = listings.save_listing(by=sales, values={**VALUES, "unit_price": "0.30"}, listing=listing)
     assert listing.price_updated_at > first
 
 
 def test_deactivate_and_activate(sales):
     listing = ListingFactory(supplier=sales.organization)
-    assert not services.set_listing_active(by=sales, listing=listing, active=False).is_active
-    assert services.set_listing_active(by=sales, listing=listing, active=True).is_active
+    assert not listings.set_listing_active(by=sales, listing=listing, active=False).is_active
+    assert listings.set_listing_active(by=sales, listing=listing, active=True).is_active
 
 
 # --- CSV import --------------------------------------------------------------------------
@@ -354,7 +355,7 @@ def test_listing_page_query_count_is_bounded(client, sales, django_assert_max_nu
 
 def test_a_listing_with_a_customer_price_saves_unchanged(client, sales):
     customer = ConnectionFactory(supplier=sales.organization).customer
-    listing = services.save_listing(by=sales, values={**VALUES, "customer_prices": [(customer, "0.21")]})
+    listing = listings.save_listing(by=sales, values={**VALUES, "customer_prices": [(customer, "0.21")]})
     client.force_login(sales.user)
     url = reverse("orders:listing-edit", args=[sales.organization.slug, listing.pk])
     page = client.get(url).content.decode()
@@ -380,8 +381,8 @@ def test_a_listing_with_a_customer_price_saves_unchanged(client, sales):
 
 @pytest.mark.parametrize("raw", ["1,50", "1e3", "1_000", " ", "Infinity"])
 def test_ambiguous_or_odd_numbers_are_refused(sales, raw):
-    with pytest.raises(services.ListingRefused) as refused:
-        services.save_listing(by=sales, values={**VALUES, "unit_price": raw})
+    with pytest.raises(listings.ListingRefused) as refused:
+        listings.save_listing(by=sales, values={**VALUES, "unit_price": raw})
     assert "unit_price" in refused.value.errors
     with pytest.raises(listing_csv.ImportRefused):
         _import(sales, f'sku,name,unit,unit_price\nA,B,ea,"{raw}"\n')
@@ -396,8 +397,8 @@ def test_ambiguous_or_odd_numbers_are_refused(sales, raw):
     ],
 )
 def test_price_breaks_lower_the_price(sales, breaks, message):
-    with pytest.raises(services.ListingRefused, match=message):
-        services.save_listing(by=sales, values={**VALUES, "price_breaks": breaks})
+    with pytest.raises(listings.ListingRefused, match=message):
+        listings.save_listing(by=sales, values={**VALUES, "price_breaks": breaks})
 
 
 def test_search_matches_every_word_anywhere(client, sales):

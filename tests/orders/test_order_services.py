@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.roles import Role
-from orders import services
+from orders import revisions
 from orders.models import OrderEvent, PurchaseOrder, PurchaseOrderLine, Revision, SalesOrder
+from orders.services import drafts, listings, negotiation, submission, thread
 from procurement.errors import DomainError, NotAllowed
 from tests.factories import CostCenterFactory, ListingFactory, Trade, member
 
@@ -51,7 +52,7 @@ def test_jpy_and_kwd_round_to_their_minor_units():
     po = jpy.draft(lines=[{"description": "Cable", "quantity": "3", "unit": "m", "unit_price": "333"}])
     assert po.total == Decimal("999")
     with pytest.raises(DomainError, match="no decimals"):
-        services.add_line(
+        drafts.add_line(
             by=jpy.buyer,
             po=po,
             values={
@@ -93,7 +94,7 @@ def test_bad_custom_lines_are_refused_and_write_nothing(trade, values, field, me
         "cost_center": trade.cost_center,
     }
     with pytest.raises(DomainError, match=message) as refused:
-        services.add_line(by=trade.buyer, po=po, values={**good, **values})
+        drafts.add_line(by=trade.buyer, po=po, values={**good, **values})
     assert refused.value.field == field
     assert not po.lines.exists()
     po.refresh_from_db()
@@ -108,16 +109,16 @@ def test_listing_lines_refuse_foreign_inactive_or_other_currency_listings(trade)
         (ListingFactory(supplier=trade.supplier, currency="EUR"), "priced in EUR"),
     ]:
         with pytest.raises(DomainError, match=message):
-            services.add_line(
+            drafts.add_line(
                 by=trade.buyer, po=po, values={"listing": listing, "quantity": "1", "cost_center": trade.cost_center}
             )
     moq = ListingFactory(supplier=trade.supplier, min_order_qty=Decimal("10"))
     with pytest.raises(DomainError, match="sold from 10"):
-        services.add_line(
+        drafts.add_line(
             by=trade.buyer, po=po, values={"listing": moq, "quantity": "5", "cost_center": trade.cost_center}
         )
     with pytest.raises(DomainError, match="cost centers"):
-        services.add_line(
+        drafts.add_line(
             by=trade.buyer,
             po=po,
             values={"listing": trade.listing, "quantity": "1", "cost_center": CostCenterFactory()},
@@ -130,7 +131,7 @@ def test_several_lines_at_once_are_all_or_nothing(trade, django_assert_max_num_q
     custom = {"description": "Fitting", "quantity": "2", "unit": "h", "unit_price": "40"}
     bad = {**custom, "unit_price": "-1"}
     with pytest.raises(DomainError, match="^Line 3: ") as refused:
-        services.add_lines(
+        drafts.add_lines(
             by=trade.buyer,
             po=po,
             lines=[{**line, "cost_center": trade.cost_center} for line in (custom, custom, bad)],
@@ -142,28 +143,28 @@ def test_several_lines_at_once_are_all_or_nothing(trade, django_assert_max_num_q
         {"listing": listing, "quantity": "4", "cost_center": trade.cost_center} for listing in (trade.listing, other)
     ]
     with django_assert_max_num_queries(14):  # the same for 2 lines as for 20: one lock, one read each, one insert
-        added = services.add_lines(by=trade.buyer, po=po, lines=lines * 5)
+        added = drafts.add_lines(by=trade.buyer, po=po, lines=lines * 5)
     assert [line.position for line in added] == list(range(2, 12))
     po.refresh_from_db()
     assert po.total == sum(line.line_total + line.tax_amount for line in po.lines.all())
     with pytest.raises(DomainError, match="at least one line"):
-        services.add_lines(by=trade.buyer, po=po, lines=[])
+        drafts.add_lines(by=trade.buyer, po=po, lines=[])
 
 
 def test_draft_lines_follow_the_latest_price_then_freeze_on_submission(trade):
     po = trade.draft()
     listing_values = {"sku": "BOLT", "name": "Bolt", "unit": "ea", "currency": "USD"}
-    services.save_listing(
+    listings.save_listing(
         by=member(trade.supplier, Role.SALES), values={**listing_values, "unit_price": "3.00"}, listing=trade.listing
     )
     line = po.lines.get()
     assert line.unit_price == Decimal("3.00") and line.price_changed
     po.refresh_from_db()
     assert po.total == Decimal("30.00")
-    services.submit_purchase_order(po=po, by=trade.buyer)
+    submission.submit_purchase_order(po=po, by=trade.buyer)
     line.refresh_from_db()
     assert line.unit_price == Decimal("3.00") and not line.price_changed
-    services.save_listing(by=trade.sales, values={**listing_values, "unit_price": "4.00"}, listing=trade.listing)
+    listings.save_listing(by=trade.sales, values={**listing_values, "unit_price": "4.00"}, listing=trade.listing)
     line.refresh_from_db()
     assert line.unit_price == Decimal("3.00")  # frozen
 
@@ -172,12 +173,12 @@ def test_only_the_requester_or_an_admin_edits_a_draft(trade):
     po = trade.draft()
     colleague = member(trade.customer, Role.BUYER)
     with pytest.raises(NotAllowed, match="Only"):
-        services.add_line(
+        drafts.add_line(
             by=colleague, po=po, values={"listing": trade.listing, "quantity": "1", "cost_center": trade.cost_center}
         )
     with pytest.raises(NotAllowed):
-        services.submit_purchase_order(po=po, by=colleague)
-    services.add_line(
+        submission.submit_purchase_order(po=po, by=colleague)
+    drafts.add_line(
         by=trade.customer_admin,
         po=po,
         values={"listing": trade.listing, "quantity": "1", "cost_center": trade.cost_center},
@@ -187,15 +188,15 @@ def test_only_the_requester_or_an_admin_edits_a_draft(trade):
 
 def test_roles_and_tenants_are_enforced(trade):
     with pytest.raises(NotAllowed):
-        services.create_purchase_order(by=member(trade.customer, Role.RECEIVER), connection=trade.connection)
+        drafts.create_purchase_order(by=member(trade.customer, Role.RECEIVER), connection=trade.connection)
     with pytest.raises(NotAllowed, match="does not buy"):
-        services.create_purchase_order(by=trade.sales, connection=trade.connection)
+        drafts.create_purchase_order(by=trade.sales, connection=trade.connection)
     with pytest.raises(DomainError, match="your suppliers"):
-        services.create_purchase_order(by=Trade().buyer, connection=trade.connection)
+        drafts.create_purchase_order(by=Trade().buyer, connection=trade.connection)
     po = trade.draft()
     other = Trade()
     with pytest.raises(PurchaseOrder.DoesNotExist):
-        services.submit_purchase_order(po=po, by=other.buyer)
+        submission.submit_purchase_order(po=po, by=other.buyer)
     assert PurchaseOrder.objects.filter(status="draft").count() == 1
 
 
@@ -205,7 +206,7 @@ def test_roles_and_tenants_are_enforced(trade):
 def test_submission_sends_the_order_to_the_supplier(trade, django_capture_on_commit_callbacks):
     po = trade.draft(valid_until=timezone.localdate() + timedelta(days=7))
     with django_capture_on_commit_callbacks(execute=True):
-        services.submit_purchase_order(po=po, by=trade.buyer)
+        submission.submit_purchase_order(po=po, by=trade.buyer)
     po.refresh_from_db()
     so = po.sales_order
     assert (po.status, so.status, so.number, po.revision_number) == ("sent", "new", "SO-000001", 1)
@@ -223,11 +224,11 @@ def test_submission_sends_the_order_to_the_supplier(trade, django_capture_on_com
 def test_submission_refusals_write_nothing(trade):
     empty = trade.draft(lines=[])
     with pytest.raises(DomainError, match="at least one line"):
-        services.submit_purchase_order(po=empty, by=trade.buyer)
+        submission.submit_purchase_order(po=empty, by=trade.buyer)
     po = trade.draft()
     account_services.suspend_connection(by=member(trade.supplier), connection=trade.connection)
     with pytest.raises(DomainError, match="suspended"):
-        services.submit_purchase_order(po=po, by=trade.buyer)
+        submission.submit_purchase_order(po=po, by=trade.buyer)
     po.refresh_from_db()
     assert po.status == "draft" and not SalesOrder.objects.exists() and not Revision.objects.exists()
 
@@ -241,7 +242,7 @@ def _propose(trade, po, **lines_by_position):
         for line in po.lines.all()
         if f"line{line.position}" in lines_by_position
     }
-    return services.save_proposal(so=po.sales_order, by=trade.sales, header={}, lines=lines)
+    return negotiation.save_proposal(so=po.sales_order, by=trade.sales, header={}, lines=lines)
 
 
 def test_the_proposal_stays_invisible_until_accepted(trade, django_capture_on_commit_callbacks):
@@ -262,7 +263,7 @@ def test_the_proposal_stays_invisible_until_accepted(trade, django_capture_on_co
     assert [line.quantity for line in po.lines.all()] == [Decimal("10"), Decimal("5")]
     assert po.total == Decimal("30.00") and _kinds(po) == ["created", "sent"]
     with django_capture_on_commit_callbacks(execute=True):
-        services.accept_sales_order(so=po.sales_order, by=trade.sales)
+        negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     po.refresh_from_db()
     assert (po.status, po.sales_order.status, po.revision_number) == ("supplier_accepted", "accepted", 2)
     first, second = po.lines.all()
@@ -284,16 +285,16 @@ def test_a_redline_compares_each_revision_with_the_one_before(trade):
             "backorder_date": str(timezone.localdate() + timedelta(days=30)),
         },
     )
-    services.save_proposal(
+    negotiation.save_proposal(
         so=po.sales_order,
         by=trade.sales,
         header={},
         lines={po.lines.get().pk: {"action": "backorder", "backorder_quantity": "4", "backorder_date": "2030-01-31"}},
         added=[{"description": "Washers", "quantity": "10", "unit": "ea", "unit_price": "0.10"}],
     )
-    services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     first, second = Revision.objects.filter(purchase_order=po).order_by("number")
-    rows = services.diff_revisions(first, second)
+    rows = revisions.diff_revisions(first, second)
     assert [row["kind"] for row in rows] == ["changed", "added"]
     assert rows[0]["fields"] == ["backorder_quantity", "backorder_date"]
 
@@ -319,18 +320,18 @@ def test_bad_proposals_are_refused(trade, values, message):
 
 def test_changes_requested_then_accepted_again_then_confirmed(trade, django_capture_on_commit_callbacks):
     po = trade.sent()
-    services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     with pytest.raises(DomainError, match="required"):
-        services.request_changes(po=po, by=trade.buyer, note="  ")
+        negotiation.request_changes(po=po, by=trade.buyer, note="  ")
     with django_capture_on_commit_callbacks(execute=True):
-        services.request_changes(po=po, by=trade.buyer, note="Can you deliver by Friday?")
+        negotiation.request_changes(po=po, by=trade.buyer, note="Can you deliver by Friday?")
     po.refresh_from_db()
     assert (po.status, po.sales_order.status) == ("sent", "changes_requested")
     assert "Can you deliver by Friday?" in mail.outbox[-1].body
     _propose(trade, po, line1={"action": "accept", "promised_date": "2030-05-02"})
-    services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     with django_capture_on_commit_callbacks(execute=True):
-        services.confirm_purchase_order(po=po, by=trade.buyer)
+        negotiation.confirm_purchase_order(po=po, by=trade.buyer)
     po.refresh_from_db()
     assert (po.status, po.sales_order.status, po.revision_number) == ("confirmed", "confirmed", 3)
     assert _kinds(po) == ["created", "sent", "accepted", "changes_requested", "accepted", "confirmed", "invoiced"]
@@ -342,16 +343,16 @@ def test_changes_requested_then_accepted_again_then_confirmed(trade, django_capt
 def test_transitions_refuse_the_wrong_state_the_wrong_role_and_the_wrong_side(trade):
     po = trade.sent()
     with pytest.raises(DomainError, match="cannot be confirmed"):
-        services.confirm_purchase_order(po=po, by=trade.buyer)
+        negotiation.confirm_purchase_order(po=po, by=trade.buyer)
     with pytest.raises(NotAllowed):
-        services.accept_sales_order(so=po.sales_order, by=member(trade.supplier, Role.FULFILMENT))
+        negotiation.accept_sales_order(so=po.sales_order, by=member(trade.supplier, Role.FULFILMENT))
     with pytest.raises(PurchaseOrder.DoesNotExist):  # another supplier's order is not found at all
-        services.accept_sales_order(so=po.sales_order, by=Trade().sales)
-    services.accept_sales_order(so=po.sales_order, by=trade.sales)
+        negotiation.accept_sales_order(so=po.sales_order, by=Trade().sales)
+    negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     with pytest.raises(DomainError):
-        services.accept_sales_order(so=po.sales_order, by=trade.sales)
+        negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     with pytest.raises(NotAllowed):
-        services.confirm_purchase_order(po=po, by=member(trade.customer, Role.APPROVER))
+        negotiation.confirm_purchase_order(po=po, by=member(trade.customer, Role.APPROVER))
     po.refresh_from_db()
     assert po.status == "supplier_accepted" and po.events.filter(kind="accepted").count() == 1
 
@@ -360,8 +361,8 @@ def test_a_suspended_connection_freezes_all_but_cancel(trade):
     po = trade.sent()
     account_services.suspend_connection(by=member(trade.customer), connection=trade.connection)
     with pytest.raises(DomainError, match="frozen"):
-        services.accept_sales_order(so=po.sales_order, by=trade.sales)
-    services.cancel_purchase_order(po=po, by=trade.buyer, reason="Supplier on hold")
+        negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
+    submission.cancel_purchase_order(po=po, by=trade.buyer, reason="Supplier on hold")
     po.refresh_from_db()
     assert (po.status, po.sales_order.status) == ("cancelled", "cancelled")
 
@@ -369,9 +370,9 @@ def test_a_suspended_connection_freezes_all_but_cancel(trade):
 def test_decline_needs_a_reason(trade, django_capture_on_commit_callbacks):
     po = trade.sent()
     with pytest.raises(DomainError, match="required"):
-        services.decline_sales_order(so=po.sales_order, by=trade.sales, reason="")
+        negotiation.decline_sales_order(so=po.sales_order, by=trade.sales, reason="")
     with django_capture_on_commit_callbacks(execute=True):
-        services.decline_sales_order(so=po.sales_order, by=trade.sales, reason="Out of stock")
+        negotiation.decline_sales_order(so=po.sales_order, by=trade.sales, reason="Out of stock")
     po.refresh_from_db()
     assert (po.status, po.sales_order.status, po.closing_reason) == ("declined", "declined", "Out of stock")
     assert "Out of stock" in mail.outbox[-1].body
@@ -379,14 +380,14 @@ def test_decline_needs_a_reason(trade, django_capture_on_commit_callbacks):
 
 def test_cancel_before_confirmation_only(trade):
     po = trade.sent()
-    services.accept_sales_order(so=po.sales_order, by=trade.sales)
-    services.confirm_purchase_order(po=po, by=trade.buyer)
+    negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
+    negotiation.confirm_purchase_order(po=po, by=trade.buyer)
     with pytest.raises(DomainError, match="cannot be cancelled"):
-        services.cancel_purchase_order(po=po, by=trade.buyer, reason="Changed my mind")
+        submission.cancel_purchase_order(po=po, by=trade.buyer, reason="Changed my mind")
     draft = trade.draft()
     with pytest.raises(DomainError, match="required"):
-        services.cancel_purchase_order(po=draft, by=trade.buyer, reason="")
-    services.cancel_purchase_order(po=draft, by=trade.buyer, reason="Duplicate")
+        submission.cancel_purchase_order(po=draft, by=trade.buyer, reason="")
+    submission.cancel_purchase_order(po=draft, by=trade.buyer, reason="Duplicate")
     draft.refresh_from_db()
     assert draft.status == "cancelled"
 
@@ -410,10 +411,10 @@ def test_expiry_runs_on_sent_orders_past_valid_until(trade, django_capture_on_co
 
 def test_both_sides_write_the_thread_and_keep_their_notes(trade):
     po = trade.sent()
-    services.post_message(po=po, by=trade.buyer, body="Please use the loading dock.")
-    services.post_message(po=po, by=trade.sales, body="Noted.")
-    services.add_internal_note(po=po, by=trade.buyer, body="Cheaper than last year")
-    services.add_internal_note(po=po, by=trade.sales, body="Good customer")
+    thread.post_message(po=po, by=trade.buyer, body="Please use the loading dock.")
+    thread.post_message(po=po, by=trade.sales, body="Noted.")
+    thread.add_internal_note(po=po, by=trade.buyer, body="Cheaper than last year")
+    thread.add_internal_note(po=po, by=trade.sales, body="Good customer")
     assert list(po.events.filter(kind="message").values_list("body", flat=True)) == [
         "Please use the loading dock.",
         "Noted.",
@@ -422,9 +423,9 @@ def test_both_sides_write_the_thread_and_keep_their_notes(trade):
         "Cheaper than last year"
     ]
     with pytest.raises(DomainError, match="HTML"):
-        services.post_message(po=po, by=trade.buyer, body="<b>hi</b>")
+        thread.post_message(po=po, by=trade.buyer, body="<b>hi</b>")
     with pytest.raises(NotAllowed):
-        services.post_message(po=po, by=member(Trade().customer), body="Hello")
+        thread.post_message(po=po, by=member(Trade().customer), body="Hello")
 
 
 def test_lines_are_numbers_not_floats(trade):
@@ -437,7 +438,7 @@ def test_lines_are_numbers_not_floats(trade):
 def test_a_new_quantity_on_an_accepted_line_is_a_change(trade):
     po = trade.sent()
     _propose(trade, po, line1={"action": "accept", "quantity": "12", "unit_price": "2.50"})
-    services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     assert po.lines.get().quantity == Decimal("12")
 
 
@@ -448,14 +449,14 @@ def test_each_transition_sends_its_e_mail_once_through_anymail(trade, settings, 
     settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
     with django_capture_on_commit_callbacks(execute=True):
         po = trade.sent()
-        services.accept_sales_order(so=po.sales_order, by=trade.sales)
-        services.request_changes(po=po, by=trade.buyer, note="Cheaper?")
-        services.accept_sales_order(so=po.sales_order, by=trade.sales)
-        services.confirm_purchase_order(po=po, by=trade.buyer)
+        negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
+        negotiation.request_changes(po=po, by=trade.buyer, note="Cheaper?")
+        negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
+        negotiation.confirm_purchase_order(po=po, by=trade.buyer)
         declined = trade.sent()
-        services.decline_sales_order(so=declined.sales_order, by=trade.sales, reason="No stock")
+        negotiation.decline_sales_order(so=declined.sales_order, by=trade.sales, reason="No stock")
         cancelled = trade.sent()
-        services.cancel_purchase_order(po=cancelled, by=trade.buyer, reason="Not needed")
+        submission.cancel_purchase_order(po=cancelled, by=trade.buyer, reason="Not needed")
     subjects = [m.subject for m in mail.outbox]
     n = trade.supplier.name
     assert subjects == [
@@ -482,13 +483,13 @@ def test_each_transition_sends_its_e_mail_once_through_anymail(trade, settings, 
 
 def test_header_changes_are_published_and_described(trade):
     po = trade.sent()
-    services.save_proposal(
+    negotiation.save_proposal(
         so=po.sales_order,
         by=trade.sales,
         lines={},
         header={"confirm_ship_by": "2030-03-01", "payment_terms_days": "45", "discount": "2.00"},
     )
-    services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     po.refresh_from_db()
     assert (po.payment_terms_days, po.discount, po.total) == (45, Decimal("2.00"), Decimal("23.00"))
     body = po.events.last().body
@@ -500,7 +501,7 @@ def test_a_rejected_order_is_revised_into_a_draft(trade, client):
     # Rejection comes from an approver (the approvals issue); here the state is set directly.
     PurchaseOrder.objects.filter(pk=po.pk).update(status="rejected", closing_reason="Over budget")
     with pytest.raises(NotAllowed):
-        services.revise_purchase_order(po=po, by=member(trade.customer, Role.BUYER))
+        submission.revise_purchase_order(po=po, by=member(trade.customer, Role.BUYER))
     client.force_login(trade.buyer.user)
     detail = reverse("orders:po-detail", args=[trade.customer.slug, po.number])
     assert "Revise" in client.get(detail).content.decode()
@@ -509,4 +510,4 @@ def test_a_rejected_order_is_revised_into_a_draft(trade, client):
     assert (po.status, po.closing_reason) == ("draft", "")
     assert po.events.last().kind == "revised"
     with pytest.raises(DomainError, match="cannot be reopened"):
-        services.revise_purchase_order(po=po, by=trade.buyer)
+        submission.revise_purchase_order(po=po, by=trade.buyer)

@@ -7,8 +7,9 @@ from django.core import mail
 from django.urls import reverse
 
 from accounts.roles import Role
-from orders import services
 from orders.models import PurchaseOrder
+from orders.services import negotiation, sharing
+from orders.services.thread import post_message
 from tests.factories import ListingFactory, Trade, member
 
 pytestmark = pytest.mark.django_db
@@ -141,7 +142,7 @@ def test_html_in_a_note_is_refused_and_escaped_everywhere(client, trade):
     assert refused.status_code == 400 and "HTML tags" in refused.content.decode()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;</textarea>" in refused.content.decode()  # kept, escaped
     assert not po.events.filter(kind="message").exists()
-    services.post_message(po=po, by=trade.buyer, body="Use gate 5 & ring twice")
+    post_message(po=po, by=trade.buyer, body="Use gate 5 & ring twice")
     page = client.get(url("po-detail", trade.customer, number=po.number)).content.decode()
     assert "Use gate 5 &amp; ring twice" in page
 
@@ -187,7 +188,7 @@ def test_pdfs_open_on_both_sides(client, trade):
     client.force_login(trade.sales.user)
     ack = url("pdf", trade.supplier, side="sales-orders", number=po.sales_order.number)
     assert client.get(ack).status_code == 302  # no acknowledgement before the supplier accepts
-    services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     assert client.get(ack).content.startswith(b"%PDF")
 
 
@@ -204,7 +205,7 @@ def test_the_pdf_fetcher_reads_only_our_static_files():
 def test_home_inbox_shows_what_waits(client, trade):
     trade.draft()
     sent = trade.sent()
-    services.accept_sales_order(so=sent.sales_order, by=trade.sales)
+    negotiation.accept_sales_order(so=sent.sales_order, by=trade.sales)
     trade.sent()
     client.force_login(trade.buyer.user)
     page = client.get(reverse("home:org-home", args=[trade.customer.slug])).content.decode()
@@ -232,9 +233,9 @@ def test_order_lists_query_count_does_not_grow(client, trade, django_assert_max_
 @pytest.mark.parametrize("count", [5, 50])
 def test_order_pages_query_count_does_not_grow_with_lines(client, trade, django_assert_max_num_queries, count):
     po = trade.sent(lines=[{"listing": trade.listing, "quantity": str(i + 1)} for i in range(count)])
-    services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     for _ in range(3):
-        services.post_message(po=po, by=trade.buyer, body="Hello")
+        post_message(po=po, by=trade.buyer, body="Hello")
     client.force_login(trade.buyer.user)
     client.get(url("po-detail", trade.customer, number=po.number))
     with django_assert_max_num_queries(12):
@@ -322,9 +323,9 @@ def test_sharing_is_for_admins_only(trade):
     from procurement.errors import NotAllowed
 
     with pytest.raises(NotAllowed):
-        services.share_purchase_order(po=po, by=trade.buyer, member=colleague)
+        sharing.share_purchase_order(po=po, by=trade.buyer, member=colleague)
     with pytest.raises(Exception, match="sees every purchase order"):
-        services.share_purchase_order(po=po, by=trade.customer_admin, member=colleague)
+        sharing.share_purchase_order(po=po, by=trade.customer_admin, member=colleague)
 
 
 def test_admins_keep_their_accounting_codes(client, trade):
@@ -383,20 +384,20 @@ def test_the_supplier_form_keeps_added_lines_and_marks_a_refused_input(client, t
 def test_a_rejected_line_can_be_supplied_again(client, trade):
     po = trade.sent()
     line = po.lines.get()
-    services.save_proposal(
+    negotiation.save_proposal(
         so=po.sales_order,
         by=trade.sales,
         header={},
         lines={line.pk: {"action": "reject", "reject_reason": "No stock"}},
         added=[{"description": "Nut", "quantity": "1", "unit": "ea", "unit_price": "1"}],
     )
-    services.accept_sales_order(so=po.sales_order, by=trade.sales)
-    services.request_changes(po=po, by=trade.buyer, note="Please supply the bolts")
+    negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
+    negotiation.request_changes(po=po, by=trade.buyer, note="Please supply the bolts")
     client.force_login(trade.sales.user)
     page = client.get(url("so-detail", trade.supplier, number=po.sales_order.number)).content.decode()
     assert '<option value="reject" selected>' in page  # untouched, it stays rejected
-    services.save_proposal(so=po.sales_order, by=trade.sales, header={}, lines={line.pk: {"action": "accept"}})
-    services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    negotiation.save_proposal(so=po.sales_order, by=trade.sales, header={}, lines={line.pk: {"action": "accept"}})
+    negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     line.refresh_from_db()
     po.refresh_from_db()
     assert (line.status, line.reject_reason, po.total) == ("open", "", Decimal("26.00"))
@@ -404,7 +405,7 @@ def test_a_rejected_line_can_be_supplied_again(client, trade):
 
 def test_an_acceptance_without_changes_says_so(client, trade):
     po = trade.sent()
-    services.accept_sales_order(so=po.sales_order, by=trade.sales)
+    negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     client.force_login(trade.buyer.user)
     page = client.get(url("po-detail", trade.customer, number=po.number)).content.decode()
     assert "accepted this order as sent" in page and "What changed" not in page

@@ -36,7 +36,7 @@ from orders.models import (
     RevisionLine,
     SalesOrder,
 )
-from orders.services import LINE_VALUE_FIELDS
+from orders.revisions import LINE_VALUE_FIELDS
 from orders.totals import line_amounts
 from procurement.money import round_money
 

@@ -15,8 +15,8 @@ from accounts.models import Connection, Membership, Organization, User
 from accounts.roles import BUYING_ROLES, SELLING_ROLES, Role
 from approvals.models import ApprovalPolicy, ApprovalStep, Budget, SpendingLimit
 from billing import services as billing_services
-from orders import services as order_services
 from orders.models import CostCenter, GLAccount, Listing, PurchaseOrder, Shipment
+from orders.services import amendments, drafts, fulfilment, listings, negotiation, submission
 
 PASSWORD = "demo"
 
@@ -207,7 +207,7 @@ class Command(BaseCommand):
         for sku, name, unit, price, breaks in rows:
             if sku in existing:
                 continue
-            order_services.save_listing(
+            listings.save_listing(
                 by=admin,
                 values={
                     "sku": sku,
@@ -226,9 +226,9 @@ class Command(BaseCommand):
         listing = Listing.objects.get(supplier=orgs["acme"], sku="ACM-1001")
         if listing.customer_prices.exists():
             return
-        values = {f: getattr(listing, f) for f in order_services.LISTING_FIELDS}
+        values = {f: getattr(listing, f) for f in listings.LISTING_FIELDS}
         values["customer_prices"] = [(orgs["northwind"], Decimal("11.90"))]
-        order_services.save_listing(by=self._admin(orgs["acme"]), values=values, listing=listing)
+        listings.save_listing(by=self._admin(orgs["acme"]), values=values, listing=listing)
 
     def _accounting(self, org: Organization) -> None:
         for code, name in [
@@ -260,9 +260,9 @@ class Command(BaseCommand):
         )
 
         def draft(lines, note=""):
-            po = order_services.create_purchase_order(by=buyer, connection=connection, note_to_supplier=note)
+            po = drafts.create_purchase_order(by=buyer, connection=connection, note_to_supplier=note)
             for values in lines:
-                order_services.add_line(by=buyer, po=po, values={"cost_center": ops, "gl_account": supplies, **values})
+                drafts.add_line(by=buyer, po=po, values={"cost_center": ops, "gl_account": supplies, **values})
             return po
 
         draft(
@@ -281,12 +281,12 @@ class Command(BaseCommand):
             [{"listing": goggles, "quantity": "30"}, {"listing": film, "quantity": "12"}],
             note="Please deliver to dock 3.",
         )
-        order_services.submit_purchase_order(po=sent, by=buyer)
+        submission.submit_purchase_order(po=sent, by=buyer)
         accepted = draft([{"listing": gloves, "quantity": "60"}, {"listing": goggles, "quantity": "10"}])
-        order_services.submit_purchase_order(po=accepted, by=buyer)
+        submission.submit_purchase_order(po=accepted, by=buyer)
         accepted.refresh_from_db()
         first, second = accepted.lines.all()
-        order_services.save_proposal(
+        negotiation.save_proposal(
             so=accepted.sales_order,
             by=sales,
             header={"note": "Goggles are back in stock next month."},
@@ -295,7 +295,7 @@ class Command(BaseCommand):
                 second.pk: {"action": "reject", "reject_reason": "Model discontinued; see ACM-1100B next month."},
             },
         )
-        order_services.accept_sales_order(so=accepted.sales_order, by=sales)
+        negotiation.accept_sales_order(so=accepted.sales_order, by=sales)
 
     def _approvals(self, orgs) -> None:
         """Northwind approves its orders: two steps, a limit for buyers, this quarter's budgets,
@@ -332,10 +332,10 @@ class Command(BaseCommand):
                 owner=people["approver"].user,
             )
         buyer = people["buyer"]
-        po = order_services.create_purchase_order(
+        po = drafts.create_purchase_order(
             by=buyer, connection=Connection.objects.get(customer=northwind, supplier=acme)
         )
-        order_services.add_line(
+        drafts.add_line(
             by=buyer,
             po=po,
             values={
@@ -345,7 +345,7 @@ class Command(BaseCommand):
                 "gl_account": GLAccount.objects.get(organization=northwind, code="6100"),
             },
         )
-        order_services.submit_purchase_order(po=po, by=buyer)  # over 1,000 USD: the department head decides
+        submission.submit_purchase_order(po=po, by=buyer)  # over 1,000 USD: the department head decides
 
     def _billing(self, orgs) -> None:
         """Northwind pays part of the open bill (Acme has it to verify), and enters Acme's
@@ -399,20 +399,18 @@ class Command(BaseCommand):
         today = timezone.localdate()
 
         def confirmed(rows):
-            po = order_services.create_purchase_order(by=buyer, connection=connection)
+            po = drafts.create_purchase_order(by=buyer, connection=connection)
             for sku, quantity in rows:
                 listing = Listing.objects.get(supplier=acme, sku=sku)
-                order_services.add_line(
-                    by=buyer, po=po, values={"listing": listing, "quantity": quantity, "cost_center": ops}
-                )
-            order_services.submit_purchase_order(po=po, by=buyer)  # under the buyer's 500 USD: no approval
+                drafts.add_line(by=buyer, po=po, values={"listing": listing, "quantity": quantity, "cost_center": ops})
+            submission.submit_purchase_order(po=po, by=buyer)  # under the buyer's 500 USD: no approval
             po.refresh_from_db()
-            order_services.accept_sales_order(so=po.sales_order, by=sales)
-            order_services.confirm_purchase_order(po=po, by=buyer)
+            negotiation.accept_sales_order(so=po.sales_order, by=sales)
+            negotiation.confirm_purchase_order(po=po, by=buyer)
             return po, {line.sku: line.pk for line in po.lines.all()}
 
         po, lines = confirmed([("ACM-1100", "20"), ("ACM-4001", "5")])
-        first = order_services.record_shipment(
+        first = fulfilment.record_shipment(
             so=po.sales_order,
             by=shipper,
             lines={lines["ACM-1100"]: "20", lines["ACM-4001"]: "2"},
@@ -420,7 +418,7 @@ class Command(BaseCommand):
             carrier="DHL Freight",
             tracking_number="JD014600006281",
         )
-        order_services.record_receipt(
+        fulfilment.record_receipt(
             po=po,
             by=receiver,
             shipment=first,
@@ -430,7 +428,7 @@ class Command(BaseCommand):
                 lines["ACM-4001"]: {"quantity": "2"},
             },
         )
-        order_services.record_shipment(
+        fulfilment.record_shipment(
             so=po.sales_order,
             by=shipper,
             lines={lines["ACM-4001"]: "3"},
@@ -440,10 +438,10 @@ class Command(BaseCommand):
         )
         billing_services.issue_documents(po=po)  # the task would run after the seed commits
         done, lines = confirmed([("ACM-2001", "10")])
-        shipment = order_services.record_shipment(
+        shipment = fulfilment.record_shipment(
             so=done.sales_order, by=shipper, lines={lines["ACM-2001"]: "10"}, shipped_on=today - timedelta(days=6)
         )
-        order_services.record_receipt(
+        fulfilment.record_receipt(
             po=done,
             by=receiver,
             shipment=shipment,
@@ -466,14 +464,14 @@ class Command(BaseCommand):
         # amendment, cancelling the film, waits for Acme's answer.
         amended, lines = confirmed([("ACM-1001", "4"), ("ACM-4001", "2")])
         billing_services.issue_documents(po=amended)
-        first = order_services.request_amendment(
+        first = amendments.request_amendment(
             po=amended,
             by=buyer,
             reason="The second shift starts next week.",
             quantities={lines["ACM-1001"]: "10"},
         )
-        order_services.accept_amendment(amendment=first, by=sales)
-        order_services.request_amendment(
+        amendments.accept_amendment(amendment=first, by=sales)
+        amendments.request_amendment(
             po=amended, by=buyer, reason="The film came from stock after all.", cancel={lines["ACM-4001"]}
         )
 
@@ -513,10 +511,8 @@ class Command(BaseCommand):
         buyer, receiver = people["buyer@bluebird.example"], people["receiver@bluebird.example"]
         payables = people["payables@bluebird.example"]
         today = timezone.localdate()
-        po = order_services.create_purchase_order(
-            by=buyer, connection=Connection.objects.get(customer=bluebird, supplier=acme)
-        )
-        line = order_services.add_line(
+        po = drafts.create_purchase_order(by=buyer, connection=Connection.objects.get(customer=bluebird, supplier=acme))
+        line = drafts.add_line(
             by=buyer,
             po=po,
             values={
@@ -525,11 +521,11 @@ class Command(BaseCommand):
                 "cost_center": CostCenter.objects.get(organization=bluebird, code="LAB"),
             },
         )
-        order_services.submit_purchase_order(po=po, by=buyer)  # Bluebird has no approval policy
+        submission.submit_purchase_order(po=po, by=buyer)  # Bluebird has no approval policy
         po.refresh_from_db()
-        order_services.accept_sales_order(so=po.sales_order, by=people["sales@acme.example"])
-        order_services.confirm_purchase_order(po=po, by=buyer)
-        shipment = order_services.record_shipment(
+        negotiation.accept_sales_order(so=po.sales_order, by=people["sales@acme.example"])
+        negotiation.confirm_purchase_order(po=po, by=buyer)
+        shipment = fulfilment.record_shipment(
             so=po.sales_order,
             by=people["fulfilment@acme.example"],
             lines={line.pk: "40"},
@@ -537,7 +533,7 @@ class Command(BaseCommand):
             carrier="FedEx",
             tracking_number="7712 3456 7890",
         )
-        order_services.record_receipt(
+        fulfilment.record_receipt(
             po=po,
             by=receiver,
             shipment=shipment,

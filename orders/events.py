@@ -1,0 +1,68 @@
+"""History and notifications of an order: the entries of its shared thread and the e-mails of its events."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from accounts.mail import absolute_url, queue_email
+from accounts.models import Membership, Organization
+
+from .models import OrderEvent, PurchaseOrder
+
+
+def record_event(po: PurchaseOrder, kind: str, *, by: Membership | None = None, body: str = "", data=None):
+    """Write one entry of the shared thread (every transition writes one)."""
+    return OrderEvent.objects.create(
+        purchase_order=po,
+        kind=kind,
+        actor=by.user if by else None,
+        organization=by.organization if by else None,
+        body=body,
+        data=data or {},
+    )
+
+
+def emails_of(org: Organization, *roles: str) -> list[str]:
+    emails = [m.user.email for m in org.memberships.select_related("user") if set(m.roles) & {"admin", *roles}]
+    if org.notification_email:
+        emails.append(org.notification_email)
+    return emails
+
+
+def notify(
+    po: PurchaseOrder,
+    template: str,
+    *,
+    to_customer=False,
+    to_supplier=False,
+    attach_pdf=False,
+    customer_roles: tuple[str, ...] = (),
+    customer_also: tuple[str, ...] = (),
+    supplier_roles: tuple[str, ...] = ("sales",),
+    **context,
+) -> None:
+    """Queue the e-mail of an event to each side, linking straight to that side's page: the
+    customer's requester and admins (and ``customer_roles``), the supplier's admins and
+    ``supplier_roles``, and each organization's notification address."""
+    so = getattr(po, "sales_order", None)
+    event_id = po.events.order_by("-pk").values_list("pk", flat=True).first()
+    sides = []
+    if to_customer:
+        url = reverse("orders:po-detail", kwargs={"org_slug": po.customer.slug, "number": po.number})
+        to = [po.requester.email, *customer_also, *emails_of(po.customer, *customer_roles)]
+        sides.append(("customer", po.customer, list(dict.fromkeys(to)), url))
+    if to_supplier and so is not None:
+        url = reverse("orders:so-detail", kwargs={"org_slug": po.supplier.slug, "number": so.number})
+        sides.append(("supplier", po.supplier, emails_of(po.supplier, *supplier_roles), url))
+    for side, org, to, url in sides:
+        attachments = []
+        if attach_pdf:
+            attachments.append({"renderer": "purchase_order_pdf", "pk": po.pk, "revision": po.revision_number})
+        queue_email(
+            key=f"{template}:{po.pk}:{event_id}:{side}",
+            to=to,
+            template=template,
+            organization=org,
+            attachments=attachments,
+            context={"po": po, "so": so, "side": side, "url": absolute_url(url), **context},
+        )

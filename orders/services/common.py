@@ -1,0 +1,135 @@
+"""The guards, locks and small helpers that the orders services share."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Max
+from django.utils import timezone
+from django_fsm import TransitionNotAllowed
+
+from accounts.models import Connection, Membership
+from accounts.permissions import require
+from procurement.errors import DomainError, NotAllowed
+from procurement.money import MoneyError, format_money, parse_decimal
+from procurement.validators import business_date_problem
+
+from ..models import PurchaseOrder, PurchaseOrderLine, SalesOrder
+from ..totals import line_amounts
+from ..units import quantity_error
+
+
+def _fsm(obj, name: str, what: str, *, noun: str = "This order", **kwargs) -> None:
+    """Run a transition; an illegal one is refused with a sentence, never silently."""
+    try:
+        getattr(obj, name)(**kwargs)
+    except TransitionNotAllowed:
+        raise DomainError(f"{noun} is {obj.get_status_display().lower()}: it cannot be {what} now.") from None
+
+
+def require_active(po: PurchaseOrder) -> None:
+    if po.connection.status != Connection.Status.ACTIVE:
+        raise DomainError(
+            f"The connection between {po.customer.name} and {po.supplier.name} is "
+            f"{po.connection.get_status_display().lower()}: the order is frozen (it can only be cancelled)."
+        )
+
+
+def _lock_po(po: PurchaseOrder, by: Membership) -> PurchaseOrder:
+    """Re-read the customer's order under the row lock (404-equivalent for another tenant)."""
+    return (
+        PurchaseOrder.objects.select_for_update(of=("self",))
+        .select_related("connection", "customer", "supplier")
+        .get(pk=po.pk, customer=by.organization)
+    )
+
+
+def _lock_pair_for_supplier(so: SalesOrder, by: Membership) -> tuple[PurchaseOrder, SalesOrder]:
+    """Lock the pair, PO first then SO (the same order everywhere, so no deadlock)."""
+    po = (
+        PurchaseOrder.objects.select_for_update(of=("self",))
+        .select_related("connection", "customer", "supplier")
+        .get(sales_order__pk=so.pk, supplier=by.organization)
+    )
+    return po, SalesOrder.objects.select_for_update().get(pk=so.pk, supplier=by.organization)
+
+
+def _lock_so_of(po: PurchaseOrder) -> SalesOrder | None:
+    return SalesOrder.objects.select_for_update().filter(purchase_order=po).first()
+
+
+def _require_draft_editor(by: Membership, po: PurchaseOrder) -> None:
+    """A draft is edited by its requester (a django-guardian object permission) or an admin."""
+    require(by, "orders.change_purchaseorder")
+    if by.is_admin or by.user.has_perm("orders.change_purchaseorder", po):
+        return
+    raise NotAllowed(f"Only {po.requester} (who raised it) or an admin can change draft {po.number}.")
+
+
+def _require_draft(po: PurchaseOrder) -> None:
+    if not po.is_draft:
+        raise DomainError(f"{po.number} is {po.get_status_display().lower()}: only a draft can be edited.")
+
+
+def clean_date(value, field: str):
+    if value in (None, ""):
+        return None
+    if not isinstance(value, date):
+        try:
+            value = date.fromisoformat(str(value))
+        except ValueError:
+            raise DomainError(f"“{value}” is not a date (use YYYY-MM-DD).", field=field) from None
+    problem = business_date_problem(value)
+    if problem:
+        raise DomainError(problem, field=field)
+    return value
+
+
+DEFAULT = object()  # "not given", where None means "none"
+
+
+def _future_date(value, field: str):
+    """A date typed for what is still to come: today or later."""
+    value = clean_date(value, field)
+    if value is not None and value < timezone.localdate():
+        raise DomainError("This date is in the past.", field=field)
+    return value
+
+
+def _money(po: PurchaseOrder) -> str:
+    return format_money(po.total, po.currency)
+
+
+def _units(quantity: Decimal, unit: str) -> str:
+    return f"{quantity.normalize():f} {unit}"
+
+
+def _line_fits(quantity: Decimal, price: Decimal, tax_rate: Decimal, currency: str, field: str, prefix="") -> None:
+    """Refuse, naming ``field``, a line whose amount the money columns cannot hold."""
+    try:
+        line_amounts(quantity, price, tax_rate, currency)
+    except DomainError as exc:
+        raise DomainError(f"{prefix}{exc.message}", field=field) from None
+
+
+def _typed_quantity(raw, line: PurchaseOrderLine, field: str, what: str) -> Decimal:
+    """A quantity typed on a line of the shipment or receipt form; blank is zero."""
+    if raw in (None, ""):
+        return Decimal("0")
+    try:
+        quantity = parse_decimal(raw)
+    except MoneyError as exc:
+        raise DomainError(f"Line {line.position}: {exc}", field=field) from None
+    if quantity < 0:
+        raise DomainError(f"Line {line.position}: a quantity cannot be negative.", field=field)
+    if quantity:
+        problem = quantity_error(quantity, line.unit, what=what)
+        if problem:
+            raise DomainError(f"Line {line.position}: {problem}", field=field)
+    return quantity
+
+
+def _next_number(documents) -> int:
+    """1, 2, … within the order (read under the order's lock)."""
+    return (documents.aggregate(last=Max("number"))["last"] or 0) + 1

@@ -1,0 +1,267 @@
+"""Draft purchase orders: the header, the lines and their prices."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import transaction
+from guardian.shortcuts import assign_perm
+
+from accounts.models import Connection, Location, Membership, Organization
+from accounts.permissions import require
+from accounts.services import next_document_number
+from procurement.errors import DomainError
+from procurement.money import CURRENCIES, MoneyError, decimal_places, parse_decimal, parse_price
+from procurement.validators import clean_text
+
+from ..events import record_event
+from ..models import CustomerPrice, Listing, OrderEvent, PurchaseOrder, PurchaseOrderLine
+from ..totals import HUNDRED, line_amounts, order_totals
+from ..units import UNITS, quantity_error
+from .common import DEFAULT, _future_date, _lock_po, _require_draft, _require_draft_editor, clean_date
+
+PO_HEADER_FIELDS = ("expected_delivery_date", "valid_until", "ship_to", "note_to_supplier", "currency")
+
+
+def _ship_to_address(location: Location | None) -> str:
+    return "\n".join([location.name, *location.address_lines]) if location else ""
+
+
+@transaction.atomic
+def create_purchase_order(
+    *,
+    by: Membership,
+    connection: Connection,
+    expected_delivery_date=None,
+    valid_until=None,
+    ship_to: Location | None | object = DEFAULT,
+    note_to_supplier: str = "",
+    currency: str = "",
+) -> PurchaseOrder:
+    """A new draft to a connected supplier, numbered at once (numbers are never reused)."""
+    require(by, "orders.add_purchaseorder")
+    customer = by.organization
+    if connection.customer_id != customer.pk or connection.supplier_id is None:
+        raise DomainError("Choose one of your suppliers.", field="connection")
+    if connection.status != Connection.Status.ACTIVE:
+        raise DomainError(f"{connection.supplier.name} is not an active supplier of yours.", field="connection")
+    currency = currency or connection.currency or connection.supplier.base_currency
+    if currency not in CURRENCIES:
+        raise DomainError(f"“{currency}” is not a currency Tandem knows.", field="currency")
+    if ship_to is DEFAULT:  # not given: the connection's default ship-to; None: no address
+        ship_to = connection.ship_to
+    if ship_to is not None and ship_to.organization_id != customer.pk:
+        raise DomainError("Choose one of your own locations.", field="ship_to")
+    po = PurchaseOrder.objects.create(
+        customer=customer,
+        supplier=connection.supplier,
+        connection=connection,
+        number=next_document_number(organization=customer, kind="po"),
+        requester=by.user,
+        currency=currency,
+        expected_delivery_date=_future_date(expected_delivery_date, "expected_delivery_date"),
+        valid_until=_future_date(valid_until, "valid_until"),
+        ship_to=ship_to,
+        ship_to_address=_ship_to_address(ship_to),
+        payment_terms_days=connection.payment_terms_days,
+        note_to_supplier=clean_text(note_to_supplier, "note_to_supplier"),
+    )
+    assign_perm("orders.change_purchaseorder", by.user, po)  # the requester edits their own draft
+    record_event(po, OrderEvent.Kind.CREATED, by=by)
+    return po
+
+
+@transaction.atomic
+def update_purchase_order(*, by: Membership, po: PurchaseOrder, **changes) -> PurchaseOrder:
+    """Change a draft's header: dates, ship-to, the note, and the currency (no lines yet)."""
+    po = _lock_po(po, by)
+    _require_draft_editor(by, po)
+    _require_draft(po)
+    unknown = set(changes) - set(PO_HEADER_FIELDS)
+    if unknown:
+        raise DomainError(f"These cannot be changed here: {', '.join(sorted(unknown))}.")
+    for name in ("expected_delivery_date", "valid_until"):
+        if name in changes and changes[name] != getattr(po, name):
+            setattr(po, name, _future_date(changes[name], name))
+    if "ship_to" in changes:
+        ship_to = changes["ship_to"]
+        if ship_to is not None and ship_to.organization_id != po.customer_id:
+            raise DomainError("Choose one of your own locations.", field="ship_to")
+        po.ship_to, po.ship_to_address = ship_to, _ship_to_address(ship_to)
+    if "note_to_supplier" in changes:
+        po.note_to_supplier = clean_text(changes["note_to_supplier"], "note_to_supplier")
+    if "currency" in changes and changes["currency"] != po.currency:
+        if changes["currency"] not in CURRENCIES:
+            raise DomainError("Choose a currency.", field="currency")
+        if po.lines.exists():
+            raise DomainError(
+                f"Remove the lines before changing the currency: their prices are in {po.currency}.", field="currency"
+            )
+        po.currency = changes["currency"]
+    po.save()
+    return po
+
+
+def _customer_prices(listings, customer: Organization) -> dict[int, Decimal]:
+    """The customer's own prices of these listings, by listing id (one query)."""
+    return dict(
+        CustomerPrice.objects.filter(listing__in=listings, customer=customer).values_list("listing_id", "unit_price")
+    )
+
+
+def _check_line(po: PurchaseOrder, values: dict, *, listings=None, customer_prices=None) -> dict:
+    """Validate and complete a line's values for ``po``; raise DomainError on the first problem.
+
+    ``listings`` (by id, price breaks prefetched) and ``customer_prices`` (by listing id) are the
+    current rows read by the caller for a batch of lines; without them, one line reads its own.
+    """
+    clean: dict = {}
+    listing = values.get("listing")
+    if listing is not None and listings is not None:
+        listing = listings[listing.pk]
+    unit = listing.unit if listing else (values.get("unit") or "").strip()
+    if unit not in UNITS:
+        raise DomainError("Choose a unit of measure.", field="unit")
+    try:
+        quantity = parse_decimal(values.get("quantity", ""))
+    except MoneyError as exc:
+        raise DomainError(str(exc), field="quantity") from None
+    problem = quantity_error(quantity, unit, what="The quantity")
+    if problem:
+        raise DomainError(problem, field="quantity")
+    if listing is not None:
+        if listing.supplier_id != po.supplier_id or not listing.is_active:
+            raise DomainError("Choose an active listing of this supplier.", field="listing")
+        if listing.currency != po.currency:
+            raise DomainError(
+                f"{listing.sku} is priced in {listing.currency}; this order is in {po.currency}.",
+                field="listing",
+            )
+        if quantity < listing.min_order_qty:
+            raise DomainError(
+                f"{listing.sku} is sold from {listing.min_order_qty.normalize():f} {listing.unit}.",
+                field="quantity",
+            )
+        if customer_prices is None:
+            customer_prices = _customer_prices([listing], po.customer)
+        price = listing.price_for(quantity=quantity, customer_price=customer_prices.get(listing.pk))
+        clean.update(
+            listing=listing,
+            sku=listing.sku,
+            description=listing.name,
+            unit=listing.unit,
+            unit_price=price,
+            listing_price_at_add=price,
+        )
+    else:
+        if not str(values.get("unit_price") or "").strip():
+            raise DomainError("Enter the unit price of the custom item.", field="unit_price")
+        try:
+            price = parse_price(values.get("unit_price", ""), po.currency)
+        except MoneyError as exc:
+            raise DomainError(str(exc), field="unit_price") from None
+        clean.update(
+            listing=None,
+            sku=clean_text(values.get("sku", ""), "sku", limit=64),
+            description=clean_text(values.get("description", ""), "description", required=True, limit=500),
+            unit=unit,
+            unit_price=price,
+            listing_price_at_add=None,
+        )
+    try:
+        tax_rate = parse_decimal(values.get("tax_rate") or "0")
+    except MoneyError as exc:
+        raise DomainError(str(exc), field="tax_rate") from None
+    if not Decimal(0) <= tax_rate <= HUNDRED or decimal_places(tax_rate) > 2:
+        raise DomainError("A tax rate is a percentage from 0 to 100, with at most 2 decimals.", field="tax_rate")
+    cost_center = values.get("cost_center")
+    if cost_center is None or cost_center.organization_id != po.customer_id or not cost_center.is_active:
+        raise DomainError("Choose one of your active cost centers.", field="cost_center")
+    gl_account = values.get("gl_account")
+    if gl_account is not None and (gl_account.organization_id != po.customer_id or not gl_account.is_active):
+        raise DomainError("Choose one of your active GL accounts.", field="gl_account")
+    clean.update(
+        quantity=quantity,
+        tax_rate=tax_rate,
+        cost_center=cost_center,
+        gl_account=gl_account,
+        fund=clean_text(values.get("fund", ""), "fund", limit=60),
+        department=clean_text(values.get("department", ""), "department", limit=60),
+        program=clean_text(values.get("program", ""), "program", limit=60),
+        requested_date=clean_date(values.get("requested_date"), "requested_date"),
+    )
+    clean["line_total"], clean["tax_amount"] = line_amounts(quantity, clean["unit_price"], tax_rate, po.currency)
+    return clean
+
+
+def _save_totals(po: PurchaseOrder, lines=None) -> None:
+    lines = list(po.lines.all()) if lines is None else lines
+    for name, value in order_totals(lines, po.discount, po.currency).items():
+        setattr(po, name, value)
+    po.save(update_fields=["subtotal", "discount", "tax_total", "total", "updated_at"])
+
+
+def add_line(*, by: Membership, po: PurchaseOrder, values: dict) -> PurchaseOrderLine:
+    """A listing line (``values["listing"]``) or a custom item, on a draft."""
+    return add_lines(by=by, po=po, lines=[values])[0]
+
+
+@transaction.atomic
+def add_lines(*, by: Membership, po: PurchaseOrder, lines: list[dict]) -> list[PurchaseOrderLine]:
+    """Several lines on a draft at once, all or none: one lock, one check of who may edit, the
+    listings and the customer's prices read once, one insert. A problem on a line of several is
+    reported as "Line n: …" with its field."""
+    po = _lock_po(po, by)
+    _require_draft_editor(by, po)
+    _require_draft(po)
+    if not lines:
+        raise DomainError("Add at least one line.")
+    wanted = {values["listing"].pk for values in lines if values.get("listing") is not None}
+    listings = {
+        listing.pk: listing for listing in Listing.objects.filter(pk__in=wanted).prefetch_related("price_breaks")
+    }
+    if len(listings) != len(wanted):
+        raise DomainError("Choose an active listing of this supplier.", field="listing")
+    prices = _customer_prices(list(listings), po.customer) if listings else {}
+    existing = list(po.lines.all())
+    position = max((line.position for line in existing), default=0)
+    new = []
+    for number, values in enumerate(lines, 1):
+        try:
+            clean = _check_line(po, values, listings=listings, customer_prices=prices)
+        except DomainError as exc:
+            if len(lines) == 1:
+                raise
+            raise DomainError(f"Line {number}: {exc.message}", field=exc.field) from None
+        position += 1
+        new.append(PurchaseOrderLine(purchase_order=po, position=position, **clean))
+    PurchaseOrderLine.objects.bulk_create(new)
+    _save_totals(po, existing + new)
+    return new
+
+
+@transaction.atomic
+def update_line(*, by: Membership, po: PurchaseOrder, line: PurchaseOrderLine, values: dict) -> PurchaseOrderLine:
+    po = _lock_po(po, by)
+    _require_draft_editor(by, po)
+    _require_draft(po)
+    line = po.lines.get(pk=line.pk)
+    if line.listing_id and "listing" not in values:
+        values = {**values, "listing": line.listing}
+    clean = _check_line(po, values)
+    if line.listing_id and clean["listing"] and clean["listing"].pk == line.listing_id:
+        clean["listing_price_at_add"] = line.listing_price_at_add  # keep the price it was added at
+    for name, value in clean.items():
+        setattr(line, name, value)
+    line.save()
+    _save_totals(po)
+    return line
+
+
+@transaction.atomic
+def remove_line(*, by: Membership, po: PurchaseOrder, line: PurchaseOrderLine) -> None:
+    po = _lock_po(po, by)
+    _require_draft_editor(by, po)
+    _require_draft(po)
+    po.lines.filter(pk=line.pk).delete()
+    _save_totals(po)

@@ -1,0 +1,392 @@
+"""Shipments and receipts, and the order's closing once everything is received and paid."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Membership
+from accounts.permissions import require
+from accounts.selectors import tolerances_for
+from approvals import services as approvals
+from procurement.errors import DomainError
+from procurement.validators import clean_text
+
+from ..events import notify, record_event
+from ..models import (
+    Amendment,
+    OrderEvent,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Receipt,
+    ReceiptLine,
+    SalesOrder,
+    Shipment,
+    ShipmentLine,
+)
+from .common import (
+    _fsm,
+    _lock_pair_for_supplier,
+    _lock_po,
+    _lock_so_of,
+    _next_number,
+    _typed_quantity,
+    _units,
+    clean_date,
+    require_active,
+)
+
+
+def _fulfilment_date(value, field: str, what: str) -> date:
+    value = clean_date(value, field)
+    if value is None:
+        raise DomainError(f"When {what}?", field=field)
+    if value > timezone.localdate():
+        raise DomainError("This date is in the future.", field=field)
+    return value
+
+
+def _tolerance_words(tolerance: Decimal) -> str:
+    if not tolerance:
+        return "nothing may be received beyond the ordered quantity"
+    return f"the over-receipt tolerance is {tolerance.normalize():f} %"
+
+
+def require_shippable(po: PurchaseOrder, so: SalesOrder) -> None:
+    """Goods ship on a confirmed order of an active connection (the *Record shipment* page asks too)."""
+    require_active(po)
+    if so.status not in SalesOrder.SHIPPABLE:
+        raise DomainError(
+            f"{so.number} is {so.get_status_display().lower()}: goods are shipped once the customer confirms the order."
+        )
+
+
+def require_receivable(po: PurchaseOrder) -> None:
+    """Goods are received on a confirmed order of an active connection (the page asks too)."""
+    require_active(po)
+    if po.status not in PurchaseOrder.RECEIVABLE:
+        raise DomainError(
+            f"{po.number} is {po.get_status_display().lower()}: goods are received on confirmed orders only."
+        )
+
+
+@transaction.atomic
+def record_shipment(
+    *,
+    so: SalesOrder,
+    by: Membership,
+    lines: dict[int, str | Decimal],
+    shipped_on=None,
+    carrier: str = "",
+    tracking_number: str = "",
+    note: str = "",
+) -> Shipment:
+    """Transition 11: the supplier sends some or all of the order (quantity per line id).
+
+    A line may be shipped up to what is left of its ordered quantity, and again what the
+    customer noted damaged or short; the SO becomes partially shipped or shipped. All of it or
+    nothing is written."""
+    require(by, "orders.add_shipment")
+    po, so = _lock_pair_for_supplier(so, by)  # every shipment and receipt of the order waits here
+    require_shippable(po, so)
+    shipped_on = _fulfilment_date(shipped_on, "shipped_on", "did it ship")
+    carrier = clean_text(carrier, "carrier", limit=100)
+    tracking_number = clean_text(tracking_number, "tracking_number", limit=100)
+    note = clean_text(note, "note")
+    po_lines = {line.pk: line for line in po.lines.all()}
+    if set(lines) - set(po_lines):
+        raise DomainError("A line of another order was sent.")
+    shipped: list[tuple[PurchaseOrderLine, Decimal]] = []
+    for pk, raw in lines.items():
+        line = po_lines[pk]
+        quantity = _typed_quantity(raw, line, f"line-{pk}", "The quantity shipped")
+        if not quantity:
+            continue
+        if line.is_void:
+            raise DomainError(
+                f"Line {line.position} was {line.get_status_display().split()[0].lower()}: it is not shipped.",
+                field=f"line-{pk}",
+            )
+        left = line.left_to_ship
+        if quantity > left:
+            replaced = line.quantity_damaged + line.quantity_short
+            raise DomainError(
+                f"Line {line.position}: {_units(quantity, line.unit)} is more than the "
+                f"{_units(left, line.unit)} left to ship ({_units(line.quantity, line.unit)} ordered, "
+                f"{_units(line.quantity_shipped, line.unit)} shipped"
+                + (f", {_units(replaced, line.unit)} to send again" if replaced else "")
+                + ").",
+                field=f"line-{pk}",
+            )
+        shipped.append((line, quantity))
+    if not shipped:
+        raise DomainError("Enter the quantity shipped on at least one line.")
+    number = _next_number(po.shipments)
+    shipment = Shipment.objects.create(
+        purchase_order=po,
+        sales_order=so,
+        supplier=po.supplier,
+        customer=po.customer,
+        number=number,
+        shipped_on=shipped_on,
+        carrier=carrier,
+        tracking_number=tracking_number,
+        note=note,
+        created_by=by.user,
+    )
+    ShipmentLine.objects.bulk_create(ShipmentLine(shipment=shipment, po_line=line, quantity=q) for line, q in shipped)
+    for line, quantity in shipped:
+        line.quantity_shipped += quantity
+    PurchaseOrderLine.objects.bulk_update([line for line, _ in shipped], ["quantity_shipped"])
+    open_lines = [line for line in po_lines.values() if not line.is_void]
+    if all(line.quantity_shipped >= line.quantity for line in open_lines):
+        _fsm(so, "ship_all", "shipped")
+    else:
+        _fsm(so, "ship_part", "shipped")
+    so.save()
+    how = ", ".join(filter(None, [carrier and f"by {carrier}", tracking_number and f"tracking {tracking_number}"]))
+    record_event(
+        po,
+        OrderEvent.Kind.SHIPPED,
+        by=by,
+        body=f"Shipment {number} sent {shipped_on:%d %b %Y}{f' ({how})' if how else ''}: "
+        + "; ".join(f"{_units(q, line.unit)} {line.sku or line.description[:40]}" for line, q in shipped)
+        + ".",
+        data={"shipment": shipment.pk, "lines": {str(line.pk): str(q) for line, q in shipped}},
+    )
+    notify(
+        po,
+        "order_shipped",
+        to_customer=True,
+        customer_roles=("receiver",),
+        shipment=shipment,
+        shipped=[{"line": line, "quantity": q} for line, q in shipped],
+    )
+    return shipment
+
+
+@transaction.atomic
+def record_receipt(
+    *,
+    po: PurchaseOrder,
+    by: Membership,
+    lines: dict[int, dict],
+    received_on=None,
+    shipment: Shipment | None = None,
+    note: str = "",
+) -> Receipt:
+    """Transition 12: the customer records what arrived (per line id: ``quantity`` in good
+    condition, ``damaged``, and a ``reason`` for damaged or short units).
+
+    Against a shipment, every line of the shipment is accounted for: what is neither received
+    nor damaged is noted short. Received and damaged units together never exceed what is left
+    of the line (the ordered quantity plus the organization's over-receipt tolerance). The PO
+    becomes partially received or received, and closes when it is complete."""
+    po = _lock_po(po, by)  # every shipment and receipt of the order waits here
+    require(by, "orders.add_receipt")
+    require_receivable(po)
+    received_on = _fulfilment_date(received_on, "received_on", "did it arrive")
+    note = clean_text(note, "note")
+    po_lines = {line.pk: line for line in po.lines.all()}
+    if set(lines) - set(po_lines):
+        raise DomainError("A line of another order was sent.")
+    in_shipment: dict[int, Decimal] = {}
+    if shipment is not None:
+        shipment = Shipment.objects.filter(pk=shipment.pk, purchase_order=po).first()
+        if shipment is None:
+            raise DomainError("Choose a shipment of this order.", field="shipment")
+        if Receipt.objects.filter(shipment=shipment).exists():
+            raise DomainError(f"Shipment {shipment.number} is received already.", field="shipment")
+        if received_on < shipment.shipped_on:
+            raise DomainError(
+                f"Shipment {shipment.number} left {po.supplier.name} on {shipment.shipped_on:%d %b %Y}: "
+                "it cannot have arrived before.",
+                field="received_on",
+            )
+        in_shipment = dict(shipment.lines.values_list("po_line_id", "quantity"))
+    tolerance = tolerances_for(customer_id=po.customer_id, supplier_id=po.supplier_id).over_receipt_percent
+    rows: list[tuple[PurchaseOrderLine, Decimal, Decimal, Decimal, str]] = []
+    for pk, line in po_lines.items():
+        values = lines.get(pk, {})
+        quantity = _typed_quantity(values.get("quantity"), line, f"line-{pk}-quantity", "The quantity received")
+        damaged = _typed_quantity(values.get("damaged"), line, f"line-{pk}-damaged", "The quantity damaged")
+        short = Decimal("0")
+        if shipment is not None:
+            if (quantity or damaged) and pk not in in_shipment:
+                raise DomainError(
+                    f"Line {line.position} was not in shipment {shipment.number}: record it in a receipt of its own.",
+                    field=f"line-{pk}-quantity",
+                )
+            expected = in_shipment.get(pk, Decimal("0"))
+            if quantity + damaged > expected:
+                raise DomainError(
+                    f"Line {line.position}: shipment {shipment.number} held {_units(expected, line.unit)}; record "
+                    "what came beyond it in a receipt of its own (without a shipment).",
+                    field=f"line-{pk}-quantity",
+                )
+            short = expected - quantity - damaged
+        if not (quantity or damaged or short):
+            continue
+        if line.is_void:
+            raise DomainError(
+                f"Line {line.position} was {line.get_status_display().split()[0].lower()}: it is not received.",
+                field=f"line-{pk}-quantity",
+            )
+        left = line.left_to_receive(tolerance)
+        if quantity + damaged > left:
+            raise DomainError(
+                f"Line {line.position}: {_units(quantity + damaged, line.unit)} is more than the "
+                f"{_units(left, line.unit)} still to receive ({_units(line.quantity, line.unit)} ordered, "
+                f"{_units(line.quantity_received, line.unit)} received; {_tolerance_words(tolerance)}).",
+                field=f"line-{pk}-quantity",
+            )
+        reason = clean_text(values.get("reason", ""), f"line-{pk}-reason", limit=500)
+        if (damaged or short) and not reason:
+            what = " and ".join(
+                filter(
+                    None,
+                    [
+                        damaged and f"{_units(damaged, line.unit)} damaged",
+                        short and f"{_units(short, line.unit)} short",
+                    ],
+                )
+            )
+            raise DomainError(f"Line {line.position}: say why ({what}).", field=f"line-{pk}-reason")
+        rows.append((line, quantity, damaged, short, reason if damaged or short else ""))
+    if not rows:
+        raise DomainError("Enter what arrived on at least one line.")
+    number = _next_number(po.receipts)
+    receipt = Receipt.objects.create(
+        purchase_order=po,
+        customer=po.customer,
+        supplier=po.supplier,
+        number=number,
+        shipment=shipment,
+        received_on=received_on,
+        note=note,
+        created_by=by.user,
+    )
+    ReceiptLine.objects.bulk_create(
+        ReceiptLine(receipt=receipt, po_line=line, quantity=q, quantity_damaged=d, quantity_short=sh, reason=r)
+        for line, q, d, sh, r in rows
+    )
+    for line, quantity, damaged, short, _ in rows:
+        line.quantity_received += quantity
+        line.quantity_damaged += damaged
+        line.quantity_short += short
+    PurchaseOrderLine.objects.bulk_update(
+        [row[0] for row in rows], ["quantity_received", "quantity_damaged", "quantity_short"]
+    )
+    if all(line.is_fully_received for line in po_lines.values()):
+        _fsm(po, "receive_all", "received")
+    elif any(line.quantity_received for line in po_lines.values()):
+        _fsm(po, "receive_part", "received")
+    po.save()
+    record_event(
+        po,
+        OrderEvent.Kind.RECEIVED,
+        by=by,
+        body=f"Receipt {number} of {received_on:%d %b %Y}"
+        + (f" (shipment {shipment.number})" if shipment else "")
+        + ": "
+        + "; ".join(_receipt_words(line, q, d, sh, r) for line, q, d, sh, r in rows)
+        + ".",
+        data={"receipt": receipt.pk, "shipment": shipment.pk if shipment else None},
+    )
+    problems = [
+        {"line": line, "quantity": q, "damaged": d, "short": sh, "reason": r} for line, q, d, sh, r in rows if d or sh
+    ]
+    if problems:
+        notify(
+            po,
+            "receipt_discrepancy",
+            to_supplier=True,
+            supplier_roles=("sales", "fulfilment"),
+            receipt=receipt,
+            problems=problems,
+        )
+    _lapse_open_amendment(po, received={row[0].pk for row in rows})
+    close_if_complete(po=po)
+    from billing.fx import record_order_fx  # (billing imports this module)
+
+    record_order_fx(po=po)  # the goods against the order's bill, if it exists yet
+    return receipt
+
+
+def _receipt_words(line: PurchaseOrderLine, quantity, damaged, short, reason) -> str:
+    name = line.sku or line.description[:40]
+    parts = [f"{_units(quantity, line.unit)} {name} received"]
+    if damaged:
+        parts.append(f"{_units(damaged, line.unit)} damaged")
+    if short:
+        parts.append(f"{_units(short, line.unit)} short")
+    return ", ".join(parts) + (f" ({reason})" if reason else "")
+
+
+@transaction.atomic
+def _paid(po: PurchaseOrder) -> bool:
+    """Paid and verified: the invoice is paid; or, when the customer cancelled the order's own
+    bill, the bills matched to the order bill it and each is verified."""
+    from billing.models import Bill, BillMatch, Invoice  # billing builds on orders
+
+    if Invoice.objects.filter(purchase_order=po, status=Invoice.Status.PAID).exists():
+        return True
+    if po.billed_at is None or not Bill.objects.filter(purchase_order=po, status=Bill.Status.CANCELLED).exists():
+        return False
+    matched = BillMatch.objects.filter(purchase_order=po, unmatched_at__isnull=True)
+    return matched.exists() and not matched.exclude(bill__status=Bill.Status.VERIFIED).exists()
+
+
+def close_if_complete(*, po: PurchaseOrder) -> bool:
+    """Transition 15, by the system: the order closes (its SO completes) once its goods are
+    received (within the under-receipt tolerance) and its invoice is paid — verified payments
+    cover it. Any service that may finish an order (a receipt, a verified payment) calls this
+    again; it does nothing until every condition holds, and nothing twice."""
+    po = PurchaseOrder.objects.select_for_update(of=("self",)).get(pk=po.pk)
+    if po.status not in (PurchaseOrder.Status.RECEIVED, PurchaseOrder.Status.PARTIALLY_RECEIVED):
+        return False
+    if po.status == PurchaseOrder.Status.PARTIALLY_RECEIVED:
+        under = tolerances_for(customer_id=po.customer_id, supplier_id=po.supplier_id).under_receipt_percent
+        if not under or not all(line.is_received_within(under) for line in po.lines.all()):
+            return False
+    if not _paid(po):
+        return False
+    so = _lock_so_of(po)
+    po.close()
+    so.complete()
+    po.save()
+    so.save()
+    _lapse_open_amendment(po)
+    record_event(po, OrderEvent.Kind.CLOSED, body="Everything is received and paid: the order is complete.")
+    return True
+
+
+def _lapse_open_amendment(po: PurchaseOrder, *, received: set[int] | None = None) -> None:
+    """The order moved on under its open amendment (inside the order's lock): a line it changes
+    was received (``received``: the line pks of a receipt), or the order is complete (None).
+    The amendment lapses — its approval ends, and the supplier hears of it if it was asked."""
+    amendment = Amendment.objects.select_for_update().filter(purchase_order=po, status__in=Amendment.OPEN).first()
+    if amendment is None:
+        return
+    if received is not None:
+        hit = sorted(a.position for a in amendment.lines.all() if a.po_line_id in received)
+        if not hit:
+            return
+        why = f"Line {', '.join(map(str, hit))} was received since: ask again for what is still open."
+    else:
+        why = "The order is complete."
+    was_proposed = amendment.status == Amendment.Status.PROPOSED
+    amendment.lapse(reason=why)
+    amendment.save()
+    approvals.withdraw_open_requests(po)
+    if was_proposed:
+        record_event(
+            po,
+            OrderEvent.Kind.AMENDMENT_WITHDRAWN,
+            body=f"Amendment {amendment.number} lapsed: {why}",
+            data={"amendment": amendment.pk},
+        )
+        notify(po, "amendment_withdrawn", to_supplier=True, amendment=amendment, lapsed=why)

@@ -1,0 +1,376 @@
+"""The supplier's proposal, accepting or declining the sales order, the customer's request for
+changes, and the confirmation."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import transaction
+
+from accounts.models import Membership
+from accounts.permissions import require
+from approvals import services as approvals
+from billing import tasks as billing_tasks
+from procurement.background import enqueue_on_commit
+from procurement.errors import DomainError
+from procurement.money import MoneyError, parse_decimal, parse_price
+from procurement.validators import clean_text, parse_integer
+
+from ..events import notify, record_event
+from ..models import (
+    LineValues,
+    OrderEvent,
+    Proposal,
+    ProposalLine,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Revision,
+    SalesOrder,
+)
+from ..revisions import _jsonable, snapshot, summarize_changes
+from ..totals import HUNDRED, line_amounts, order_totals
+from ..units import UNITS, quantity_error
+from .common import _fsm, _line_fits, _lock_pair_for_supplier, _lock_po, _lock_so_of, _money, clean_date, require_active
+
+PROPOSAL_HEADER_FIELDS = (
+    "accept_by",
+    "confirm_ship_by",
+    "invoice_due_date",
+    "tax_rate",
+    "discount",
+    "supplier_contact",
+    "ship_to_address",
+    "payment_terms_days",
+    "note",
+)
+
+
+def _require_supplier_open(po: PurchaseOrder, so: SalesOrder) -> None:
+    if so.status not in SalesOrder.OPEN or po.status != PurchaseOrder.Status.SENT:
+        raise DomainError(f"{so.number} is {so.get_status_display().lower()}: it cannot be changed now.")
+
+
+def _check_proposal_line(po: PurchaseOrder, line: PurchaseOrderLine | None, values: dict) -> dict:
+    """One line of the supplier's proposal: accept, change, backorder or reject (or an added line)."""
+    action = values.get("action") or ProposalLine.Action.ACCEPT
+    if action not in ProposalLine.Action.values or (line is None) != (action == ProposalLine.Action.ADD):
+        raise DomainError("Choose what to do with the line.", field="action")
+    if action == ProposalLine.Action.ACCEPT and _edited(line, values):
+        action = ProposalLine.Action.CHANGE  # a new quantity or price typed on an accepted line changes it
+    clean: dict = {"action": action}
+    unit = line.unit if line else (values.get("unit") or "")
+    if line is None:
+        if unit not in UNITS:
+            raise DomainError("Choose a unit of measure.", field="unit")
+        clean.update(
+            sku=clean_text(values.get("sku", ""), "sku", limit=64),
+            description=clean_text(values.get("description", ""), "description", required=True, limit=500),
+            unit=unit,
+            listing=values.get("listing"),
+        )
+    if action in (ProposalLine.Action.CHANGE, ProposalLine.Action.ADD):
+        quantity = values.get("quantity") or (line.quantity if line else "")
+        price = values.get("unit_price") or (line.unit_price if line else "")
+        try:
+            clean["quantity"] = parse_decimal(quantity)
+        except MoneyError as exc:
+            raise DomainError(str(exc), field="quantity") from None
+        problem = quantity_error(clean["quantity"], unit, what="The quantity")
+        if problem:
+            raise DomainError(problem, field="quantity")
+        try:
+            clean["unit_price"] = parse_price(price, po.currency)
+        except MoneyError as exc:
+            raise DomainError(str(exc), field="unit_price") from None
+        tax_rate = line.tax_rate if line else HUNDRED  # an added line's rate is read below: the most it can be
+        _line_fits(clean["quantity"], clean["unit_price"], tax_rate, po.currency, "quantity")
+        clean["promised_date"] = clean_date(values.get("promised_date"), "promised_date")
+    elif action == ProposalLine.Action.BACKORDER:
+        try:
+            later = parse_decimal(values.get("backorder_quantity", ""))
+        except MoneyError as exc:
+            raise DomainError(str(exc), field="backorder_quantity") from None
+        problem = quantity_error(later, unit, what="The backordered quantity")
+        if problem:
+            raise DomainError(problem, field="backorder_quantity")
+        if later >= line.quantity:
+            raise DomainError(
+                "Backorder part of the quantity; to ship it all later, change the promised date.",
+                field="backorder_quantity",
+            )
+        clean["backorder_quantity"] = later
+        clean["backorder_date"] = clean_date(values.get("backorder_date"), "backorder_date")
+        if clean["backorder_date"] is None:
+            raise DomainError("When will the rest come?", field="backorder_date")
+        clean["promised_date"] = clean_date(values.get("promised_date"), "promised_date")
+    elif action == ProposalLine.Action.REJECT:
+        clean["reject_reason"] = clean_text(values.get("reject_reason", ""), "reject_reason", required=True, limit=500)
+    else:
+        clean["promised_date"] = clean_date(values.get("promised_date"), "promised_date")
+    if line is None:
+        try:
+            clean["tax_rate"] = parse_decimal(values.get("tax_rate") or "0")
+        except MoneyError as exc:
+            raise DomainError(str(exc), field="tax_rate") from None
+    return clean
+
+
+def _edited(line: PurchaseOrderLine, values: dict) -> bool:
+    for name in ("quantity", "unit_price"):
+        raw = values.get(name)
+        if raw in (None, ""):
+            continue
+        try:
+            if parse_decimal(raw) != getattr(line, name):
+                return True
+        except MoneyError:
+            return True  # let the change's own checks say what is wrong
+    return False
+
+
+def _check_proposal_header(po: PurchaseOrder, header: dict) -> dict:
+    clean: dict = {}
+    for name in ("accept_by", "confirm_ship_by", "invoice_due_date"):
+        clean[name] = clean_date(header.get(name), name)
+    for name in ("tax_rate", "discount"):
+        raw = header.get(name)
+        if raw in (None, ""):
+            clean[name] = None
+            continue
+        try:
+            value = parse_price(raw, po.currency) if name == "discount" else parse_decimal(raw)
+        except MoneyError as exc:
+            raise DomainError(str(exc), field=name) from None
+        if name == "tax_rate" and not Decimal(0) <= value <= HUNDRED:
+            raise DomainError("A tax rate is a percentage from 0 to 100.", field=name)
+        clean[name] = value
+    terms = header.get("payment_terms_days")
+    if terms in (None, ""):
+        clean["payment_terms_days"] = None
+    else:
+        clean["payment_terms_days"] = parse_integer(terms, minimum=0, maximum=365)
+        if clean["payment_terms_days"] is None:
+            raise DomainError("Payment terms are a number of days from 0 to 365.", field="payment_terms_days")
+    clean["supplier_contact"] = clean_text(header.get("supplier_contact", ""), "supplier_contact", limit=200)
+    clean["ship_to_address"] = clean_text(header.get("ship_to_address", ""), "ship_to_address", limit=1000)
+    clean["note"] = clean_text(header.get("note", ""), "note")
+    return clean
+
+
+@transaction.atomic
+def save_proposal(
+    *, so: SalesOrder, by: Membership, header: dict, lines: dict[int, dict], added: list[dict] | None = None
+) -> Proposal:
+    """The supplier's adjustments, kept apart until *Accept order* publishes them.
+
+    ``lines`` maps each PO line's id to its action and values; lines left out are accepted.
+    """
+    require(by, "orders.change_salesorder")
+    po, so = _lock_pair_for_supplier(so, by)
+    require_active(po)
+    _require_supplier_open(po, so)
+    po_lines = {line.pk: line for line in po.lines.all()}
+    unknown = set(lines) - set(po_lines)
+    if unknown:
+        raise DomainError("A line of another order was sent.")
+    clean_header = _check_proposal_header(po, header)
+    clean_lines, clean_added = [], []
+    for pk, values in lines.items():
+        line = po_lines[pk]
+        try:
+            clean_lines.append((line, _check_proposal_line(po, line, values)))
+        except DomainError as exc:  # name the line, and the input the message belongs to
+            raise DomainError(f"Line {line.position}: {exc.message}", field=f"line-{pk}-{exc.field}") from None
+    for i, values in enumerate(added or []):
+        try:
+            clean_added.append((None, _check_proposal_line(po, None, {**values, "action": "add"})))
+        except DomainError as exc:
+            raise DomainError(f"Added line {i + 1}: {exc.message}", field=f"add-{i}-{exc.field}") from None
+    if so.status != SalesOrder.Status.IN_REVIEW:
+        _fsm(so, "start_review", "reviewed")
+        so.save()
+    proposal, _ = Proposal.objects.update_or_create(sales_order=so, defaults={**clean_header, "updated_by": by.user})
+    proposal.lines.all().delete()
+    ProposalLine.objects.bulk_create(
+        ProposalLine(proposal=proposal, po_line=line, **values) for line, values in clean_lines + clean_added
+    )
+    return proposal
+
+
+def _apply_proposal(po: PurchaseOrder, proposal: Proposal | None) -> tuple[list[PurchaseOrderLine], dict]:
+    """Write the proposal into the order's lines and header; return the lines and header changes."""
+    lines = list(po.lines.all())
+    if proposal is None:
+        return lines, {}
+    by_line = {p.po_line_id: p for p in proposal.lines.all() if p.po_line_id}
+    header_changes = {}
+    for name in (
+        "accept_by",
+        "confirm_ship_by",
+        "invoice_due_date",
+        "supplier_contact",
+        "ship_to_address",
+        "payment_terms_days",
+        "discount",
+    ):
+        value = getattr(proposal, name)
+        if value not in (None, "") and value != getattr(po, name):
+            header_changes[name] = (_jsonable(getattr(po, name)), _jsonable(value))
+            setattr(po, name, value)
+    if proposal.note:
+        po.supplier_note = proposal.note
+    for line in lines:
+        if proposal.tax_rate is not None:
+            line.tax_rate = proposal.tax_rate
+        change = by_line.get(line.pk)
+        if change is None:
+            pass  # left as it stands (the form defaults each line to its current state)
+        elif change.action == ProposalLine.Action.REJECT:
+            line.status, line.reject_reason = LineValues.Status.REJECTED, change.reject_reason
+        else:  # accept, change or backorder: the line is supplied (again, if it was rejected)
+            line.status, line.reject_reason = LineValues.Status.OPEN, ""
+            line.promised_date = change.promised_date or line.promised_date
+            if change.action == ProposalLine.Action.CHANGE:
+                line.quantity, line.unit_price = change.quantity, change.unit_price
+            if change.action == ProposalLine.Action.BACKORDER:
+                line.backorder_quantity, line.backorder_date = change.backorder_quantity, change.backorder_date
+            else:
+                line.backorder_quantity = line.backorder_date = None
+        line.line_total, line.tax_amount = line_amounts(line.quantity, line.unit_price, line.tax_rate, po.currency)
+    PurchaseOrderLine.objects.bulk_update(
+        lines,
+        [
+            "quantity",
+            "unit_price",
+            "tax_rate",
+            "line_total",
+            "tax_amount",
+            "promised_date",
+            "backorder_quantity",
+            "backorder_date",
+            "status",
+            "reject_reason",
+        ],
+    )
+    position = max((line.position for line in lines), default=0)
+    template = lines[0] if lines else None
+    for added in (p for p in proposal.lines.all() if p.action == ProposalLine.Action.ADD):
+        position += 1
+        tax_rate = proposal.tax_rate if proposal.tax_rate is not None else added.tax_rate or Decimal(0)
+        line_total, tax_amount = line_amounts(added.quantity, added.unit_price, tax_rate, po.currency)
+        lines.append(
+            PurchaseOrderLine.objects.create(
+                purchase_order=po,
+                position=position,
+                listing=added.listing,
+                sku=added.sku,
+                description=added.description,
+                quantity=added.quantity,
+                unit=added.unit,
+                unit_price=added.unit_price,
+                tax_rate=tax_rate,
+                line_total=line_total,
+                tax_amount=tax_amount,
+                promised_date=added.promised_date,
+                cost_center=template.cost_center,
+                gl_account=template.gl_account,  # the customer's coding of line 1
+            )
+        )
+    proposal.delete()
+    return lines, header_changes
+
+
+@transaction.atomic
+def accept_sales_order(*, so: SalesOrder, by: Membership) -> SalesOrder:
+    """*Accept order*: publish the proposal (if any) as the next revision for the customer."""
+    require(by, "orders.accept_salesorder")
+    po, so = _lock_pair_for_supplier(so, by)
+    require_active(po)
+    _require_supplier_open(po, so)
+    proposal = Proposal.objects.filter(sales_order=so).prefetch_related("lines").first()
+    lines, header_changes = _apply_proposal(po, proposal)
+    if not any(line.status != LineValues.Status.REJECTED for line in lines):
+        raise DomainError("Every line is rejected: decline the order instead.")
+    _fsm(so, "accept", "accepted")
+    _fsm(po, "supplier_accept", "accepted")
+    for name, value in order_totals(lines, po.discount, po.currency).items():
+        setattr(po, name, value)
+    previous = po.revisions.order_by("-number").first()
+    revision = snapshot(po, lines, Revision.Kind.ACCEPTED, by)
+    po.save()
+    so.save()
+    changes = summarize_changes(previous, revision)
+    record_event(
+        po,
+        OrderEvent.Kind.ACCEPTED,
+        by=by,
+        body=f"Accepted as revision {revision.number} ({_money(po)}): "
+        + ("; ".join(changes) or "no changes").rstrip(".")
+        + ".",
+        data={"revision": revision.number, "changes": changes, "header": header_changes},
+    )
+    notify(po, "order_accepted", to_customer=True)
+    return so
+
+
+@transaction.atomic
+def decline_sales_order(*, so: SalesOrder, by: Membership, reason: str) -> SalesOrder:
+    require(by, "orders.decline_salesorder")
+    po, so = _lock_pair_for_supplier(so, by)
+    require_active(po)
+    reason = clean_text(reason, "reason", required=True, limit=1000)
+    _require_supplier_open(po, so)
+    _fsm(so, "decline", "declined")
+    _fsm(po, "supplier_decline", "declined", reason=reason)
+    Proposal.objects.filter(sales_order=so).delete()
+    po.save()
+    so.save()
+    record_event(po, OrderEvent.Kind.DECLINED, by=by, body=reason)
+    notify(po, "order_declined", to_customer=True, reason=reason)
+    return so
+
+
+@transaction.atomic
+def request_changes(*, po: PurchaseOrder, by: Membership, note: str) -> PurchaseOrder:
+    """The customer sends the accepted revision back with a note; the negotiation goes on."""
+    po = _lock_po(po, by)
+    require(by, "orders.request_changes_purchaseorder")
+    require_active(po)
+    note = clean_text(note, "note", required=True)
+    so = _lock_so_of(po)
+    _fsm(po, "request_changes", "sent back")
+    _fsm(so, "changes_requested", "sent back")
+    approvals.withdraw_open_requests(po)  # a re-approval of the revision sent back is moot
+    po.save()
+    so.save()
+    record_event(po, OrderEvent.Kind.CHANGES_REQUESTED, by=by, body=note)
+    notify(po, "changes_requested", to_supplier=True, note=note)
+    return po
+
+
+@transaction.atomic
+def confirm_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder:
+    """*Confirm order*: the customer takes the supplier-accepted revision as the order."""
+    po = _lock_po(po, by)  # state is checked after taking the lock
+    require(by, "orders.confirm_purchaseorder")
+    require_active(po)
+    if po.status == PurchaseOrder.Status.SUPPLIER_ACCEPTED:
+        lines = list(po.lines.all())
+        if approvals.check_reapproval(po=po, by=by, lines=lines) is not None:
+            return po  # sent for re-approval first: confirmed when approved
+    so = _lock_so_of(po)
+    _fsm(po, "confirm", "confirmed")
+    _fsm(so, "confirm", "confirmed")
+    po.save()
+    so.save()
+    record_event(
+        po,
+        OrderEvent.Kind.CONFIRMED,
+        by=by,
+        body=f"Confirmed at {_money(po)} (revision {po.revision_number}).",
+    )
+    notify(po, "order_confirmed", to_customer=True, to_supplier=True)
+    # The invoice and the bill, by a Celery task after commit: a broker that is down never fails
+    # the confirmation (the beat sweep queues it again; the task is idempotent).
+    enqueue_on_commit(billing_tasks.issue_documents, po.pk)
+    return po

@@ -1,0 +1,128 @@
+"""A draft becomes an order: submission (approval or straight to the supplier), revising a
+rejected order, cancellation and expiry."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Membership
+from accounts.permissions import require
+from accounts.services import next_document_number
+from approvals import services as approvals
+from procurement.errors import DomainError
+from procurement.validators import clean_text
+
+from ..events import notify, record_event
+from ..models import OrderEvent, Proposal, PurchaseOrder, PurchaseOrderLine, Revision, SalesOrder
+from ..revisions import snapshot
+from ..totals import line_amounts
+from .common import _fsm, _lock_po, _lock_so_of, _money, _require_draft, _require_draft_editor, require_active
+from .drafts import _customer_prices, _save_totals
+
+
+@transaction.atomic
+def submit_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder:
+    """Freeze the prices and either start approval or send the order to the supplier."""
+    po = _lock_po(po, by)
+    require(by, "orders.submit_purchaseorder")
+    _require_draft_editor(by, po)
+    _require_draft(po)
+    require_active(po)
+    lines = list(po.lines.select_related("listing").prefetch_related("listing__price_breaks"))
+    if not lines:
+        raise DomainError("Add at least one line before submitting.")
+    prices = _customer_prices({line.listing_id for line in lines if line.listing_id}, po.customer)
+    if po.valid_until and po.valid_until < timezone.localdate():
+        raise DomainError(
+            "The date the supplier must accept by is past: change it before submitting.", field="valid_until"
+        )
+    for line in lines:  # listing lines take the latest price, which is frozen from now on
+        if line.listing_id is None:
+            continue
+        if line.listing is None or not line.listing.is_active:
+            raise DomainError(f"Line {line.position} ({line.sku}) is no longer sold: remove it first.")
+        line.unit_price = line.listing.price_for(quantity=line.quantity, customer_price=prices.get(line.listing_id))
+        line.listing_price_at_add = line.unit_price
+        line.line_total, line.tax_amount = line_amounts(line.quantity, line.unit_price, line.tax_rate, po.currency)
+    PurchaseOrderLine.objects.bulk_update(lines, ["unit_price", "listing_price_at_add", "line_total", "tax_amount"])
+    _save_totals(po, lines)
+    po.order_date = timezone.localdate()
+    plan = approvals.plan_approval(po, lines, by=by)  # refuses (writing nothing) when nobody could approve
+    po.base_rate = plan.rate
+    if plan.steps:
+        _fsm(po, "send_for_approval", "submitted")
+        po.save()
+        record_event(po, OrderEvent.Kind.SUBMITTED, by=by, body=f"Submitted for approval ({_money(po)}).")
+        approvals.start_request(po=po, by=by, plan=plan, kind="submission")
+        return po
+    _fsm(po, "release", "sent")
+    po.save()
+    approvals.start_request(po=po, by=by, plan=plan, kind="submission")  # recorded as approved at once
+    release_to_supplier(po=po, lines=lines, by=by)
+    return po
+
+
+def release_to_supplier(*, po: PurchaseOrder, lines: list[PurchaseOrderLine], by: Membership) -> SalesOrder:
+    """Create the supplier's sales order and publish revision 1 (inside the caller's lock)."""
+    so = SalesOrder.objects.create(
+        purchase_order=po,
+        supplier=po.supplier,
+        customer=po.customer,
+        number=next_document_number(organization=po.supplier, kind="so"),
+    )
+    snapshot(po, lines, Revision.Kind.SUBMITTED, by)
+    po.save(update_fields=["revision_number", "updated_at"])
+    record_event(po, OrderEvent.Kind.SENT, by=by, body=f"Sent to {po.supplier.name} as {so.number} ({_money(po)}).")
+    notify(po, "order_sent", to_supplier=True, attach_pdf=True, line_count=len(lines))
+    return so
+
+
+@transaction.atomic
+def revise_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder:
+    """A rejected order goes back to draft for its requester to change and submit again."""
+    po = _lock_po(po, by)
+    _require_draft_editor(by, po)
+    _fsm(po, "revise", "reopened")
+    po.save()
+    record_event(po, OrderEvent.Kind.REVISED, by=by)
+    return po
+
+
+@transaction.atomic
+def cancel_purchase_order(*, po: PurchaseOrder, by: Membership, reason: str) -> PurchaseOrder:
+    """Cancel before confirmation (also while the connection is suspended)."""
+    po = _lock_po(po, by)
+    require(by, "orders.cancel_purchaseorder")
+    if po.is_draft:
+        _require_draft_editor(by, po)
+    reason = clean_text(reason, "reason", required=True, limit=1000)
+    so = _lock_so_of(po)
+    _fsm(po, "cancel", "cancelled", reason=reason)
+    po.save()
+    approvals.withdraw_open_requests(po)
+    if so is not None:
+        _fsm(so, "cancel", "cancelled")
+        so.save()
+        Proposal.objects.filter(sales_order=so).delete()
+    record_event(po, OrderEvent.Kind.CANCELLED, by=by, body=reason)
+    if so is not None:
+        notify(po, "order_cancelled", to_supplier=True, reason=reason)
+    return po
+
+
+@transaction.atomic
+def expire_purchase_order(*, po: PurchaseOrder) -> PurchaseOrder | None:
+    """The system expires a sent order past its *valid until* date (Celery beat)."""
+    po = PurchaseOrder.objects.select_for_update(of=("self",)).select_related("customer", "supplier").get(pk=po.pk)
+    if po.status != PurchaseOrder.Status.SENT or not po.valid_until or po.valid_until >= timezone.localdate():
+        return None  # accepted or changed meanwhile: nothing to do
+    so = _lock_so_of(po)
+    po.expire()
+    so.expire()
+    po.save()
+    so.save()
+    Proposal.objects.filter(sales_order=so).delete()
+    record_event(po, OrderEvent.Kind.EXPIRED, body=f"Not accepted by {po.valid_until:%d %b %Y}.")
+    notify(po, "order_expired", to_customer=True, to_supplier=True)
+    return po
