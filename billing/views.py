@@ -27,10 +27,13 @@ from procurement.money import minor_units, round_money
 from procurement.validators import parse_integer
 from procurement.views import OrgView, PostOnlyView
 
-from . import pdf, selectors, services
+from . import pdf, selectors
 from .forms import BillEditForm, BillForm, DisputeForm, FxReportForm, MatchForm, PaymentForm, VerifyForm
 from .matching import LABELS
 from .models import Bill, Invoice, Payment
+from .services.billed import mark_po_billed, match_bill, unmatch_bill
+from .services.bills import LOCKED_FIELDS, cancel_bill, create_bill, update_bill
+from .services.payments import dispute_payment, record_payment, verify_payment
 
 # ---------------------------------------------------------------------------------- lists
 
@@ -244,7 +247,7 @@ class BillPayView(BillMixin, OrgView):
         form = PaymentForm(request.POST, request.FILES)
         if form.is_valid():
             try:
-                services.record_payment(bill=bill, by=self.membership, **form.cleaned_data)
+                record_payment(bill=bill, by=self.membership, **form.cleaned_data)
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
@@ -314,7 +317,7 @@ class BillCreateView(OrgView):
             data["supplier"] = connected_supplier(customer=self.org, supplier_id=data["supplier"])
             data["location"] = _location(self.org, data["location"])
             try:
-                bill = services.create_bill(by=self.membership, lines=lines, **data)
+                bill = create_bill(by=self.membership, lines=lines, **data)
             except DomainError as exc:
                 add_domain_error(form, exc)
                 if exc.field and exc.field.startswith("line-"):
@@ -367,7 +370,7 @@ class BillEditView(BillMixin, BillCreateView):
             if form.is_valid():
                 changes = dict(form.cleaned_data)
                 # A locked field that arrives anyway goes to the service, which refuses it.
-                for field in services.LOCKED_FIELDS:
+                for field in LOCKED_FIELDS:
                     if field in request.POST:
                         changes[field] = request.POST[field]
                 if "supplier" in changes:
@@ -377,7 +380,7 @@ class BillEditView(BillMixin, BillCreateView):
                 if "lines" in changes:
                     changes["lines"] = []
                 try:
-                    services.update_bill(bill=bill, by=self.membership, **changes)
+                    update_bill(bill=bill, by=self.membership, **changes)
                 except DomainError as exc:
                     add_domain_error(form, exc)
                 else:
@@ -393,7 +396,7 @@ class BillEditView(BillMixin, BillCreateView):
             data["supplier"] = connected_supplier(customer=self.org, supplier_id=data["supplier"])
             data["location"] = _location(self.org, data["location"])
             try:
-                services.update_bill(bill=bill, by=self.membership, lines=lines, **data)
+                update_bill(bill=bill, by=self.membership, lines=lines, **data)
             except DomainError as exc:
                 add_domain_error(form, exc)
                 if exc.field and exc.field.startswith("line-"):
@@ -420,7 +423,7 @@ class BillCancelView(BillMixin, OrgView):
         form = ReasonForm(request.POST)
         if form.is_valid():
             try:
-                services.cancel_bill(bill=bill, by=self.membership, reason=form.cleaned_data["reason"])
+                cancel_bill(bill=bill, by=self.membership, reason=form.cleaned_data["reason"])
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
@@ -446,7 +449,7 @@ class BillMatchView(BillMixin, OrgView):
             try:
                 if po is None:
                     raise DomainError("Choose one of your orders.", field="po")
-                services.match_bill(bill=bill, po=po, amount=form.cleaned_data["amount"], by=self.membership)
+                match_bill(bill=bill, po=po, amount=form.cleaned_data["amount"], by=self.membership)
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
@@ -467,7 +470,7 @@ class BillUnmatchView(BillMixin, PostOnlyView):
     def post(self, request, org_slug, number, pk):
         match = self.get_object()
         try:
-            services.unmatch_bill(match=match, by=self.membership)
+            unmatch_bill(match=match, by=self.membership)
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
@@ -501,7 +504,7 @@ class MarkBilledView(PostOnlyView):
     def post(self, request, org_slug, number):
         po = self.get_object()
         try:
-            services.mark_po_billed(po=po, by=self.membership)
+            mark_po_billed(po=po, by=self.membership)
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
@@ -609,7 +612,7 @@ class PaymentDecisionView(OrgView):
             form = DisputeForm(request.POST)
             if form.is_valid():
                 try:
-                    services.dispute_payment(payment=payment, by=self.membership, reason=form.cleaned_data["reason"])
+                    dispute_payment(payment=payment, by=self.membership, reason=form.cleaned_data["reason"])
                 except DomainError as exc:
                     add_domain_error(form, exc)
                 else:
@@ -619,7 +622,7 @@ class PaymentDecisionView(OrgView):
         form = VerifyForm(request.POST)
         if form.is_valid():
             try:
-                services.verify_payment(
+                verify_payment(
                     payment=payment, by=self.membership, amount_received=form.cleaned_data["amount_received"]
                 )
             except DomainError as exc:
