@@ -19,10 +19,10 @@ from accounts.selectors import connected_supplier, customers_of, locations_of, s
 from orders import selectors as order_selectors
 from orders.forms import OrderFilterForm, ReasonForm
 from orders.units import UNITS
-from orders.views import _filter, _OrderListView
 from procurement.csvio import guard_formula
 from procurement.errors import DomainError
 from procurement.forms import add_domain_error
+from procurement.lists import PAGE_SIZE, FilteredListView, apply_filters
 from procurement.money import minor_units, round_money
 from procurement.validators import parse_integer
 from procurement.views import OrgView, PostOnlyView
@@ -38,7 +38,7 @@ from .services.payments import dispute_payment, record_payment, verify_payment
 # ---------------------------------------------------------------------------------- lists
 
 
-class BillListView(_OrderListView):
+class BillListView(FilteredListView):
     permission = "billing.view_bill"
     template_name = "billing/bill_list.html"
     partial_name = "billing/_bill_table.html"
@@ -69,8 +69,8 @@ class BillListView(_OrderListView):
         )
 
     def search(self, form):
-        return _filter(
-            self.request, form, partial(selectors.search_bills, selectors.bills_of(self.org)), counterparty="supplier"
+        return apply_filters(
+            form, partial(selectors.search_bills, selectors.bills_of(self.org)), counterparty="supplier"
         )
 
     def export(self, bills):
@@ -108,7 +108,7 @@ class BillListView(_OrderListView):
         return self.csv_response("bills", header, rows)
 
 
-class InvoiceListView(_OrderListView):
+class InvoiceListView(FilteredListView):
     permission = "billing.view_invoice"
     template_name = "billing/invoice_list.html"
     partial_name = "billing/_invoice_table.html"
@@ -138,11 +138,8 @@ class InvoiceListView(_OrderListView):
         )
 
     def search(self, form):
-        return _filter(
-            self.request,
-            form,
-            partial(selectors.search_invoices, selectors.invoices_of(self.org)),
-            counterparty="customer",
+        return apply_filters(
+            form, partial(selectors.search_invoices, selectors.invoices_of(self.org)), counterparty="customer"
         )
 
     def export(self, invoices):
@@ -561,7 +558,7 @@ class PaymentsReceivedView(OrgView):
         payments = selectors.payments_received(self.org)
         if request.GET.get("status") in Payment.Status.values:
             payments = payments.filter(status=request.GET["status"])
-        page = Paginator(payments, 25).get_page(request.GET.get("page"))
+        page = Paginator(payments, PAGE_SIZE).get_page(request.GET.get("page"))
         query = request.GET.copy()
         query.pop("page", None)
         return render(
