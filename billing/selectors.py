@@ -186,7 +186,7 @@ def payments_to_verify(invoice: Invoice) -> int:
 
 def matchable_orders(bill: Bill) -> QuerySet[PurchaseOrder]:
     """Confirmed, open orders of the bill's supplier and currency that are not marked billed."""
-    from .services import MATCHABLE
+    from .services.billed import MATCHABLE
 
     return (
         PurchaseOrder.objects.filter(

@@ -21,9 +21,9 @@ from orders.models import PurchaseOrder
 def issue_documents(po_id: int) -> str:
     """Make the invoice and the bill of a confirmed order. Safe to run any number of times:
     the service finds the documents made and writes nothing more."""
-    from . import services  # orders.services schedules this task: import the other way at run time
+    from .services import documents  # orders.services schedules this task: import the other way at run time
 
-    made = services.issue_documents(po=PurchaseOrder(pk=po_id))
+    made = documents.issue_documents(po=PurchaseOrder(pk=po_id))
     return "nothing to invoice" if made is None else f"{made[0].number} / {made[1].number}"
 
 
@@ -31,7 +31,7 @@ def issue_documents(po_id: int) -> str:
 def issue_missing_documents() -> int:
     """Beat: queue the documents of orders confirmed a while ago that have none yet (the broker
     was down when they were confirmed, say). Returns how many were queued."""
-    from .services import INVOICED
+    from .services.documents import INVOICED
 
     ids = list(
         PurchaseOrder.objects.filter(
@@ -47,9 +47,9 @@ def issue_missing_documents() -> int:
 def remind_overdue_bills() -> int:
     """Beat, each morning: payables hear once of each bill that has passed its due date unpaid
     (the outbox key is the bill's and its due date's, so a new due date is reminded again)."""
-    from . import services
+    from .services import payments
 
-    return services.remind_overdue_bills()
+    return payments.remind_overdue_bills()
 
 
 @shared_task

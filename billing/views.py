@@ -19,23 +19,26 @@ from accounts.selectors import connected_supplier, customers_of, locations_of, s
 from orders import selectors as order_selectors
 from orders.forms import OrderFilterForm, ReasonForm
 from orders.units import UNITS
-from orders.views import _filter, _OrderListView
 from procurement.csvio import guard_formula
 from procurement.errors import DomainError
 from procurement.forms import add_domain_error
+from procurement.lists import PAGE_SIZE, FilteredListView, apply_filters
 from procurement.money import minor_units, round_money
 from procurement.validators import parse_integer
 from procurement.views import OrgView, PostOnlyView
 
-from . import pdf, selectors, services
+from . import pdf, selectors
 from .forms import BillEditForm, BillForm, DisputeForm, FxReportForm, MatchForm, PaymentForm, VerifyForm
 from .matching import LABELS
 from .models import Bill, Invoice, Payment
+from .services.billed import mark_po_billed, match_bill, unmatch_bill
+from .services.bills import LOCKED_FIELDS, cancel_bill, create_bill, update_bill
+from .services.payments import dispute_payment, record_payment, verify_payment
 
 # ---------------------------------------------------------------------------------- lists
 
 
-class BillListView(_OrderListView):
+class BillListView(FilteredListView):
     permission = "billing.view_bill"
     template_name = "billing/bill_list.html"
     partial_name = "billing/_bill_table.html"
@@ -66,8 +69,8 @@ class BillListView(_OrderListView):
         )
 
     def search(self, form):
-        return _filter(
-            self.request, form, partial(selectors.search_bills, selectors.bills_of(self.org)), counterparty="supplier"
+        return apply_filters(
+            form, partial(selectors.search_bills, selectors.bills_of(self.org)), counterparty="supplier"
         )
 
     def export(self, bills):
@@ -105,7 +108,7 @@ class BillListView(_OrderListView):
         return self.csv_response("bills", header, rows)
 
 
-class InvoiceListView(_OrderListView):
+class InvoiceListView(FilteredListView):
     permission = "billing.view_invoice"
     template_name = "billing/invoice_list.html"
     partial_name = "billing/_invoice_table.html"
@@ -135,11 +138,8 @@ class InvoiceListView(_OrderListView):
         )
 
     def search(self, form):
-        return _filter(
-            self.request,
-            form,
-            partial(selectors.search_invoices, selectors.invoices_of(self.org)),
-            counterparty="customer",
+        return apply_filters(
+            form, partial(selectors.search_invoices, selectors.invoices_of(self.org)), counterparty="customer"
         )
 
     def export(self, invoices):
@@ -244,7 +244,7 @@ class BillPayView(BillMixin, OrgView):
         form = PaymentForm(request.POST, request.FILES)
         if form.is_valid():
             try:
-                services.record_payment(bill=bill, by=self.membership, **form.cleaned_data)
+                record_payment(bill=bill, by=self.membership, **form.cleaned_data)
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
@@ -314,7 +314,7 @@ class BillCreateView(OrgView):
             data["supplier"] = connected_supplier(customer=self.org, supplier_id=data["supplier"])
             data["location"] = _location(self.org, data["location"])
             try:
-                bill = services.create_bill(by=self.membership, lines=lines, **data)
+                bill = create_bill(by=self.membership, lines=lines, **data)
             except DomainError as exc:
                 add_domain_error(form, exc)
                 if exc.field and exc.field.startswith("line-"):
@@ -367,7 +367,7 @@ class BillEditView(BillMixin, BillCreateView):
             if form.is_valid():
                 changes = dict(form.cleaned_data)
                 # A locked field that arrives anyway goes to the service, which refuses it.
-                for field in services.LOCKED_FIELDS:
+                for field in LOCKED_FIELDS:
                     if field in request.POST:
                         changes[field] = request.POST[field]
                 if "supplier" in changes:
@@ -377,7 +377,7 @@ class BillEditView(BillMixin, BillCreateView):
                 if "lines" in changes:
                     changes["lines"] = []
                 try:
-                    services.update_bill(bill=bill, by=self.membership, **changes)
+                    update_bill(bill=bill, by=self.membership, **changes)
                 except DomainError as exc:
                     add_domain_error(form, exc)
                 else:
@@ -393,7 +393,7 @@ class BillEditView(BillMixin, BillCreateView):
             data["supplier"] = connected_supplier(customer=self.org, supplier_id=data["supplier"])
             data["location"] = _location(self.org, data["location"])
             try:
-                services.update_bill(bill=bill, by=self.membership, lines=lines, **data)
+                update_bill(bill=bill, by=self.membership, lines=lines, **data)
             except DomainError as exc:
                 add_domain_error(form, exc)
                 if exc.field and exc.field.startswith("line-"):
@@ -420,7 +420,7 @@ class BillCancelView(BillMixin, OrgView):
         form = ReasonForm(request.POST)
         if form.is_valid():
             try:
-                services.cancel_bill(bill=bill, by=self.membership, reason=form.cleaned_data["reason"])
+                cancel_bill(bill=bill, by=self.membership, reason=form.cleaned_data["reason"])
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
@@ -446,7 +446,7 @@ class BillMatchView(BillMixin, OrgView):
             try:
                 if po is None:
                     raise DomainError("Choose one of your orders.", field="po")
-                services.match_bill(bill=bill, po=po, amount=form.cleaned_data["amount"], by=self.membership)
+                match_bill(bill=bill, po=po, amount=form.cleaned_data["amount"], by=self.membership)
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
@@ -467,7 +467,7 @@ class BillUnmatchView(BillMixin, PostOnlyView):
     def post(self, request, org_slug, number, pk):
         match = self.get_object()
         try:
-            services.unmatch_bill(match=match, by=self.membership)
+            unmatch_bill(match=match, by=self.membership)
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
@@ -501,7 +501,7 @@ class MarkBilledView(PostOnlyView):
     def post(self, request, org_slug, number):
         po = self.get_object()
         try:
-            services.mark_po_billed(po=po, by=self.membership)
+            mark_po_billed(po=po, by=self.membership)
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
@@ -558,7 +558,7 @@ class PaymentsReceivedView(OrgView):
         payments = selectors.payments_received(self.org)
         if request.GET.get("status") in Payment.Status.values:
             payments = payments.filter(status=request.GET["status"])
-        page = Paginator(payments, 25).get_page(request.GET.get("page"))
+        page = Paginator(payments, PAGE_SIZE).get_page(request.GET.get("page"))
         query = request.GET.copy()
         query.pop("page", None)
         return render(
@@ -609,7 +609,7 @@ class PaymentDecisionView(OrgView):
             form = DisputeForm(request.POST)
             if form.is_valid():
                 try:
-                    services.dispute_payment(payment=payment, by=self.membership, reason=form.cleaned_data["reason"])
+                    dispute_payment(payment=payment, by=self.membership, reason=form.cleaned_data["reason"])
                 except DomainError as exc:
                     add_domain_error(form, exc)
                 else:
@@ -619,7 +619,7 @@ class PaymentDecisionView(OrgView):
         form = VerifyForm(request.POST)
         if form.is_valid():
             try:
-                services.verify_payment(
+                verify_payment(
                     payment=payment, by=self.membership, amount_received=form.cleaned_data["amount_received"]
                 )
             except DomainError as exc:

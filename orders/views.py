@@ -27,7 +27,7 @@ from accounts.selectors import (
 )
 from approvals import selectors as approval_selectors
 from billing import selectors as billing_selectors
-from billing import services as billing_services
+from billing.services import billed as billing_services
 from procurement.csvio import guard_formula
 from procurement.errors import DomainError
 from procurement.forms import add_domain_error

@@ -178,21 +178,22 @@ class Trade:
         """The order's bill paid in full by payables and verified by the supplier's receivables."""
         from django.utils import timezone
 
-        from billing import services
         from billing.models import Bill
+        from billing.services.documents import issue_documents
+        from billing.services.payments import record_payment, verify_payment
 
         if not hasattr(self, "payables"):
             self.payables = member(self.customer, Role.PAYABLES)
             self.receivables = member(self.supplier, Role.RECEIVABLES)
-        services.issue_documents(po=po)  # the task runs after commit, which a test never reaches
+        issue_documents(po=po)  # the task runs after commit, which a test never reaches
         bill = Bill.objects.get(purchase_order=po)
-        payment = services.record_payment(
+        payment = record_payment(
             bill=bill,
             by=self.payables,
             amount=amount or bill.total,
             paid_on=timezone.localdate(),
             method="bank_transfer",
         )
-        services.verify_payment(payment=payment, by=self.receivables, amount_received=payment.amount)
+        verify_payment(payment=payment, by=self.receivables, amount_received=payment.amount)
         po.refresh_from_db()
         return payment

@@ -131,21 +131,23 @@ def world(db):
     # Money: B invoices D (D pays, waiting for B's verification); B enters a bill from C by hand,
     # matched to its order; B overrides its tolerances for C; A has a bill of its own.
     from accounts import services as account_services
-    from billing import services as billing_services
+    from billing.services.bills import create_bill
+    from billing.services.documents import issue_documents
+    from billing.services.payments import record_payment
 
     today = timezone.localdate()
-    invoice, d_bill = billing_services.issue_documents(po=d_po)
-    d_payment = billing_services.record_payment(
+    invoice, d_bill = issue_documents(po=d_po)
+    d_payment = record_payment(
         bill=d_bill, by=member(d, Role.PAYABLES), amount="1", paid_on=today, method="bank_transfer"
     )
     hand = {"currency": "USD", "bill_date": today, "due_date": today}
-    b_bill = billing_services.create_bill(
+    b_bill = create_bill(
         by=b_admin, supplier=c, lines=[{"description": "Paper invoice", "quantity": "1", "unit_price": "1"}], **hand
     )
     from billing.models import BillMatch  # (matching needs a confirmed order: a row is enough here)
 
     b_match = BillMatch.objects.create(bill=b_bill, purchase_order=b_po, amount=1, matched_by=b_admin.user)
-    a_bill = billing_services.create_bill(
+    a_bill = create_bill(
         by=attacker, supplier=a_po.supplier, lines=[{"description": "A's", "quantity": "1", "unit_price": "1"}], **hand
     )
     override = account_services.set_supplier_tolerance(by=b_admin, supplier=c, reason="Drums")

@@ -299,14 +299,15 @@ def test_concurrent_payments_never_overpay_a_bill(kind):
     from datetime import date
 
     from accounts.roles import Role
-    from billing import services as billing_services
     from billing.models import Payment
+    from billing.services.documents import issue_documents
+    from billing.services.payments import record_payment
     from tests.factories import Trade
 
     trade = Trade()
     payables = member(trade.customer, Role.PAYABLES)
     if kind == "order":
-        _, bill = billing_services.issue_documents(po=trade.confirmed())
+        _, bill = issue_documents(po=trade.confirmed())
     else:
         bill = _bill_by_hand(trade, payables)
     assert bill.total == 25
@@ -314,9 +315,7 @@ def test_concurrent_payments_never_overpay_a_bill(kind):
     @_in_thread
     def pay(_):
         try:
-            billing_services.record_payment(
-                bill=bill, by=payables, amount="5.00", paid_on=date.today(), method="bank_transfer"
-            )
+            record_payment(bill=bill, by=payables, amount="5.00", paid_on=date.today(), method="bank_transfer")
             return "ok"
         except Exception as exc:
             return type(exc).__name__
@@ -336,22 +335,23 @@ def test_a_verification_and_a_payment_racing_keep_the_bill_right():
     from datetime import date
 
     from accounts.roles import Role
-    from billing import services as billing_services
     from billing.models import Bill
+    from billing.services.documents import issue_documents
+    from billing.services.payments import record_payment, verify_payment
     from tests.factories import Trade
 
     trade = Trade()
     payables, receivables = member(trade.customer, Role.PAYABLES), member(trade.supplier, Role.RECEIVABLES)
     po = trade.confirmed()
-    _, bill = billing_services.issue_documents(po=po)
-    first = billing_services.record_payment(bill=bill, by=payables, amount="20", paid_on=date.today(), method="cash")
+    _, bill = issue_documents(po=po)
+    first = record_payment(bill=bill, by=payables, amount="20", paid_on=date.today(), method="cash")
 
     @_in_thread
     def act(which):
         if which == "verify":
-            billing_services.verify_payment(payment=first, by=receivables, amount_received="19")
+            verify_payment(payment=first, by=receivables, amount_received="19")
         else:
-            billing_services.record_payment(bill=bill, by=payables, amount="5", paid_on=date.today(), method="cash")
+            record_payment(bill=bill, by=payables, amount="5", paid_on=date.today(), method="cash")
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(act, ["verify", "pay"]))
@@ -362,9 +362,9 @@ def test_a_verification_and_a_payment_racing_keep_the_bill_right():
 def _bill_by_hand(trade, payables, total="25"):
     from datetime import date
 
-    from billing import services as billing_services
+    from billing.services.bills import create_bill
 
-    return billing_services.create_bill(
+    return create_bill(
         by=payables,
         supplier=trade.supplier,
         currency="USD",
@@ -375,15 +375,16 @@ def _bill_by_hand(trade, payables, total="25"):
 
 
 def _cancel_and_unmatch_at_once(bill, match, payables) -> list[str]:
-    from billing import services as billing_services
+    from billing.services.billed import unmatch_bill
+    from billing.services.bills import cancel_bill
 
     @_in_thread
     def act(which):
         try:
             if which == "cancel":
-                billing_services.cancel_bill(bill=bill, by=payables, reason="Twice")
+                cancel_bill(bill=bill, by=payables, reason="Twice")
             else:
-                billing_services.unmatch_bill(match=match, by=payables)
+                unmatch_bill(match=match, by=payables)
             return "ok"
         except Exception as exc:
             return type(exc).__name__
@@ -396,18 +397,20 @@ def test_cancelling_and_unmatching_a_bill_at_once_never_deadlock():
     """Both take the order's lock before the bill's: one waits for the other, neither fails
     with a deadlock (which they did when cancelling locked the bill first)."""
     from accounts.roles import Role
-    from billing import services as billing_services
     from billing.models import BillMatch
+    from billing.services.billed import match_bill
+    from billing.services.bills import cancel_bill
+    from billing.services.documents import issue_documents
     from tests.factories import Trade
 
     for _ in range(5):
         trade = Trade()
         payables = member(trade.customer, Role.PAYABLES)
         po = trade.confirmed()
-        _, own = billing_services.issue_documents(po=po)
-        billing_services.cancel_bill(bill=own, by=payables, reason="On paper")
+        _, own = issue_documents(po=po)
+        cancel_bill(bill=own, by=payables, reason="On paper")
         bill = _bill_by_hand(trade, payables)
-        match = billing_services.match_bill(bill=bill, po=po, amount="25", by=payables)
+        match = match_bill(bill=bill, po=po, amount="25", by=payables)
         results = _cancel_and_unmatch_at_once(bill, match, payables)
         assert "OperationalError" not in results, results
         assert results.count("ok") >= 1

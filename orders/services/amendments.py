@@ -272,7 +272,7 @@ def _lock_amendment_for_supplier(amendment: Amendment, by: Membership) -> tuple[
 def accept_amendment(*, amendment: Amendment, by: Membership) -> Amendment:
     """The supplier accepts: the order publishes the amendment as its next revision, the sales
     order follows (more to ship, or everything shipped), and so do the invoice and the bill."""
-    from billing import services as billing_services  # billing builds on orders
+    from billing.services import documents as billing_services  # billing builds on orders
 
     require(by, "orders.accept_amendment")
     po, so, amendment = _lock_amendment_for_supplier(amendment, by)

@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from accounts.models import ExchangeRate
 from accounts.roles import Role
-from billing import services
 from billing.models import Bill
+from billing.services.documents import issue_documents
+from billing.services.payments import record_payment
 from orders.services import fulfilment
 from tests.factories import Trade, member
 
@@ -60,12 +61,12 @@ def issue_on(po, day: date, monkeypatch) -> Bill:
     """The order's invoice and bill, made as if on ``day`` (the bill takes the invoice's date)."""
     with monkeypatch.context() as patch:
         patch.setattr(timezone, "localdate", lambda *args, **kwargs: day)
-        _, bill = services.issue_documents(po=po)
+        _, bill = issue_documents(po=po)
     return Bill.objects.select_related("customer").get(pk=bill.pk)
 
 
 def pay(trade: Trade, bill: Bill, amount: str, on: date):
-    return services.record_payment(bill=bill, by=trade.payables, amount=amount, paid_on=on, method="bank_transfer")
+    return record_payment(bill=bill, by=trade.payables, amount=amount, paid_on=on, method="bank_transfer")
 
 
 def another_supplier(trade: Trade, name: str | None = None) -> Trade:

@@ -9,8 +9,8 @@ from django.core import mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing import services
 from billing.models import Bill, BillLine, Invoice, InvoiceLine
+from billing.services import documents
 from billing.tasks import issue_documents, issue_missing_documents
 from orders.models import OrderEvent, PurchaseOrder
 from orders.services import negotiation
@@ -131,7 +131,7 @@ def test_an_order_bill_needs_its_invoice(trade):
 
 def test_an_order_that_is_not_confirmed_is_not_invoiced(trade):
     po = _accepted(trade)
-    assert services.issue_documents(po=po) is None
+    assert documents.issue_documents(po=po) is None
     assert issue_documents.apply(args=[po.pk]).get() == "nothing to invoice"
     assert not Invoice.objects.exists() and not Bill.objects.exists()
 

@@ -6,8 +6,11 @@ from decimal import Decimal
 
 import pytest
 
-from billing import fx, services
+from billing import fx
 from billing.models import FxDifference
+from billing.services.bills import cancel_bill, create_bill, update_bill
+from billing.services.documents import issue_documents
+from billing.services.payments import dispute_payment, verify_payment
 from orders.services import fulfilment
 from tests.billing.fxkit import days_ago, fx_trade, issue_on, order_of, pay, receive, set_rate
 
@@ -129,7 +132,7 @@ def test_recording_is_idempotent(monkeypatch):
     before = list(FxDifference.objects.order_by("pk").values())
     assert fx.record_fx(bill=bill) == fx.FxRecorded(created=0, deleted=0, waiting=0)
     assert fx.record_missing_fx(organization=bill.customer) == 0
-    services.issue_documents(po=bill.purchase_order)  # the task again: finds the documents
+    issue_documents(po=bill.purchase_order)  # the task again: finds the documents
     assert list(FxDifference.objects.order_by("pk").values()) == before
 
 
@@ -160,7 +163,7 @@ def test_an_inverse_rate_of_the_opposite_pair_is_used():
     trade = fx_trade()
     set_rate(trade.customer, days_ago(5), "USD", "EUR", "0.8")  # 1 EUR = 1.25 USD
     po = order_of(trade, "100.00")
-    _, bill = services.issue_documents(po=po)
+    _, bill = issue_documents(po=po)
     pay(trade, bill, "100", days_ago(0))
     row = FxDifference.objects.get(bill=bill)
     assert (row.from_rate, row.to_rate, row.from_base) == (Decimal("1.25"), Decimal("1.25"), Decimal("125.00"))
@@ -169,21 +172,21 @@ def test_an_inverse_rate_of_the_opposite_pair_is_used():
 def test_a_disputed_payment_loses_its_figure(monkeypatch):
     trade, bill = worked_example(monkeypatch, "USD", ("1.10", "1.12", "1.09"))
     payment = bill.payments.get()
-    services.dispute_payment(payment=payment, by=trade.receivables, reason="Never arrived")
+    dispute_payment(payment=payment, by=trade.receivables, reason="Never arrived")
     assert set(figures(bill)) == {RI}
     assert fx.record_fx(bill=bill).created == 0  # and it does not come back
 
 
 def test_bills_in_the_base_currency_have_no_figures(trade):
     po = trade.confirmed()
-    _, bill = services.issue_documents(po=po)
+    _, bill = issue_documents(po=po)
     pay(trade, bill, "5", days_ago(0))
     assert not FxDifference.objects.exists()
     assert fx.record_fx(bill=bill) == fx.FxRecorded()
 
 
 def _hand_bill(trade, day, amount="500"):
-    return services.create_bill(
+    return create_bill(
         by=trade.payables,
         supplier=trade.supplier,
         currency="EUR",
@@ -202,10 +205,10 @@ def test_a_bill_by_hand_has_only_the_payment_part_and_is_rebuilt_when_re_dated()
     pay(trade, bill, "500", days_ago(10))
     assert figures(bill) == {IP: (Decimal("600.00"), Decimal("550.00"), Decimal("50.00"))}
     first = FxDifference.objects.get(bill=bill).pk
-    services.update_bill(bill=bill, by=trade.payables, bill_date=days_ago(30), due_date=days_ago(30))
+    update_bill(bill=bill, by=trade.payables, bill_date=days_ago(30), due_date=days_ago(30))
     row = FxDifference.objects.get(bill=bill)
     assert row.pk != first and (row.from_date, row.from_rate, row.gain) == (days_ago(30), Decimal("1"), Decimal("-50"))
-    services.update_bill(bill=bill, by=trade.payables, notes="Checked")  # the date stays: nothing rebuilt
+    update_bill(bill=bill, by=trade.payables, notes="Checked")  # the date stays: nothing rebuilt
     assert FxDifference.objects.get(bill=bill).pk == row.pk
 
 
@@ -216,7 +219,7 @@ def test_a_cancelled_bill_keeps_no_figures(monkeypatch):
     receive(trade, po, days_ago(20))
     bill = issue_on(po, days_ago(10), monkeypatch)
     assert set(figures(bill)) == {RI}
-    services.cancel_bill(bill=bill, by=trade.customer_admin, reason="The supplier invoiced again")
+    cancel_bill(bill=bill, by=trade.customer_admin, reason="The supplier invoiced again")
     assert not FxDifference.objects.exists()
     assert fx.record_missing_fx(organization=trade.customer) == 0
 
@@ -251,7 +254,7 @@ def test_a_figure_is_unique_per_receipt_and_per_payment(monkeypatch):
 def test_a_payment_verified_short_measures_what_arrived(monkeypatch):
     trade, bill = worked_example(monkeypatch, "USD", ("1.10", "1.12", "1.09"))
     payment = bill.payments.get()
-    services.verify_payment(payment=payment, by=trade.receivables, amount_received="900.00")
+    verify_payment(payment=payment, by=trade.receivables, amount_received="900.00")
     row = FxDifference.objects.get(payment=payment)
     # 900.00 EUR settled: 1,008.00 USD at the bill's 1.12, 981.00 USD at 1.09.
     assert (row.amount, row.from_base, row.to_base, row.gain) == (

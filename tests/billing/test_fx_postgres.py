@@ -10,8 +10,9 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import ExchangeRate
-from billing import fx, services
+from billing import fx
 from billing.models import Bill, FxDifference
+from billing.services.documents import issue_documents
 from tests.billing.fxkit import days_ago, fx_trade, order_of, receive, set_rate
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -48,7 +49,7 @@ def test_figures_recorded_at_once_are_recorded_once():
     set_rate(trade.customer, days_ago(30), "EUR", "USD", "1.1")
     po = order_of(trade)
     receive(trade, po, days_ago(3))
-    services.issue_documents(po=po)
+    issue_documents(po=po)
     bill = Bill.objects.get(purchase_order=po)
     FxDifference.objects.all().delete()
 

@@ -11,7 +11,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from billing import services
+from billing.services.bills import cancel_bill, create_bill
+from billing.services.documents import issue_documents
 from tests.billing.fxkit import another_supplier, days_ago, fx_trade, issue_on, order_of, pay, receive, set_rate
 from tests.factories import SupplierFactory
 
@@ -91,7 +92,7 @@ def test_the_bill_page_says_which_rate_is_missing(client, monkeypatch):
 def test_a_bill_by_hand_says_it_has_no_receipts(client):
     trade = fx_trade()
     set_rate(trade.customer, days_ago(30), "EUR", "USD", "1.2")
-    bill = services.create_bill(
+    bill = create_bill(
         by=trade.payables,
         supplier=trade.supplier,
         currency="EUR",
@@ -110,7 +111,7 @@ def test_a_cancelled_bill_says_it_has_no_figures(client, monkeypatch):
     po = order_of(trade)
     receive(trade, po, days_ago(20))
     bill = issue_on(po, days_ago(10), monkeypatch)
-    services.cancel_bill(bill=bill, by=trade.customer_admin, reason="Invoiced again")
+    cancel_bill(bill=bill, by=trade.customer_admin, reason="Invoiced again")
     client.force_login(trade.payables.user)
     page = text(client.get(url("bill-detail", trade.customer, number=bill.number)))
     assert page.count("None: the bill is cancelled") == 3 and "Goods received on" not in page
@@ -118,7 +119,7 @@ def test_a_cancelled_bill_says_it_has_no_figures(client, monkeypatch):
 
 def test_a_bill_in_the_base_currency_has_no_exchange_section(client, trade):
     po = trade.confirmed()
-    _, bill = services.issue_documents(po=po)
+    _, bill = issue_documents(po=po)
     client.force_login(trade.payables.user)
     page = client.get(url("bill-detail", trade.customer, number=bill.number)).content.decode()
     assert 'id="exchange"' not in page
@@ -129,7 +130,7 @@ def test_the_bill_page_query_count_does_not_grow_with_payments(client, example, 
     trade, _ = example
     po = order_of(trade, "100.00")
     receive(trade, po, days_ago(2))
-    _, bill = services.issue_documents(po=po)
+    _, bill = issue_documents(po=po)
     for _ in range(count):
         pay(trade, bill, "1", days_ago(0))
     client.force_login(trade.payables.user)

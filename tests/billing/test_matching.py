@@ -9,8 +9,12 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.roles import Role
-from billing import selectors, services
+from billing import selectors
 from billing.models import Bill, BillMatch
+from billing.services.billed import mark_po_billed, match_bill, unmatch_bill
+from billing.services.bills import cancel_bill, create_bill, update_bill
+from billing.services.documents import issue_documents
+from billing.services.payments import record_payment, verify_payment
 from orders.services import fulfilment
 from procurement.errors import DomainError, NotAllowed
 from tests.factories import ConnectionFactory, SupplierFactory, member
@@ -20,7 +24,7 @@ TODAY = timezone.localdate
 
 
 def _hand_bill(trade, total="100.00", supplier=None, currency="USD", **kwargs):
-    return services.create_bill(
+    return create_bill(
         by=kwargs.pop("by", trade.payables),
         supplier=supplier or trade.supplier,
         currency=currency,
@@ -35,8 +39,8 @@ def _sent(trade, price="10.00"):
     """A confirmed order of 10 ea at ``price`` whose own bill the customer cancelled (the
     supplier sent its invoice on paper): open to bills entered by hand."""
     po = trade.confirmed(lines=[{"description": "Valve", "quantity": "10", "unit": "ea", "unit_price": price}])
-    _, own = services.issue_documents(po=po)
-    services.cancel_bill(bill=own, by=trade.payables, reason="The supplier invoiced on paper")
+    _, own = issue_documents(po=po)
+    cancel_bill(bill=own, by=trade.payables, reason="The supplier invoiced on paper")
     po.refresh_from_db()
     assert po.billed_at is None
     return po
@@ -46,7 +50,7 @@ def _sent(trade, price="10.00"):
 
 
 def test_a_bill_by_hand_has_lines_totals_and_no_lock(trade):
-    bill = services.create_bill(
+    bill = create_bill(
         by=trade.payables,
         supplier=trade.supplier,
         currency="USD",
@@ -62,7 +66,7 @@ def test_a_bill_by_hand_has_lines_totals_and_no_lock(trade):
     assert (bill.subtotal, bill.tax_total, bill.total) == (Decimal("50.50"), Decimal("4.00"), Decimal("54.50"))
     assert [line.position for line in bill.lines.all()] == [1, 2]
     assert not bill.is_locked and bill.created_by == trade.payables.user
-    services.update_bill(bill=bill, by=trade.payables, bill_date=TODAY() - timedelta(days=1), notes="Checked")
+    update_bill(bill=bill, by=trade.payables, bill_date=TODAY() - timedelta(days=1), notes="Checked")
     bill.refresh_from_db()
     assert bill.bill_date == TODAY() - timedelta(days=1) and bill.notes == "Checked"
 
@@ -89,7 +93,7 @@ def test_bad_bills_are_refused_and_write_nothing(trade, change, field):
         **change,
     }
     with pytest.raises(DomainError) as exc:
-        services.create_bill(by=trade.payables, **values)
+        create_bill(by=trade.payables, **values)
     assert exc.value.field == field
     assert not Bill.objects.exists()
 
@@ -114,7 +118,7 @@ def test_the_same_suppliers_invoice_number_twice_is_refused(trade):
 @pytest.fixture
 def order_bill(trade):
     po = trade.confirmed()
-    services.issue_documents(po=po)
+    issue_documents(po=po)
     return Bill.objects.get(purchase_order=po)
 
 
@@ -137,7 +141,7 @@ def test_the_po_lock_refuses_each_locked_field(trade, order_bill, field, value):
 
         value = LocationFactory(organization=trade.customer)
     with pytest.raises(DomainError, match="follows purchase order") as exc:
-        services.update_bill(bill=order_bill, by=trade.payables, notes="x", **{field: value})
+        update_bill(bill=order_bill, by=trade.payables, notes="x", **{field: value})
     assert exc.value.field == field
     assert Bill.objects.filter(pk=order_bill.pk).values().get() == before
     assert list(order_bill.lines.values()) == lines
@@ -145,7 +149,7 @@ def test_the_po_lock_refuses_each_locked_field(trade, order_bill, field, value):
 
 def test_the_po_lock_leaves_due_date_reference_and_notes_open(trade, order_bill):
     later = order_bill.due_date + timedelta(days=5)
-    services.update_bill(
+    update_bill(
         bill=order_bill,
         by=trade.payables,
         due_date=later,
@@ -164,14 +168,14 @@ def test_the_po_lock_leaves_due_date_reference_and_notes_open(trade, order_bill)
 
 def test_cancel_needs_the_permission_a_reason_and_no_payment(trade, order_bill):
     with pytest.raises(NotAllowed):
-        services.cancel_bill(bill=order_bill, by=trade.buyer, reason="Duplicate")
-    services.record_payment(bill=order_bill, by=trade.payables, amount="1", paid_on=TODAY(), method="cheque")
+        cancel_bill(bill=order_bill, by=trade.buyer, reason="Duplicate")
+    record_payment(bill=order_bill, by=trade.payables, amount="1", paid_on=TODAY(), method="cheque")
     with pytest.raises(DomainError, match="Payments are recorded"):
-        services.cancel_bill(bill=order_bill, by=trade.payables, reason="Duplicate")
+        cancel_bill(bill=order_bill, by=trade.payables, reason="Duplicate")
     bill = _hand_bill(trade)
     with pytest.raises(DomainError):
-        services.cancel_bill(bill=bill, by=trade.payables, reason="")
-    services.cancel_bill(bill=bill, by=trade.payables, reason="Entered twice")
+        cancel_bill(bill=bill, by=trade.payables, reason="")
+    cancel_bill(bill=bill, by=trade.payables, reason="Entered twice")
     bill.refresh_from_db()
     assert bill.status == "cancelled" and bill.cancelled_by == trade.payables.user
 
@@ -182,10 +186,10 @@ def test_cancel_needs_the_permission_a_reason_and_no_payment(trade, order_bill):
 def test_matching_covers_an_order_and_marks_it_billed(trade):
     po = _sent(trade)  # 100.00
     one, two = _hand_bill(trade, "60.00"), _hand_bill(trade, "40.00")
-    services.match_bill(bill=one, po=po, amount="60", by=trade.payables)
+    match_bill(bill=one, po=po, amount="60", by=trade.payables)
     po.refresh_from_db()
     assert po.billed_at is None
-    match = services.match_bill(bill=two, po=po, amount="40", by=trade.payables)
+    match = match_bill(bill=two, po=po, amount="40", by=trade.payables)
     po.refresh_from_db()
     assert po.billed_at is not None and po.billed_by is None  # billed by its bills
     assert match.matched_by == trade.payables.user
@@ -197,7 +201,7 @@ def test_the_ten_cent_rule(trade, short, billed):
     po = _sent(trade)
     amount = Decimal("100.00") - Decimal(short)
     bill = _hand_bill(trade, str(amount))
-    services.match_bill(bill=bill, po=po, amount=str(amount), by=trade.payables)
+    match_bill(bill=bill, po=po, amount=str(amount), by=trade.payables)
     po.refresh_from_db()
     assert (po.billed_at is not None) is billed
 
@@ -208,7 +212,7 @@ def test_the_rounding_band_comes_from_the_tolerance_policy(trade):
     )
     po = _sent(trade)
     bill = _hand_bill(trade, "99.00")
-    services.match_bill(bill=bill, po=po, amount="99", by=trade.payables)
+    match_bill(bill=bill, po=po, amount="99", by=trade.payables)
     po.refresh_from_db()
     assert po.billed_at is not None
 
@@ -217,57 +221,57 @@ def test_same_supplier_and_currency_only(trade):
     po = _sent(trade)
     other = ConnectionFactory(customer=trade.customer, supplier=SupplierFactory()).supplier
     with pytest.raises(DomainError, match="is an order to") as exc:
-        services.match_bill(bill=_hand_bill(trade, supplier=other), po=po, amount="1", by=trade.payables)
+        match_bill(bill=_hand_bill(trade, supplier=other), po=po, amount="1", by=trade.payables)
     assert exc.value.field == "po"
     with pytest.raises(DomainError, match="is in USD; this bill is in EUR"):
-        services.match_bill(bill=_hand_bill(trade, currency="EUR"), po=po, amount="1", by=trade.payables)
+        match_bill(bill=_hand_bill(trade, currency="EUR"), po=po, amount="1", by=trade.payables)
     assert not BillMatch.objects.exists()
 
 
 def test_billed_orders_refuse_matches(trade):
     po = _sent(trade)
-    services.mark_po_billed(po=po, by=trade.buyer)  # the requester may
+    mark_po_billed(po=po, by=trade.buyer)  # the requester may
     po.refresh_from_db()
     assert po.billed_by == trade.buyer.user
     with pytest.raises(DomainError, match="marked billed: nothing more can be matched"):
-        services.match_bill(bill=_hand_bill(trade), po=po, amount="1", by=trade.payables)
+        match_bill(bill=_hand_bill(trade), po=po, amount="1", by=trade.payables)
     confirmed = trade.confirmed()
-    services.issue_documents(po=confirmed)  # its own bill covers it
+    issue_documents(po=confirmed)  # its own bill covers it
     confirmed.refresh_from_db()
     assert confirmed.billed_at is not None
     with pytest.raises(DomainError, match="marked billed"):
-        services.match_bill(bill=_hand_bill(trade), po=confirmed, amount="1", by=trade.payables)
+        match_bill(bill=_hand_bill(trade), po=confirmed, amount="1", by=trade.payables)
     assert not BillMatch.objects.exists()
 
 
 def test_who_may_mark_billed(trade):
     po = _sent(trade)
     with pytest.raises(NotAllowed):
-        services.mark_po_billed(po=po, by=member(trade.customer, Role.BUYER))  # not the requester
+        mark_po_billed(po=po, by=member(trade.customer, Role.BUYER))  # not the requester
     with pytest.raises(NotAllowed):
-        services.mark_po_billed(po=po, by=trade.payables)
-    services.mark_po_billed(po=po, by=trade.customer_admin)
+        mark_po_billed(po=po, by=trade.payables)
+    mark_po_billed(po=po, by=trade.customer_admin)
     with pytest.raises(DomainError, match="already"):
-        services.mark_po_billed(po=po, by=trade.buyer)
+        mark_po_billed(po=po, by=trade.buyer)
 
 
 def test_only_confirmed_open_orders_are_matched(trade):
     """Before confirmation the order's own bill is still to come: matching then would bill it twice."""
     for po in (trade.draft(), trade.sent()):
         with pytest.raises(DomainError, match="matched to confirmed, open orders"):
-            services.match_bill(bill=_hand_bill(trade), po=po, amount="1", by=trade.payables)
+            match_bill(bill=_hand_bill(trade), po=po, amount="1", by=trade.payables)
     assert not BillMatch.objects.exists()
 
 
 def test_an_order_paid_through_bills_by_hand_closes(trade):
     po = _sent(trade)
     bill = _hand_bill(trade)
-    services.match_bill(bill=bill, po=po, amount="100", by=trade.payables)
+    match_bill(bill=bill, po=po, amount="100", by=trade.payables)
     _receive(trade, po, "10")
     po.refresh_from_db()
     assert po.status == "received"
-    payment = services.record_payment(bill=bill, by=trade.payables, amount="100", paid_on=TODAY(), method="cheque")
-    services.verify_payment(payment=payment, by=trade.receivables, amount_received="100")
+    payment = record_payment(bill=bill, by=trade.payables, amount="100", paid_on=TODAY(), method="cheque")
+    verify_payment(payment=payment, by=trade.receivables, amount_received="100")
     po.refresh_from_db()
     assert po.status == "closed"
     assert po.events.filter(kind="bill_cancelled").exists()  # the supplier reads why in the thread…
@@ -278,7 +282,7 @@ def test_an_order_paid_through_bills_by_hand_closes(trade):
 
 def test_a_bill_of_nothing_is_settled_as_it_is_made(trade):
     po = trade.confirmed(lines=[{"description": "Free sample", "quantity": "1", "unit": "ea", "unit_price": "0"}])
-    invoice, bill = services.issue_documents(po=po)
+    invoice, bill = issue_documents(po=po)
     assert (invoice.status, bill.status) == ("paid", "verified")
     _receive(trade, po, "1")
     po.refresh_from_db()
@@ -286,36 +290,36 @@ def test_a_bill_of_nothing_is_settled_as_it_is_made(trade):
 
 
 def test_verifying_nothing_received_is_a_dispute(trade, order_bill):
-    payment = services.record_payment(bill=order_bill, by=trade.payables, amount="5", paid_on=TODAY(), method="cheque")
+    payment = record_payment(bill=order_bill, by=trade.payables, amount="5", paid_on=TODAY(), method="cheque")
     with pytest.raises(DomainError, match="Dispute the payment instead"):
-        services.verify_payment(payment=payment, by=trade.receivables, amount_received="0")
+        verify_payment(payment=payment, by=trade.receivables, amount_received="0")
 
 
 def test_a_frozen_order_takes_no_payment(trade, order_bill):
     account_services.suspend_connection(by=trade.customer_admin, connection=trade.connection)
     with pytest.raises(DomainError, match="frozen"):
-        services.record_payment(bill=order_bill, by=trade.payables, amount="5", paid_on=TODAY(), method="cheque")
+        record_payment(bill=order_bill, by=trade.payables, amount="5", paid_on=TODAY(), method="cheque")
 
 
 def test_editing_a_bill_cannot_duplicate_a_suppliers_invoice_number(trade):
     _hand_bill(trade, supplier_reference="INV-1")
     other = _hand_bill(trade, supplier_reference="INV-2")
     with pytest.raises(DomainError, match="exists already"):
-        services.update_bill(bill=other, by=trade.payables, supplier_reference="inv-1")
+        update_bill(bill=other, by=trade.payables, supplier_reference="inv-1")
 
 
 def test_allocations_stay_within_the_bill_and_the_order(trade):
     po, other = _sent(trade), _sent(trade)
     bill = _hand_bill(trade, "150.00")
-    services.match_bill(bill=bill, po=po, amount="90", by=trade.payables)
+    match_bill(bill=bill, po=po, amount="90", by=trade.payables)
     with pytest.raises(DomainError, match="Only 10.00 USD of") as exc:
-        services.match_bill(bill=_hand_bill(trade, "20"), po=po, amount="20", by=trade.payables)
+        match_bill(bill=_hand_bill(trade, "20"), po=po, amount="20", by=trade.payables)
     assert exc.value.field == "amount"
     with pytest.raises(DomainError, match="Only 60.00 USD of this bill is left"):
-        services.match_bill(bill=bill, po=other, amount="61", by=trade.payables)
+        match_bill(bill=bill, po=other, amount="61", by=trade.payables)
     with pytest.raises(DomainError, match="matched to .* already"):
-        services.match_bill(bill=bill, po=po, amount="1", by=trade.payables)
-    services.match_bill(bill=bill, po=other, amount="60", by=trade.payables)
+        match_bill(bill=bill, po=po, amount="1", by=trade.payables)
+    match_bill(bill=bill, po=other, amount="60", by=trade.payables)
     assert list(selectors.matchable_orders(bill)) == []  # both matched
     assert selectors.three_way(bill).badge in ("mismatch",)  # billed, nothing received yet
 
@@ -323,29 +327,29 @@ def test_allocations_stay_within_the_bill_and_the_order(trade):
 def test_unmatching_is_recorded_and_lifts_the_billed_mark(trade):
     po = _sent(trade)
     bill = _hand_bill(trade)
-    match = services.match_bill(bill=bill, po=po, amount="100", by=trade.payables)
+    match = match_bill(bill=bill, po=po, amount="100", by=trade.payables)
     po.refresh_from_db()
     assert po.billed_at is not None
-    services.unmatch_bill(match=match, by=trade.customer_admin)
+    unmatch_bill(match=match, by=trade.customer_admin)
     match.refresh_from_db()
     po.refresh_from_db()
     assert match.unmatched_by == trade.customer_admin.user and match.unmatched_at is not None
     assert po.billed_at is None  # its bills no longer cover it
     with pytest.raises(DomainError, match="undone already"):
-        services.unmatch_bill(match=match, by=trade.payables)
-    again = services.match_bill(bill=bill, po=po, amount="100", by=trade.payables)
+        unmatch_bill(match=match, by=trade.payables)
+    again = match_bill(bill=bill, po=po, amount="100", by=trade.payables)
     assert BillMatch.objects.count() == 2  # the record keeps both
-    services.record_payment(bill=bill, by=trade.payables, amount="1", paid_on=TODAY(), method="cheque")
+    record_payment(bill=bill, by=trade.payables, amount="1", paid_on=TODAY(), method="cheque")
     with pytest.raises(DomainError, match="Payments are recorded"):
-        services.unmatch_bill(match=again, by=trade.payables)
+        unmatch_bill(match=again, by=trade.payables)
 
 
 def test_unmatching_keeps_a_mark_made_by_hand(trade):
     po = _sent(trade)
     bill = _hand_bill(trade, "50")
-    match = services.match_bill(bill=bill, po=po, amount="50", by=trade.payables)
-    services.mark_po_billed(po=po, by=trade.customer_admin)
-    services.unmatch_bill(match=match, by=trade.payables)
+    match = match_bill(bill=bill, po=po, amount="50", by=trade.payables)
+    mark_po_billed(po=po, by=trade.customer_admin)
+    unmatch_bill(match=match, by=trade.payables)
     po.refresh_from_db()
     assert po.billed_at is not None and po.billed_by == trade.customer_admin.user
 
@@ -353,8 +357,8 @@ def test_unmatching_keeps_a_mark_made_by_hand(trade):
 def test_cancelling_a_bill_undoes_its_matches(trade):
     po = _sent(trade)
     bill = _hand_bill(trade)
-    services.match_bill(bill=bill, po=po, amount="100", by=trade.payables)
-    services.cancel_bill(bill=bill, by=trade.payables, reason="Wrong supplier")
+    match_bill(bill=bill, po=po, amount="100", by=trade.payables)
+    cancel_bill(bill=bill, by=trade.payables, reason="Wrong supplier")
     po.refresh_from_db()
     assert po.billed_at is None
     assert BillMatch.objects.get().unmatched_by == trade.payables.user

@@ -17,8 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 from moto.server import ThreadedMotoServer
 
-from billing import services
 from billing.models import Bill, Payment
+from billing.services.documents import issue_documents
 from tests.factories import Trade
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -82,7 +82,7 @@ def url(name, org, **kwargs):
 def test_a_proof_lands_in_the_bucket_and_is_served_only_through_the_app(client, trade, s3_media):
     endpoint, s3 = s3_media
     po = trade.confirmed()
-    services.issue_documents(po=po)
+    issue_documents(po=po)
     bill = Bill.objects.get(purchase_order=po)
     client.force_login(trade.payables.user)
     proof = SimpleUploadedFile("proof.png", PNG, content_type="image/png")

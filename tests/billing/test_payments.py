@@ -13,8 +13,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.roles import Role
-from billing import services
 from billing.models import Bill, Invoice, Payment
+from billing.services.documents import issue_documents
+from billing.services.payments import dispute_payment, record_payment, remind_overdue_bills, verify_payment
 from orders.models import OrderEvent
 from orders.services import fulfilment
 from procurement.errors import DomainError, NotAllowed
@@ -28,12 +29,12 @@ TODAY = timezone.localdate
 def bill(trade):
     """A confirmed order of 10 BOLT at 2.50: a bill of 25.00."""
     po = trade.confirmed()
-    services.issue_documents(po=po)
+    issue_documents(po=po)
     return Bill.objects.get(purchase_order=po)
 
 
 def _pay(trade, bill, amount, **kwargs):
-    return services.record_payment(
+    return record_payment(
         bill=bill,
         by=kwargs.pop("by", trade.payables),
         amount=amount,
@@ -73,9 +74,9 @@ def test_open_partially_paid_paid_verified(trade, bill, django_capture_on_commit
     assert mail.outbox[0].attachments[0][0] == f"{bill.invoice.number}.pdf"
     second = _pay(trade, bill, "15")
     assert _state(bill) == ("paid", 25, 0, "open")  # paid, waiting for the supplier
-    services.verify_payment(payment=first, by=trade.receivables, amount_received="10.00")
+    verify_payment(payment=first, by=trade.receivables, amount_received="10.00")
     assert _state(bill) == ("paid", 25, 10, "open")
-    services.verify_payment(payment=second, by=trade.receivables, amount_received="15.00")
+    verify_payment(payment=second, by=trade.receivables, amount_received="15.00")
     assert _state(bill) == ("verified", 25, 25, "paid")
     assert Invoice.objects.get(pk=bill.invoice_id).paid_at is not None
     kinds = list(bill.purchase_order.events.values_list("kind", flat=True))
@@ -140,24 +141,24 @@ def test_roles_and_sides(trade, bill):
         _pay(trade, bill, "1", by=member(trade.supplier, Role.ADMIN))
     payment = _pay(trade, bill, "1")
     with pytest.raises(NotAllowed):
-        services.verify_payment(payment=payment, by=trade.sales, amount_received="1")
+        verify_payment(payment=payment, by=trade.sales, amount_received="1")
     with pytest.raises(NotAllowed):  # the payer cannot verify its own payment
-        services.verify_payment(payment=payment, by=trade.customer_admin, amount_received="1")
+        verify_payment(payment=payment, by=trade.customer_admin, amount_received="1")
     assert Payment.objects.get().status == "pending"
 
 
 def test_verified_short_counts_what_arrived(trade, bill):
     payment = _pay(trade, bill, "25")
     with pytest.raises(DomainError, match="At most the 25.00 USD") as exc:
-        services.verify_payment(payment=payment, by=trade.receivables, amount_received="25.01")
+        verify_payment(payment=payment, by=trade.receivables, amount_received="25.01")
     assert exc.value.field == "amount_received"
-    services.verify_payment(payment=payment, by=trade.receivables, amount_received="24.50")
+    verify_payment(payment=payment, by=trade.receivables, amount_received="24.50")
     assert _state(bill) == ("partially_paid", Decimal("24.50"), Decimal("24.50"), "open")
     bill.refresh_from_db()
     assert bill.outstanding == Decimal("0.50")
     assert "0.50 USD short" in bill.purchase_order.events.filter(kind="payment_verified").get().body
     with pytest.raises(DomainError, match="verified already"):
-        services.verify_payment(payment=payment, by=trade.receivables, amount_received="25")
+        verify_payment(payment=payment, by=trade.receivables, amount_received="25")
     _pay(trade, bill, "0.50")
     assert _state(bill)[0] == "paid"
 
@@ -165,16 +166,16 @@ def test_verified_short_counts_what_arrived(trade, bill):
 def test_a_disputed_payment_no_longer_counts(trade, bill, django_capture_on_commit_callbacks):
     payment = _pay(trade, bill, "25")
     with pytest.raises(DomainError) as exc:
-        services.dispute_payment(payment=payment, by=trade.receivables, reason=" ")
+        dispute_payment(payment=payment, by=trade.receivables, reason=" ")
     assert exc.value.field == "reason"
     with django_capture_on_commit_callbacks(execute=True):
-        services.dispute_payment(payment=payment, by=trade.receivables, reason="Nothing arrived on our account")
+        dispute_payment(payment=payment, by=trade.receivables, reason="Nothing arrived on our account")
     assert _state(bill) == ("open", 0, 0, "open")
     email = mail.outbox[-1]
     assert "disputes your payment" in email.subject and trade.payables.user.email in email.to
     assert "Nothing arrived on our account" in email.body
     with pytest.raises(DomainError, match="disputed already"):
-        services.verify_payment(payment=payment, by=trade.receivables, amount_received="25")
+        verify_payment(payment=payment, by=trade.receivables, amount_received="25")
     _pay(trade, bill, "25")  # owed again: it can be paid again
     assert _state(bill)[0] == "paid"
 
@@ -188,7 +189,7 @@ def test_verification_closes_a_received_order(trade, bill):
     payment = _pay(trade, bill, "25")
     po.refresh_from_db()
     assert po.status == "received"  # paid is not enough: verified
-    services.verify_payment(payment=payment, by=trade.receivables, amount_received="25")
+    verify_payment(payment=payment, by=trade.receivables, amount_received="25")
     po.refresh_from_db()
     assert po.status == "closed" and po.sales_order.status == "completed"
 
@@ -197,8 +198,8 @@ def test_overdue(trade, bill):
     Bill.objects.filter(pk=bill.pk).update(due_date=TODAY() - timedelta(days=1))
     bill.refresh_from_db()
     assert bill.is_overdue
-    assert services.remind_overdue_bills() == 1
-    assert services.remind_overdue_bills() == 1  # counted, but the outbox key sends it once
+    assert remind_overdue_bills() == 1
+    assert remind_overdue_bills() == 1  # counted, but the outbox key sends it once
     from accounts.models import OutboundEmail
 
     assert OutboundEmail.objects.filter(key__startswith="bill_overdue:").count() == 1

@@ -13,8 +13,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import services as account_services
-from billing import services
 from billing.models import Bill, BillMatch, Payment
+from billing.services.bills import cancel_bill, create_bill
+from billing.services.documents import issue_documents
+from billing.services.payments import record_payment
 from tests.factories import ConnectionFactory, SupplierFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +30,7 @@ def url(name, org, **kwargs):
 @pytest.fixture
 def bill(trade):
     po = trade.confirmed()
-    services.issue_documents(po=po)
+    issue_documents(po=po)
     return Bill.objects.select_related("invoice", "purchase_order").get(purchase_order=po)
 
 
@@ -101,7 +103,7 @@ def test_recording_a_payment_through_the_page(client, trade, bill):
 
 
 def test_verifying_and_disputing_through_the_pages(client, trade, bill):
-    first = services.record_payment(bill=bill, by=trade.payables, amount="20", paid_on=TODAY(), method="cheque")
+    first = record_payment(bill=bill, by=trade.payables, amount="20", paid_on=TODAY(), method="cheque")
     client.force_login(trade.receivables.user)
     home = client.get(reverse("home:org-home", args=[trade.supplier.slug])).content.decode()
     assert "Payments to verify" in home
@@ -111,7 +113,7 @@ def test_verifying_and_disputing_through_the_pages(client, trade, bill):
     response = client.post(verify, {"amount_received": "21"})
     assert response.status_code == 400 and "At most the 20.00 USD that was paid." in response.content.decode()
     assert client.post(verify, {"amount_received": "20"}).status_code == 302
-    second = services.record_payment(bill=bill, by=trade.payables, amount="5", paid_on=TODAY(), method="cheque")
+    second = record_payment(bill=bill, by=trade.payables, amount="5", paid_on=TODAY(), method="cheque")
     response = client.post(url("payment-verify", trade.supplier, pk=second.pk), {"reason": ""})
     assert response.status_code == 400
     response = client.post(url("payment-verify", trade.supplier, pk=second.pk), {"reason": "Cheque bounced"})
@@ -154,9 +156,9 @@ def test_entering_a_bill_by_hand_keeps_what_was_typed(client, trade):
 
 def test_matching_through_the_page(client, trade):
     po = trade.confirmed(lines=[{"description": "Valve", "quantity": "10", "unit": "ea", "unit_price": "10"}])
-    _, own = services.issue_documents(po=po)
-    services.cancel_bill(bill=own, by=trade.payables, reason="Invoiced on paper")
-    bill = services.create_bill(
+    _, own = issue_documents(po=po)
+    cancel_bill(bill=own, by=trade.payables, reason="Invoiced on paper")
+    bill = create_bill(
         by=trade.payables,
         supplier=trade.supplier,
         currency="USD",
@@ -201,7 +203,7 @@ def test_pdfs(client, trade, bill):
 
 
 def test_lists_filter_sort_and_export(client, trade, bill):
-    hand = services.create_bill(
+    hand = create_bill(
         by=trade.payables,
         supplier=trade.supplier,
         currency="USD",
@@ -237,7 +239,7 @@ def test_lists_filter_sort_and_export(client, trade, bill):
 @pytest.mark.parametrize("count", [2, 12])
 def test_list_and_page_query_counts_do_not_grow(client, trade, django_assert_max_num_queries, count):
     for _ in range(count):
-        bill = services.create_bill(
+        bill = create_bill(
             by=trade.payables,
             supplier=trade.supplier,
             currency="USD",
@@ -245,11 +247,11 @@ def test_list_and_page_query_counts_do_not_grow(client, trade, django_assert_max
             due_date=TODAY(),
             lines=[{"description": "Line", "quantity": "1", "unit_price": "10"}] * 3,
         )
-        payment = services.record_payment(bill=bill, by=trade.payables, amount="5", paid_on=TODAY(), method="cash")
+        payment = record_payment(bill=bill, by=trade.payables, amount="5", paid_on=TODAY(), method="cash")
     po = trade.confirmed()
-    _, order_bill = services.issue_documents(po=po)
+    _, order_bill = issue_documents(po=po)
     for _ in range(count):
-        services.record_payment(bill=order_bill, by=trade.payables, amount="0.5", paid_on=TODAY(), method="cash")
+        record_payment(bill=order_bill, by=trade.payables, amount="0.5", paid_on=TODAY(), method="cash")
     client.force_login(trade.payables.user)
     client.get(url("bill-list", trade.customer))
     with django_assert_max_num_queries(10):
@@ -289,7 +291,7 @@ def test_order_pages_show_invoiced_progress_and_the_documents(client, trade, bil
     client.force_login(trade.buyer.user)
     page = client.get(reverse("orders:po-detail", args=[trade.customer.slug, po.number])).content.decode()
     assert "Invoiced" in page and bill.number in page and "3-way match" in page
-    services.record_payment(bill=bill, by=trade.payables, amount="5", paid_on=TODAY(), method="cheque")
+    record_payment(bill=bill, by=trade.payables, amount="5", paid_on=TODAY(), method="cheque")
     client.force_login(trade.receivables.user)
     page = client.get(reverse("orders:so-detail", args=[trade.supplier.slug, po.sales_order.number])).content.decode()
     assert bill.invoice.number in page and "Verify payment (1)" in page

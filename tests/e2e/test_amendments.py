@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from billing import services as billing_services
 from billing.models import Bill
+from billing.services.documents import issue_documents
 from tests.e2e.test_negotiation import log_in
 from tests.factories import Trade
 
@@ -29,7 +29,7 @@ def test_buyer_amends_supplier_accepts_bill_follows(live_server, browser):
     trade.customer.save()
     trade.supplier.save()
     po = trade.confirmed()  # 10 × BOLT at 2.50 = 25.00 USD
-    billing_services.issue_documents(po=po)
+    issue_documents(po=po)
     bill = Bill.objects.get(purchase_order=po)
     (line,) = po.lines.all()
     base = live_server.url

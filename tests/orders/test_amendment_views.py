@@ -6,8 +6,8 @@ import re
 import pytest
 from django.urls import reverse
 
-from billing import services as billing_services
 from billing.models import Bill
+from billing.services.documents import issue_documents
 from orders.models import Amendment
 from orders.services import amendments, fulfilment
 from tests.factories import Trade
@@ -31,7 +31,7 @@ def _confirmed(trade):
             {"description": "Grease", "quantity": "4", "unit": "kg", "unit_price": "3.00"},
         ]
     )
-    billing_services.issue_documents(po=po)
+    issue_documents(po=po)
     return po
 
 

@@ -13,8 +13,10 @@ from accounts.models import Connection
 from accounts.roles import Role
 from approvals import services as approval_services
 from approvals.models import ApprovalPolicy, ApprovalRequest, ApprovalStep
-from billing import services as billing_services
 from billing.models import Bill, Invoice
+from billing.services.bills import cancel_bill, create_bill
+from billing.services.documents import issue_documents
+from billing.services.payments import record_payment
 from orders.models import Amendment, OrderEvent, Revision
 from orders.services import amendments, fulfilment
 from procurement.errors import DomainError, NotAllowed
@@ -40,7 +42,7 @@ def trade():
 def _confirmed(trade, *lines):
     """A confirmed order (two lines of 10 × 10.00 by default) with its invoice and bill."""
     po = trade.confirmed(lines=list(lines) or [_line(trade), _line(trade, price="5.00")])
-    billing_services.issue_documents(po=po)
+    issue_documents(po=po)
     po.refresh_from_db()
     return po
 
@@ -309,9 +311,7 @@ def test_cancelling_below_what_was_paid_is_refused(trade):
     po = _confirmed(trade)
     first, second = _lines(po)
     bill = Bill.objects.get(purchase_order=po)
-    billing_services.record_payment(
-        bill=bill, by=trade.payables, amount="90.00", paid_on=timezone.localdate(), method="bank_transfer"
-    )
+    record_payment(bill=bill, by=trade.payables, amount="90.00", paid_on=timezone.localdate(), method="bank_transfer")
     with pytest.raises(DomainError, match="90.00 USD has been paid"):
         _amend(trade, po, {}, {first.pk})  # would leave 50.00
     assert _amend(trade, po, {}, {second.pk}).new_total == Decimal("100.00")
@@ -333,7 +333,7 @@ def test_cancelling_what_was_left_to_receive_completes_a_paid_order(trade):
 def test_amounts_keep_the_currencys_decimals_and_tax():
     trade = Trade(currency="KWD")
     po = trade.confirmed(lines=[_line(trade, price="1.235", quantity="3", tax_rate="5")])
-    billing_services.issue_documents(po=po)
+    issue_documents(po=po)
     (line,) = _lines(po)
     amendment = _amend(trade, po, {line.pk: "7"})
     amendments.accept_amendment(amendment=amendment, by=trade.sales)
@@ -471,7 +471,7 @@ def test_a_cancelled_bill_is_left_as_it_was(trade, django_capture_on_commit_call
     po = _confirmed(trade)
     first, _ = _lines(po)
     bill = Bill.objects.get(purchase_order=po)
-    billing_services.cancel_bill(bill=bill, by=trade.payables, reason="Paper invoice instead")
+    cancel_bill(bill=bill, by=trade.payables, reason="Paper invoice instead")
     amendment = _amend(trade, po, {first.pk: "11"})
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -489,8 +489,8 @@ def test_cancelling_below_the_bills_matched_by_hand_is_refused(trade):
     po = _confirmed(trade)
     first, second = _lines(po)
     bill = Bill.objects.get(purchase_order=po)
-    billing_services.cancel_bill(bill=bill, by=trade.payables, reason="They sent a paper invoice")
-    paper = billing_services.create_bill(
+    cancel_bill(bill=bill, by=trade.payables, reason="They sent a paper invoice")
+    paper = create_bill(
         by=trade.payables,
         supplier=trade.supplier,
         currency="USD",

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import Role
-from billing import services as billing_services
+from billing.services.documents import issue_documents
 from orders.models import PurchaseOrder
 from orders.services import fulfilment, negotiation
 from tests.factories import Trade, member
@@ -240,7 +240,7 @@ def test_order_pages_query_count_does_not_grow_with_shipments(client, trade, dja
             received_on=timezone.localdate(),
         )
     assert PurchaseOrder.objects.get(pk=po.pk).status == "partially_received"
-    billing_services.issue_documents(po=po)  # the bill and its 3-way match are on the page
+    issue_documents(po=po)  # the bill and its 3-way match are on the page
     client.force_login(trade.receiver.user)
     client.get(url("po-detail", trade.customer, number=po.number))
     # + the bill, its 3-way match (tolerances, bill and order lines), matches to the order

@@ -14,7 +14,9 @@ from accounts import services
 from accounts.models import Connection, Membership, Organization, User
 from accounts.roles import BUYING_ROLES, SELLING_ROLES, Role
 from approvals.models import ApprovalPolicy, ApprovalStep, Budget, SpendingLimit
-from billing import services as billing_services
+from billing.services.bills import create_bill
+from billing.services.documents import issue_documents
+from billing.services.payments import record_payment, verify_payment
 from orders.models import CostCenter, GLAccount, Listing, PurchaseOrder, Shipment
 from orders.services import amendments, drafts, fulfilment, listings, negotiation, submission
 
@@ -361,7 +363,7 @@ class Command(BaseCommand):
         today = timezone.localdate()
         bill = Bill.objects.filter(customer=northwind, status=Bill.Status.OPEN).order_by("pk").first()
         if bill is not None:
-            billing_services.record_payment(
+            record_payment(
                 bill=bill,
                 by=payables,
                 amount=(bill.total / 2).quantize(Decimal("1")),
@@ -369,7 +371,7 @@ class Command(BaseCommand):
                 method="bank_transfer",
                 reference="NW-TRF-21007",
             )
-        billing_services.create_bill(
+        create_bill(
             by=payables,
             supplier=acme,
             currency="USD",
@@ -436,7 +438,7 @@ class Command(BaseCommand):
             carrier="UPS",
             tracking_number="1Z999AA10123456784",
         )
-        billing_services.issue_documents(po=po)  # the task would run after the seed commits
+        issue_documents(po=po)  # the task would run after the seed commits
         done, lines = confirmed([("ACM-2001", "10")])
         shipment = fulfilment.record_shipment(
             so=done.sales_order, by=shipper, lines={lines["ACM-2001"]: "10"}, shipped_on=today - timedelta(days=6)
@@ -448,8 +450,8 @@ class Command(BaseCommand):
             received_on=today - timedelta(days=4),
             lines={lines["ACM-2001"]: {"quantity": "10"}},
         )
-        _, bill = billing_services.issue_documents(po=done)
-        payment = billing_services.record_payment(
+        _, bill = issue_documents(po=done)
+        payment = record_payment(
             bill=bill,
             by=people["payables@northwind.example"],
             amount=bill.total,
@@ -457,13 +459,13 @@ class Command(BaseCommand):
             method="bank_transfer",
             reference="NW-TRF-20931",
         )
-        billing_services.verify_payment(  # the order closes: received, paid and verified
+        verify_payment(  # the order closes: received, paid and verified
             payment=payment, by=people["receivables@acme.example"], amount_received=bill.total
         )
         # An amended order: more gloves, accepted by Acme (the bill followed); a second
         # amendment, cancelling the film, waits for Acme's answer.
         amended, lines = confirmed([("ACM-1001", "4"), ("ACM-4001", "2")])
-        billing_services.issue_documents(po=amended)
+        issue_documents(po=amended)
         first = amendments.request_amendment(
             po=amended,
             by=buyer,
@@ -540,8 +542,8 @@ class Command(BaseCommand):
             received_on=today - timedelta(days=6),
             lines={line.pk: {"quantity": "40"}},
         )
-        billing_services.issue_documents(po=po)  # dated today: the goods are valued at both rates
-        bill = billing_services.create_bill(
+        issue_documents(po=po)  # dated today: the goods are valued at both rates
+        bill = create_bill(
             by=payables,
             supplier=acme,
             currency="USD",
@@ -550,7 +552,7 @@ class Command(BaseCommand):
             supplier_reference="ACME-SV-7741",
             lines=[{"description": "Autoclave service visit", "quantity": "1", "unit_price": "1250.00"}],
         )
-        billing_services.record_payment(
+        record_payment(
             bill=bill,
             by=payables,
             amount=bill.total,

@@ -1,0 +1,287 @@
+"""Bills entered by hand (a supplier's paper or PDF invoice), the PO lock of an order's own
+bill, and the cancellation of a bill. Lock order: see ``common``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Connection, Location, Membership, Organization
+from accounts.permissions import require
+from accounts.services import next_document_number
+from orders.events import notify, record_event
+from orders.models import OrderEvent, PurchaseOrder
+from orders.services.common import clean_date
+from orders.totals import line_amounts, require_fits
+from orders.units import UNITS, quantity_error
+from procurement.errors import DomainError
+from procurement.money import CURRENCIES, MoneyError, parse_decimal
+from procurement.validators import clean_text
+
+from ..fx import record_fx
+from ..models import Bill, BillLine, BillMatch, Payment
+from .billed import _refresh_billed
+from .common import _amount, _lock_bill
+
+
+def _clean_lines(lines: list[dict], currency: str) -> list[BillLine]:
+    """The lines of a bill entered by hand; blank rows are skipped, errors name the input
+    (``line-<n>-<field>``)."""
+    cleaned = []
+    for n, values in enumerate(lines):
+        if not any(str(values.get(f) or "").strip() for f in ("description", "quantity", "unit_price")):
+            continue
+        prefix = f"line-{n}"
+        description = clean_text(values.get("description"), f"{prefix}-description", required=True, limit=500)
+        unit = values.get("unit") or "ea"
+        if unit not in UNITS:
+            raise DomainError("Choose a unit.", field=f"{prefix}-unit")
+        try:
+            quantity = parse_decimal(values.get("quantity") or "")
+        except MoneyError as exc:
+            raise DomainError(str(exc), field=f"{prefix}-quantity") from None
+        problem = quantity_error(quantity, unit)
+        if problem or quantity <= 0:
+            raise DomainError(problem or "A quantity greater than zero.", field=f"{prefix}-quantity")
+        unit_price = _amount(values.get("unit_price"), currency, f"{prefix}-unit_price", positive=False)
+        try:
+            tax_rate = parse_decimal(values.get("tax_rate") or "0")
+        except MoneyError as exc:
+            raise DomainError(str(exc), field=f"{prefix}-tax_rate") from None
+        if not Decimal(0) <= tax_rate <= Decimal(100) or tax_rate != tax_rate.quantize(Decimal("0.01")):
+            raise DomainError("A percentage from 0 to 100, with at most 2 decimals.", field=f"{prefix}-tax_rate")
+        try:
+            line_total, tax = line_amounts(quantity, unit_price, tax_rate, currency)
+        except DomainError as exc:
+            raise DomainError(exc.message, field=f"{prefix}-quantity") from None
+        cleaned.append(
+            BillLine(
+                position=len(cleaned) + 1,
+                sku=clean_text(values.get("sku"), f"{prefix}-sku", limit=64),
+                description=description,
+                quantity=quantity,
+                unit=unit,
+                unit_price=unit_price,
+                tax_rate=tax_rate,
+                line_total=line_total,
+                tax_amount=tax,
+            )
+        )
+    if not cleaned:
+        raise DomainError("A bill needs at least one line.", field="line-0-description")
+    require_fits(sum(line.line_total + line.tax_amount for line in cleaned), currency, "The bill's total", None)
+    return cleaned
+
+
+def _check_reference(customer_id: int, supplier: Organization, reference: str, bill: Bill | None = None) -> None:
+    """One live bill per supplier's invoice number (a unique constraint says so too)."""
+    if not reference:
+        return
+    others = Bill.objects.filter(customer_id=customer_id, supplier=supplier, supplier_reference__iexact=reference)
+    if bill is not None:
+        others = others.exclude(pk=bill.pk)
+    if others.exclude(status=Bill.Status.CANCELLED).exists():
+        raise DomainError(
+            f"A bill with {supplier.name}'s invoice number {reference} exists already.", field="supplier_reference"
+        )
+
+
+def _totals(lines: list[BillLine]) -> dict[str, Decimal]:
+    subtotal = sum((line.line_total for line in lines), Decimal("0"))
+    tax = sum((line.tax_amount for line in lines), Decimal("0"))
+    return {"subtotal": subtotal, "discount": Decimal("0"), "tax_total": tax, "total": subtotal + tax}
+
+
+def _header(by: Membership, values: dict, currency: str) -> dict:
+    bill_date = clean_date(values.get("bill_date"), "bill_date")
+    if bill_date is None:
+        raise DomainError("When is the bill dated?", field="bill_date")
+    if bill_date > timezone.localdate():
+        raise DomainError("A bill cannot be dated in the future.", field="bill_date")
+    due = clean_date(values.get("due_date"), "due_date")
+    if due is None:
+        raise DomainError("When is it due?", field="due_date")
+    if due < bill_date:
+        raise DomainError("A bill falls due on or after its date.", field="due_date")
+    location = values.get("location")
+    if location is not None and not (isinstance(location, Location) and location.organization_id == by.organization_id):
+        raise DomainError("Choose one of your locations.", field="location")
+    return {
+        "bill_date": bill_date,
+        "due_date": due,
+        "location": location,
+        "supplier_reference": clean_text(values.get("supplier_reference"), "supplier_reference", limit=60),
+        "reference_number": clean_text(values.get("reference_number"), "reference_number", limit=60),
+        "notes": clean_text(values.get("notes"), "notes"),
+    }
+
+
+@transaction.atomic
+def create_bill(*, by: Membership, supplier: Organization, currency: str, lines: list[dict], **header) -> Bill:
+    """A bill entered by hand (a supplier's paper or PDF invoice): no order, so no lock; it is
+    matched to orders afterwards."""
+    require(by, "billing.add_bill")
+    if not Connection.objects.filter(customer_id=by.organization_id, supplier=supplier).exists():
+        raise DomainError("Choose one of your suppliers.", field="supplier")
+    if currency not in CURRENCIES:
+        raise DomainError("Choose a currency.", field="currency")
+    values = _header(by, header, currency)
+    bill_lines = _clean_lines(lines, currency)
+    if (
+        values["supplier_reference"]
+        and Bill.objects.filter(
+            customer_id=by.organization_id, supplier=supplier, supplier_reference__iexact=values["supplier_reference"]
+        )
+        .exclude(status=Bill.Status.CANCELLED)
+        .exists()
+    ):
+        raise DomainError(
+            f"A bill with {supplier.name}'s invoice number {values['supplier_reference']} exists already.",
+            field="supplier_reference",
+        )
+    bill = Bill.objects.create(
+        customer_id=by.organization_id,
+        supplier=supplier,
+        currency=currency,
+        number=next_document_number(organization=by.organization, kind="bill"),
+        created_by=by.user,
+        **values,
+        **_totals(bill_lines),
+    )
+    for line in bill_lines:
+        line.bill = bill
+    BillLine.objects.bulk_create(bill_lines)
+    if bill.total == 0:
+        bill.settle()
+        bill.save()
+    return bill
+
+
+LOCKED_FIELDS = {
+    "bill_date": "bill date",
+    "supplier": "supplier",
+    "location": "location",
+    "supplier_reference": "supplier's invoice number",
+    "currency": "currency",
+    "lines": "amounts",
+}
+OPEN_FIELDS = ("due_date", "reference_number", "notes")
+
+
+@transaction.atomic
+def update_bill(*, bill: Bill, by: Membership, **changes) -> Bill:
+    """Change a bill. On a bill made from an order (the PO lock, SPEC §6) only the due date,
+    the reference number and the notes may change: a change of anything else is refused and
+    nothing is written. A bill entered by hand may change everything but its supplier, and its
+    lines only while nothing is paid or matched on it."""
+    require(by, "billing.change_bill")
+    bill = _lock_bill(bill, by)
+    if bill.status == Bill.Status.CANCELLED:
+        raise DomainError("This bill is cancelled.")
+    measured = (bill.bill_date, bill.currency)  # what its FX figures measure
+    unknown = set(changes) - set(LOCKED_FIELDS) - set(OPEN_FIELDS)
+    if unknown:
+        raise DomainError(f"These cannot be changed: {', '.join(sorted(unknown))}.")
+    if bill.is_locked:
+        for field, label in LOCKED_FIELDS.items():
+            if field in changes and _differs(bill, field, changes[field]):
+                raise DomainError(
+                    f"This bill follows purchase order {bill.purchase_order.number}: its {label} cannot be changed.",
+                    field=field,
+                )
+    elif "supplier" in changes and changes["supplier"] != bill.supplier:
+        raise DomainError("A bill's supplier cannot change: cancel it and enter it again.", field="supplier")
+    merged = {
+        f: getattr(bill, f)
+        for f in ("bill_date", "due_date", "location", "supplier_reference", "reference_number", "notes")
+    }
+    merged.update({k: v for k, v in changes.items() if k in merged})
+    values = _header(by, merged, bill.currency)
+    if bill.is_locked:
+        values = {f: values[f] for f in OPEN_FIELDS}
+        if values["due_date"] < bill.bill_date:
+            raise DomainError("A bill falls due on or after its date.", field="due_date")
+    if not bill.is_locked:
+        _check_reference(bill.customer_id, bill.supplier, values["supplier_reference"], bill)
+    for field, value in values.items():
+        setattr(bill, field, value)
+    if not bill.is_locked and "lines" in changes:
+        currency = changes.get("currency") or bill.currency
+        if currency not in CURRENCIES:
+            raise DomainError("Choose a currency.", field="currency")
+        new_lines = _clean_lines(changes["lines"], currency)
+        totals = _totals(new_lines)
+        if totals["total"] != bill.total or currency != bill.currency:
+            if bill.paid_total or Payment.objects.filter(bill=bill).exclude(status=Payment.Status.DISPUTED).exists():
+                raise DomainError("Payments are recorded on this bill: its amounts cannot change.", field="lines")
+            if bill.matches.filter(unmatched_at__isnull=True).exists():
+                raise DomainError("Unmatch the bill from its orders before changing its amounts.", field="lines")
+        bill.currency = currency
+        for field, value in totals.items():
+            setattr(bill, field, value)
+        bill.lines.all().delete()
+        for line in new_lines:
+            line.bill = bill
+        BillLine.objects.bulk_create(new_lines)
+    bill.save()
+    if (bill.bill_date, bill.currency) != measured:
+        record_fx(bill=bill)  # re-dated by hand: its figures are made again at the new date's rate
+    return bill
+
+
+def _differs(bill: Bill, field: str, value) -> bool:
+    if field == "lines":
+        return True  # an order's bill takes its lines from the order, never from a form
+    current = getattr(bill, field)
+    if field == "bill_date":
+        value = clean_date(value, field)
+    return (current or None) != (value or None)
+
+
+@transaction.atomic
+def cancel_bill(*, bill: Bill, by: Membership, reason: str) -> Bill:
+    """Cancel a bill nothing is paid on (with the permission to); its matches are undone. An
+    order's own bill may be cancelled too (the supplier's invoice stays theirs: they are told in
+    the order's thread); the order is then billed by the bills matched to it."""
+    require(by, "billing.cancel_bill")
+    reason = clean_text(reason, "reason", required=True)
+    # The orders first, in a fixed order, then the bill (the lock order of every billing service).
+    orders = set(
+        BillMatch.objects.filter(bill_id=bill.pk, unmatched_at__isnull=True).values_list("purchase_order_id", flat=True)
+    )
+    locked_orders = list(
+        PurchaseOrder.objects.select_for_update(of=("self",))
+        .filter(pk__in=orders, customer_id=by.organization_id)
+        .order_by("pk")
+    )
+    bill = _lock_bill(bill, by)
+    if bill.status not in Bill.OPEN_STATES:
+        raise DomainError(f"This bill is {bill.get_status_display().lower()}: it cannot be cancelled.")
+    if bill.paid_total or bill.payments.exclude(status=Payment.Status.DISPUTED).exists():
+        raise DomainError("Payments are recorded on this bill: it cannot be cancelled.")
+    live = bill.matches.filter(unmatched_at__isnull=True)
+    if set(live.values_list("purchase_order_id", flat=True)) != orders:
+        raise DomainError("The bill's matches changed meanwhile: try again.")
+    live.update(unmatched_at=timezone.now(), unmatched_by=by.user)
+    bill.cancel(by=by.user, reason=reason)
+    bill.save()
+    record_fx(bill=bill)  # a cancelled bill has no FX figures
+    for po in locked_orders:
+        _refresh_billed(po)
+    if bill.purchase_order_id:
+        po = bill.purchase_order
+        _refresh_billed(po)
+        record_event(
+            po,
+            OrderEvent.Kind.BILL_CANCELLED,
+            by=by,
+            body=f"{po.customer.name} cancelled their bill {bill.number} of invoice "
+            f"{bill.supplier_reference}: {reason}",
+        )
+        notify(
+            po, "bill_cancelled", to_supplier=True, supplier_roles=("receivables", "sales"), bill=bill, reason=reason
+        )
+    return bill

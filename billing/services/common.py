@@ -1,0 +1,75 @@
+"""What the billing services share: amounts typed by a person, the row locks and the links
+of the e-mails.
+
+Lock order, everywhere: the purchase order first (when there is one), then the bill, then the
+payment — the order services lock the order first too, so no two of them wait on each other.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.urls import reverse
+
+from accounts.mail import absolute_url
+from accounts.models import Membership
+from orders.models import PurchaseOrder
+from procurement.errors import DomainError, NotAllowed
+from procurement.money import MoneyError, parse_price
+
+from ..models import Bill, Invoice, Payment
+
+
+def _amount(raw, currency: str, field: str, *, positive: bool = True) -> Decimal:
+    """An amount typed by a person, in the currency's minor units."""
+    if raw in (None, ""):
+        raise DomainError("Enter an amount.", field=field)
+    try:
+        value = parse_price(raw, currency)
+    except MoneyError as exc:
+        raise DomainError(str(exc), field=field) from None
+    if positive and value <= 0:
+        raise DomainError("Enter an amount greater than zero.", field=field)
+    return value
+
+
+def _lock_bill(bill: Bill, by: Membership) -> Bill:
+    """The bill under its row lock (its order's row locked first), or 404-like refusal when it
+    is not the member's organization's."""
+    if bill.purchase_order_id:
+        PurchaseOrder.objects.select_for_update(of=("self",)).filter(pk=bill.purchase_order_id).first()
+    locked = (
+        Bill.objects.select_for_update(of=("self",))
+        .select_related("purchase_order", "supplier", "customer", "invoice")
+        .filter(pk=bill.pk, customer_id=by.organization_id)
+        .first()
+    )
+    if locked is None:
+        raise NotAllowed("This bill is not yours.")
+    return locked
+
+
+def _bill_url(bill: Bill) -> str:
+    return absolute_url(reverse("billing:bill-detail", kwargs={"org_slug": bill.customer.slug, "number": bill.number}))
+
+
+def _invoice_url(invoice: Invoice) -> str:
+    return absolute_url(
+        reverse("billing:invoice-detail", kwargs={"org_slug": invoice.supplier.slug, "number": invoice.number})
+    )
+
+
+def _verify_url(payment: Payment) -> str:
+    return absolute_url(reverse("billing:payment-verify", kwargs={"org_slug": payment.supplier.slug, "pk": payment.pk}))
+
+
+def _lock_po_of_customer(po: PurchaseOrder, by: Membership) -> PurchaseOrder:
+    locked = (
+        PurchaseOrder.objects.select_for_update(of=("self",))
+        .select_related("customer", "supplier")
+        .filter(pk=po.pk, customer_id=by.organization_id)
+        .first()
+    )
+    if locked is None:
+        raise NotAllowed("This order is not yours.")
+    return locked
