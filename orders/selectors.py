@@ -14,6 +14,7 @@ from accounts.permissions import can
 from procurement.lookups import one_or_404
 from procurement.validators import parse_integer
 
+from . import interfaces
 from .models import (
     Amendment,
     CostCenter,
@@ -116,13 +117,10 @@ def purchase_orders_of(customer: Organization) -> QuerySet[PurchaseOrder]:
 def purchase_order_for(*, customer: Organization, number: str) -> PurchaseOrder:
     """One of the customer's orders by number, or 404; ``has_bill_matches`` says whether bills
     entered by hand are matched to it (so that the page asks for them only then)."""
-    from billing.models import BillMatch  # billing builds on orders
-
     po = one_or_404(
-        purchase_orders_of(customer)
-        .select_related("supplier", "requester", "connection", "ship_to", "sales_order")
-        .annotate(
-            has_bill_matches=Exists(BillMatch.objects.filter(purchase_order=OuterRef("pk"), unmatched_at__isnull=True))
+        interfaces.billing()
+        .with_bill_matches(
+            purchase_orders_of(customer).select_related("supplier", "requester", "connection", "ship_to", "sales_order")
         )
         .filter(number=number),
         "No such purchase order.",

@@ -57,12 +57,7 @@ MATCHABLE = (
 )
 
 
-APPROVED = (
-    PurchaseOrder.Status.SENT,
-    PurchaseOrder.Status.SUPPLIER_ACCEPTED,
-    *MATCHABLE,
-    PurchaseOrder.Status.CLOSED,
-)
+APPROVED = PurchaseOrder.APPROVED
 
 
 @transaction.atomic

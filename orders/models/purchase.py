@@ -46,6 +46,8 @@ class PurchaseOrder(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     S = Status
     CANCELLABLE = [S.DRAFT, S.PENDING_APPROVAL, S.REJECTED, S.SENT, S.SUPPLIER_ACCEPTED]
     RECEIVABLE = [S.CONFIRMED, S.PARTIALLY_RECEIVED, S.RECEIVED]
+    # Approved internally and sent on: an order in one of these is billed (bills are matched to it).
+    APPROVED = [S.SENT, S.SUPPLIER_ACCEPTED, *RECEIVABLE, S.CLOSED]
 
     customer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="purchase_orders")
     supplier = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")

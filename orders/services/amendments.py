@@ -6,16 +6,15 @@ import copy
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import Membership
 from accounts.permissions import require
-from approvals import services as approvals
 from procurement.errors import DomainError
 from procurement.money import format_money
 from procurement.validators import clean_text
 
+from .. import interfaces
 from ..events import notify, record_event
 from ..models import (
     Amendment,
@@ -146,25 +145,6 @@ def _amended_totals(po: PurchaseOrder, lines: list[PurchaseOrderLine]) -> dict[s
     return totals
 
 
-def _bill_paid_beyond(po: PurchaseOrder, total: Decimal) -> None:
-    """The order's bill never falls under what was paid on it, nor the order under the bills
-    by hand matched to it (a cancelled line lowers the total)."""
-    from billing.models import Bill, BillMatch  # billing builds on orders
-
-    bill = Bill.objects.filter(purchase_order=po).exclude(status=Bill.Status.CANCELLED).first()
-    if bill is not None and bill.paid_total > total:
-        raise DomainError(
-            f"{format_money(bill.paid_total, po.currency)} has been paid on {bill.number} already: the "
-            f"amended total {format_money(total, po.currency)} cannot be less."
-        )
-    matched = BillMatch.objects.filter(purchase_order=po, unmatched_at__isnull=True).aggregate(s=Sum("amount"))["s"]
-    if matched and matched > total:
-        raise DomainError(
-            f"Bills matched to {po.number} amount to {format_money(matched, po.currency)}: the amended total "
-            f"{format_money(total, po.currency)} cannot be less (unmatch them first)."
-        )
-
-
 @transaction.atomic
 def request_amendment(
     *, po: PurchaseOrder, by: Membership, reason: str, quantities: dict | None = None, cancel=()
@@ -185,11 +165,11 @@ def request_amendment(
     changes = _amended_lines(po, lines, dict(quantities or {}), set(cancel))
     changed = _apply_changes(po, changes, reason)  # in memory only, until the supplier accepts
     totals = _amended_totals(po, lines)
-    _bill_paid_beyond(po, totals["total"])
+    interfaces.billing().check_total(po=po, total=totals["total"])
     amended = copy.copy(po)  # the order as amended, for the approval (never saved)
     for name, value in totals.items():
         setattr(amended, name, value)
-    plan = approvals.plan_amendment(po=amended, old_total=po.total, lines=lines, by=by)
+    plan = interfaces.approvals().plan_amendment(po=amended, old_total=po.total, lines=lines, by=by)
     now = timezone.now()
     amendment = Amendment.objects.create(
         purchase_order=po,
@@ -223,7 +203,7 @@ def request_amendment(
         for line in changed
     )
     if plan:  # the supplier hears of it once it is approved (the approval panel tells the customer)
-        approvals.start_amendment_request(po=amended, amendment=amendment, plan=plan, by=by)
+        interfaces.approvals().start_amendment(po=amended, amendment=amendment, plan=plan, by=by)
     else:
         _ask_supplier(po, amendment, amendment_lines, by=by)
     return amendment
@@ -272,8 +252,6 @@ def _lock_amendment_for_supplier(amendment: Amendment, by: Membership) -> tuple[
 def accept_amendment(*, amendment: Amendment, by: Membership) -> Amendment:
     """The supplier accepts: the order publishes the amendment as its next revision, the sales
     order follows (more to ship, or everything shipped), and so do the invoice and the bill."""
-    from billing.services import documents as billing_services  # billing builds on orders
-
     require(by, "orders.accept_amendment")
     po, so, amendment = _lock_amendment_for_supplier(amendment, by)
     _fsm(
@@ -300,7 +278,7 @@ def accept_amendment(*, amendment: Amendment, by: Membership) -> Amendment:
     PurchaseOrderLine.objects.bulk_update(changed, ["quantity", "line_total", "tax_amount", "status", "reject_reason"])
     for name, value in _amended_totals(po, lines).items():
         setattr(po, name, value)
-    _bill_paid_beyond(po, po.total)
+    interfaces.billing().check_total(po=po, total=po.total)
     revision = snapshot(po, lines, Revision.Kind.AMENDED, by)
     open_lines = [line for line in lines if not line.is_void]
     if all(line.is_fully_received for line in lines):  # what is left was cancelled
@@ -322,7 +300,7 @@ def accept_amendment(*, amendment: Amendment, by: Membership) -> Amendment:
         + _amendment_words(amendment, asked),
         data={"amendment": amendment.pk, "revision": revision.number},
     )
-    billing_services.revise_documents(po=po, lines=lines)
+    interfaces.billing().revise_documents(po=po, lines=lines)
     notify(
         po,
         "amendment_accepted",
@@ -375,7 +353,7 @@ def withdraw_amendment(*, amendment: Amendment, by: Membership) -> Amendment:
     was_proposed = amendment.status == Amendment.Status.PROPOSED
     _fsm(amendment, "withdraw", "withdrawn", noun=f"Amendment {amendment.number}", by=by.user)
     amendment.save()
-    approvals.withdraw_open_requests(po)
+    interfaces.approvals().withdraw_open_requests(po=po)
     if was_proposed:  # before, only the customer knew of it (its approval panel says it ended)
         record_event(
             po,

@@ -11,10 +11,10 @@ from django.utils import timezone
 from accounts.models import Membership
 from accounts.permissions import require
 from accounts.selectors import tolerances_for
-from approvals import services as approvals
 from procurement.errors import DomainError
 from procurement.validators import clean_text
 
+from .. import interfaces
 from ..events import notify, record_event
 from ..models import (
     Amendment,
@@ -310,9 +310,7 @@ def record_receipt(
         )
     _lapse_open_amendment(po, received={row[0].pk for row in rows})
     close_if_complete(po=po)
-    from billing.fx import record_order_fx  # (billing imports this module)
-
-    record_order_fx(po=po)  # the goods against the order's bill, if it exists yet
+    interfaces.billing().record_receipt_fx(po=po)  # the goods against the order's bill, if it exists yet
     return receipt
 
 
@@ -324,20 +322,6 @@ def _receipt_words(line: PurchaseOrderLine, quantity, damaged, short, reason) ->
     if short:
         parts.append(f"{_units(short, line.unit)} short")
     return ", ".join(parts) + (f" ({reason})" if reason else "")
-
-
-@transaction.atomic
-def _paid(po: PurchaseOrder) -> bool:
-    """Paid and verified: the invoice is paid; or, when the customer cancelled the order's own
-    bill, the bills matched to the order bill it and each is verified."""
-    from billing.models import Bill, BillMatch, Invoice  # billing builds on orders
-
-    if Invoice.objects.filter(purchase_order=po, status=Invoice.Status.PAID).exists():
-        return True
-    if po.billed_at is None or not Bill.objects.filter(purchase_order=po, status=Bill.Status.CANCELLED).exists():
-        return False
-    matched = BillMatch.objects.filter(purchase_order=po, unmatched_at__isnull=True)
-    return matched.exists() and not matched.exclude(bill__status=Bill.Status.VERIFIED).exists()
 
 
 def close_if_complete(*, po: PurchaseOrder) -> bool:
@@ -352,7 +336,7 @@ def close_if_complete(*, po: PurchaseOrder) -> bool:
         under = tolerances_for(customer_id=po.customer_id, supplier_id=po.supplier_id).under_receipt_percent
         if not under or not all(line.is_received_within(under) for line in po.lines.all()):
             return False
-    if not _paid(po):
+    if not interfaces.billing().is_paid(po=po):
         return False
     so = _lock_so_of(po)
     po.close()
@@ -381,7 +365,7 @@ def _lapse_open_amendment(po: PurchaseOrder, *, received: set[int] | None = None
     was_proposed = amendment.status == Amendment.Status.PROPOSED
     amendment.lapse(reason=why)
     amendment.save()
-    approvals.withdraw_open_requests(po)
+    interfaces.approvals().withdraw_open_requests(po=po)
     if was_proposed:
         record_event(
             po,

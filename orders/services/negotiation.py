@@ -9,13 +9,11 @@ from django.db import transaction
 
 from accounts.models import Membership
 from accounts.permissions import require
-from approvals import services as approvals
-from billing import tasks as billing_tasks
-from procurement.background import enqueue_on_commit
 from procurement.errors import DomainError
 from procurement.money import MoneyError, parse_decimal, parse_price
 from procurement.validators import clean_text, parse_integer
 
+from .. import interfaces
 from ..events import notify, record_event
 from ..models import (
     LineValues,
@@ -340,7 +338,7 @@ def request_changes(*, po: PurchaseOrder, by: Membership, note: str) -> Purchase
     so = _lock_so_of(po)
     _fsm(po, "request_changes", "sent back")
     _fsm(so, "changes_requested", "sent back")
-    approvals.withdraw_open_requests(po)  # a re-approval of the revision sent back is moot
+    interfaces.approvals().withdraw_open_requests(po=po)  # a re-approval of the revision sent back is moot
     po.save()
     so.save()
     record_event(po, OrderEvent.Kind.CHANGES_REQUESTED, by=by, body=note)
@@ -356,7 +354,7 @@ def confirm_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrde
     require_active(po)
     if po.status == PurchaseOrder.Status.SUPPLIER_ACCEPTED:
         lines = list(po.lines.all())
-        if approvals.check_reapproval(po=po, by=by, lines=lines) is not None:
+        if interfaces.approvals().start_reapproval(po=po, lines=lines, by=by):
             return po  # sent for re-approval first: confirmed when approved
     so = _lock_so_of(po)
     _fsm(po, "confirm", "confirmed")
@@ -372,5 +370,5 @@ def confirm_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrde
     notify(po, "order_confirmed", to_customer=True, to_supplier=True)
     # The invoice and the bill, by a Celery task after commit: a broker that is down never fails
     # the confirmation (the beat sweep queues it again; the task is idempotent).
-    enqueue_on_commit(billing_tasks.issue_documents, po.pk)
+    interfaces.billing().issue_documents_after_commit(po=po)
     return po

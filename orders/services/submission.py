@@ -9,10 +9,10 @@ from django.utils import timezone
 from accounts.models import Membership
 from accounts.permissions import require
 from accounts.services import next_document_number
-from approvals import services as approvals
 from procurement.errors import DomainError
 from procurement.validators import clean_text
 
+from .. import interfaces
 from ..events import notify, record_event
 from ..models import OrderEvent, Proposal, PurchaseOrder, PurchaseOrderLine, Revision, SalesOrder
 from ..revisions import snapshot
@@ -48,17 +48,18 @@ def submit_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder
     PurchaseOrderLine.objects.bulk_update(lines, ["unit_price", "listing_price_at_add", "line_total", "tax_amount"])
     _save_totals(po, lines)
     po.order_date = timezone.localdate()
-    plan = approvals.plan_approval(po, lines, by=by)  # refuses (writing nothing) when nobody could approve
+    approvals = interfaces.approvals()
+    plan = approvals.plan_submission(po=po, lines=lines, by=by)  # refuses (writing nothing) when nobody could
     po.base_rate = plan.rate
     if plan.steps:
         _fsm(po, "send_for_approval", "submitted")
         po.save()
         record_event(po, OrderEvent.Kind.SUBMITTED, by=by, body=f"Submitted for approval ({_money(po)}).")
-        approvals.start_request(po=po, by=by, plan=plan, kind="submission")
+        approvals.start_submission(po=po, plan=plan, by=by)
         return po
     _fsm(po, "release", "sent")
     po.save()
-    approvals.start_request(po=po, by=by, plan=plan, kind="submission")  # recorded as approved at once
+    approvals.start_submission(po=po, plan=plan, by=by)  # recorded as approved at once
     release_to_supplier(po=po, lines=lines, by=by)
     return po
 
@@ -100,7 +101,7 @@ def cancel_purchase_order(*, po: PurchaseOrder, by: Membership, reason: str) -> 
     so = _lock_so_of(po)
     _fsm(po, "cancel", "cancelled", reason=reason)
     po.save()
-    approvals.withdraw_open_requests(po)
+    interfaces.approvals().withdraw_open_requests(po=po)
     if so is not None:
         _fsm(so, "cancel", "cancelled")
         so.save()
