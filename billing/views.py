@@ -20,7 +20,7 @@ from accounts.views import OrgView, PostOnlyView
 from orders import selectors as order_selectors
 from orders.forms import OrderFilterForm, ReasonForm
 from orders.units import UNITS
-from orders.views import _filter, _OrderListView
+from orders.views.lists import _filter, _OrderListView
 from procurement.csvio import guard_formula
 from procurement.errors import DomainError
 from procurement.forms import add_domain_error

@@ -1,0 +1,100 @@
+"""What both order pages share: resolving the order of a page, and the context of its tabs and panels."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+
+from accounts.permissions import can
+from billing import selectors as billing_selectors
+from billing import services as billing_services
+
+from .. import selectors
+from ..forms import LineForm
+from ..models import PurchaseOrder
+from ..revisions import diff_headers, diff_revisions
+
+
+class PurchaseOrderMixin:
+    """Resolves ``number`` to the customer's order (404 for anyone else's)."""
+
+    def get_po(self):
+        return selectors.purchase_order_for(customer=self.org, number=self.kwargs["number"])
+
+    def line_form(self, po, data=None, prefix=None, initial=None):
+        return LineForm(
+            data,
+            prefix=prefix,
+            initial=initial,
+            listings=selectors.orderable_listings(po),
+            cost_centers=selectors.cost_centers_of(self.org),
+            gl_accounts=selectors.gl_accounts_of(self.org),
+        )
+
+
+def _amendments(po: PurchaseOrder, side: str = "purchase-orders") -> dict:
+    """Both order pages: how many amendments the order has (the tab) and the open one."""
+    amendments = selectors.amendments_of(po, supplier=side == "sales-orders") if po.confirmed_at else []
+    return {
+        "amendment_count": len(amendments),
+        "open_amendment": next((a for a in amendments if a.is_open), None),
+    }
+
+
+def _redline(revisions) -> tuple[list | None, list]:
+    """The changes of the latest revision against the one before; (None, []) when nothing changed."""
+    if len(revisions) < 2:
+        return None, []
+    rows = diff_revisions(revisions[-2], revisions[-1])
+    header = diff_headers(revisions[-2], revisions[-1])
+    if not header and all(row["kind"] == "same" for row in rows):
+        return None, []
+    return rows, header
+
+
+def _fulfilment(po: PurchaseOrder, side: str, membership=None) -> dict:
+    """Both order pages: the progress columns, shipments and receipts, and this side's
+    billing — the customer's bill with its 3-way match, the bills matched to the order and
+    the *billed* mark; the supplier's invoice and the payments waiting for verification."""
+    context = {"progress": False, "shipments": [], "receipts": [], "document": None}
+    approved = po.status in billing_services.APPROVED
+    if side == "customer" and approved:
+        if getattr(po, "has_bill_matches", True):
+            context["billed_matches"] = list(billing_selectors.live_matches_to(po))
+        context["can_mark_billed"] = po.billed_at is None and (
+            can(membership, "orders.mark_billed_purchaseorder") or po.requester_id == membership.user_id
+        )
+    if po.confirmed_at is None:
+        return context
+    context.update(progress=True, shipments=selectors.shipments_of(po), receipts=selectors.receipts_of(po))
+    if side == "customer":
+        bill = billing_selectors.bill_of(po)
+        context["document"] = bill
+        context["bill_match"] = billing_selectors.three_way(bill) if bill else None
+        context["can_pay"] = bool(bill) and bill.status in bill.OPEN_STATES and can(membership, "billing.add_payment")
+    else:
+        invoice = billing_selectors.invoice_of(po)
+        context["document"] = invoice
+        context["to_verify"] = (
+            billing_selectors.payments_to_verify(invoice)
+            if invoice and can(membership, "billing.verify_payment")
+            else 0
+        )
+    return context
+
+
+def _order_of_side(membership, side: str, number: str) -> PurchaseOrder:
+    """The order behind a page of either side (the customer's PO or the supplier's SO number)."""
+    if side == "purchase-orders":
+        return selectors.visible_purchase_order(membership, number=number)
+    if not can(membership, "orders.view_salesorder"):
+        raise PermissionDenied
+    return selectors.sales_order_for(supplier=membership.organization, number=number).purchase_order
+
+
+class SalesOrderMixin:
+    def get_so(self):
+        return selectors.sales_order_for(supplier=self.org, number=self.kwargs["number"])
+
+
+def _plain(value):
+    return "" if value is None else f"{value.normalize():f}"
