@@ -11,6 +11,7 @@ from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
 
 from accounts.models import Membership, Organization
+from accounts.permissions import can
 from orders.models import PurchaseOrder, PurchaseOrderLine
 from orders.models.purchase import VOID_LINE_STATUSES
 from procurement.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
@@ -156,8 +157,6 @@ def open_step_of(po: PurchaseOrder) -> RequestStep | None:
 def may_decide(request: ApprovalRequest, membership: Membership) -> bool:
     """From prefetched rows (``requests_of``): whether the person may decide the open step now.
     The service checks the object permission itself again."""
-    from accounts.permissions import can
-
     if request.status != ApprovalRequest.Status.PENDING or not can(membership, PERMISSION):
         return False
     if membership.user_id in (request.requested_by_id, request.purchase_order.requester_id):

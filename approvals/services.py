@@ -30,7 +30,10 @@ from accounts.mail import absolute_url, queue_email
 from accounts.models import Membership, Organization, User
 from accounts.permissions import can, require
 from accounts.selectors import rate_to_base
+from orders import events
 from orders.models import OrderEvent, PurchaseOrder, PurchaseOrderLine
+from orders.services import amendments, negotiation, submission
+from orders.services.common import require_active
 from procurement.errors import DomainError, NotAllowed
 from procurement.money import format_money, round_money
 from procurement.validators import clean_text
@@ -388,8 +391,6 @@ def _lock(request: ApprovalRequest, by: Membership) -> tuple[PurchaseOrder, Appr
     )
     request = ApprovalRequest.objects.select_for_update(of=("self",)).get(pk=request.pk, organization=by.organization)
     request.organization = po.customer
-    from orders.services.common import require_active
-
     require_active(po)  # a suspended connection freezes the order
     return po, request
 
@@ -499,9 +500,6 @@ def _recheck_budgets(po: PurchaseOrder, request: ApprovalRequest, exclude: set[i
 
 
 def _approved(po: PurchaseOrder, request: ApprovalRequest, by: Membership) -> None:
-    from orders import events
-    from orders.services import amendments, negotiation, submission
-
     approvers = ", ".join(
         sorted({d.user.full_name for d in Decision.objects.filter(step__request=request).select_related("user")})
     )
@@ -510,10 +508,7 @@ def _approved(po: PurchaseOrder, request: ApprovalRequest, by: Membership) -> No
         _tell_requester(po, request, "approval_approved", approvers=approvers)
         return
     if request.kind == ApprovalRequest.Kind.SUBMISSION:
-        events.record_event(po, OrderEvent.Kind.APPROVED, by=by, body="Approved internally.")
-        po.release()
-        po.save()
-        submission.release_to_supplier(po=po, lines=list(po.lines.all()), by=by)
+        submission.release_after_approval(po=po, by=by)
         _tell_requester(po, request, "approval_approved", approvers=approvers)
         return
     events.record_event(po, OrderEvent.Kind.APPROVED, by=by, body="Re-approved internally.")
@@ -531,8 +526,6 @@ def _approved(po: PurchaseOrder, request: ApprovalRequest, by: Membership) -> No
 @transaction.atomic
 def reject_step(*, request: ApprovalRequest, by: Membership, comment: str) -> ApprovalRequest:
     """Reject the open step (a comment is required): the order goes back to the requester."""
-    from orders import events
-
     require(by, PERMISSION)
     po, request = _lock(request, by)
     step = request.steps.filter(status=RequestStep.Status.OPEN).first()
@@ -546,11 +539,9 @@ def reject_step(*, request: ApprovalRequest, by: Membership, comment: str) -> Ap
     request.save()
     _revoke(request)
     if request.kind == ApprovalRequest.Kind.SUBMISSION:
-        po.reject(reason=f"Rejected by {by.user.full_name} ({step.name}): {comment}")
-        po.save()
+        submission.reject_after_approval(po=po, reason=f"Rejected by {by.user.full_name} ({step.name}): {comment}")
     if request.kind == ApprovalRequest.Kind.AMENDMENT:  # the supplier never heard of it
-        request.amendment.reject()
-        request.amendment.save()
+        amendments.reject_after_approval(amendment=request.amendment, po=po)
     else:  # the thread is shared with the supplier: the comment stays on the customer's side
         events.record_event(po, OrderEvent.Kind.REJECTED, by=by, body="Rejected in internal approval.")
     _tell_requester(po, request, "approval_rejected", step=step, comment=comment, decider=by.user)
@@ -675,8 +666,6 @@ def check_reapproval(*, po: PurchaseOrder, by: Membership, lines: list[PurchaseO
     """Before *Confirm order* (inside its lock): None when the order may be confirmed now;
     otherwise the re-approval request that was started. Refuses while one waits or after
     the re-approval of this revision was rejected."""
-    from orders import events
-
     latest = po.approval_requests.order_by("-pk").first()
     if (
         latest is not None

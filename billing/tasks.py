@@ -8,6 +8,7 @@ from celery import shared_task
 from django.db import DatabaseError
 from django.utils import timezone
 
+from accounts.models import Organization
 from orders.models import PurchaseOrder
 
 
@@ -56,8 +57,6 @@ def remind_overdue_bills() -> int:
 def record_missing_fx() -> int:
     """Beat, each night: the FX figures that rates already in the table allow but that no event
     recorded (a payment and a rate import that committed at the same moment, say). Idempotent."""
-    from accounts.models import Organization
-
     from . import fx
 
     organizations = Organization.objects.filter(buys=True).order_by("pk")

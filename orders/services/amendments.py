@@ -238,6 +238,15 @@ def propose_amendment(*, amendment: Amendment, po: PurchaseOrder) -> Amendment:
     return amendment
 
 
+@transaction.atomic
+def reject_after_approval(*, amendment: Amendment, po: PurchaseOrder) -> Amendment:
+    """Internal approval rejected the amendment (the supplier never heard of it)."""
+    amendment = Amendment.objects.select_for_update().get(pk=amendment.pk, purchase_order=po)
+    _fsm(amendment, "reject", "rejected", noun=f"Amendment {amendment.number}")
+    amendment.save()
+    return amendment
+
+
 def _lock_amendment_for_supplier(amendment: Amendment, by: Membership) -> tuple[PurchaseOrder, SalesOrder, Amendment]:
     po = (
         PurchaseOrder.objects.select_for_update(of=("self",))

@@ -64,6 +64,30 @@ def submit_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder
     return po
 
 
+@transaction.atomic
+def release_after_approval(*, po: PurchaseOrder, by: Membership) -> SalesOrder:
+    """Internal approval is complete (approvals decided, as ``by``): the order goes to the supplier."""
+    po = _relock(po)
+    record_event(po, OrderEvent.Kind.APPROVED, by=by, body="Approved internally.")
+    _fsm(po, "release", "sent")
+    po.save()
+    return release_to_supplier(po=po, lines=list(po.lines.all()), by=by)
+
+
+@transaction.atomic
+def reject_after_approval(*, po: PurchaseOrder, reason: str) -> PurchaseOrder:
+    """Internal approval rejected the submitted order: it goes back to its requester."""
+    po = _relock(po)
+    _fsm(po, "reject", "rejected", reason=reason)
+    po.save()
+    return po
+
+
+def _relock(po: PurchaseOrder) -> PurchaseOrder:
+    """The order under its row lock (a caller that holds it already loses nothing)."""
+    return PurchaseOrder.objects.select_for_update(of=("self",)).select_related("customer", "supplier").get(pk=po.pk)
+
+
 def release_to_supplier(*, po: PurchaseOrder, lines: list[PurchaseOrderLine], by: Membership) -> SalesOrder:
     """Create the supplier's sales order and publish revision 1 (inside the caller's lock)."""
     so = SalesOrder.objects.create(

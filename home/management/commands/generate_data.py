@@ -25,6 +25,7 @@ from guardian.models import UserObjectPermission
 
 from accounts.models import Connection, DocumentSequence, Location, Membership, Organization, User, hash_token
 from accounts.roles import Role
+from billing.models import Bill, Invoice
 from orders.models import (
     CostCenter,
     GLAccount,
@@ -356,7 +357,6 @@ class Command(BaseCommand):
     def _documents(self, plans) -> None:
         """Confirmed orders have their invoice and bill (headers only: the lists read those),
         some paid, some overdue — as ``billing.services.issue_documents`` would make them."""
-        from billing.models import Bill, Invoice
 
         today = timezone.localdate()
         confirmed = [(po, so) for po, so, *_ in plans if po.status == S.CONFIRMED]
@@ -416,8 +416,6 @@ class Command(BaseCommand):
 
     def _last(self, org: Organization, kind: str) -> int:
         if kind in ("invoice", "bill"):
-            from billing.models import Bill, Invoice
-
             model, field = (Invoice, "supplier") if kind == "invoice" else (Bill, "customer")
             seq = (
                 DocumentSequence.objects.filter(organization=org, kind=kind)

@@ -11,9 +11,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import services
-from accounts.models import Connection, Membership, Organization, User
+from accounts.models import Connection, ExchangeRate, Membership, Organization, User
 from accounts.roles import BUYING_ROLES, SELLING_ROLES, Role
 from approvals.models import ApprovalPolicy, ApprovalStep, Budget, SpendingLimit
+from billing.models import Bill
 from billing.services.bills import create_bill
 from billing.services.documents import issue_documents
 from billing.services.payments import record_payment, verify_payment
@@ -356,7 +357,6 @@ class Command(BaseCommand):
         payables = Membership.objects.select_related("user", "organization").get(
             organization=northwind, user__email="payables@northwind.example"
         )
-        from billing.models import Bill
 
         if Bill.objects.filter(customer=northwind, purchase_order__isnull=True).exists():
             return
@@ -480,7 +480,6 @@ class Command(BaseCommand):
     def _exchange_rates(self, orgs) -> None:
         """The EUR → USD rates of the last month in Bluebird's and Northwind's tables (each
         organization keeps its own; Bluebird's bills in USD use their inverse)."""
-        from accounts.models import ExchangeRate
 
         today = timezone.localdate()
         for slug in ("bluebird", "northwind"):
@@ -501,7 +500,6 @@ class Command(BaseCommand):
         """Bluebird (EUR) buys from Acme in USD: an order received 6 days ago and billed today (an
         FX gain from receipt to invoice), and Acme's service invoice entered by hand, dated 20
         days ago and paid 5 days ago (an FX gain from invoice to payment)."""
-        from billing.models import Bill
 
         bluebird, acme = orgs["bluebird"], orgs["acme"]
         if Bill.objects.filter(customer=bluebird).exists():

@@ -1,0 +1,164 @@
+"""Amendments: the tab of both order pages, asking for one, withdrawing, accepting and declining."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+
+from procurement.errors import DomainError
+from procurement.forms import add_domain_error
+from procurement.views import OrgView, PostOnlyView
+
+from .. import selectors
+from ..forms import ReasonForm
+from ..models import Amendment
+from ..services.amendments import accept_amendment, amendable, decline_amendment, request_amendment, withdraw_amendment
+from .common import PurchaseOrderMixin, SalesOrderMixin, _amendments, _order_of_side
+from .purchase_orders import po_actions
+
+
+class AmendmentsView(OrgView):
+    """The *Amendments* tab of both order pages: every amendment, what it changed and who answered."""
+
+    def get(self, request, org_slug, side, number):
+        po = _order_of_side(self.membership, side, number)
+        amendments = selectors.amendments_of(po, supplier=side == "sales-orders")
+        context = {"po": po, "side": side, "number": number, "amendments": amendments, "tab": "amendments"}
+        return render(request, "orders/amendments.html", context)
+
+
+class AmendmentCreateView(PurchaseOrderMixin, OrgView):
+    """*Amend order*: new, higher quantities or lines to cancel, and the reason (SPEC §4)."""
+
+    permission = "orders.add_amendment"
+
+    def done_url(self):
+        return self.org_url("orders:po-detail", number=self.kwargs["number"])
+
+    def get(self, request, org_slug, number):
+        po = self.get_po()
+        if "amend" not in po_actions(po, self.membership, False) or _amendments(po)["open_amendment"]:
+            messages.error(request, f"{po.number} cannot be amended now.")
+            return redirect(self.done_url())
+        return self.show(po, ReasonForm())
+
+    def post(self, request, org_slug, number):
+        po = self.get_po()
+        form = ReasonForm(request.POST)
+        lines = selectors.lines_of(po, coding=False)
+        quantities = {line.pk: request.POST.get(f"line-{line.pk}-quantity", "").strip() for line in lines}
+        cancel = {line.pk for line in lines if request.POST.get(f"line-{line.pk}-cancel")}
+        error = None
+        if form.is_valid():
+            try:
+                amendment = request_amendment(
+                    po=po, by=self.membership, reason=form.cleaned_data["reason"], quantities=quantities, cancel=cancel
+                )
+            except DomainError as exc:
+                if exc.field == "reason":
+                    add_domain_error(form, exc)
+                else:
+                    error = exc
+            else:
+                approving = amendment.status == Amendment.Status.PENDING_APPROVAL
+                waits = "internal approval" if approving else po.supplier.name
+                messages.success(request, f"Amendment {amendment.number} is asked; it waits for {waits}.")
+                return redirect(self.done_url() + "#amendment")
+        return self.show(po, form, posted=(quantities, cancel), error=error, status=400)
+
+    def show(self, po, form, *, posted=None, error=None, status=200):
+        quantities, cancel = posted or ({}, set())
+        rows = []
+        field = error.field if error else None
+        for line in selectors.lines_of(po, coding=False):
+            why = ""
+            if line.is_void:
+                why = line.get_status_display()
+            elif not amendable(line):
+                why = "Has receipts"
+            rows.append(
+                {
+                    "line": line,
+                    "why": why,
+                    "quantity": quantities.get(line.pk, ""),
+                    "cancel": line.pk in cancel,
+                    "quantity_error": error.message if field == f"line-{line.pk}-quantity" else "",
+                    "cancel_error": error.message if field == f"line-{line.pk}-cancel" else "",
+                }
+            )
+        shown = [r for r in rows if not r["why"]]  # the rows with inputs, where an error shows beside one
+        marked = any(r["quantity_error"] or (r["cancel_error"] and not r["line"].quantity_shipped) for r in shown)
+        context = {"po": po, "form": form, "rows": rows, "error": None if marked else error}
+        return render(self.request, "orders/amend.html", context, status=status)
+
+
+class AmendmentWithdrawView(PurchaseOrderMixin, PostOnlyView):
+    permission = "orders.add_amendment"
+
+    def get_object(self):
+        return selectors.amendment_for(self.get_po(), number=self.kwargs["amendment"])
+
+    def done_url(self):
+        return self.org_url("orders:po-detail", number=self.kwargs["number"])
+
+    def post(self, request, org_slug, number, amendment):
+        amendment = self.get_object()
+        try:
+            withdraw_amendment(amendment=amendment, by=self.membership)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Amendment {amendment.number} is withdrawn; the order stays as it was.")
+        return redirect(self.done_url())
+
+
+class AmendmentAnswerMixin(SalesOrderMixin):
+    permission = "orders.accept_amendment"
+
+    def get_object(self):
+        return selectors.amendment_for(self.get_so().purchase_order, number=self.kwargs["amendment"])
+
+    def done_url(self):
+        return self.org_url("orders:so-detail", number=self.kwargs["number"])
+
+
+class AmendmentAcceptView(AmendmentAnswerMixin, PostOnlyView):
+    def post(self, request, org_slug, number, amendment):
+        amendment = self.get_object()
+        try:
+            accept_amendment(amendment=amendment, by=self.membership)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request,
+                f"Amendment {amendment.number} is accepted: the order is revision {amendment.revision_number}, "
+                "and the invoice follows.",
+            )
+        return redirect(self.done_url())
+
+
+class AmendmentDeclineView(AmendmentAnswerMixin, PostOnlyView):
+    def get(self, request, org_slug, number, amendment):
+        amendment = self.get_object()
+        if amendment.status != Amendment.Status.PROPOSED:
+            return redirect(self.done_url())
+        return self.show(amendment, ReasonForm())
+
+    def post(self, request, org_slug, number, amendment):
+        amendment = self.get_object()
+        form = ReasonForm(request.POST)
+        if form.is_valid():
+            try:
+                decline_amendment(amendment=amendment, by=self.membership, reason=form.cleaned_data["reason"])
+            except DomainError as exc:
+                add_domain_error(form, exc)
+            else:
+                messages.success(request, f"Amendment {amendment.number} is declined; the customer has been told.")
+                return redirect(self.done_url())
+        return self.show(amendment, form, status=400)
+
+    def show(self, amendment, form, status=200):
+        so = self.get_so()
+        context = {"so": so, "po": so.purchase_order, "amendment": amendment, "form": form}
+        return render(self.request, "orders/amendment_decline.html", context, status=status)

@@ -1,0 +1,153 @@
+"""Editing a draft purchase order: its header and lines, the line preview and the listing picker."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import format_html
+
+from accounts.selectors import locations_of
+from procurement.errors import DomainError
+from procurement.forms import add_domain_error
+from procurement.money import MoneyError, format_money, parse_decimal, parse_price
+from procurement.views import OrgView, PostOnlyView
+
+from .. import selectors
+from ..forms import DraftHeaderForm, LinePreviewForm, ListingPickerForm
+from ..services.drafts import add_line, remove_line, update_line, update_purchase_order
+from ..totals import line_amounts
+from ..units import quantity_error
+from .common import PurchaseOrderMixin
+from .purchase_orders import PurchaseOrderDetailView
+
+
+class PurchaseOrderEditView(PurchaseOrderMixin, PostOnlyView):
+    """Saves a draft's header (POST from the order page)."""
+
+    permission = "orders.change_purchaseorder"
+    get_object = PurchaseOrderMixin.get_po
+
+    def done_url(self):
+        return self.org_url("orders:po-detail", number=self.kwargs["number"])
+
+    def post(self, request, org_slug, number):
+        po = self.get_po()
+        form = DraftHeaderForm(request.POST, connections=None, locations=locations_of(self.org))
+        if form.is_valid():
+            try:
+                update_purchase_order(by=self.membership, po=po, **form.cleaned_data)
+            except DomainError as exc:
+                add_domain_error(form, exc)
+            else:
+                messages.success(request, "Order details saved.")
+                return redirect(self.done_url())
+        return PurchaseOrderDetailView(
+            request=request, kwargs=self.kwargs, org=self.org, membership=self.membership
+        ).show(po, header_form=form, status=400)
+
+
+class LineSaveView(PurchaseOrderMixin, PostOnlyView):
+    """Adds a line to a draft, or (with ``pk``) changes one. With htmx the page's order part
+    is swapped in place; without it the page reloads. Errors keep what was typed."""
+
+    permission = "orders.change_purchaseorder"
+
+    def get_object(self):
+        po = self.get_po()
+        pk = self.kwargs.get("pk")
+        return po, (get_object_or_404(po.lines, pk=pk) if pk else None)
+
+    def done_url(self):
+        return self.org_url("orders:po-detail", number=self.kwargs["number"])
+
+    def post(self, request, org_slug, number, pk=None):
+        po, line = self.get_object()
+        form = self.line_form(po, request.POST)
+        if form.is_valid():
+            try:
+                if line is None:
+                    add_line(by=self.membership, po=po, values=form.cleaned_data)
+                else:
+                    update_line(by=self.membership, po=po, line=line, values=form.cleaned_data)
+            except DomainError as exc:
+                add_domain_error(form, exc)
+            else:
+                messages.success(request, "Line added." if line is None else f"Line {line.position} saved.")
+                return redirect(self.done_url())
+        detail = PurchaseOrderDetailView(request=request, kwargs=self.kwargs, org=self.org, membership=self.membership)
+        return detail.show(po, line_form=form, editing=line, status=200 if request.htmx else 400)
+
+
+class LineRemoveView(PurchaseOrderMixin, PostOnlyView):
+    permission = "orders.change_purchaseorder"
+
+    def get_object(self):
+        po = self.get_po()
+        return po, get_object_or_404(po.lines, pk=self.kwargs["pk"])
+
+    def done_url(self):
+        return self.org_url("orders:po-detail", number=self.kwargs["number"])
+
+    def post(self, request, org_slug, number, pk):
+        po, line = self.get_object()
+        try:
+            remove_line(by=self.membership, po=po, line=line)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Line {line.position} removed.")
+        return redirect(self.done_url())
+
+
+NO_PREVIEW = '<span class="text-muted">—</span>'
+
+
+class LinePreviewView(PurchaseOrderMixin, OrgView):
+    """htmx: the amount of the line being typed, before it is added (writes nothing)."""
+
+    permission = "orders.view_purchaseorder"
+
+    def get(self, request, org_slug, number):
+        po = self.get_po()
+        form = LinePreviewForm(request.GET)
+        if not form.is_valid():  # unreadable input is no line yet: nothing is looked up
+            return HttpResponse(NO_PREVIEW)
+        data = form.cleaned_data
+        listing = selectors.orderable_listings(po).filter(pk=data["listing"]).first() if data["listing"] else None
+        try:
+            quantity = parse_decimal(data["quantity"] or "0")
+            price = (
+                listing.price_for(quantity=quantity) if listing else parse_price(data["unit_price"] or "0", po.currency)
+            )
+            rate = parse_decimal(data["tax_rate"] or "0")
+            unit = listing.unit if listing else data["unit"] or "ea"
+            if quantity_error(quantity, unit) or not Decimal(0) <= rate <= Decimal(100):
+                raise MoneyError("not a line yet")
+            total, tax = line_amounts(quantity, price, rate, po.currency)
+        except (MoneyError, DomainError):  # not a number yet, or more than an order can hold
+            return HttpResponse(NO_PREVIEW)
+        return HttpResponse(
+            format_html(
+                "{} <span class='text-muted small'>+ {} tax</span>",
+                format_money(total, po.currency),
+                format_money(tax, po.currency),
+            )
+        )
+
+
+class ListingPickerView(PurchaseOrderMixin, OrgView):
+    """htmx: the supplier's listings matching the search, to pick one for a new line."""
+
+    permission = "orders.add_purchaseorder"
+
+    def get(self, request, org_slug, number):
+        po = self.get_po()
+        form = ListingPickerForm(request.GET)
+        data = form.cleaned_data if form.is_valid() else {"q": "", "listing": None}
+        listings = selectors.orderable_listings(po, data["q"])[:50]
+        return render(
+            request, "orders/_listing_picker.html", {"po": po, "listings": listings, "selected": data["listing"]}
+        )
