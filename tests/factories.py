@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import factory
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 
-from accounts.models import Connection, DocumentSequence, Location, Membership, Organization, User, hash_token
+from accounts.models import (
+    Connection,
+    DocumentSequence,
+    ExchangeRate,
+    Location,
+    Membership,
+    Organization,
+    User,
+    hash_token,
+)
 from accounts.roles import Role
+from approvals.models import ApprovalPolicy, ApprovalStep, Budget, SpendingLimit
 from orders.models import CostCenter, GLAccount, Listing
 
 
@@ -124,6 +136,98 @@ class GLAccountFactory(DjangoModelFactory):
     organization = factory.SubFactory(OrganizationFactory)
     code = factory.Sequence(lambda n: f"{6000 + n}")
     name = factory.Sequence(lambda n: f"Expense {n}")
+
+
+# ------------------------------------------------------------------------------ approvals
+
+
+class ApprovalPolicyFactory(DjangoModelFactory):
+    """An organization's approval policy; ``steps=[{...}, …]`` adds its steps, at positions
+    1, 2, … in that order, each dict given to ``ApprovalStepFactory`` (``approvers=[users]``
+    and ``cost_centers=[…]`` included)."""
+
+    class Meta:
+        model = ApprovalPolicy
+        skip_postgeneration_save = True
+
+    organization = factory.SubFactory(OrganizationFactory)
+
+    @factory.post_generation
+    def steps(obj, create, extracted, **kwargs):
+        if not create:
+            return
+        for position, values in enumerate(extracted or [], start=1):
+            ApprovalStepFactory(policy=obj, position=position, **values)
+
+
+class ApprovalStepFactory(DjangoModelFactory):
+    """A step of a policy (in the policy's organization: the step takes it on save), after its
+    last step unless ``position`` says; ``approvers`` and ``cost_centers`` are lists to set."""
+
+    class Meta:
+        model = ApprovalStep
+        skip_postgeneration_save = True
+
+    policy = factory.SubFactory(ApprovalPolicyFactory)
+    position = factory.LazyAttribute(lambda o: o.policy.steps.count() + 1)
+    name = factory.Sequence(lambda n: f"Step {n}")
+    threshold = Decimal("0")
+
+    @factory.post_generation
+    def approvers(obj, create, extracted, **kwargs):
+        if create and extracted:
+            obj.approvers.set(extracted)
+
+    @factory.post_generation
+    def cost_centers(obj, create, extracted, **kwargs):
+        if create and extracted:
+            obj.cost_centers.set(extracted)
+
+
+class SpendingLimitFactory(DjangoModelFactory):
+    """A spending limit: every buyer's, or one person's when ``user`` is given."""
+
+    class Meta:
+        model = SpendingLimit
+
+    organization = factory.SubFactory(OrganizationFactory)
+    user = None
+    role = factory.LazyAttribute(lambda o: "" if o.user else Role.BUYER.value)
+    amount = Decimal("100")
+
+
+class BudgetFactory(DjangoModelFactory):
+    """A budget of a cost center of the same organization for the 30 days from today, owned by
+    a new approver of that organization unless ``owner`` (a user) is given."""
+
+    class Meta:
+        model = Budget
+
+    organization = factory.SubFactory(OrganizationFactory)
+    cost_center = factory.SubFactory(CostCenterFactory, organization=factory.SelfAttribute("..organization"))
+    period_start = factory.LazyFunction(timezone.localdate)
+    period_end = factory.LazyAttribute(lambda o: o.period_start + timedelta(days=30))
+    amount = Decimal("1000")
+    owner = factory.LazyAttribute(lambda o: member(o.organization, Role.APPROVER).user)
+
+
+class ExchangeRateFactory(DjangoModelFactory):
+    """A rate of an organization's table (EUR in its base currency, today, unless said). Like
+    the table itself, one rate per pair and day: a second for the same day replaces the first."""
+
+    class Meta:
+        model = ExchangeRate
+
+    organization = factory.SubFactory(OrganizationFactory)
+    day = factory.LazyFunction(timezone.localdate)
+    from_currency = "EUR"
+    to_currency = factory.LazyAttribute(lambda o: o.organization.base_currency)
+    rate = Decimal("1.10")
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        keys = {key: kwargs.pop(key) for key in ("organization", "day", "from_currency", "to_currency")}
+        return model_class.objects.update_or_create(**keys, defaults=kwargs)[0]
 
 
 class Trade:

@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts.models import MemberInvitation
 from accounts.roles import Role
 from tests.factories import (
+    ApprovalPolicyFactory,
     ConnectionFactory,
     ListingFactory,
     LocationFactory,
@@ -116,10 +117,7 @@ def world(db):
         by=attacker, connection=ConnectionFactory(customer=a, supplier=SupplierFactory())
     )
     # B approves its orders: a second order of B waits for B's admin.
-    from approvals.models import ApprovalPolicy, ApprovalStep
-
-    policy = ApprovalPolicy.objects.create(organization=b)
-    ApprovalStep.objects.create(policy=policy, position=1, name="Anyone", approver_role="admin")
+    ApprovalPolicyFactory(organization=b, steps=[{"name": "Anyone", "approver_role": "admin"}])
     b_po2 = drafts.create_purchase_order(by=b_buyer, connection=connection)
     drafts.add_line(
         by=b_buyer,

@@ -146,15 +146,15 @@ def test_two_approvers_deciding_the_last_step_at_once_release_the_order_once():
 
     from accounts.roles import Role
     from approvals import services as approval_services
-    from approvals.models import ApprovalPolicy, ApprovalRequest, ApprovalStep
+    from approvals.models import ApprovalRequest
     from orders.models import OrderEvent, SalesOrder
-    from tests.factories import Trade
+    from tests.factories import ApprovalPolicyFactory, Trade
 
     trade = Trade()
     first, second = member(trade.customer, Role.APPROVER), member(trade.customer, Role.APPROVER)
-    policy = ApprovalPolicy.objects.create(organization=trade.customer)
-    ApprovalStep.objects.create(
-        policy=policy, position=1, name="Managers", threshold=Decimal("0"), approver_role="approver"
+    ApprovalPolicyFactory(
+        organization=trade.customer,
+        steps=[{"name": "Managers", "threshold": Decimal("0"), "approver_role": "approver"}],
     )
     po = trade.sent()
     assert po.status == "pending_approval"
@@ -187,15 +187,14 @@ def test_two_submissions_cannot_both_spend_the_last_of_a_budget():
     from django.utils import timezone
 
     from accounts.roles import Role
-    from approvals.models import Budget
     from orders.models import PurchaseOrder
     from orders.services import submission
-    from tests.factories import Trade
+    from tests.factories import BudgetFactory, Trade
 
     trade = Trade()
     owner = member(trade.customer, Role.APPROVER)
     today = timezone.localdate()
-    Budget.objects.create(
+    BudgetFactory(
         organization=trade.customer,
         cost_center=trade.cost_center,
         period_start=today - timedelta(days=1),

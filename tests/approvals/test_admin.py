@@ -8,9 +8,17 @@ from django.contrib import admin
 from django.urls import reverse
 
 from accounts.roles import Role
-from approvals.models import ApprovalPolicy, ApprovalStep, Budget, SpendingLimit
+from approvals.models import ApprovalPolicy, Budget, SpendingLimit
 from orders.models import CostCenter, GLAccount
-from tests.factories import CostCenterFactory, GLAccountFactory, OrganizationFactory, member
+from tests.factories import (
+    ApprovalPolicyFactory,
+    BudgetFactory,
+    CostCenterFactory,
+    GLAccountFactory,
+    OrganizationFactory,
+    SpendingLimitFactory,
+    member,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -27,11 +35,12 @@ def two():
         approver = member(org, Role.APPROVER)
         cc = CostCenterFactory(organization=org, code=f"CC-{key}")
         gl = GLAccountFactory(organization=org, code=f"GL-{key}")
-        policy = ApprovalPolicy.objects.create(organization=org)
-        step = ApprovalStep.objects.create(policy=policy, position=1, name=f"Step {key}", threshold=Decimal("10"))
-        step.approvers.set([approver.user])
-        limit = SpendingLimit.objects.create(organization=org, role="buyer", amount=Decimal("100"))
-        budget = Budget.objects.create(
+        policy = ApprovalPolicyFactory(
+            organization=org,
+            steps=[{"name": f"Step {key}", "threshold": Decimal("10"), "approvers": [approver.user]}],
+        )
+        limit = SpendingLimitFactory(organization=org, role="buyer", amount=Decimal("100"))
+        budget = BudgetFactory(
             organization=org,
             cost_center=cc,
             period_start="2026-01-01",

@@ -9,12 +9,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import ExchangeRate
 from accounts.roles import Role
 from approvals import services
-from approvals.models import ApprovalPolicy, ApprovalStep
 from orders.services import negotiation, submission
-from tests.factories import Trade, member
+from tests.factories import ApprovalPolicyFactory, BudgetFactory, ExchangeRateFactory, Trade, member
 
 pytestmark = pytest.mark.django_db
 
@@ -27,22 +25,24 @@ def trade():
     trade.connection.currency = "EUR"
     trade.connection.save()
     trade.manager, trade.cfo = member(trade.customer, Role.APPROVER), member(trade.customer, Role.APPROVER)
-    policy = ApprovalPolicy.objects.create(organization=trade.customer, reapproval_tolerance_percent=Decimal("50"))
-    for position, (name, threshold, who) in enumerate(
-        [("Manager", "0", trade.manager), ("CFO", "1000", trade.cfo)], start=1
-    ):
-        step = ApprovalStep.objects.create(policy=policy, position=position, name=name, threshold=Decimal(threshold))
-        step.approvers.set([who.user])
+    ApprovalPolicyFactory(
+        organization=trade.customer,
+        reapproval_tolerance_percent=Decimal("50"),
+        steps=[
+            {"name": "Manager", "threshold": Decimal("0"), "approvers": [trade.manager.user]},
+            {"name": "CFO", "threshold": Decimal("1000"), "approvers": [trade.cfo.user]},
+        ],
+    )
     return trade
 
 
 def _rate(trade, rate: str):
-    ExchangeRate.objects.update_or_create(
+    ExchangeRateFactory(
         organization=trade.customer,
         day=timezone.localdate(),
         from_currency="EUR",
         to_currency="USD",
-        defaults={"rate": Decimal(rate)},
+        rate=Decimal(rate),
     )
 
 
@@ -150,13 +150,11 @@ def test_a_budget_with_an_unmeasured_order_on_it_always_asks_its_owner():
     let later orders see a remainder nobody knows, the budget's owner approves them."""
     from datetime import timedelta
 
-    from approvals.models import Budget
-
     trade = Trade()
     owner = member(trade.customer, Role.APPROVER)
-    ApprovalPolicy.objects.create(organization=trade.customer)
+    ApprovalPolicyFactory(organization=trade.customer)
     today = timezone.localdate()
-    Budget.objects.create(
+    BudgetFactory(
         organization=trade.customer,
         cost_center=trade.cost_center,
         period_start=today - timedelta(days=1),

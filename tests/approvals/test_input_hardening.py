@@ -11,12 +11,12 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from accounts.roles import Role
-from approvals.models import ApprovalPolicy, ApprovalStep, Budget, SpendingLimit
+from approvals.models import Budget, SpendingLimit
 from orders.models import CostCenter, GLAccount
 from procurement.admin_rules import InputRulesMixin
 from procurement.forms import DecimalField, IntegerField
 from procurement.validators import business_date, no_markup
-from tests.factories import CostCenterFactory, OrganizationFactory, UserFactory, member
+from tests.factories import ApprovalPolicyFactory, CostCenterFactory, OrganizationFactory, UserFactory, member
 
 pytestmark = pytest.mark.django_db
 
@@ -51,11 +51,10 @@ def step_data(policy, step, **step_values):
 
 @pytest.fixture
 def policy(org_admin):
-    policy = ApprovalPolicy.objects.create(organization=org_admin.organization)
-    ApprovalStep.objects.create(
-        policy=policy, position=1, name="Department head", threshold=Decimal("10"), approver_role="approver"
+    return ApprovalPolicyFactory(
+        organization=org_admin.organization,
+        steps=[{"name": "Department head", "threshold": Decimal("10"), "approver_role": "approver"}],
     )
-    return policy
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,11 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from approvals import selectors, services
-from approvals.models import ApprovalPolicy, ApprovalRequest, ApprovalStep, Budget, RequestStep, SpendingLimit
+from approvals.models import ApprovalRequest, RequestStep
 from orders.models import OrderEvent, PurchaseOrder
 from orders.services import negotiation, submission
 from procurement.errors import DomainError, NotAllowed
-from tests.factories import Trade, member
+from tests.factories import ApprovalPolicyFactory, BudgetFactory, SpendingLimitFactory, Trade, member
 
 pytestmark = pytest.mark.django_db
 
@@ -44,20 +44,21 @@ def _submit(trade, *prices, by=None, **line):
 
 def _policy(trade, *steps, tolerance="0", reminder_days=2):
     """steps: (name, threshold, approvers (memberships), rule[, role])."""
-    policy = ApprovalPolicy.objects.create(
-        organization=trade.customer, reapproval_tolerance_percent=Decimal(tolerance), reminder_after_days=reminder_days
+    return ApprovalPolicyFactory(
+        organization=trade.customer,
+        reapproval_tolerance_percent=Decimal(tolerance),
+        reminder_after_days=reminder_days,
+        steps=[
+            {
+                "name": name,
+                "threshold": Decimal(threshold),
+                "rule": rule,
+                "approver_role": role[0] if role else "",
+                "approvers": [m.user for m in approvers],
+            }
+            for name, threshold, approvers, rule, *role in steps
+        ],
     )
-    for position, (name, threshold, approvers, rule, *role) in enumerate(steps, start=1):
-        step = ApprovalStep.objects.create(
-            policy=policy,
-            position=position,
-            name=name,
-            threshold=Decimal(threshold),
-            rule=rule,
-            approver_role=role[0] if role else "",
-        )
-        step.approvers.set([m.user for m in approvers])
-    return policy
 
 
 def _request(po) -> ApprovalRequest:
@@ -82,7 +83,7 @@ def test_without_any_policy_an_order_is_released_and_the_approval_recorded(trade
 def test_a_total_exactly_at_the_limit_is_released_and_one_cent_over_is_not(trade):
     approver = member(trade.customer, Role.APPROVER)
     _policy(trade, ("Manager", "1000", [approver], "any"))
-    SpendingLimit.objects.create(organization=trade.customer, user=trade.buyer.user, amount=Decimal("250.00"))
+    SpendingLimitFactory(organization=trade.customer, user=trade.buyer.user, amount=Decimal("250.00"))
     at_limit = _submit(trade, "250.00")
     assert at_limit.status == "sent"
     assert "within" in _request(at_limit).summary
@@ -95,8 +96,8 @@ def test_a_total_exactly_at_the_limit_is_released_and_one_cent_over_is_not(trade
 
 def test_a_persons_own_limit_wins_over_their_roles(trade):
     member(trade.customer, Role.APPROVER)
-    SpendingLimit.objects.create(organization=trade.customer, role="buyer", amount=Decimal("10000"))
-    SpendingLimit.objects.create(organization=trade.customer, user=trade.buyer.user, amount=Decimal("100"))
+    SpendingLimitFactory(organization=trade.customer, role="buyer", amount=Decimal("10000"))
+    SpendingLimitFactory(organization=trade.customer, user=trade.buyer.user, amount=Decimal("100"))
     assert services.spending_limit(trade.buyer) == Decimal("100")
     po = _submit(trade, "12000")  # SPEC: a $10,000 limit does not release a $12,000 order either
     assert po.status == "pending_approval"
@@ -186,7 +187,7 @@ def test_every_approver_decides_an_all_step(trade):
 
 def _budget(trade, amount, owner, *, start=None, end=None):
     today = timezone.localdate()
-    return Budget.objects.create(
+    return BudgetFactory(
         organization=trade.customer,
         cost_center=trade.cost_center,
         period_start=start or today.replace(day=1),

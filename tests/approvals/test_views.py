@@ -8,9 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import Role
-from approvals.models import ApprovalPolicy, ApprovalStep, Budget
 from orders.services import submission
-from tests.factories import Trade, member
+from tests.factories import ApprovalPolicyFactory, BudgetFactory, Trade, member
 
 pytestmark = pytest.mark.django_db
 
@@ -19,9 +18,10 @@ pytestmark = pytest.mark.django_db
 def trade():
     trade = Trade()
     trade.approver = member(trade.customer, Role.APPROVER)
-    policy = ApprovalPolicy.objects.create(organization=trade.customer)
-    step = ApprovalStep.objects.create(policy=policy, position=1, name="Manager", threshold=Decimal("0"))
-    step.approvers.set([trade.approver.user])
+    ApprovalPolicyFactory(
+        organization=trade.customer,
+        steps=[{"name": "Manager", "threshold": Decimal("0"), "approvers": [trade.approver.user]}],
+    )
     return trade
 
 
@@ -120,7 +120,7 @@ def test_the_requester_sees_the_panel_but_no_decision(client, trade, django_asse
 
 def test_budget_use_per_cost_center_and_period(client, trade):
     today = timezone.localdate()
-    Budget.objects.create(
+    BudgetFactory(
         organization=trade.customer,
         cost_center=trade.cost_center,
         period_start=today - timedelta(days=10),
@@ -128,7 +128,7 @@ def test_budget_use_per_cost_center_and_period(client, trade):
         amount=Decimal("1000"),
         owner=trade.approver.user,
     )
-    Budget.objects.create(
+    BudgetFactory(
         organization=trade.customer,
         cost_center=trade.cost_center,
         name="Last year",
@@ -148,15 +148,12 @@ def test_budget_use_per_cost_center_and_period(client, trade):
 
 
 def test_budget_page_queries_do_not_grow_with_budgets(client, trade, django_assert_max_num_queries):
-    from tests.factories import CostCenterFactory
-
     today = timezone.localdate()
     client.force_login(trade.buyer.user)
     client.get(_url(trade, "budgets"))
     for _ in range(6):
-        Budget.objects.create(
+        BudgetFactory(  # each of a cost center of its own, of the same organization
             organization=trade.customer,
-            cost_center=CostCenterFactory(organization=trade.customer),
             period_start=today,
             period_end=today,
             amount=Decimal("10"),

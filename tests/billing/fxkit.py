@@ -14,7 +14,7 @@ from billing.models import Bill
 from billing.services.documents import issue_documents
 from billing.services.payments import record_payment
 from orders.services import fulfilment
-from tests.factories import Trade, member
+from tests.factories import ExchangeRateFactory, Trade, member
 
 TODAY = timezone.localdate
 
@@ -35,13 +35,9 @@ def fx_trade(currency: str = "EUR", base: str = "USD") -> Trade:
 
 
 def set_rate(organization, day: date, from_currency: str, to_currency: str, rate: str) -> ExchangeRate:
-    return ExchangeRate.objects.update_or_create(
-        organization=organization,
-        day=day,
-        from_currency=from_currency,
-        to_currency=to_currency,
-        defaults={"rate": Decimal(rate)},
-    )[0]
+    return ExchangeRateFactory(
+        organization=organization, day=day, from_currency=from_currency, to_currency=to_currency, rate=Decimal(rate)
+    )
 
 
 def order_of(trade: Trade, amount: str = "1000.00"):

@@ -298,15 +298,15 @@ def test_a_figure_made_before_its_days_rate_is_remade_when_that_rate_arrives(mon
 
 
 def test_the_nights_catch_up_records_what_no_event_did(monkeypatch):
-    from accounts.models import ExchangeRate
     from billing import tasks
+    from tests.factories import ExchangeRateFactory
 
     trade = fx_trade()
     po = order_of(trade, "100.00")
     bill = issue_on(po, days_ago(5), monkeypatch)
     pay(trade, bill, "100.00", days_ago(1))
     assert not FxDifference.objects.exists()  # no rate at all yet
-    ExchangeRate.objects.create(  # written behind the services' back (a race, a raw import)
+    ExchangeRateFactory(  # written behind the services' back (a race, a raw import)
         organization=trade.customer, day=days_ago(30), from_currency="EUR", to_currency="USD", rate=Decimal("1.2")
     )
     assert tasks.record_missing_fx() == 1

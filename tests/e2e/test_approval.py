@@ -9,9 +9,8 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.roles import Role
-from approvals.models import ApprovalPolicy, ApprovalStep, SpendingLimit
 from tests.e2e.test_negotiation import log_in
-from tests.factories import Trade, member
+from tests.factories import ApprovalPolicyFactory, SpendingLimitFactory, Trade, member
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -26,10 +25,11 @@ def shot(page, name):
 def test_over_the_limit_the_approver_releases_the_order_to_the_supplier(live_server, browser):
     trade = Trade()
     approver = member(trade.customer, Role.APPROVER)
-    policy = ApprovalPolicy.objects.create(organization=trade.customer)
-    step = ApprovalStep.objects.create(policy=policy, position=1, name="Department head", threshold=Decimal("5000"))
-    step.approvers.set([approver.user])
-    SpendingLimit.objects.create(organization=trade.customer, user=trade.buyer.user, amount=Decimal("20.00"))
+    ApprovalPolicyFactory(
+        organization=trade.customer,
+        steps=[{"name": "Department head", "threshold": Decimal("5000"), "approvers": [approver.user]}],
+    )
+    SpendingLimitFactory(organization=trade.customer, user=trade.buyer.user, amount=Decimal("20.00"))
     po = trade.draft()  # 10 bolts at 2.50: 25.00 USD, over the buyer's 20.00
     base = live_server.url
 

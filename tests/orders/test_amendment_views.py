@@ -145,18 +145,15 @@ def test_the_approver_sees_what_the_amendment_changes(client, trade):
     from decimal import Decimal
 
     from accounts.roles import Role
-    from approvals.models import ApprovalPolicy, ApprovalRequest, ApprovalStep
-    from tests.factories import member
+    from approvals.models import ApprovalRequest
+    from tests.factories import ApprovalPolicyFactory, member
 
     po = _confirmed(trade)  # 31.00 USD
     approver = member(trade.customer, Role.APPROVER)
-    step = ApprovalStep.objects.create(
-        policy=ApprovalPolicy.objects.create(organization=trade.customer),
-        position=1,
-        name="Finance",
-        threshold=Decimal("100"),
+    ApprovalPolicyFactory(
+        organization=trade.customer,
+        steps=[{"name": "Finance", "threshold": Decimal("100"), "approvers": [approver.user]}],
     )
-    step.approvers.set([approver.user])
     bolts, _ = po.lines.order_by("position")
     amendments.request_amendment(po=po, by=trade.buyer, reason="Second crew", quantities={bolts.pk: "50"})
     request = ApprovalRequest.objects.get(kind="amendment")

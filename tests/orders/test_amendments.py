@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import Connection
 from accounts.roles import Role
 from approvals import services as approval_services
-from approvals.models import ApprovalPolicy, ApprovalRequest, ApprovalStep
+from approvals.models import ApprovalRequest
 from billing.models import Bill, Invoice
 from billing.services.bills import cancel_bill, create_bill
 from billing.services.documents import issue_documents
@@ -20,7 +20,7 @@ from billing.services.payments import record_payment
 from orders.models import Amendment, OrderEvent, Revision
 from orders.services import amendments, fulfilment
 from procurement.errors import DomainError, NotAllowed
-from tests.factories import Trade, member
+from tests.factories import ApprovalPolicyFactory, BudgetFactory, Trade, member
 
 pytestmark = pytest.mark.django_db
 
@@ -348,9 +348,10 @@ def test_amounts_keep_the_currencys_decimals_and_tax():
 
 def _policy(trade, threshold: str):
     approver = member(trade.customer, Role.APPROVER)
-    policy = ApprovalPolicy.objects.create(organization=trade.customer)
-    step = ApprovalStep.objects.create(policy=policy, position=1, name="Finance", threshold=Decimal(threshold))
-    step.approvers.set([approver.user])
+    ApprovalPolicyFactory(
+        organization=trade.customer,
+        steps=[{"name": "Finance", "threshold": Decimal(threshold), "approvers": [approver.user]}],
+    )
     return approver
 
 
@@ -416,13 +417,11 @@ def test_an_order_without_a_recorded_rate_is_never_amended_past_its_approvers(tr
 
 
 def test_an_amendment_that_would_exceed_a_budget_needs_its_owner(trade):
-    from approvals.models import Budget
-
     po = _confirmed(trade, _line(trade, price="10.00", quantity="15"))  # 150.00 USD
     owner = member(trade.customer, Role.APPROVER)
-    ApprovalPolicy.objects.create(organization=trade.customer)
+    ApprovalPolicyFactory(organization=trade.customer)
     today = timezone.localdate()
-    Budget.objects.create(
+    BudgetFactory(
         organization=trade.customer,
         cost_center=trade.cost_center,
         period_start=today - timedelta(days=1),
