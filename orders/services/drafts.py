@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db import transaction
 from guardian.shortcuts import assign_perm
 
-from accounts.models import Connection, Location, Membership, Organization
+from accounts.models import Connection, Location, Membership
 from accounts.permissions import require
 from accounts.services import next_document_number
 from procurement.errors import DomainError
@@ -15,7 +15,8 @@ from procurement.money import CURRENCIES, MoneyError, decimal_places, parse_deci
 from procurement.validators import clean_text
 
 from ..events import record_event
-from ..models import CustomerPrice, Listing, OrderEvent, PurchaseOrder, PurchaseOrderLine
+from ..models import Listing, OrderEvent, PurchaseOrder, PurchaseOrderLine
+from ..pricing import customer_prices, unit_price
 from ..totals import HUNDRED, line_amounts, order_totals
 from ..units import UNITS, quantity_error
 from .common import DEFAULT, _future_date, _lock_po, _require_draft, _require_draft_editor, clean_date
@@ -102,18 +103,11 @@ def update_purchase_order(*, by: Membership, po: PurchaseOrder, **changes) -> Pu
     return po
 
 
-def _customer_prices(listings, customer: Organization) -> dict[int, Decimal]:
-    """The customer's own prices of these listings, by listing id (one query)."""
-    return dict(
-        CustomerPrice.objects.filter(listing__in=listings, customer=customer).values_list("listing_id", "unit_price")
-    )
-
-
 def _check_line(po: PurchaseOrder, values: dict, *, listings=None, customer_prices=None) -> dict:
     """Validate and complete a line's values for ``po``; raise DomainError on the first problem.
 
-    ``listings`` (by id, price breaks prefetched) and ``customer_prices`` (by listing id) are the
-    current rows read by the caller for a batch of lines; without them, one line reads its own.
+    ``listings`` (by id, price breaks prefetched) and ``customer_prices`` (``pricing.customer_prices``)
+    are the current rows read by the caller for a batch of lines; without them, one line reads its own.
     """
     clean: dict = {}
     listing = values.get("listing")
@@ -142,9 +136,7 @@ def _check_line(po: PurchaseOrder, values: dict, *, listings=None, customer_pric
                 f"{listing.sku} is sold from {listing.min_order_qty.normalize():f} {listing.unit}.",
                 field="quantity",
             )
-        if customer_prices is None:
-            customer_prices = _customer_prices([listing], po.customer)
-        price = listing.price_for(quantity=quantity, customer_price=customer_prices.get(listing.pk))
+        price = unit_price(listing, quantity=quantity, customer_id=po.customer_id, prices=customer_prices)
         clean.update(
             listing=listing,
             sku=listing.sku,
@@ -222,7 +214,7 @@ def add_lines(*, by: Membership, po: PurchaseOrder, lines: list[dict]) -> list[P
     }
     if len(listings) != len(wanted):
         raise DomainError("Choose an active listing of this supplier.", field="listing")
-    prices = _customer_prices(list(listings), po.customer) if listings else {}
+    prices = customer_prices(list(listings), po.customer_id) if listings else {}
     existing = list(po.lines.all())
     position = max((line.position for line in existing), default=0)
     new = []

@@ -15,10 +15,11 @@ from procurement.validators import clean_text
 from .. import interfaces
 from ..events import notify, record_event
 from ..models import OrderEvent, Proposal, PurchaseOrder, PurchaseOrderLine, Revision, SalesOrder
+from ..pricing import customer_prices, unit_price
 from ..revisions import snapshot
 from ..totals import line_amounts
 from .common import _fsm, _lock_po, _lock_so_of, _money, _require_draft, _require_draft_editor, require_active
-from .drafts import _customer_prices, _save_totals
+from .drafts import _save_totals
 
 
 @transaction.atomic
@@ -32,7 +33,7 @@ def submit_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder
     lines = list(po.lines.select_related("listing").prefetch_related("listing__price_breaks"))
     if not lines:
         raise DomainError("Add at least one line before submitting.")
-    prices = _customer_prices({line.listing_id for line in lines if line.listing_id}, po.customer)
+    prices = customer_prices({line.listing_id for line in lines if line.listing_id}, po.customer_id)
     if po.valid_until and po.valid_until < timezone.localdate():
         raise DomainError(
             "The date the supplier must accept by is past: change it before submitting.", field="valid_until"
@@ -42,7 +43,7 @@ def submit_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder
             continue
         if line.listing is None or not line.listing.is_active:
             raise DomainError(f"Line {line.position} ({line.sku}) is no longer sold: remove it first.")
-        line.unit_price = line.listing.price_for(quantity=line.quantity, customer_price=prices.get(line.listing_id))
+        line.unit_price = unit_price(line.listing, quantity=line.quantity, customer_id=po.customer_id, prices=prices)
         line.listing_price_at_add = line.unit_price
         line.line_total, line.tax_amount = line_amounts(line.quantity, line.unit_price, line.tax_rate, po.currency)
     PurchaseOrderLine.objects.bulk_update(lines, ["unit_price", "listing_price_at_add", "line_total", "tax_amount"])
