@@ -14,12 +14,13 @@ from procurement.errors import DomainError
 from procurement.money import CURRENCIES, MoneyError, decimal_places, parse_decimal, parse_price
 from procurement.validators import clean_text
 
+from .. import rules
 from ..events import record_event
 from ..models import Listing, OrderEvent, PurchaseOrder, PurchaseOrderLine
 from ..pricing import customer_prices, unit_price
 from ..totals import HUNDRED, line_amounts, order_totals
 from ..units import UNITS, quantity_error
-from .common import DEFAULT, _future_date, _lock_po, _require_draft, _require_draft_editor, clean_date
+from .common import DEFAULT, _future_date, _lock_po, clean_date
 
 PO_HEADER_FIELDS = ("expected_delivery_date", "valid_until", "ship_to", "note_to_supplier", "currency")
 
@@ -76,8 +77,7 @@ def create_purchase_order(
 def update_purchase_order(*, by: Membership, po: PurchaseOrder, **changes) -> PurchaseOrder:
     """Change a draft's header: dates, ship-to, the note, and the currency (no lines yet)."""
     po = _lock_po(po, by)
-    _require_draft_editor(by, po)
-    _require_draft(po)
+    rules.require("edit", po=po, membership=by)
     unknown = set(changes) - set(PO_HEADER_FIELDS)
     if unknown:
         raise DomainError(f"These cannot be changed here: {', '.join(sorted(unknown))}.")
@@ -204,8 +204,7 @@ def add_lines(*, by: Membership, po: PurchaseOrder, lines: list[dict]) -> list[P
     listings and the customer's prices read once, one insert. A problem on a line of several is
     reported as "Line n: …" with its field."""
     po = _lock_po(po, by)
-    _require_draft_editor(by, po)
-    _require_draft(po)
+    rules.require("edit", po=po, membership=by)
     if not lines:
         raise DomainError("Add at least one line.")
     wanted = {values["listing"].pk for values in lines if values.get("listing") is not None}
@@ -235,8 +234,7 @@ def add_lines(*, by: Membership, po: PurchaseOrder, lines: list[dict]) -> list[P
 @transaction.atomic
 def update_line(*, by: Membership, po: PurchaseOrder, line: PurchaseOrderLine, values: dict) -> PurchaseOrderLine:
     po = _lock_po(po, by)
-    _require_draft_editor(by, po)
-    _require_draft(po)
+    rules.require("edit", po=po, membership=by)
     line = po.lines.get(pk=line.pk)
     if line.listing_id and "listing" not in values:
         values = {**values, "listing": line.listing}
@@ -253,7 +251,6 @@ def update_line(*, by: Membership, po: PurchaseOrder, line: PurchaseOrderLine, v
 @transaction.atomic
 def remove_line(*, by: Membership, po: PurchaseOrder, line: PurchaseOrderLine) -> None:
     po = _lock_po(po, by)
-    _require_draft_editor(by, po)
-    _require_draft(po)
+    rules.require("edit", po=po, membership=by)
     po.lines.filter(pk=line.pk).delete()
     _save_totals(po)

@@ -7,18 +7,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Membership
-from accounts.permissions import require
 from accounts.services import next_document_number
 from procurement.errors import DomainError
 from procurement.validators import clean_text
 
-from .. import interfaces
+from .. import interfaces, rules
 from ..events import notify, record_event
 from ..models import OrderEvent, Proposal, PurchaseOrder, PurchaseOrderLine, Revision, SalesOrder
 from ..pricing import customer_prices, unit_price
 from ..revisions import snapshot
 from ..totals import line_amounts
-from .common import _fsm, _lock_po, _lock_so_of, _money, _require_draft, _require_draft_editor, require_active
+from .common import _fsm, _lock_po, _lock_so_of, _money
 from .drafts import _save_totals
 
 
@@ -26,10 +25,7 @@ from .drafts import _save_totals
 def submit_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder:
     """Freeze the prices and either start approval or send the order to the supplier."""
     po = _lock_po(po, by)
-    require(by, "orders.submit_purchaseorder")
-    _require_draft_editor(by, po)
-    _require_draft(po)
-    require_active(po)
+    rules.require("submit", po=po, membership=by)
     lines = list(po.lines.select_related("listing").prefetch_related("listing__price_breaks"))
     if not lines:
         raise DomainError("Add at least one line before submitting.")
@@ -108,7 +104,7 @@ def release_to_supplier(*, po: PurchaseOrder, lines: list[PurchaseOrderLine], by
 def revise_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder:
     """A rejected order goes back to draft for its requester to change and submit again."""
     po = _lock_po(po, by)
-    _require_draft_editor(by, po)
+    rules.require("revise", po=po, membership=by)
     _fsm(po, "revise", "reopened")
     po.save()
     record_event(po, OrderEvent.Kind.REVISED, by=by)
@@ -119,9 +115,7 @@ def revise_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder
 def cancel_purchase_order(*, po: PurchaseOrder, by: Membership, reason: str) -> PurchaseOrder:
     """Cancel before confirmation (also while the connection is suspended)."""
     po = _lock_po(po, by)
-    require(by, "orders.cancel_purchaseorder")
-    if po.is_draft:
-        _require_draft_editor(by, po)
+    rules.require("cancel", po=po, membership=by)
     reason = clean_text(reason, "reason", required=True, limit=1000)
     so = _lock_so_of(po)
     _fsm(po, "cancel", "cancelled", reason=reason)
