@@ -70,12 +70,6 @@ def amendable(line: PurchaseOrderLine) -> bool:
     return not line.is_void and not has_receipts(line)
 
 
-def may_edit_draft(po: PurchaseOrder, membership: Membership) -> bool:
-    """The draft's requester (a django-guardian object permission, given when it is raised) or
-    an admin, with a role that edits purchase orders."""
-    return refusal("edit", po=po, membership=membership) is None
-
-
 # ---------------------------------------------------------------------------------- the API
 
 
@@ -202,7 +196,7 @@ def _supplier_open(order: _Order) -> None:
 
 
 def _edit(order: _Order) -> None:
-    """Change a draft's header and lines."""
+    """Change a draft's header and lines: who may edit this draft (the page's ``editable``)."""
     _role(order, "orders.change_purchaseorder")
     _draft(order)
     _draft_editor(order)
