@@ -32,8 +32,8 @@ from accounts.permissions import can, require
 from accounts.selectors import rate_to_base
 from orders import events
 from orders.models import OrderEvent, PurchaseOrder, PurchaseOrderLine
+from orders.rules import require_active
 from orders.services import amendments, negotiation, submission
-from orders.services.common import require_active
 from procurement.errors import DomainError, NotAllowed
 from procurement.money import format_money, round_money
 from procurement.validators import clean_text

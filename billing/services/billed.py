@@ -11,11 +11,11 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import Membership
-from accounts.permissions import can, require
+from accounts.permissions import require
 from accounts.selectors import tolerances_for
+from orders import rules
 from orders.models import PurchaseOrder
-from orders.services.common import require_active
-from procurement.errors import DomainError, NotAllowed
+from procurement.errors import DomainError
 from procurement.money import format_money
 
 from ..models import Bill, BillMatch
@@ -57,20 +57,12 @@ MATCHABLE = (
 )
 
 
-APPROVED = PurchaseOrder.APPROVED
-
-
 @transaction.atomic
 def mark_po_billed(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder:
     """Admins and the order's requester say an order is billed: nothing more can be matched."""
     require(by, "orders.view_purchaseorder")
     po = _lock_po_of_customer(po, by)
-    if not (can(by, "orders.mark_billed_purchaseorder") or po.requester_id == by.user_id):
-        raise NotAllowed("Only an admin or the order's requester can mark it billed.")
-    if po.billed_at is not None:
-        raise DomainError(f"{po.number} is marked billed already.")
-    if po.status not in APPROVED:
-        raise DomainError(f"{po.number} is {po.get_status_display().lower()}: only approved orders are billed.")
+    rules.require("mark_billed", po=po, membership=by)
     po.billed_at = timezone.now()
     po.billed_by = by.user
     po.save(update_fields=["billed_at", "billed_by", "updated_at"])
@@ -99,7 +91,7 @@ def match_bill(*, bill: Bill, po: PurchaseOrder, amount, by: Membership) -> Bill
             "(a confirmed order's own bill comes with it).",
             field="po",
         )
-    require_active(po)
+    rules.require_active(po)
     if po.billed_at is not None:
         raise DomainError(f"{po.number} is marked billed: nothing more can be matched to it.", field="po")
     if bill.matches.filter(purchase_order=po, unmatched_at__isnull=True).exists():

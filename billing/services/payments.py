@@ -18,7 +18,8 @@ from accounts.models import Membership
 from accounts.permissions import require
 from orders.events import emails_of, record_event
 from orders.models import OrderEvent, PurchaseOrder
-from orders.services.common import clean_date, require_active
+from orders.rules import require_active
+from orders.services.common import clean_date
 from orders.services.fulfilment import close_if_complete
 from procurement.errors import DomainError, NotAllowed
 from procurement.money import format_money

@@ -14,7 +14,7 @@ from procurement.errors import DomainError
 from procurement.money import format_money
 from procurement.validators import clean_text
 
-from .. import interfaces
+from .. import interfaces, rules
 from ..events import notify, record_event
 from ..models import (
     Amendment,
@@ -28,20 +28,8 @@ from ..models import (
 )
 from ..revisions import snapshot
 from ..totals import line_amounts, order_totals
-from .common import _fsm, _line_fits, _lock_po, _next_number, _typed_quantity, _units, require_active
+from .common import _fsm, _line_fits, _lock_po, _next_number, _typed_quantity, _units
 from .fulfilment import close_if_complete
-
-AMENDABLE = (PurchaseOrder.Status.CONFIRMED, PurchaseOrder.Status.PARTIALLY_RECEIVED)
-
-
-def _has_receipts(line: PurchaseOrderLine) -> bool:
-    """Anything received, damaged or short on it: a receipt line exists (never amended)."""
-    return bool(line.quantity_received or line.quantity_damaged or line.quantity_short)
-
-
-def amendable(line: PurchaseOrderLine) -> bool:
-    """A line an amendment may raise (or, unshipped, cancel): open, and nothing received of it."""
-    return not line.is_void and not _has_receipts(line)
 
 
 def _amendable_line(line: PurchaseOrderLine, field: str) -> None:
@@ -49,17 +37,8 @@ def _amendable_line(line: PurchaseOrderLine, field: str) -> None:
         raise DomainError(
             f"Line {line.position} is {line.get_status_display().lower()}: it cannot be amended.", field=field
         )
-    if _has_receipts(line):
+    if rules.has_receipts(line):
         raise DomainError(f"Line {line.position} has receipts: it cannot be amended.", field=field)
-
-
-def _require_amendable(po: PurchaseOrder) -> None:
-    if po.status not in AMENDABLE:
-        raise DomainError(
-            f"{po.number} is {po.get_status_display().lower()}: only a confirmed order, before everything "
-            "is received, can be amended."
-        )
-    require_active(po)
 
 
 def _amended_lines(
@@ -156,11 +135,9 @@ def request_amendment(
     accepts or declines it. Nothing changes on the order until the supplier accepts."""
     require(by, "orders.add_amendment")
     po = _lock_po(po, by)
-    _require_amendable(po)
-    if po.amendments.filter(status__in=Amendment.OPEN).exists():
-        raise DomainError("An amendment of this order is open already: wait for it, or withdraw it first.")
-    reason = clean_text(reason, "reason", required=True, limit=1000)
     lines = list(po.lines.select_related("cost_center").order_by("position", "pk"))
+    rules.require("amend", po=po, membership=by, lines=lines)
+    reason = clean_text(reason, "reason", required=True, limit=1000)
     old = {line.pk: (line.quantity, line.line_total) for line in lines}
     changes = _amended_lines(po, lines, dict(quantities or {}), set(cancel))
     changed = _apply_changes(po, changes, reason)  # in memory only, until the supplier accepts
@@ -271,7 +248,7 @@ def accept_amendment(*, amendment: Amendment, by: Membership) -> Amendment:
         by=by.user,
         revision_number=po.revision_number + 1,
     )
-    _require_amendable(po)
+    rules.require_amendable(po)
     lines = list(po.lines.order_by("position", "pk"))
     by_pk = {line.pk: line for line in lines}
     asked = list(amendment.lines.all())
@@ -327,7 +304,7 @@ def decline_amendment(*, amendment: Amendment, by: Membership, reason: str) -> A
     """The supplier declines (with a reason): the order stays as it was."""
     require(by, "orders.accept_amendment")
     po, _, amendment = _lock_amendment_for_supplier(amendment, by)
-    require_active(po)
+    rules.require_active(po)
     reason = clean_text(reason, "reason", required=True, limit=1000)
     _fsm(amendment, "decline", "declined", noun=f"Amendment {amendment.number}", by=by.user, reason=reason)
     amendment.save()

@@ -14,7 +14,7 @@ from accounts.selectors import tolerances_for
 from procurement.errors import DomainError
 from procurement.validators import clean_text
 
-from .. import interfaces
+from .. import interfaces, rules
 from ..events import notify, record_event
 from ..models import (
     Amendment,
@@ -36,7 +36,6 @@ from .common import (
     _typed_quantity,
     _units,
     clean_date,
-    require_active,
 )
 
 
@@ -53,24 +52,6 @@ def _tolerance_words(tolerance: Decimal) -> str:
     if not tolerance:
         return "nothing may be received beyond the ordered quantity"
     return f"the over-receipt tolerance is {tolerance.normalize():f} %"
-
-
-def require_shippable(po: PurchaseOrder, so: SalesOrder) -> None:
-    """Goods ship on a confirmed order of an active connection (the *Record shipment* page asks too)."""
-    require_active(po)
-    if so.status not in SalesOrder.SHIPPABLE:
-        raise DomainError(
-            f"{so.number} is {so.get_status_display().lower()}: goods are shipped once the customer confirms the order."
-        )
-
-
-def require_receivable(po: PurchaseOrder) -> None:
-    """Goods are received on a confirmed order of an active connection (the page asks too)."""
-    require_active(po)
-    if po.status not in PurchaseOrder.RECEIVABLE:
-        raise DomainError(
-            f"{po.number} is {po.get_status_display().lower()}: goods are received on confirmed orders only."
-        )
 
 
 @transaction.atomic
@@ -91,7 +72,7 @@ def record_shipment(
     nothing is written."""
     require(by, "orders.add_shipment")
     po, so = _lock_pair_for_supplier(so, by)  # every shipment and receipt of the order waits here
-    require_shippable(po, so)
+    rules.require("ship", po=po, so=so, membership=by)
     shipped_on = _fulfilment_date(shipped_on, "shipped_on", "did it ship")
     carrier = clean_text(carrier, "carrier", limit=100)
     tracking_number = clean_text(tracking_number, "tracking_number", limit=100)
@@ -186,8 +167,7 @@ def record_receipt(
     of the line (the ordered quantity plus the organization's over-receipt tolerance). The PO
     becomes partially received or received, and closes when it is complete."""
     po = _lock_po(po, by)  # every shipment and receipt of the order waits here
-    require(by, "orders.add_receipt")
-    require_receivable(po)
+    rules.require("receive", po=po, membership=by)
     received_on = _fulfilment_date(received_on, "received_on", "did it arrive")
     note = clean_text(note, "note")
     po_lines = {line.pk: line for line in po.lines.all()}

@@ -13,7 +13,7 @@ from procurement.errors import DomainError
 from procurement.money import MoneyError, parse_decimal, parse_price
 from procurement.validators import clean_text, parse_integer
 
-from .. import interfaces
+from .. import interfaces, rules
 from ..events import notify, record_event
 from ..models import (
     LineValues,
@@ -28,7 +28,7 @@ from ..models import (
 from ..revisions import _jsonable, snapshot, summarize_changes
 from ..totals import HUNDRED, line_amounts, order_totals
 from ..units import UNITS, quantity_error
-from .common import _fsm, _line_fits, _lock_pair_for_supplier, _lock_po, _lock_so_of, _money, clean_date, require_active
+from .common import _fsm, _line_fits, _lock_pair_for_supplier, _lock_po, _lock_so_of, _money, clean_date
 
 PROPOSAL_HEADER_FIELDS = (
     "accept_by",
@@ -41,11 +41,6 @@ PROPOSAL_HEADER_FIELDS = (
     "payment_terms_days",
     "note",
 )
-
-
-def _require_supplier_open(po: PurchaseOrder, so: SalesOrder) -> None:
-    if so.status not in SalesOrder.OPEN or po.status != PurchaseOrder.Status.SENT:
-        raise DomainError(f"{so.number} is {so.get_status_display().lower()}: it cannot be changed now.")
 
 
 def _check_proposal_line(po: PurchaseOrder, line: PurchaseOrderLine | None, values: dict) -> dict:
@@ -165,8 +160,7 @@ def save_proposal(
     """
     require(by, "orders.change_salesorder")
     po, so = _lock_pair_for_supplier(so, by)
-    require_active(po)
-    _require_supplier_open(po, so)
+    rules.require("adjust", po=po, so=so, membership=by)
     po_lines = {line.pk: line for line in po.lines.all()}
     unknown = set(lines) - set(po_lines)
     if unknown:
@@ -283,8 +277,7 @@ def accept_sales_order(*, so: SalesOrder, by: Membership) -> SalesOrder:
     """*Accept order*: publish the proposal (if any) as the next revision for the customer."""
     require(by, "orders.accept_salesorder")
     po, so = _lock_pair_for_supplier(so, by)
-    require_active(po)
-    _require_supplier_open(po, so)
+    rules.require("accept", po=po, so=so, membership=by)
     proposal = Proposal.objects.filter(sales_order=so).prefetch_related("lines").first()
     lines, header_changes = _apply_proposal(po, proposal)
     if not any(line.status != LineValues.Status.REJECTED for line in lines):
@@ -315,9 +308,8 @@ def accept_sales_order(*, so: SalesOrder, by: Membership) -> SalesOrder:
 def decline_sales_order(*, so: SalesOrder, by: Membership, reason: str) -> SalesOrder:
     require(by, "orders.decline_salesorder")
     po, so = _lock_pair_for_supplier(so, by)
-    require_active(po)
+    rules.require("decline", po=po, so=so, membership=by)
     reason = clean_text(reason, "reason", required=True, limit=1000)
-    _require_supplier_open(po, so)
     _fsm(so, "decline", "declined")
     _fsm(po, "supplier_decline", "declined", reason=reason)
     Proposal.objects.filter(sales_order=so).delete()
@@ -332,8 +324,7 @@ def decline_sales_order(*, so: SalesOrder, by: Membership, reason: str) -> Sales
 def request_changes(*, po: PurchaseOrder, by: Membership, note: str) -> PurchaseOrder:
     """The customer sends the accepted revision back with a note; the negotiation goes on."""
     po = _lock_po(po, by)
-    require(by, "orders.request_changes_purchaseorder")
-    require_active(po)
+    rules.require("request_changes", po=po, membership=by)
     note = clean_text(note, "note", required=True)
     so = _lock_so_of(po)
     _fsm(po, "request_changes", "sent back")
@@ -350,8 +341,7 @@ def request_changes(*, po: PurchaseOrder, by: Membership, note: str) -> Purchase
 def confirm_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder:
     """*Confirm order*: the customer takes the supplier-accepted revision as the order."""
     po = _lock_po(po, by)  # state is checked after taking the lock
-    require(by, "orders.confirm_purchaseorder")
-    require_active(po)
+    rules.require("confirm", po=po, membership=by)
     if po.status == PurchaseOrder.Status.SUPPLIER_ACCEPTED:
         lines = list(po.lines.all())
         if interfaces.approvals().start_reapproval(po=po, lines=lines, by=by):

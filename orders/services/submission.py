@@ -7,32 +7,29 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Membership
-from accounts.permissions import require
 from accounts.services import next_document_number
 from procurement.errors import DomainError
 from procurement.validators import clean_text
 
-from .. import interfaces
+from .. import interfaces, rules
 from ..events import notify, record_event
 from ..models import OrderEvent, Proposal, PurchaseOrder, PurchaseOrderLine, Revision, SalesOrder
+from ..pricing import customer_prices, unit_price
 from ..revisions import snapshot
 from ..totals import line_amounts
-from .common import _fsm, _lock_po, _lock_so_of, _money, _require_draft, _require_draft_editor, require_active
-from .drafts import _customer_prices, _save_totals
+from .common import _fsm, _lock_po, _lock_so_of, _money
+from .drafts import _save_totals
 
 
 @transaction.atomic
 def submit_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder:
     """Freeze the prices and either start approval or send the order to the supplier."""
     po = _lock_po(po, by)
-    require(by, "orders.submit_purchaseorder")
-    _require_draft_editor(by, po)
-    _require_draft(po)
-    require_active(po)
+    rules.require("submit", po=po, membership=by)
     lines = list(po.lines.select_related("listing").prefetch_related("listing__price_breaks"))
     if not lines:
         raise DomainError("Add at least one line before submitting.")
-    prices = _customer_prices({line.listing_id for line in lines if line.listing_id}, po.customer)
+    prices = customer_prices({line.listing_id for line in lines if line.listing_id}, po.customer_id)
     if po.valid_until and po.valid_until < timezone.localdate():
         raise DomainError(
             "The date the supplier must accept by is past: change it before submitting.", field="valid_until"
@@ -42,7 +39,7 @@ def submit_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder
             continue
         if line.listing is None or not line.listing.is_active:
             raise DomainError(f"Line {line.position} ({line.sku}) is no longer sold: remove it first.")
-        line.unit_price = line.listing.price_for(quantity=line.quantity, customer_price=prices.get(line.listing_id))
+        line.unit_price = unit_price(line.listing, quantity=line.quantity, customer_id=po.customer_id, prices=prices)
         line.listing_price_at_add = line.unit_price
         line.line_total, line.tax_amount = line_amounts(line.quantity, line.unit_price, line.tax_rate, po.currency)
     PurchaseOrderLine.objects.bulk_update(lines, ["unit_price", "listing_price_at_add", "line_total", "tax_amount"])
@@ -107,7 +104,7 @@ def release_to_supplier(*, po: PurchaseOrder, lines: list[PurchaseOrderLine], by
 def revise_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder:
     """A rejected order goes back to draft for its requester to change and submit again."""
     po = _lock_po(po, by)
-    _require_draft_editor(by, po)
+    rules.require("revise", po=po, membership=by)
     _fsm(po, "revise", "reopened")
     po.save()
     record_event(po, OrderEvent.Kind.REVISED, by=by)
@@ -118,9 +115,7 @@ def revise_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder
 def cancel_purchase_order(*, po: PurchaseOrder, by: Membership, reason: str) -> PurchaseOrder:
     """Cancel before confirmation (also while the connection is suspended)."""
     po = _lock_po(po, by)
-    require(by, "orders.cancel_purchaseorder")
-    if po.is_draft:
-        _require_draft_editor(by, po)
+    rules.require("cancel", po=po, membership=by)
     reason = clean_text(reason, "reason", required=True, limit=1000)
     so = _lock_so_of(po)
     _fsm(po, "cancel", "cancelled", reason=reason)

@@ -17,6 +17,7 @@ from procurement.views import OrgView, PostOnlyView
 
 from .. import selectors
 from ..forms import DraftHeaderForm, LinePreviewForm, ListingPickerForm
+from ..pricing import unit_price
 from ..services.drafts import add_line, remove_line, update_line, update_purchase_order
 from ..totals import line_amounts
 from ..units import quantity_error
@@ -119,9 +120,10 @@ class LinePreviewView(PurchaseOrderMixin, OrgView):
         listing = selectors.orderable_listings(po).filter(pk=data["listing"]).first() if data["listing"] else None
         try:
             quantity = parse_decimal(data["quantity"] or "0")
-            price = (
-                listing.price_for(quantity=quantity) if listing else parse_price(data["unit_price"] or "0", po.currency)
-            )
+            if listing:
+                price = unit_price(listing, quantity=quantity, customer_id=po.customer_id)
+            else:
+                price = parse_price(data["unit_price"] or "0", po.currency)
             rate = parse_decimal(data["tax_rate"] or "0")
             unit = listing.unit if listing else data["unit"] or "ea"
             if quantity_error(quantity, unit) or not Decimal(0) <= rate <= Decimal(100):
