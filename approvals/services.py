@@ -36,6 +36,7 @@ from orders.services import amendments, negotiation, submission
 from orders.services.common import require_active
 from procurement.errors import DomainError, NotAllowed
 from procurement.money import format_money, round_money
+from procurement.transitions import transition
 from procurement.validators import clean_text
 
 from .models import (
@@ -439,7 +440,7 @@ def approve_step(*, request: ApprovalRequest, by: Membership, comment: str = "")
     if following is not None:
         _open(request, po, following, _still_approving(po, following, exclude))
         return request
-    request.approve()
+    transition(request, "approve", "approved", noun="This approval")
     request.save()
     _approved(po, request, by)
     return request
@@ -535,7 +536,7 @@ def reject_step(*, request: ApprovalRequest, by: Membership, comment: str) -> Ap
     now = timezone.now()
     RequestStep.objects.filter(pk=step.pk).update(status=RequestStep.Status.REJECTED, decided_at=now)
     request.steps.filter(status=RequestStep.Status.WAITING).update(status=RequestStep.Status.SKIPPED)
-    request.reject()
+    transition(request, "reject", "rejected", noun="This approval")
     request.save()
     _revoke(request)
     if request.kind == ApprovalRequest.Kind.SUBMISSION:
@@ -564,7 +565,7 @@ def withdraw_open_requests(po: PurchaseOrder) -> None:
     for request in ApprovalRequest.objects.select_for_update().filter(
         purchase_order=po, status=ApprovalRequest.Status.PENDING
     ):
-        request.withdraw()
+        transition(request, "withdraw", "withdrawn", noun="This approval")
         request.save()
         request.steps.filter(status__in=[RequestStep.Status.OPEN, RequestStep.Status.WAITING]).update(
             status=RequestStep.Status.SKIPPED

@@ -16,6 +16,7 @@ from accounts.services import next_document_number
 from orders.events import emails_of, record_event
 from orders.models import OrderEvent, PurchaseOrder, PurchaseOrderLine
 from procurement.money import format_money
+from procurement.transitions import transition
 
 from ..fx import record_fx
 from ..models import Bill, BillLine, Invoice, InvoiceLine
@@ -92,10 +93,10 @@ def issue_documents(*, po: PurchaseOrder) -> tuple[Invoice, Bill] | None:
         _refresh_billed(po)
         record_fx(bill=bill)  # the goods received before the bill, valued at both dates
     if invoice.total == 0 and invoice.status == Invoice.Status.OPEN:  # nothing to pay: settled as made
-        invoice.mark_paid()
+        transition(invoice, "mark_paid", "marked paid", noun=f"Invoice {invoice.number}")
         invoice.save()
     if bill.total == 0 and bill.status == Bill.Status.OPEN:
-        bill.settle()
+        transition(bill, "settle", "settled", noun=f"Bill {bill.number}")
         bill.save()
     record_event(
         po,
@@ -148,14 +149,14 @@ def revise_documents(*, po: PurchaseOrder, lines: list[PurchaseOrderLine]) -> tu
         for name, value in amounts.items():
             setattr(document, name, value)
     if bill.status != Bill.Status.CANCELLED:
-        bill.settle()
+        transition(bill, "settle", "settled", noun=f"Bill {bill.number}")
         bill.save()
     if invoice.status != Invoice.Status.CANCELLED:
         covered = bill.verified_total >= invoice.total
         if invoice.status == Invoice.Status.PAID and not covered:
-            invoice.reopen()
+            transition(invoice, "reopen", "reopened", noun=f"Invoice {invoice.number}")
         elif invoice.status == Invoice.Status.OPEN and covered:
-            invoice.mark_paid()
+            transition(invoice, "mark_paid", "marked paid", noun=f"Invoice {invoice.number}")
         invoice.save()
     _refresh_billed(po)
     live_bill = bill.status != Bill.Status.CANCELLED  # a cancelled bill stays as it was

@@ -11,6 +11,7 @@ from accounts.models import Membership
 from accounts.permissions import require
 from procurement.errors import DomainError
 from procurement.money import MoneyError, parse_decimal, parse_price
+from procurement.transitions import transition
 from procurement.validators import clean_text, parse_integer
 
 from .. import interfaces
@@ -28,7 +29,7 @@ from ..models import (
 from ..revisions import _jsonable, snapshot, summarize_changes
 from ..totals import HUNDRED, line_amounts, order_totals
 from ..units import UNITS, quantity_error
-from .common import _fsm, _line_fits, _lock_pair_for_supplier, _lock_po, _lock_so_of, _money, clean_date, require_active
+from .common import _line_fits, _lock_pair_for_supplier, _lock_po, _lock_so_of, _money, clean_date, require_active
 
 PROPOSAL_HEADER_FIELDS = (
     "accept_by",
@@ -185,7 +186,7 @@ def save_proposal(
         except DomainError as exc:
             raise DomainError(f"Added line {i + 1}: {exc.message}", field=f"add-{i}-{exc.field}") from None
     if so.status != SalesOrder.Status.IN_REVIEW:
-        _fsm(so, "start_review", "reviewed")
+        transition(so, "start_review", "reviewed")
         so.save()
     proposal, _ = Proposal.objects.update_or_create(sales_order=so, defaults={**clean_header, "updated_by": by.user})
     proposal.lines.all().delete()
@@ -289,8 +290,8 @@ def accept_sales_order(*, so: SalesOrder, by: Membership) -> SalesOrder:
     lines, header_changes = _apply_proposal(po, proposal)
     if not any(line.status != LineValues.Status.REJECTED for line in lines):
         raise DomainError("Every line is rejected: decline the order instead.")
-    _fsm(so, "accept", "accepted")
-    _fsm(po, "supplier_accept", "accepted")
+    transition(so, "accept", "accepted")
+    transition(po, "supplier_accept", "accepted")
     for name, value in order_totals(lines, po.discount, po.currency).items():
         setattr(po, name, value)
     previous = po.revisions.order_by("-number").first()
@@ -318,8 +319,8 @@ def decline_sales_order(*, so: SalesOrder, by: Membership, reason: str) -> Sales
     require_active(po)
     reason = clean_text(reason, "reason", required=True, limit=1000)
     _require_supplier_open(po, so)
-    _fsm(so, "decline", "declined")
-    _fsm(po, "supplier_decline", "declined", reason=reason)
+    transition(so, "decline", "declined")
+    transition(po, "supplier_decline", "declined", reason=reason)
     Proposal.objects.filter(sales_order=so).delete()
     po.save()
     so.save()
@@ -336,8 +337,8 @@ def request_changes(*, po: PurchaseOrder, by: Membership, note: str) -> Purchase
     require_active(po)
     note = clean_text(note, "note", required=True)
     so = _lock_so_of(po)
-    _fsm(po, "request_changes", "sent back")
-    _fsm(so, "changes_requested", "sent back")
+    transition(po, "request_changes", "sent back")
+    transition(so, "changes_requested", "sent back")
     interfaces.approvals().withdraw_open_requests(po=po)  # a re-approval of the revision sent back is moot
     po.save()
     so.save()
@@ -357,8 +358,8 @@ def confirm_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrde
         if interfaces.approvals().start_reapproval(po=po, lines=lines, by=by):
             return po  # sent for re-approval first: confirmed when approved
     so = _lock_so_of(po)
-    _fsm(po, "confirm", "confirmed")
-    _fsm(so, "confirm", "confirmed")
+    transition(po, "confirm", "confirmed")
+    transition(so, "confirm", "confirmed")
     po.save()
     so.save()
     record_event(

@@ -10,6 +10,7 @@ from accounts.models import Membership
 from accounts.permissions import require
 from accounts.services import next_document_number
 from procurement.errors import DomainError
+from procurement.transitions import transition
 from procurement.validators import clean_text
 
 from .. import interfaces
@@ -17,7 +18,7 @@ from ..events import notify, record_event
 from ..models import OrderEvent, Proposal, PurchaseOrder, PurchaseOrderLine, Revision, SalesOrder
 from ..revisions import snapshot
 from ..totals import line_amounts
-from .common import _fsm, _lock_po, _lock_so_of, _money, _require_draft, _require_draft_editor, require_active
+from .common import _lock_po, _lock_so_of, _money, _require_draft, _require_draft_editor, require_active
 from .drafts import _customer_prices, _save_totals
 
 
@@ -52,12 +53,12 @@ def submit_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder
     plan = approvals.plan_submission(po=po, lines=lines, by=by)  # refuses (writing nothing) when nobody could
     po.base_rate = plan.rate
     if plan.steps:
-        _fsm(po, "send_for_approval", "submitted")
+        transition(po, "send_for_approval", "submitted")
         po.save()
         record_event(po, OrderEvent.Kind.SUBMITTED, by=by, body=f"Submitted for approval ({_money(po)}).")
         approvals.start_submission(po=po, plan=plan, by=by)
         return po
-    _fsm(po, "release", "sent")
+    transition(po, "release", "sent")
     po.save()
     approvals.start_submission(po=po, plan=plan, by=by)  # recorded as approved at once
     release_to_supplier(po=po, lines=lines, by=by)
@@ -69,7 +70,7 @@ def release_after_approval(*, po: PurchaseOrder, by: Membership) -> SalesOrder:
     """Internal approval is complete (approvals decided, as ``by``): the order goes to the supplier."""
     po = _relock(po)
     record_event(po, OrderEvent.Kind.APPROVED, by=by, body="Approved internally.")
-    _fsm(po, "release", "sent")
+    transition(po, "release", "sent")
     po.save()
     return release_to_supplier(po=po, lines=list(po.lines.all()), by=by)
 
@@ -78,7 +79,7 @@ def release_after_approval(*, po: PurchaseOrder, by: Membership) -> SalesOrder:
 def reject_after_approval(*, po: PurchaseOrder, reason: str) -> PurchaseOrder:
     """Internal approval rejected the submitted order: it goes back to its requester."""
     po = _relock(po)
-    _fsm(po, "reject", "rejected", reason=reason)
+    transition(po, "reject", "rejected", reason=reason)
     po.save()
     return po
 
@@ -108,7 +109,7 @@ def revise_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder
     """A rejected order goes back to draft for its requester to change and submit again."""
     po = _lock_po(po, by)
     _require_draft_editor(by, po)
-    _fsm(po, "revise", "reopened")
+    transition(po, "revise", "reopened")
     po.save()
     record_event(po, OrderEvent.Kind.REVISED, by=by)
     return po
@@ -123,11 +124,11 @@ def cancel_purchase_order(*, po: PurchaseOrder, by: Membership, reason: str) -> 
         _require_draft_editor(by, po)
     reason = clean_text(reason, "reason", required=True, limit=1000)
     so = _lock_so_of(po)
-    _fsm(po, "cancel", "cancelled", reason=reason)
+    transition(po, "cancel", "cancelled", reason=reason)
     po.save()
     interfaces.approvals().withdraw_open_requests(po=po)
     if so is not None:
-        _fsm(so, "cancel", "cancelled")
+        transition(so, "cancel", "cancelled")
         so.save()
         Proposal.objects.filter(sales_order=so).delete()
     record_event(po, OrderEvent.Kind.CANCELLED, by=by, body=reason)
@@ -143,8 +144,8 @@ def expire_purchase_order(*, po: PurchaseOrder) -> PurchaseOrder | None:
     if po.status != PurchaseOrder.Status.SENT or not po.valid_until or po.valid_until >= timezone.localdate():
         return None  # accepted or changed meanwhile: nothing to do
     so = _lock_so_of(po)
-    po.expire()
-    so.expire()
+    transition(po, "expire", "expired")
+    transition(so, "expire", "expired")
     po.save()
     so.save()
     Proposal.objects.filter(sales_order=so).delete()
