@@ -313,6 +313,17 @@ def accept_sales_order(*, so: SalesOrder, by: Membership) -> SalesOrder:
 
 
 @transaction.atomic
+def accept_with_proposal(
+    *, so: SalesOrder, by: Membership, header: dict, lines: dict[int, dict], added: list[dict] | None = None
+) -> SalesOrder:
+    """*Save and accept*: the supplier's adjustments (as ``save_proposal`` takes them) published
+    at once as the next revision — in one transaction, so a refused acceptance (every line
+    rejected, say) leaves the proposal saved before as it was."""
+    save_proposal(so=so, by=by, header=header, lines=lines, added=added)
+    return accept_sales_order(so=so, by=by)
+
+
+@transaction.atomic
 def decline_sales_order(*, so: SalesOrder, by: Membership, reason: str) -> SalesOrder:
     require(by, "orders.decline_salesorder")
     po, so = _lock_pair_for_supplier(so, by)

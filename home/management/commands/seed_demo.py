@@ -289,7 +289,7 @@ class Command(BaseCommand):
         submission.submit_purchase_order(po=accepted, by=buyer)
         accepted.refresh_from_db()
         first, second = accepted.lines.all()
-        negotiation.save_proposal(
+        negotiation.accept_with_proposal(
             so=accepted.sales_order,
             by=sales,
             header={"note": "Goggles are back in stock next month."},
@@ -298,7 +298,6 @@ class Command(BaseCommand):
                 second.pk: {"action": "reject", "reject_reason": "Model discontinued; see ACM-1100B next month."},
             },
         )
-        negotiation.accept_sales_order(so=accepted.sales_order, by=sales)
 
     def _approvals(self, orgs) -> None:
         """Northwind approves its orders: two steps, a limit for buyers, this quarter's budgets,
