@@ -518,9 +518,10 @@ def _approved(po: PurchaseOrder, request: ApprovalRequest, by: Membership) -> No
         .filter(user_id=request.requested_by_id, organization_id=po.customer_id)
         .first()
     )
-    confirmed = asker is not None and can(asker, "orders.confirm_purchaseorder")
-    if confirmed:  # what they asked for when the re-approval began
-        negotiation.confirm_purchase_order(po=po, by=asker)
+    confirmed = False
+    if asker is not None and can(asker, "orders.confirm_purchaseorder"):  # what they asked for
+        result = negotiation.confirm_purchase_order(po=po, by=asker)
+        confirmed = isinstance(result, negotiation.Confirmed)
     _tell_requester(po, request, "approval_approved", approvers=approvers, confirmed=confirmed)
 
 

@@ -3,6 +3,7 @@ changes, and the confirmation."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
@@ -358,16 +359,33 @@ def request_changes(*, po: PurchaseOrder, by: Membership, note: str) -> Purchase
     return po
 
 
+@dataclass(frozen=True)
+class Confirmed:
+    po: PurchaseOrder
+
+
+@dataclass(frozen=True)
+class SentForReapproval:
+    """The supplier's revision needs approval again first: the order is confirmed once it is
+    approved. ``step`` decides first."""
+
+    po: PurchaseOrder
+    step: str
+    approvers: tuple[str, ...]  # their full names
+
+
 @transaction.atomic
-def confirm_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder:
-    """*Confirm order*: the customer takes the supplier-accepted revision as the order."""
+def confirm_purchase_order(*, po: PurchaseOrder, by: Membership) -> Confirmed | SentForReapproval:
+    """*Confirm order*: the customer takes the supplier-accepted revision as the order — or,
+    when the revision needs approval again, starts the re-approval; says which."""
     po = _lock_po(po, by)  # state is checked after taking the lock
     require(by, "orders.confirm_purchaseorder")
     require_active(po)
     if po.status == PurchaseOrder.Status.SUPPLIER_ACCEPTED:
         lines = list(po.lines.all())
-        if interfaces.approvals().start_reapproval(po=po, lines=lines, by=by):
-            return po  # sent for re-approval first: confirmed when approved
+        step = interfaces.approvals().start_reapproval(po=po, lines=lines, by=by)
+        if step is not None:
+            return SentForReapproval(po=po, step=step.name, approvers=step.approvers)
     so = _lock_so_of(po)
     transition(po, "confirm", "confirmed")
     transition(so, "confirm", "confirmed")
@@ -383,4 +401,4 @@ def confirm_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrde
     # The invoice and the bill, by a Celery task after commit: a broker that is down never fails
     # the confirmation (the beat sweep queues it again; the task is idempotent).
     interfaces.billing().issue_documents_after_commit(po=po)
-    return po
+    return Confirmed(po=po)

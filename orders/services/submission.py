@@ -3,6 +3,8 @@ rejected order, cancellation and expiry."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -10,6 +12,7 @@ from accounts.models import Membership
 from accounts.permissions import require
 from accounts.services import next_document_number
 from procurement.errors import DomainError
+from procurement.transactions import require_atomic
 from procurement.transitions import transition
 from procurement.validators import clean_text
 
@@ -22,9 +25,26 @@ from .common import _lock_po, _lock_so_of, _money, _require_draft, _require_draf
 from .drafts import _customer_prices, _save_totals
 
 
+@dataclass(frozen=True)
+class Sent:
+    """The order went to the supplier (no approval was needed, or the last one was given)."""
+
+    po: PurchaseOrder
+    sales_order: SalesOrder
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    """The order waits for internal approval: ``step`` is the step that decides first."""
+
+    po: PurchaseOrder
+    step: str
+    approvers: tuple[str, ...]  # their full names
+
+
 @transaction.atomic
-def submit_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder:
-    """Freeze the prices and either start approval or send the order to the supplier."""
+def submit_purchase_order(*, po: PurchaseOrder, by: Membership) -> Sent | PendingApproval:
+    """Freeze the prices and either start approval or send the order to the supplier; says which."""
     po = _lock_po(po, by)
     require(by, "orders.submit_purchaseorder")
     _require_draft_editor(by, po)
@@ -56,13 +76,12 @@ def submit_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder
         transition(po, "send_for_approval", "submitted")
         po.save()
         record_event(po, OrderEvent.Kind.SUBMITTED, by=by, body=f"Submitted for approval ({_money(po)}).")
-        approvals.start_submission(po=po, plan=plan, by=by)
-        return po
+        step = approvals.start_submission(po=po, plan=plan, by=by)
+        return PendingApproval(po=po, step=step.name, approvers=step.approvers)
     transition(po, "release", "sent")
     po.save()
     approvals.start_submission(po=po, plan=plan, by=by)  # recorded as approved at once
-    release_to_supplier(po=po, lines=lines, by=by)
-    return po
+    return Sent(po=po, sales_order=_release_to_supplier(po=po, lines=lines, by=by))
 
 
 @transaction.atomic
@@ -72,7 +91,7 @@ def release_after_approval(*, po: PurchaseOrder, by: Membership) -> SalesOrder:
     record_event(po, OrderEvent.Kind.APPROVED, by=by, body="Approved internally.")
     transition(po, "release", "sent")
     po.save()
-    return release_to_supplier(po=po, lines=list(po.lines.all()), by=by)
+    return _release_to_supplier(po=po, lines=list(po.lines.all()), by=by)
 
 
 @transaction.atomic
@@ -89,8 +108,9 @@ def _relock(po: PurchaseOrder) -> PurchaseOrder:
     return PurchaseOrder.objects.select_for_update(of=("self",)).select_related("customer", "supplier").get(pk=po.pk)
 
 
-def release_to_supplier(*, po: PurchaseOrder, lines: list[PurchaseOrderLine], by: Membership) -> SalesOrder:
+def _release_to_supplier(*, po: PurchaseOrder, lines: list[PurchaseOrderLine], by: Membership) -> SalesOrder:
     """Create the supplier's sales order and publish revision 1 (inside the caller's lock)."""
+    require_atomic()
     so = SalesOrder.objects.create(
         purchase_order=po,
         supplier=po.supplier,
