@@ -118,6 +118,7 @@ def _copy_lines(model, document, lines: list[PurchaseOrderLine]) -> None:
     )
 
 
+@transaction.atomic
 def revise_documents(*, po: PurchaseOrder, lines: list[PurchaseOrderLine]) -> tuple[Invoice, Bill] | None:
     """An accepted amendment changed the order (SPEC §4, §6): its invoice and its bill follow as
     a new revision — the order's — with its lines and totals (the caller holds the order's lock
@@ -125,6 +126,7 @@ def revise_documents(*, po: PurchaseOrder, lines: list[PurchaseOrderLine]) -> tu
     paid bill whose total rose is partly paid again; the invoice is open again until verified
     payments cover it), and the *billed* mark follows. A cancelled bill is left as it is. None
     while the documents are still being made (the task reads the amended order)."""
+    PurchaseOrder.objects.select_for_update(of=("self",)).filter(pk=po.pk).first()  # the lock order: see common
     bill = Bill.objects.select_for_update().filter(purchase_order=po).first()
     invoice = Invoice.objects.select_for_update().filter(purchase_order=po).first()
     if invoice is None or bill is None:

@@ -12,6 +12,7 @@ from accounts.models import Membership
 from accounts.permissions import require
 from procurement.errors import DomainError
 from procurement.money import MoneyError, parse_decimal, parse_price
+from procurement.transactions import require_atomic
 from procurement.transitions import transition
 from procurement.validators import clean_text, parse_integer
 
@@ -199,6 +200,7 @@ def save_proposal(
 
 def _apply_proposal(po: PurchaseOrder, proposal: Proposal | None) -> tuple[list[PurchaseOrderLine], dict]:
     """Write the proposal into the order's lines and header; return the lines and header changes."""
+    require_atomic()
     lines = list(po.lines.all())
     if proposal is None:
         return lines, {}
