@@ -21,12 +21,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import cached_property
 
-from django_fsm import can_proceed
 from guardian.shortcuts import get_user_perms
 
 from accounts.models import Connection, Membership
 from accounts.permissions import require as require_permission
 from procurement.errors import DomainError, NotAllowed
+from procurement.transitions import require_transition
 
 from .models import Amendment, PurchaseOrder, PurchaseOrderLine, SalesOrder
 
@@ -165,12 +165,6 @@ def _role(order: _Order, permission: str) -> None:
     require_permission(order.membership, permission)
 
 
-def _transition(obj, name: str, what: str, noun: str = "This order") -> None:
-    """The state machine allows the transition ``name`` now (the sentence of an illegal one)."""
-    if not can_proceed(getattr(obj, name)):
-        raise DomainError(f"{noun} is {obj.get_status_display().lower()}: it cannot be {what} now.")
-
-
 def _draft(order: _Order) -> None:
     po = order.po
     if not po.is_draft:
@@ -213,26 +207,26 @@ def _submit(order: _Order) -> None:
 def _revise(order: _Order) -> None:
     """A rejected order back to draft, by whoever may edit it."""
     _role(order, "orders.change_purchaseorder")
-    _transition(order.po, "revise", "reopened")
+    require_transition(order.po, "revise", "reopened")
     _draft_editor(order)
 
 
 def _confirm(order: _Order) -> None:
     _role(order, "orders.confirm_purchaseorder")
     require_active(order.po)
-    _transition(order.po, "confirm", "confirmed")
+    require_transition(order.po, "confirm", "confirmed")
 
 
 def _request_changes(order: _Order) -> None:
     _role(order, "orders.request_changes_purchaseorder")
     require_active(order.po)
-    _transition(order.po, "request_changes", "sent back")
+    require_transition(order.po, "request_changes", "sent back")
 
 
 def _cancel(order: _Order) -> None:
     """Before confirmation, also while the connection is frozen; a draft by whoever may edit it."""
     _role(order, "orders.cancel_purchaseorder")
-    _transition(order.po, "cancel", "cancelled")
+    require_transition(order.po, "cancel", "cancelled")
     if order.po.is_draft:
         _role(order, "orders.change_purchaseorder")
         _draft_editor(order)

@@ -17,6 +17,7 @@ from orders import rules
 from orders.models import PurchaseOrder
 from procurement.errors import DomainError
 from procurement.money import format_money
+from procurement.transactions import require_atomic
 
 from ..models import Bill, BillMatch
 from .common import _amount, _lock_bill, _lock_po_of_customer
@@ -36,6 +37,7 @@ def _refresh_billed(po: PurchaseOrder) -> None:
     """Auto-billed (SPEC §6): the order is *billed* when its bills cover its total within the
     tolerance policy's rounding band (0.10 by default), and no longer when they stop covering
     it — unless someone marked it billed by hand, which stays. The caller holds the order's lock."""
+    require_atomic()
     band = tolerances_for(customer_id=po.customer_id, supplier_id=po.supplier_id).billed_band
     covered = billed_amount(po) >= po.total - band
     if covered and po.billed_at is None:

@@ -12,6 +12,7 @@ from accounts.models import Membership
 from accounts.permissions import require
 from procurement.errors import DomainError
 from procurement.money import format_money
+from procurement.transitions import transition
 from procurement.validators import clean_text
 
 from .. import interfaces, rules
@@ -28,7 +29,7 @@ from ..models import (
 )
 from ..revisions import snapshot
 from ..totals import line_amounts, order_totals
-from .common import _fsm, _line_fits, _lock_po, _next_number, _typed_quantity, _units
+from .common import _line_fits, _lock_po, _next_number, _typed_quantity, _units
 from .fulfilment import close_if_complete
 
 
@@ -205,11 +206,13 @@ def _ask_supplier(po: PurchaseOrder, amendment: Amendment, lines, *, by: Members
     )
 
 
+@transaction.atomic
 def propose_amendment(*, amendment: Amendment, po: PurchaseOrder) -> Amendment:
-    """The amendment was approved internally (the caller holds the order's lock): the
-    supplier is asked now."""
+    """The amendment was approved internally: the supplier is asked now (under the order's
+    lock; a caller that holds it already loses nothing)."""
+    po = PurchaseOrder.objects.select_for_update(of=("self",)).select_related("customer", "supplier").get(pk=po.pk)
     amendment = Amendment.objects.select_for_update().get(pk=amendment.pk, purchase_order=po)
-    amendment.propose()
+    transition(amendment, "propose", "proposed", noun=f"Amendment {amendment.number}")
     amendment.save()
     _ask_supplier(po, amendment, list(amendment.lines.all()), by=None)
     return amendment
@@ -219,7 +222,7 @@ def propose_amendment(*, amendment: Amendment, po: PurchaseOrder) -> Amendment:
 def reject_after_approval(*, amendment: Amendment, po: PurchaseOrder) -> Amendment:
     """Internal approval rejected the amendment (the supplier never heard of it)."""
     amendment = Amendment.objects.select_for_update().get(pk=amendment.pk, purchase_order=po)
-    _fsm(amendment, "reject", "rejected", noun=f"Amendment {amendment.number}")
+    transition(amendment, "reject", "rejected", noun=f"Amendment {amendment.number}")
     amendment.save()
     return amendment
 
@@ -240,7 +243,7 @@ def accept_amendment(*, amendment: Amendment, by: Membership) -> Amendment:
     order follows (more to ship, or everything shipped), and so do the invoice and the bill."""
     require(by, "orders.accept_amendment")
     po, so, amendment = _lock_amendment_for_supplier(amendment, by)
-    _fsm(
+    transition(
         amendment,
         "accept",
         "accepted",
@@ -268,13 +271,13 @@ def accept_amendment(*, amendment: Amendment, by: Membership) -> Amendment:
     revision = snapshot(po, lines, Revision.Kind.AMENDED, by)
     open_lines = [line for line in lines if not line.is_void]
     if all(line.is_fully_received for line in lines):  # what is left was cancelled
-        _fsm(po, "receive_all", "received")
+        transition(po, "receive_all", "received")
     if any(line.quantity_shipped for line in open_lines):
         if all(line.quantity_shipped >= line.quantity for line in open_lines):
             if so.status != SalesOrder.Status.SHIPPED:
-                _fsm(so, "ship_all", "shipped")
+                transition(so, "ship_all", "shipped")
         elif so.status == SalesOrder.Status.SHIPPED:
-            _fsm(so, "ship_part", "shipped")  # more to ship now
+            transition(so, "ship_part", "shipped")  # more to ship now
     po.save()
     so.save()
     amendment.save()
@@ -306,7 +309,7 @@ def decline_amendment(*, amendment: Amendment, by: Membership, reason: str) -> A
     po, _, amendment = _lock_amendment_for_supplier(amendment, by)
     rules.require_active(po)
     reason = clean_text(reason, "reason", required=True, limit=1000)
-    _fsm(amendment, "decline", "declined", noun=f"Amendment {amendment.number}", by=by.user, reason=reason)
+    transition(amendment, "decline", "declined", noun=f"Amendment {amendment.number}", by=by.user, reason=reason)
     amendment.save()
     record_event(
         po,
@@ -337,7 +340,7 @@ def withdraw_amendment(*, amendment: Amendment, by: Membership) -> Amendment:
     )
     amendment = Amendment.objects.select_for_update().get(pk=amendment.pk, purchase_order=po)
     was_proposed = amendment.status == Amendment.Status.PROPOSED
-    _fsm(amendment, "withdraw", "withdrawn", noun=f"Amendment {amendment.number}", by=by.user)
+    transition(amendment, "withdraw", "withdrawn", noun=f"Amendment {amendment.number}", by=by.user)
     amendment.save()
     interfaces.approvals().withdraw_open_requests(po=po)
     if was_proposed:  # before, only the customer knew of it (its approval panel says it ended)

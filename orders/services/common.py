@@ -7,7 +7,6 @@ from decimal import Decimal
 
 from django.db.models import Max
 from django.utils import timezone
-from django_fsm import TransitionNotAllowed
 
 from accounts.models import Membership
 from procurement.errors import DomainError
@@ -17,14 +16,6 @@ from procurement.validators import business_date_problem
 from ..models import PurchaseOrder, PurchaseOrderLine, SalesOrder
 from ..totals import line_amounts
 from ..units import quantity_error
-
-
-def _fsm(obj, name: str, what: str, *, noun: str = "This order", **kwargs) -> None:
-    """Run a transition; an illegal one is refused with a sentence, never silently."""
-    try:
-        getattr(obj, name)(**kwargs)
-    except TransitionNotAllowed:
-        raise DomainError(f"{noun} is {obj.get_status_display().lower()}: it cannot be {what} now.") from None
 
 
 def _lock_po(po: PurchaseOrder, by: Membership) -> PurchaseOrder:

@@ -12,6 +12,7 @@ from accounts.permissions import require
 from accounts.services import next_document_number
 from procurement.errors import DomainError
 from procurement.money import CURRENCIES, MoneyError, decimal_places, parse_decimal, parse_price
+from procurement.transactions import require_atomic
 from procurement.validators import clean_text
 
 from .. import rules
@@ -187,6 +188,7 @@ def _check_line(po: PurchaseOrder, values: dict, *, listings=None, customer_pric
 
 
 def _save_totals(po: PurchaseOrder, lines=None) -> None:
+    require_atomic()
     lines = list(po.lines.all()) if lines is None else lines
     for name, value in order_totals(lines, po.discount, po.currency).items():
         setattr(po, name, value)

@@ -12,6 +12,8 @@ from accounts.models import Membership
 from accounts.permissions import require
 from accounts.selectors import tolerances_for
 from procurement.errors import DomainError
+from procurement.transactions import require_atomic
+from procurement.transitions import transition
 from procurement.validators import clean_text
 
 from .. import interfaces, rules
@@ -28,7 +30,6 @@ from ..models import (
     ShipmentLine,
 )
 from .common import (
-    _fsm,
     _lock_pair_for_supplier,
     _lock_po,
     _lock_so_of,
@@ -124,9 +125,9 @@ def record_shipment(
     PurchaseOrderLine.objects.bulk_update([line for line, _ in shipped], ["quantity_shipped"])
     open_lines = [line for line in po_lines.values() if not line.is_void]
     if all(line.quantity_shipped >= line.quantity for line in open_lines):
-        _fsm(so, "ship_all", "shipped")
+        transition(so, "ship_all", "shipped")
     else:
-        _fsm(so, "ship_part", "shipped")
+        transition(so, "ship_part", "shipped")
     so.save()
     how = ", ".join(filter(None, [carrier and f"by {carrier}", tracking_number and f"tracking {tracking_number}"]))
     record_event(
@@ -261,9 +262,9 @@ def record_receipt(
         [row[0] for row in rows], ["quantity_received", "quantity_damaged", "quantity_short"]
     )
     if all(line.is_fully_received for line in po_lines.values()):
-        _fsm(po, "receive_all", "received")
+        transition(po, "receive_all", "received")
     elif any(line.quantity_received for line in po_lines.values()):
-        _fsm(po, "receive_part", "received")
+        transition(po, "receive_part", "received")
     po.save()
     record_event(
         po,
@@ -304,6 +305,7 @@ def _receipt_words(line: PurchaseOrderLine, quantity, damaged, short, reason) ->
     return ", ".join(parts) + (f" ({reason})" if reason else "")
 
 
+@transaction.atomic
 def close_if_complete(*, po: PurchaseOrder) -> bool:
     """Transition 15, by the system: the order closes (its SO completes) once its goods are
     received (within the under-receipt tolerance) and its invoice is paid — verified payments
@@ -319,8 +321,8 @@ def close_if_complete(*, po: PurchaseOrder) -> bool:
     if not interfaces.billing().is_paid(po=po):
         return False
     so = _lock_so_of(po)
-    po.close()
-    so.complete()
+    transition(po, "close", "closed")
+    transition(so, "complete", "completed")
     po.save()
     so.save()
     _lapse_open_amendment(po)
@@ -332,6 +334,7 @@ def _lapse_open_amendment(po: PurchaseOrder, *, received: set[int] | None = None
     """The order moved on under its open amendment (inside the order's lock): a line it changes
     was received (``received``: the line pks of a receipt), or the order is complete (None).
     The amendment lapses — its approval ends, and the supplier hears of it if it was asked."""
+    require_atomic()
     amendment = Amendment.objects.select_for_update().filter(purchase_order=po, status__in=Amendment.OPEN).first()
     if amendment is None:
         return
@@ -343,7 +346,7 @@ def _lapse_open_amendment(po: PurchaseOrder, *, received: set[int] | None = None
     else:
         why = "The order is complete."
     was_proposed = amendment.status == Amendment.Status.PROPOSED
-    amendment.lapse(reason=why)
+    transition(amendment, "lapse", "lapsed", noun=f"Amendment {amendment.number}", reason=why)
     amendment.save()
     interfaces.approvals().withdraw_open_requests(po=po)
     if was_proposed:

@@ -225,6 +225,7 @@ def set_listing_active(*, by: Membership, listing: Listing, active: bool) -> Lis
     return listing
 
 
+@transaction.atomic
 def reprice_drafts(listings: list[Listing]) -> int:
     """Draft listing lines follow their listing's latest price (SPEC §3). Returns lines repriced."""
     lines = list(

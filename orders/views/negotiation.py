@@ -10,13 +10,14 @@ from procurement.forms import add_domain_error
 from procurement.views import PostOnlyView
 
 from ..forms import AddedRowsForm, ProposalHeaderForm, ReasonForm
-from ..services.negotiation import accept_sales_order, decline_sales_order, save_proposal
+from ..services.negotiation import accept_sales_order, accept_with_proposal, decline_sales_order, save_proposal
 from .common import SalesOrderMixin
 from .sales_orders import SalesOrderDetailView
 
 
 class ProposalSaveView(SalesOrderMixin, PostOnlyView):
-    """Saves the supplier's adjustments (and, with ``accept`` in the POST, accepts the order).
+    """Saves the supplier's adjustments (and, with ``accept`` in the POST, accepts the order in
+    the same transaction).
     A refusal names the line and marks its input; everything typed is kept."""
 
     permission = "orders.change_salesorder"
@@ -57,10 +58,9 @@ class ProposalSaveView(SalesOrderMixin, PostOnlyView):
             return again(DomainError(f"At most {AddedRowsForm.MAX_ADDED} lines can be added to an order."))
         if not header_form.is_valid():
             return again(None)
+        service = accept_with_proposal if "accept" in request.POST else save_proposal
         try:
-            save_proposal(so=so, by=self.membership, header=header_form.cleaned_data, lines=posted, added=added)
-            if "accept" in request.POST:
-                accept_sales_order(so=so, by=self.membership)
+            service(so=so, by=self.membership, header=header_form.cleaned_data, lines=posted, added=added)
         except DomainError as exc:
             if exc.field in header_form.fields:
                 header_form.add_error(exc.field, exc.message)

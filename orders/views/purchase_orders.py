@@ -20,9 +20,9 @@ from .. import interfaces, rules, selectors
 from ..forms import DraftHeaderForm, OrderFilterForm, PurchaseOrderForm
 from ..models import PurchaseOrder
 from ..services.drafts import create_purchase_order
-from ..services.negotiation import confirm_purchase_order, request_changes
+from ..services.negotiation import SentForReapproval, confirm_purchase_order, request_changes
 from ..services.sharing import share_purchase_order, unshare_purchase_order
-from ..services.submission import cancel_purchase_order, revise_purchase_order, submit_purchase_order
+from ..services.submission import PendingApproval, cancel_purchase_order, revise_purchase_order, submit_purchase_order
 from .common import PurchaseOrderMixin, _amendments, _fulfilment, _redline
 
 
@@ -270,13 +270,14 @@ class PurchaseOrderActionView(PurchaseOrderMixin, PostOnlyView):
         form = self.form_class(request.POST) if self.form_class else None
         if form is not None and not form.is_valid():
             return render(request, "orders/po_action.html", {"po": po, "form": form, "action": self.action})
+        result = None
         try:
             if self.action == "revise":
                 po = revise_purchase_order(po=po, by=self.membership)
             elif self.action == "submit":
-                po = submit_purchase_order(po=po, by=self.membership)
+                result = submit_purchase_order(po=po, by=self.membership)
             elif self.action == "confirm":
-                po = confirm_purchase_order(po=po, by=self.membership)
+                result = confirm_purchase_order(po=po, by=self.membership)
             elif self.action == "request_changes":
                 po = request_changes(po=po, by=self.membership, note=form.cleaned_data["note"])
             else:
@@ -287,12 +288,13 @@ class PurchaseOrderActionView(PurchaseOrderMixin, PostOnlyView):
                 return redirect(self.done_url())
             add_domain_error(form, exc)
             return render(request, "orders/po_action.html", {"po": po, "form": form, "action": self.action})
-        if self.action == "submit" and po.status == PurchaseOrder.Status.PENDING_APPROVAL:
-            step = interfaces.approvals().open_step(po=po)
-            names = ", ".join(u.full_name for u in step.approvers.all()) if step else ""
-            messages.info(request, f"{po.number} is submitted for approval: {names} will decide (step “{step.name}”).")
+        if isinstance(result, PendingApproval):
+            names = ", ".join(result.approvers)
+            messages.info(
+                request, f"{po.number} is submitted for approval: {names} will decide (step “{result.step}”)."
+            )
             return redirect(self.done_url())
-        if self.action == "confirm" and po.status != PurchaseOrder.Status.CONFIRMED:
+        if isinstance(result, SentForReapproval):
             messages.info(
                 request,
                 f"{po.number} needs approval again before it is confirmed: it went to the approvers, "
