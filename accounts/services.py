@@ -16,6 +16,7 @@ from django.utils.text import slugify
 
 from procurement.errors import DomainError
 from procurement.money import CURRENCIES, decimal_places
+from procurement.transactions import require_atomic
 from procurement.transitions import transition
 from procurement.validators import clean_text
 
@@ -452,6 +453,7 @@ def save_location(*, by: Membership, location: Location | None = None, **fields)
 
 
 def _record(connection: Connection, kind: str, by: Membership | None, detail: str = "", user: User | None = None):
+    require_atomic()
     ConnectionEvent.objects.create(
         connection=connection,
         kind=kind,
@@ -572,6 +574,7 @@ def decline_connection(*, connection: Connection, user: User, token: str = "", r
 
 def _lock(connection: Connection, organization: Organization) -> Connection:
     """Re-read a connection under the lock, only if ``organization`` is a party to it."""
+    require_atomic()
     from .selectors import connections_for
 
     return connections_for(organization).select_for_update(of=("self",)).get(pk=connection.pk)

@@ -37,6 +37,9 @@ class ApprovalsGate:
             return None
         return _open_step(po)
 
+    def reapproval_refusal(self, *, po: PurchaseOrder, requests: list[ApprovalRequest] | None = None) -> str | None:
+        return services.reapproval_refusal(po, requests=requests)
+
     def withdraw_open_requests(self, *, po: PurchaseOrder) -> None:
         services.withdraw_open_requests(po)
 

@@ -378,6 +378,7 @@ def decision_path(request: ApprovalRequest) -> str:
 
 def _revoke(request: ApprovalRequest, users: list[int] | None = None) -> None:
     """Take back the permission to decide ``request`` (from ``users``, or everyone)."""
+    require_atomic()
     perms = UserObjectPermission.objects.filter(
         content_type=ContentType.objects.get_for_model(ApprovalRequest),
         object_pk=str(request.pk),
@@ -390,6 +391,7 @@ def _revoke(request: ApprovalRequest, users: list[int] | None = None) -> None:
 
 def _lock(request: ApprovalRequest, by: Membership) -> tuple[PurchaseOrder, ApprovalRequest]:
     """Lock the order, then the request (orders are always locked first: no deadlock)."""
+    require_atomic()
     po = (
         PurchaseOrder.objects.select_for_update(of=("self",))
         .select_related("connection", "customer", "supplier", "requester")
@@ -418,8 +420,18 @@ def _clean_comment(comment: str, *, required: bool) -> str:
     return clean_text(comment, "comment", required=required, limit=2000)
 
 
+@dataclass(frozen=True)
+class StepApproved:
+    """What an approval did: ``finished`` when it completed the request (the order was released
+    to the supplier, or confirmed after re-approval, or the amendment proposed); otherwise the
+    decision is recorded and the request waits for others (this step's or the next)."""
+
+    request: ApprovalRequest
+    finished: bool
+
+
 @transaction.atomic
-def approve_step(*, request: ApprovalRequest, by: Membership, comment: str = "") -> ApprovalRequest:
+def approve_step(*, request: ApprovalRequest, by: Membership, comment: str = "") -> StepApproved:
     """Approve the open step; the last approval releases (or, re-approved, confirms) the order."""
     require(by, PERMISSION)
     po, request = _lock(request, by)
@@ -434,7 +446,7 @@ def approve_step(*, request: ApprovalRequest, by: Membership, comment: str = "")
         members = _approving_members(po.customer)
         decided = set(step.decisions.values_list("user_id", flat=True))
         if any(u.pk in members and u.pk not in exclude | decided for u in step.approvers.all()):
-            return request
+            return StepApproved(request=request, finished=False)
     step.status = RequestStep.Status.APPROVED
     step.decided_at = timezone.now()
     step.save(update_fields=["status", "decided_at"])
@@ -444,16 +456,17 @@ def approve_step(*, request: ApprovalRequest, by: Membership, comment: str = "")
         following = _recheck_budgets(po, request, exclude)
     if following is not None:
         _open(request, po, following, _still_approving(po, following, exclude))
-        return request
+        return StepApproved(request=request, finished=False)
     transition(request, "approve", "approved", noun="This approval")
     request.save()
     _approved(po, request, by)
-    return request
+    return StepApproved(request=request, finished=True)
 
 
 def _still_approving(po: PurchaseOrder, step: RequestStep, exclude: set[int]) -> list[User]:
     """The step's approvers who still may approve when it opens; if none is left, the
     organization's admins take it over (recorded on the step); if none, the approval refuses."""
+    require_atomic()
     members = _approving_members(po.customer)
     approvers = [members[u.pk][0] for u in step.approvers.all() if u.pk in members and u.pk not in exclude]
     if not approvers:
@@ -471,6 +484,7 @@ def _still_approving(po: PurchaseOrder, step: RequestStep, exclude: set[int]) ->
 def _recheck_budgets(po: PurchaseOrder, request: ApprovalRequest, exclude: set[int]) -> RequestStep | None:
     """Before the release: spend committed while the order waited may leave a budget short now.
     Then its owner approves too (a new step), unless they approved this request already."""
+    require_atomic()
     approved = set(
         request.steps.filter(kind=RequestStep.Kind.BUDGET, status=RequestStep.Status.APPROVED)
         .exclude(budget=None)
@@ -672,24 +686,34 @@ def start_amendment_request(*, po: PurchaseOrder, amendment, plan: Plan, by: Mem
     return request
 
 
+def reapproval_refusal(po: PurchaseOrder, *, requests: list[ApprovalRequest] | None = None) -> str | None:
+    """Why the order cannot be confirmed now because of its re-approval: one waits for the
+    approvers, or the re-approval of this revision was rejected; None otherwise. ``requests``:
+    the order's requests newest first, when the caller has read them (else one query)."""
+    if requests is None:
+        latest = po.approval_requests.order_by("-pk").first()
+    else:
+        latest = max(requests, key=lambda r: r.pk, default=None)
+    if latest is None or latest.kind != ApprovalRequest.Kind.REAPPROVAL or latest.revision_number != po.revision_number:
+        return None
+    if latest.status == ApprovalRequest.Status.PENDING:
+        return "This order waits for re-approval: it is confirmed as soon as it is approved."
+    if latest.status == ApprovalRequest.Status.REJECTED:
+        return (
+            f"The re-approval of revision {po.revision_number} was rejected: request changes from "
+            f"{po.supplier.name} or cancel the order."
+        )
+    return None
+
+
 @transaction.atomic
 def check_reapproval(*, po: PurchaseOrder, by: Membership, lines: list[PurchaseOrderLine]) -> ApprovalRequest | None:
     """Before *Confirm order* (inside its lock): None when the order may be confirmed now;
     otherwise the re-approval request that was started. Refuses while one waits or after
     the re-approval of this revision was rejected."""
-    latest = po.approval_requests.order_by("-pk").first()
-    if (
-        latest is not None
-        and latest.kind == ApprovalRequest.Kind.REAPPROVAL
-        and latest.revision_number == po.revision_number
-    ):
-        if latest.status == ApprovalRequest.Status.PENDING:
-            raise DomainError("This order waits for re-approval: it is confirmed as soon as it is approved.")
-        if latest.status == ApprovalRequest.Status.REJECTED:
-            raise DomainError(
-                f"The re-approval of revision {po.revision_number} was rejected: request changes from "
-                f"{po.supplier.name} or cancel the order."
-            )
+    refused = reapproval_refusal(po)
+    if refused:
+        raise DomainError(refused)
     reason = reapproval_reason(po, lines)
     if reason is None:
         return None

@@ -113,21 +113,23 @@ class DecideView(RequestPageMixin, PostOnlyView):
         if not form.is_valid():
             return self.show(approval, status=400, **forms)
         try:
+            approved = None
             if self.verdict == "approve":
-                services.approve_step(request=approval, by=self.membership, comment=form.cleaned_data["comment"])
+                approved = services.approve_step(
+                    request=approval, by=self.membership, comment=form.cleaned_data["comment"]
+                )
             else:
                 services.reject_step(request=approval, by=self.membership, comment=form.cleaned_data["comment"])
         except DomainError as exc:
             add_domain_error(form, exc)
             return self.show(approval, status=400, **forms)
-        approval.refresh_from_db(fields=["status"])
         po = approval.purchase_order
         what = po.number
         if approval.kind == approval.Kind.AMENDMENT:
             what = f"Amendment {approval.amendment.number} of {po.number}"
         if self.verdict == "reject":
             messages.success(request, f"{what} is rejected; {approval.requested_by.full_name} is told why.")
-        elif approval.status == ApprovalRequest.Status.APPROVED:
+        elif approved.finished:
             done = {approval.Kind.SUBMISSION: "sent to " + po.supplier.name, approval.Kind.REAPPROVAL: "re-approved"}
             messages.success(
                 request, f"{what} is approved and {done.get(approval.kind, 'sent to ' + po.supplier.name)}."

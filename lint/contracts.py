@@ -63,6 +63,21 @@ def findings_of(module: str, apps: set[str], modules: set[str], *, forbid_local_
     def add(node: ast.AST, text: str) -> None:
         found.append(Finding(module, node.lineno, text))
 
+    def resolve(node: ast.AST) -> str | None:
+        """The dotted name ``node`` stands for, through the names the imports bound (else None)."""
+        if isinstance(node, ast.Name):
+            return foreign_aliases.get(node.id)
+        if isinstance(node, ast.Attribute):
+            base = resolve(node.value)
+            return f"{base}.{node.attr}" if base else None
+        return None
+
+    def private_use(node: ast.AST, owner: ast.AST, name: str) -> None:
+        if name.startswith("_") and not name.startswith("__"):
+            target = resolve(owner)
+            if target in modules:
+                add(node, f"uses the private name {target}.{name}")
+
     def walk(node: ast.AST, local: bool) -> None:
         for child in ast.iter_child_nodes(node):
             inner = local or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda)
@@ -73,32 +88,30 @@ def findings_of(module: str, apps: set[str], modules: set[str], *, forbid_local_
                         add(child, f"imports {target} inside a function or class")
                     for alias in child.names:
                         if alias.name.startswith("_"):
-                            found.append(
-                                Finding(module, child.lineno, f"imports the private name {target}.{alias.name}")
-                            )
+                            add(child, f"imports the private name {target}.{alias.name}")
                         elif f"{target}.{alias.name}" in modules:
                             foreign_aliases[alias.asname or alias.name] = f"{target}.{alias.name}"
             elif isinstance(child, ast.Import):
                 for alias in child.names:
                     if foreign(alias.name):
                         if local and forbid_local_imports:
-                            found.append(
-                                Finding(module, child.lineno, f"imports {alias.name} inside a function or class")
-                            )
+                            add(child, f"imports {alias.name} inside a function or class")
                         if alias.asname:
                             foreign_aliases[alias.asname] = alias.name
-            elif (
-                isinstance(child, ast.Attribute)
-                and child.attr.startswith("_")
-                and not child.attr.startswith("__")
-                and isinstance(child.value, ast.Name)
-                and child.value.id in foreign_aliases
+                        else:  # ``import a.b.c`` binds ``a``
+                            top = alias.name.split(".")[0]
+                            foreign_aliases[top] = top
+            elif isinstance(child, ast.Attribute):
+                private_use(child, child.value, child.attr)
+            elif (  # getattr(module, "_name")
+                isinstance(child, ast.Call)
+                and isinstance(child.func, ast.Name)
+                and child.func.id == "getattr"
+                and len(child.args) >= 2
+                and isinstance(child.args[1], ast.Constant)
+                and isinstance(child.args[1].value, str)
             ):
-                found.append(
-                    Finding(
-                        module, child.lineno, f"uses the private name {foreign_aliases[child.value.id]}.{child.attr}"
-                    )
-                )
+                private_use(child, child.args[0], child.args[1].value)
             walk(child, inner)
 
     walk(tree, False)

@@ -72,6 +72,11 @@ class Approvals(Protocol):
         confirmed once it is approved); None when it may be confirmed now. Refuses while a
         re-approval waits or was rejected."""
 
+    def reapproval_refusal(self, *, po: PurchaseOrder, requests: list[Any] | None = None) -> str | None:
+        """Why the order cannot be confirmed now because of its re-approval (one waits, or this
+        revision's was rejected); None when nothing stands in the way. Read by orders' rules;
+        ``requests``: what ``requests_for_page`` returned, when the page has it (no query then)."""
+
     def withdraw_open_requests(self, *, po: PurchaseOrder) -> None:
         """The order moved on (sent back, cancelled, amendment withdrawn): pending requests are moot."""
 

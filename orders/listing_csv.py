@@ -32,6 +32,7 @@ from accounts.permissions import require
 from procurement import csvio
 from procurement.background import enqueue_on_commit
 from procurement.errors import DomainError
+from procurement.transactions import require_atomic
 
 from . import tasks
 from .models import Listing, ListingImport
@@ -260,6 +261,7 @@ def _stored(errors: Iterable[RowError]) -> list[dict]:
 
 def _locked(pk: int) -> ListingImport | None:
     """The import under its row lock, or None when it is gone or finished (a retry, a duplicate)."""
+    require_atomic()
     job = ListingImport.objects.select_for_update().defer("data").filter(pk=pk).first()
     return None if job is None or job.finished else job
 
@@ -308,6 +310,7 @@ def run_listing_import(*, pk: int) -> ListingImport | None:
 
 
 def _finish(job: ListingImport, *, errors: list[RowError]) -> ListingImport:
+    require_atomic()
     job.errors = _stored(errors)
     job.rows_done = job.rows_total
     job.finished_at = timezone.now()

@@ -28,6 +28,7 @@ from accounts.permissions import require as require_permission
 from procurement.errors import DomainError, NotAllowed
 from procurement.transitions import require_transition
 
+from . import interfaces
 from .models import Amendment, PurchaseOrder, PurchaseOrderLine, SalesOrder
 
 PO_ACTIONS = ("edit", "submit", "revise", "confirm", "request_changes", "cancel", "receive", "amend", "mark_billed")
@@ -104,9 +105,14 @@ def po_actions(
     *,
     lines: Sequence[PurchaseOrderLine] | None = None,
     open_amendment: Amendment | None | object = _UNREAD,
+    approval_requests: list | None = None,
 ) -> set[str]:
-    """The customer's actions on this purchase order that ``membership`` may take now."""
-    return _allowed(PO_ACTIONS, _Order(po, membership, lines=lines, open_amendment=open_amendment))
+    """The customer's actions on this purchase order that ``membership`` may take now
+    (``approval_requests``: the order's, as the page read them through orders.interfaces)."""
+    order = _Order(po, membership, lines=lines, open_amendment=open_amendment)
+    if approval_requests is not None:
+        order.reapproval_refusal = interfaces.approvals().reapproval_refusal(po=po, requests=approval_requests)
+    return _allowed(PO_ACTIONS, order)
 
 
 def so_actions(so: SalesOrder, membership: Membership, *, lines: Sequence[PurchaseOrderLine] | None = None) -> set[str]:
@@ -149,6 +155,10 @@ class _Order:
     @cached_property
     def open_amendment(self) -> Amendment | None:
         return self.po.amendments.filter(status__in=Amendment.OPEN).first()
+
+    @cached_property
+    def reapproval_refusal(self) -> str | None:
+        return interfaces.approvals().reapproval_refusal(po=self.po)
 
     @cached_property
     def holds_change_permission(self) -> bool:
@@ -215,6 +225,8 @@ def _confirm(order: _Order) -> None:
     _role(order, "orders.confirm_purchaseorder")
     require_active(order.po)
     require_transition(order.po, "confirm", "confirmed")
+    if order.po.status == PurchaseOrder.Status.SUPPLIER_ACCEPTED and order.reapproval_refusal:
+        raise DomainError(order.reapproval_refusal)
 
 
 def _request_changes(order: _Order) -> None:

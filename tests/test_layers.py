@@ -57,12 +57,17 @@ def two_apps(tmp_path, monkeypatch):
     (tmp_path / "high" / "views.py").write_text(
         textwrap.dedent(
             """
+            import low.services.common
+            from low import services
             from low.services import common
             from low.services.common import _lock, lock
 
             def view():
                 from low.services import common as again
                 return common._lock(), again.lock(), lock()
+
+            def sneaky():
+                return services.common._lock(), low.services.common._lock(), getattr(common, "_lock")
             """
         )
     )
@@ -77,4 +82,6 @@ def test_the_private_names_contract_finds_private_names_and_local_imports(two_ap
         "uses the private name low.services.common._lock",
         "imports low.services inside a function or class",
     }
+    uses = [f.line for f in findings_of("high.views", {"low", "high"}, two_apps, forbid_local_imports=True)]
+    assert len(uses) == 6  # the import, common._lock, and the three roundabout ways in sneaky()
     assert findings_of("low.services.common", {"low", "high"}, two_apps, forbid_local_imports=True) == []

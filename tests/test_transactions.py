@@ -31,6 +31,10 @@ MODULES = sorted(
         ROOT / "approvals/services.py",
         *ROOT.glob("billing/services/*.py"),
         ROOT / "accounts/services.py",
+        ROOT / "billing/fx.py",
+        ROOT / "orders/listing_csv.py",
+        ROOT / "approvals/gate.py",
+        ROOT / "billing/gate.py",
     ]
 )
 WRITES = (
@@ -52,17 +56,22 @@ WRITES = (
 # Public writers that need no transaction of their own, and why.
 OWN_TRANSACTIONS = {
     ("billing/services/payments.py", "remind_overdue_bills"): "each e-mail is queued in its own (queue_email)",
+    ("orders/listing_csv.py", "read_listing_rows"): "reads a file; reports progress in short updates of their own",
 }
 
 
-def _public_writers():
+def _writers(*, private: bool):
     for path in MODULES:
         tree = ast.parse(path.read_text())
         for node in tree.body:
-            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("_") == private:
                 body = ast.unparse(node)
                 if any(marker in body for marker in WRITES):
                     yield str(path.relative_to(ROOT)), node
+
+
+def _public_writers():
+    return _writers(private=False)
 
 
 def _in_a_transaction(node: ast.FunctionDef) -> bool:
@@ -81,6 +90,31 @@ def test_every_public_writer_runs_in_a_transaction_or_asserts_one():
         if not _in_a_transaction(node) and (path, node.name) not in OWN_TRANSACTIONS
     ]
     assert loose == [], "public writers outside a transaction (make them atomic, or private and asserted)"
+
+
+# Private helpers the walk takes for writers, and why they need no transaction of the caller's.
+NOT_WRITERS = {
+    ("accounts/services.py", "_notify_customer"): "queues e-mail (queue_email opens its own transaction)",
+    ("accounts/services.py", "_notify_counterparty"): "queues e-mail",
+    ("approvals/services.py", "_tell_requester"): "queues e-mail",
+    ("billing/services/documents.py", "_tell"): "queues e-mail",
+    ("billing/services/payments.py", "_tell_customer"): "queues e-mail",
+    ("approvals/services.py", "_step_approvers"): "reads (dict.update)",
+    ("orders/services/drafts.py", "_check_line"): "checks values (dict.update)",
+    ("orders/services/negotiation.py", "_check_proposal_line"): "checks values (dict.update)",
+    ("orders/listing_csv.py", "_publish_progress"): "a progress update of its own, outside the import's transaction",
+}
+
+
+def test_every_private_writer_asserts_the_callers_transaction():
+    writers = list(_writers(private=True))
+    assert len(writers) > 10
+    loose = [
+        f"{path}::{node.name}"
+        for path, node in writers
+        if not _in_a_transaction(node) and (path, node.name) not in NOT_WRITERS
+    ]
+    assert loose == [], "private writers that do not say they run inside a caller's transaction (require_atomic)"
 
 
 # --- the steps that assert the caller's transaction ------------------------------------------

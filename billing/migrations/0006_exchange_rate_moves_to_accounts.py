@@ -3,14 +3,32 @@
 from django.db import migrations
 
 
+def move_content_type(apps, schema_editor):
+    """The rates' content type follows the model, so that their permissions (given to groups or
+    people) and the admin's history of the rates stay attached. On a fresh database neither
+    exists yet (post_migrate makes them): nothing to do."""
+    ContentType = apps.get_model("contenttypes", "ContentType")
+    old = ContentType.objects.filter(app_label="billing", model="exchangerate")
+    if not ContentType.objects.filter(app_label="accounts", model="exchangerate").exists():
+        old.update(app_label="accounts")
+
+
+def move_content_type_back(apps, schema_editor):
+    ContentType = apps.get_model("contenttypes", "ContentType")
+    if not ContentType.objects.filter(app_label="billing", model="exchangerate").exists():
+        ContentType.objects.filter(app_label="accounts", model="exchangerate").update(app_label="billing")
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
         ('billing', '0005_fx_rate_days'),
         ('accounts', '0006_exchange_rate_moves_to_accounts'),
+        ('contenttypes', '0002_remove_content_type_name'),
     ]
 
     operations = [
         # State only: the table is ``accounts.ExchangeRate``'s now (same db_table).
         migrations.SeparateDatabaseAndState(state_operations=[migrations.DeleteModel(name='ExchangeRate')]),
+        migrations.RunPython(move_content_type, move_content_type_back),
     ]

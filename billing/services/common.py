@@ -16,6 +16,7 @@ from accounts.models import Membership
 from orders.models import PurchaseOrder
 from procurement.errors import DomainError, NotAllowed
 from procurement.money import MoneyError, parse_price
+from procurement.transactions import require_atomic
 
 from ..models import Bill, Invoice, Payment
 
@@ -36,6 +37,7 @@ def _amount(raw, currency: str, field: str, *, positive: bool = True) -> Decimal
 def _lock_bill(bill: Bill, by: Membership) -> Bill:
     """The bill under its row lock (its order's row locked first), or 404-like refusal when it
     is not the member's organization's."""
+    require_atomic()
     if bill.purchase_order_id:
         PurchaseOrder.objects.select_for_update(of=("self",)).filter(pk=bill.purchase_order_id).first()
     locked = (
@@ -64,6 +66,7 @@ def _verify_url(payment: Payment) -> str:
 
 
 def _lock_po_of_customer(po: PurchaseOrder, by: Membership) -> PurchaseOrder:
+    require_atomic()
     locked = (
         PurchaseOrder.objects.select_for_update(of=("self",))
         .select_related("customer", "supplier")

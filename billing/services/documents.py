@@ -16,6 +16,7 @@ from accounts.services import next_document_number
 from orders.events import emails_of, record_event
 from orders.models import OrderEvent, PurchaseOrder, PurchaseOrderLine
 from procurement.money import format_money
+from procurement.transactions import require_atomic
 from procurement.transitions import transition
 
 from ..fx import record_fx
@@ -111,6 +112,7 @@ def issue_documents(*, po: PurchaseOrder) -> tuple[Invoice, Bill] | None:
 
 def _copy_lines(model, document, lines: list[PurchaseOrderLine]) -> None:
     """The document's lines: a copy of the order's lines that count, numbered 1, 2, …"""
+    require_atomic()
     parent = "invoice" if model is InvoiceLine else "bill"
     model.objects.bulk_create(
         model(**{parent: document}, position=n, po_line=line, **{f: getattr(line, f) for f in LINE_FIELDS})

@@ -23,6 +23,7 @@ from orders.services.common import clean_date
 from orders.services.fulfilment import close_if_complete
 from procurement.errors import DomainError, NotAllowed
 from procurement.money import format_money
+from procurement.transactions import require_atomic
 from procurement.transitions import transition
 from procurement.validators import clean_text
 
@@ -147,6 +148,7 @@ def record_payment(
 
 
 def _lock_payment_for_supplier(payment: Payment, by: Membership) -> tuple[Payment, Bill]:
+    require_atomic()
     payment = Payment.objects.filter(pk=payment.pk, supplier_id=by.organization_id).first()
     if payment is None:
         raise NotAllowed("This payment is not to you.")

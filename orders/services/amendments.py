@@ -12,6 +12,7 @@ from accounts.models import Membership
 from accounts.permissions import require
 from procurement.errors import DomainError
 from procurement.money import format_money
+from procurement.transactions import require_atomic
 from procurement.transitions import transition
 from procurement.validators import clean_text
 
@@ -189,6 +190,7 @@ def request_amendment(
 
 def _ask_supplier(po: PurchaseOrder, amendment: Amendment, lines, *, by: Membership | None) -> None:
     """The amendment goes to the supplier: written into the shared thread and e-mailed."""
+    require_atomic()
     record_event(
         po,
         OrderEvent.Kind.AMENDMENT,
@@ -228,6 +230,7 @@ def reject_after_approval(*, amendment: Amendment, po: PurchaseOrder) -> Amendme
 
 
 def _lock_amendment_for_supplier(amendment: Amendment, by: Membership) -> tuple[PurchaseOrder, SalesOrder, Amendment]:
+    require_atomic()
     po = (
         PurchaseOrder.objects.select_for_update(of=("self",))
         .select_related("connection", "customer", "supplier", "requester")

@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts.models import Membership
 from procurement.errors import DomainError
 from procurement.money import MoneyError, format_money, parse_decimal
+from procurement.transactions import require_atomic
 from procurement.validators import business_date_problem
 
 from ..models import PurchaseOrder, PurchaseOrderLine, SalesOrder
@@ -20,6 +21,7 @@ from ..units import quantity_error
 
 def _lock_po(po: PurchaseOrder, by: Membership) -> PurchaseOrder:
     """Re-read the customer's order under the row lock (404-equivalent for another tenant)."""
+    require_atomic()
     return (
         PurchaseOrder.objects.select_for_update(of=("self",))
         .select_related("connection", "customer", "supplier")
@@ -29,6 +31,7 @@ def _lock_po(po: PurchaseOrder, by: Membership) -> PurchaseOrder:
 
 def _lock_pair_for_supplier(so: SalesOrder, by: Membership) -> tuple[PurchaseOrder, SalesOrder]:
     """Lock the pair, PO first then SO (the same order everywhere, so no deadlock)."""
+    require_atomic()
     po = (
         PurchaseOrder.objects.select_for_update(of=("self",))
         .select_related("connection", "customer", "supplier")
@@ -38,6 +41,7 @@ def _lock_pair_for_supplier(so: SalesOrder, by: Membership) -> tuple[PurchaseOrd
 
 
 def _lock_so_of(po: PurchaseOrder) -> SalesOrder | None:
+    require_atomic()
     return SalesOrder.objects.select_for_update().filter(purchase_order=po).first()
 
 

@@ -15,6 +15,7 @@ from accounts.permissions import require
 from accounts.selectors import active_customers_of
 from procurement.errors import DomainError
 from procurement.money import CURRENCIES, MoneyError, parse_decimal, parse_price
+from procurement.transactions import require_atomic
 from procurement.validators import no_markup
 
 from ..models import CustomerPrice, Listing, PriceBreak, PurchaseOrder, PurchaseOrderLine
@@ -178,6 +179,7 @@ def _apply(listing: Listing, values: ListingValues) -> None:
 
 
 def _replace_breaks(listings_and_values: list[tuple[Listing, ListingValues]]) -> None:
+    require_atomic()
     with_breaks = [(lst, v) for lst, v in listings_and_values if v.price_breaks is not None]
     if not with_breaks:
         return

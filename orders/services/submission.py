@@ -12,7 +12,7 @@ from accounts.models import Membership
 from accounts.services import next_document_number
 from procurement.errors import DomainError
 from procurement.transactions import require_atomic
-from procurement.transitions import transition
+from procurement.transitions import refusal, transition
 from procurement.validators import clean_text
 
 from .. import interfaces, rules
@@ -85,6 +85,8 @@ def submit_purchase_order(*, po: PurchaseOrder, by: Membership) -> Sent | Pendin
 def release_after_approval(*, po: PurchaseOrder, by: Membership) -> SalesOrder:
     """Internal approval is complete (approvals decided, as ``by``): the order goes to the supplier."""
     po = _relock(po)
+    if po.status != PurchaseOrder.Status.PENDING_APPROVAL:  # ``release`` alone would send a draft too
+        raise DomainError(refusal(po, "released after approval"))
     record_event(po, OrderEvent.Kind.APPROVED, by=by, body="Approved internally.")
     transition(po, "release", "sent")
     po.save()
@@ -102,6 +104,7 @@ def reject_after_approval(*, po: PurchaseOrder, reason: str) -> PurchaseOrder:
 
 def _relock(po: PurchaseOrder) -> PurchaseOrder:
     """The order under its row lock (a caller that holds it already loses nothing)."""
+    require_atomic()
     return PurchaseOrder.objects.select_for_update(of=("self",)).select_related("customer", "supplier").get(pk=po.pk)
 
 

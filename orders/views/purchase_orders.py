@@ -155,10 +155,16 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
     def show(self, po, *, header_form=None, line_form=None, editing=None, thread_post=None, status=200):
         lines = selectors.lines_of(po)
         amendments = _amendments(po)
-        actions = rules.po_actions(po, self.membership, lines=lines, open_amendment=amendments["open_amendment"])
+        approval_requests = interfaces.approvals().requests_for_page(po=po, membership=self.membership)
+        actions = rules.po_actions(
+            po,
+            self.membership,
+            lines=lines,
+            open_amendment=amendments["open_amendment"],
+            approval_requests=approval_requests,
+        )
         editable = "edit" in actions
         revisions = [] if po.is_draft else selectors.latest_revisions_of(po)
-        approval_requests = interfaces.approvals().requests_for_page(po=po, membership=self.membership)
         reapproving = any(r.kind == "reapproval" and r.status == "pending" for r in approval_requests)
         redline, header_changes = _redline(revisions)
         if editable and header_form is None:
@@ -198,7 +204,7 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
             "previous": revisions[-2] if len(revisions) > 1 else None,
             "thread": selectors.thread_of(po),
             "notes": selectors.internal_notes_of(po, self.org),
-            "actions": actions - ({"confirm"} if reapproving else set()),
+            "actions": actions,
             **_fulfilment(po, "customer", self.membership),
             "approval_requests": approval_requests,
             "reapproving": reapproving,

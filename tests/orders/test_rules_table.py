@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from accounts.services import suspend_connection, update_tolerance_policy
+from approvals.models import ApprovalRequest
 from approvals.services import reject_step
 from billing.services.billed import mark_po_billed
 from orders import rules
@@ -36,6 +37,8 @@ STATES = (
     "rejected",
     "sent",
     "supplier_accepted",
+    "supplier_accepted, re-approval pending",
+    "supplier_accepted, re-approval rejected",
     "confirmed",
     "partially_received",
     "received",
@@ -92,10 +95,24 @@ class Case:
             PurchaseOrder.objects.filter(pk=po.pk).update(valid_until=timezone.localdate() - timedelta(days=1))
             submission.expire_purchase_order(po=po)
             return _fresh(po)
-        if state in ("sent", "supplier_accepted", "declined", "cancelled", "sent, connection suspended"):
+        if state.startswith(("sent", "supplier_accepted", "declined", "cancelled")):
             po = trade.sent(lines=lines)
-            if state == "supplier_accepted":
+            if state.startswith("supplier_accepted"):
                 negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
+                po = _fresh(po)
+            if state.startswith("supplier_accepted, re-approval"):
+                # The supplier's revision crossed a threshold: its re-approval waits, or was rejected.
+                ApprovalRequest.objects.create(
+                    organization=po.customer,
+                    purchase_order=po,
+                    kind=ApprovalRequest.Kind.REAPPROVAL,
+                    status=ApprovalRequest.Status.PENDING if "pending" in state else ApprovalRequest.Status.REJECTED,
+                    requested_by=trade.buyer.user,
+                    revision_number=po.revision_number,
+                    currency=po.currency,
+                    base_currency=po.customer.base_currency,
+                    total=po.total,
+                )
             elif state == "declined":
                 negotiation.decline_sales_order(so=po.sales_order, by=trade.sales, reason="Out of stock")
             elif state == "cancelled":
@@ -254,8 +271,7 @@ def _check_pages(case: Case, client) -> None:
         client.force_login(membership.user)
         page = client.get(reverse("orders:po-detail", args=[po.customer.slug, po.number])).content.decode()
         shown = {action for action, name in PO_MARKS.items() if _rendered(page, name, po.customer, po.number)}
-        reapproving = po.approval_requests.filter(kind="reapproval", status="pending").exists()
-        offered = rules.po_actions(po, membership) - ({"confirm"} if reapproving else set())
+        offered = rules.po_actions(po, membership)
         assert shown == offered, f"{case.state} · customer {role}"
     so = SalesOrder.objects.filter(purchase_order=po).first()
     if so is None:
