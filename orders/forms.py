@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 
-from procurement.forms import IntegerField
+from procurement.forms import IntegerField, NumberField
 from procurement.money import CURRENCY_CHOICES
 from procurement.validators import ID_MAX, business_date, no_markup
 
+from .services.drafts import LineInput
 from .units import UNIT_CHOICES
 
 
@@ -187,19 +190,16 @@ class DraftHeaderForm(PurchaseOrderForm):
 
 
 class LineForm(forms.Form):
-    """A line of a draft: a listing (id) or a custom item; the service checks the rest."""
+    """A line of a draft: a listing of the supplier (a tenant-filtered queryset) or a custom
+    item, read into a ``LineInput``; the service checks it against the order."""
 
     listing = IntegerField(required=False, min_value=1, max_value=ID_MAX, widget=forms.HiddenInput)
     sku = forms.CharField(label="SKU", required=False, max_length=64, validators=[no_markup])
     description = forms.CharField(label="Item", required=False, max_length=500, validators=[no_markup])
-    quantity = forms.CharField(label="Quantity", max_length=30, widget=forms.TextInput(attrs={"inputmode": "decimal"}))
+    quantity = NumberField(label="Quantity")
     unit = forms.ChoiceField(label="Unit", choices=UNIT_CHOICES, initial="ea", required=False)
-    unit_price = forms.CharField(
-        label="Unit price", required=False, max_length=30, widget=forms.TextInput(attrs={"inputmode": "decimal"})
-    )
-    tax_rate = forms.CharField(
-        label="Tax %", required=False, max_length=8, initial="0", widget=forms.TextInput(attrs={"inputmode": "decimal"})
-    )
+    unit_price = NumberField(label="Unit price", required=False)
+    tax_rate = NumberField(label="Tax %", required=False, max_length=8, initial="0")
     cost_center = forms.ModelChoiceField(label="Cost center", queryset=None)
     gl_account = forms.ModelChoiceField(label="GL account", queryset=None, required=False)
     fund = forms.CharField(required=False, max_length=60, validators=[no_markup])
@@ -225,6 +225,25 @@ class LineForm(forms.Form):
         if listing is None:
             raise forms.ValidationError("Choose one of the supplier's active listings.")
         return listing
+
+    def line_input(self) -> LineInput:
+        """The line as typed; call after ``is_valid()``."""
+        data = self.cleaned_data
+        return LineInput(
+            listing=data["listing"],
+            sku=data["sku"],
+            description=data["description"],
+            quantity=data["quantity"],
+            unit=data["unit"],
+            unit_price=data["unit_price"],
+            tax_rate=Decimal(0) if data["tax_rate"] is None else data["tax_rate"],
+            cost_center=data["cost_center"],
+            gl_account=data["gl_account"],
+            fund=data["fund"],
+            department=data["department"],
+            program=data["program"],
+            requested_date=data["requested_date"],
+        )
 
 
 class LinePreviewForm(forms.Form):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import factory
@@ -22,6 +22,8 @@ from accounts.models import (
 from accounts.roles import Role
 from approvals.models import ApprovalPolicy, ApprovalStep, Budget, SpendingLimit
 from orders.models import CostCenter, GLAccount, Listing
+from orders.services.drafts import LineInput
+from procurement.money import parse_decimal
 
 
 class UserFactory(DjangoModelFactory):
@@ -230,6 +232,27 @@ class ExchangeRateFactory(DjangoModelFactory):
         return model_class.objects.update_or_create(**keys, defaults=kwargs)[0]
 
 
+def _typed(values: dict, numbers=(), dates=()) -> dict:
+    """Numbers and dates given as text in a test, read as a form would read them."""
+    typed = dict(values)
+    for name in numbers:
+        if isinstance(typed.get(name), str):
+            typed[name] = parse_decimal(typed[name]) if typed[name].strip() else None
+    for name in dates:
+        if isinstance(typed.get(name), str):
+            typed[name] = date.fromisoformat(typed[name]) if typed[name] else None
+    return typed
+
+
+def line_input(**values) -> LineInput:
+    """A draft line as ``LineForm`` reads it; numbers and dates may be given as text."""
+    typed = _typed(values, numbers=("quantity", "unit_price", "tax_rate"), dates=("requested_date",))
+    if typed.get("tax_rate") is None:
+        typed.pop("tax_rate", None)
+    typed.setdefault("cost_center", None)
+    return LineInput(**typed)
+
+
 class Trade:
     """A customer and a supplier, connected, with a buyer, a sales person, a cost center and
     a listing: what most order tests start from."""
@@ -256,7 +279,7 @@ class Trade:
         by = by or self.buyer
         po = drafts.create_purchase_order(by=by, connection=self.connection, **header)
         for values in lines if lines is not None else [{"listing": self.listing, "quantity": "10"}]:
-            drafts.add_line(by=by, po=po, values={"cost_center": self.cost_center, **values})
+            drafts.add_line(by=by, po=po, values=line_input(**{"cost_center": self.cost_center, **values}))
         po.refresh_from_db()
         return po
 

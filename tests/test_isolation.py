@@ -83,7 +83,7 @@ def world(db):
     )
     # B buys from C (a sent order) and sells to D (a sales order); A has a draft of its own.
     from orders.services import amendments, drafts, fulfilment, negotiation, submission
-    from tests.factories import CostCenterFactory
+    from tests.factories import CostCenterFactory, line_input
 
     b_buyer = member(b, Role.BUYER)
     cc = CostCenterFactory(organization=b)
@@ -91,7 +91,7 @@ def world(db):
     b_line = drafts.add_line(
         by=b_buyer,
         po=b_po,
-        values={"description": "X", "quantity": "1", "unit": "ea", "unit_price": "1", "cost_center": cc},
+        values=line_input(description="X", quantity="1", unit="ea", unit_price="1", cost_center=cc),
     )
     submission.submit_purchase_order(po=b_po, by=b_buyer)
     d = OrganizationFactory(buys=True)
@@ -99,13 +99,9 @@ def world(db):
     drafts.add_line(
         by=d_po.requester.memberships.get(organization=d),
         po=d_po,
-        values={
-            "description": "Y",
-            "quantity": "1",
-            "unit": "ea",
-            "unit_price": "1",
-            "cost_center": CostCenterFactory(organization=d),
-        },
+        values=line_input(
+            description="Y", quantity="1", unit="ea", unit_price="1", cost_center=CostCenterFactory(organization=d)
+        ),
     )
     submission.submit_purchase_order(po=d_po, by=d_po.requester.memberships.get(organization=d))
     b_so = d_po.sales_order
@@ -122,7 +118,7 @@ def world(db):
     drafts.add_line(
         by=b_buyer,
         po=b_po2,
-        values={"description": "Z", "quantity": "1", "unit": "ea", "unit_price": "5", "cost_center": cc},
+        values=line_input(description="Z", quantity="1", unit="ea", unit_price="5", cost_center=cc),
     )
     submission.submit_purchase_order(po=b_po2, by=b_buyer)
     b_request = {"pk": b_po2.approval_requests.get().pk}

@@ -69,9 +69,9 @@ class LineSaveView(PurchaseOrderMixin, PostOnlyView):
         if form.is_valid():
             try:
                 if line is None:
-                    add_line(by=self.membership, po=po, values=form.cleaned_data)
+                    add_line(by=self.membership, po=po, values=form.line_input())
                 else:
-                    update_line(by=self.membership, po=po, line=line, values=form.cleaned_data)
+                    update_line(by=self.membership, po=po, line=line, values=form.line_input())
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:

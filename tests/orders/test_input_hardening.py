@@ -15,7 +15,7 @@ from orders.services import drafts, fulfilment, negotiation, thread
 from procurement.errors import DomainError
 from procurement.money import MoneyError, parse_decimal, parse_price
 from procurement.validators import INTEGER_MAX, parse_integer
-from tests.factories import Trade, member
+from tests.factories import Trade, line_input, member
 
 pytestmark = pytest.mark.django_db
 
@@ -232,9 +232,9 @@ def test_a_line_whose_amount_no_column_holds_is_refused_next_to_the_quantity(cli
 def test_order_totals_no_column_holds_are_refused_and_nothing_is_written(trade):
     po = trade.draft(lines=[])
     line = {"description": "Gold", "unit": "ea", "unit_price": "60000000000000", "quantity": "1"}
-    drafts.add_line(by=trade.buyer, po=po, values={"cost_center": trade.cost_center, **line})
+    drafts.add_line(by=trade.buyer, po=po, values=line_input(cost_center=trade.cost_center, **line))
     with pytest.raises(DomainError, match="The order's total would be more than"):
-        drafts.add_line(by=trade.buyer, po=po, values={"cost_center": trade.cost_center, **line})
+        drafts.add_line(by=trade.buyer, po=po, values=line_input(cost_center=trade.cost_center, **line))
     assert po.lines.count() == 1
     assert PurchaseOrder.objects.get(pk=po.pk).total == Decimal("60000000000000")
 

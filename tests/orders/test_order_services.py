@@ -10,11 +10,12 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.roles import Role
-from orders import revisions
+from orders import revisions, selectors
+from orders.forms import LineForm
 from orders.models import OrderEvent, PurchaseOrder, PurchaseOrderLine, Revision, SalesOrder
 from orders.services import drafts, listings, negotiation, submission, thread
 from procurement.errors import DomainError, NotAllowed
-from tests.factories import CostCenterFactory, ListingFactory, Trade, member
+from tests.factories import CostCenterFactory, ListingFactory, Trade, line_input, member
 
 pytestmark = pytest.mark.django_db
 
@@ -55,13 +56,7 @@ def test_jpy_and_kwd_round_to_their_minor_units():
         drafts.add_line(
             by=jpy.buyer,
             po=po,
-            values={
-                "description": "X",
-                "quantity": "1",
-                "unit": "ea",
-                "unit_price": "1.5",
-                "cost_center": jpy.cost_center,
-            },
+            values=line_input(description="X", quantity="1", unit="ea", unit_price="1.5", cost_center=jpy.cost_center),
         )
     kwd = Trade("KWD")
     po = kwd.draft(lines=[{"description": "Oil", "quantity": "0.333", "unit": "l", "unit_price": "1.005"}])
@@ -73,11 +68,9 @@ def test_jpy_and_kwd_round_to_their_minor_units():
     [
         ({"quantity": "0"}, "quantity", "more than zero"),
         ({"quantity": "-2"}, "quantity", "more than zero"),
-        ({"quantity": "abc"}, "quantity", "not a number"),
         ({"quantity": "1.5"}, "quantity", "whole numbers"),
         ({"unit_price": "1.234"}, "unit_price", "at most 2 decimals"),
         ({"unit_price": "-1"}, "unit_price", "negative"),
-        ({"unit_price": "1,50"}, "unit_price", "use a point"),
         ({"description": "<script>alert(1)</script>"}, "description", "HTML tags"),
         ({"description": ""}, "description", "required"),
         ({"tax_rate": "120"}, "tax_rate", "0 to 100"),
@@ -94,11 +87,57 @@ def test_bad_custom_lines_are_refused_and_write_nothing(trade, values, field, me
         "cost_center": trade.cost_center,
     }
     with pytest.raises(DomainError, match=message) as refused:
-        drafts.add_line(by=trade.buyer, po=po, values={**good, **values})
+        drafts.add_line(by=trade.buyer, po=po, values=line_input(**{**good, **values}))
     assert refused.value.field == field
     assert not po.lines.exists()
     po.refresh_from_db()
     assert po.total == 0
+
+
+@pytest.mark.parametrize(
+    "values,field,message",
+    [
+        ({"quantity": "abc"}, "quantity", "not a number"),
+        ({"unit_price": "1,50"}, "unit_price", "use a point"),
+        ({"tax_rate": "+5"}, "tax_rate", "without a “+”"),
+        ({"listing": "٥"}, "listing", "Enter a number"),
+        ({"requested_date": "2024-02-30"}, "requested_date", "valid date"),
+    ],
+)
+def test_unreadable_line_input_is_refused_by_the_form_next_to_its_field(trade, values, field, message):
+    """What cannot be read as a number (or a date, a listing) never reaches the service."""
+    po = trade.draft(lines=[])
+    good = {"description": "Widget", "quantity": "2", "unit": "ea", "unit_price": "1.00", "tax_rate": "0"}
+    form = LineForm(
+        {**good, "cost_center": trade.cost_center.pk, **values},
+        listings=selectors.orderable_listings(po),
+        cost_centers=selectors.cost_centers_of(trade.customer),
+        gl_accounts=selectors.gl_accounts_of(trade.customer),
+    )
+    assert not form.is_valid()
+    assert list(form.errors) == [field] and message in form.errors[field][0]
+
+
+def test_the_line_form_reads_typed_values_for_the_service(trade):
+    po = trade.draft(lines=[])
+    form = LineForm(
+        {"listing": str(trade.listing.pk), "quantity": " 4 ", "tax_rate": "", "cost_center": trade.cost_center.pk},
+        listings=selectors.orderable_listings(po),
+        cost_centers=selectors.cost_centers_of(trade.customer),
+        gl_accounts=selectors.gl_accounts_of(trade.customer),
+    )
+    assert form.is_valid(), form.errors
+    line = form.line_input()
+    assert (line.listing, line.quantity, line.tax_rate, line.unit_price) == (trade.listing, Decimal("4"), 0, None)
+    assert line.cost_center == trade.cost_center
+    other = Trade()
+    foreign = LineForm(
+        {"listing": str(other.listing.pk), "quantity": "1", "cost_center": other.cost_center.pk},
+        listings=selectors.orderable_listings(po),
+        cost_centers=selectors.cost_centers_of(trade.customer),
+        gl_accounts=selectors.gl_accounts_of(trade.customer),
+    )
+    assert not foreign.is_valid() and set(foreign.errors) == {"listing", "cost_center"}
 
 
 def test_listing_lines_refuse_foreign_inactive_or_other_currency_listings(trade):
@@ -110,18 +149,18 @@ def test_listing_lines_refuse_foreign_inactive_or_other_currency_listings(trade)
     ]:
         with pytest.raises(DomainError, match=message):
             drafts.add_line(
-                by=trade.buyer, po=po, values={"listing": listing, "quantity": "1", "cost_center": trade.cost_center}
+                by=trade.buyer, po=po, values=line_input(listing=listing, quantity="1", cost_center=trade.cost_center)
             )
     moq = ListingFactory(supplier=trade.supplier, min_order_qty=Decimal("10"))
     with pytest.raises(DomainError, match="sold from 10"):
         drafts.add_line(
-            by=trade.buyer, po=po, values={"listing": moq, "quantity": "5", "cost_center": trade.cost_center}
+            by=trade.buyer, po=po, values=line_input(listing=moq, quantity="5", cost_center=trade.cost_center)
         )
     with pytest.raises(DomainError, match="cost centers"):
         drafts.add_line(
             by=trade.buyer,
             po=po,
-            values={"listing": trade.listing, "quantity": "1", "cost_center": CostCenterFactory()},
+            values=line_input(listing=trade.listing, quantity="1", cost_center=CostCenterFactory()),
         )
     assert not po.lines.exists()
 
@@ -134,13 +173,13 @@ def test_several_lines_at_once_are_all_or_nothing(trade, django_assert_max_num_q
         drafts.add_lines(
             by=trade.buyer,
             po=po,
-            lines=[{**line, "cost_center": trade.cost_center} for line in (custom, custom, bad)],
+            lines=[line_input(**line, cost_center=trade.cost_center) for line in (custom, custom, bad)],
         )
     assert refused.value.field == "unit_price"
     assert po.lines.count() == 1
     other = ListingFactory(supplier=trade.supplier)
     lines = [
-        {"listing": listing, "quantity": "4", "cost_center": trade.cost_center} for listing in (trade.listing, other)
+        line_input(listing=listing, quantity="4", cost_center=trade.cost_center) for listing in (trade.listing, other)
     ]
     with django_assert_max_num_queries(14):  # the same for 2 lines as for 20: one lock, one read each, one insert
         added = drafts.add_lines(by=trade.buyer, po=po, lines=lines * 5)
@@ -174,14 +213,14 @@ def test_only_the_requester_or_an_admin_edits_a_draft(trade):
     colleague = member(trade.customer, Role.BUYER)
     with pytest.raises(NotAllowed, match="Only"):
         drafts.add_line(
-            by=colleague, po=po, values={"listing": trade.listing, "quantity": "1", "cost_center": trade.cost_center}
+            by=colleague, po=po, values=line_input(listing=trade.listing, quantity="1", cost_center=trade.cost_center)
         )
     with pytest.raises(NotAllowed):
         submission.submit_purchase_order(po=po, by=colleague)
     drafts.add_line(
         by=trade.customer_admin,
         po=po,
-        values={"listing": trade.listing, "quantity": "1", "cost_center": trade.cost_center},
+        values=line_input(listing=trade.listing, quantity="1", cost_center=trade.cost_center),
     )
     assert po.lines.count() == 2
 

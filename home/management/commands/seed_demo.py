@@ -265,27 +265,31 @@ class Command(BaseCommand):
         def draft(lines, note=""):
             po = drafts.create_purchase_order(by=buyer, connection=connection, note_to_supplier=note)
             for values in lines:
-                drafts.add_line(by=buyer, po=po, values={"cost_center": ops, "gl_account": supplies, **values})
+                drafts.add_line(
+                    by=buyer, po=po, values=drafts.LineInput(cost_center=ops, gl_account=supplies, **values)
+                )
             return po
 
         draft(
             [
-                {"listing": gloves, "quantity": "20"},
+                {"listing": gloves, "quantity": Decimal("20")},
                 {
                     "description": "Safety signage kit",
-                    "quantity": "2",
+                    "quantity": Decimal("2"),
                     "unit": "set",
-                    "unit_price": "45.00",
-                    "tax_rate": "8.5",
+                    "unit_price": Decimal("45.00"),
+                    "tax_rate": Decimal("8.5"),
                 },
             ]
         )
         sent = draft(
-            [{"listing": goggles, "quantity": "30"}, {"listing": film, "quantity": "12"}],
+            [{"listing": goggles, "quantity": Decimal("30")}, {"listing": film, "quantity": Decimal("12")}],
             note="Please deliver to dock 3.",
         )
         submission.submit_purchase_order(po=sent, by=buyer)
-        accepted = draft([{"listing": gloves, "quantity": "60"}, {"listing": goggles, "quantity": "10"}])
+        accepted = draft(
+            [{"listing": gloves, "quantity": Decimal("60")}, {"listing": goggles, "quantity": Decimal("10")}]
+        )
         submission.submit_purchase_order(po=accepted, by=buyer)
         accepted.refresh_from_db()
         first, second = accepted.lines.all()
@@ -341,12 +345,12 @@ class Command(BaseCommand):
         drafts.add_line(
             by=buyer,
             po=po,
-            values={
-                "listing": Listing.objects.get(supplier=acme, sku="ACM-1001"),
-                "quantity": "120",
-                "cost_center": CostCenter.objects.get(organization=northwind, code="MAINT"),
-                "gl_account": GLAccount.objects.get(organization=northwind, code="6100"),
-            },
+            values=drafts.LineInput(
+                listing=Listing.objects.get(supplier=acme, sku="ACM-1001"),
+                quantity=Decimal("120"),
+                cost_center=CostCenter.objects.get(organization=northwind, code="MAINT"),
+                gl_account=GLAccount.objects.get(organization=northwind, code="6100"),
+            ),
         )
         submission.submit_purchase_order(po=po, by=buyer)  # over 1,000 USD: the department head decides
 
@@ -404,7 +408,11 @@ class Command(BaseCommand):
             po = drafts.create_purchase_order(by=buyer, connection=connection)
             for sku, quantity in rows:
                 listing = Listing.objects.get(supplier=acme, sku=sku)
-                drafts.add_line(by=buyer, po=po, values={"listing": listing, "quantity": quantity, "cost_center": ops})
+                drafts.add_line(
+                    by=buyer,
+                    po=po,
+                    values=drafts.LineInput(listing=listing, quantity=Decimal(quantity), cost_center=ops),
+                )
             submission.submit_purchase_order(po=po, by=buyer)  # under the buyer's 500 USD: no approval
             po.refresh_from_db()
             negotiation.accept_sales_order(so=po.sales_order, by=sales)
@@ -515,11 +523,11 @@ class Command(BaseCommand):
         line = drafts.add_line(
             by=buyer,
             po=po,
-            values={
-                "listing": Listing.objects.get(supplier=acme, sku="ACM-1001"),
-                "quantity": "40",
-                "cost_center": CostCenter.objects.get(organization=bluebird, code="LAB"),
-            },
+            values=drafts.LineInput(
+                listing=Listing.objects.get(supplier=acme, sku="ACM-1001"),
+                quantity=Decimal("40"),
+                cost_center=CostCenter.objects.get(organization=bluebird, code="LAB"),
+            ),
         )
         submission.submit_purchase_order(po=po, by=buyer)  # Bluebird has no approval policy
         po.refresh_from_db()
