@@ -6,9 +6,11 @@ from django import forms
 
 from procurement.forms import IntegerField, NumberField
 from procurement.money import CURRENCY_CHOICES
-from procurement.validators import ID_MAX, business_date, no_markup
+from procurement.validators import ID_MAX, business_date, no_markup, parse_integer
 
+from .models import ProposalLine
 from .services.drafts import LineInput
+from .services.negotiation import AddedLineInput, ProposalHeader, ProposalLineInput
 from .units import UNIT_CHOICES
 
 
@@ -302,9 +304,11 @@ class ProposalHeaderForm(forms.Form):
     accept_by = forms.DateField(label="Please confirm by", required=False, widget=DATE, validators=[business_date])
     confirm_ship_by = forms.DateField(label="Ships by", required=False, widget=DATE, validators=[business_date])
     invoice_due_date = forms.DateField(label="Invoice due", required=False, widget=DATE, validators=[business_date])
-    tax_rate = forms.CharField(label="Tax % for every line", required=False, max_length=8)
-    discount = forms.CharField(label="Discount (amount)", required=False, max_length=30)
-    payment_terms_days = forms.CharField(label="Payment terms (days)", required=False, max_length=4)
+    tax_rate = NumberField(label="Tax % for every line", required=False, max_length=8)
+    discount = NumberField(label="Discount (amount)", required=False)
+    payment_terms_days = forms.CharField(  # the clean method reads it (and says why not in its words)
+        label="Payment terms (days)", required=False, widget=forms.TextInput(attrs={"maxlength": "4"})
+    )
     supplier_contact = forms.CharField(label="Your contact", required=False, max_length=200, validators=[no_markup])
     ship_to_address = forms.CharField(
         label="Ship-to address",
@@ -320,6 +324,60 @@ class ProposalHeaderForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         validators=[no_markup],
     )
+
+    def clean_payment_terms_days(self) -> int | None:
+        raw = self.cleaned_data["payment_terms_days"]
+        if raw == "":
+            return None
+        days = parse_integer(raw, minimum=0, maximum=365)  # ASCII digits: not "٥", "+5" or "1_0"
+        if days is None:
+            raise forms.ValidationError("Payment terms are a number of days from 0 to 365.")
+        return days
+
+    def header(self) -> ProposalHeader:
+        """The header as typed; call after ``is_valid()``."""
+        return ProposalHeader(**self.cleaned_data)
+
+
+class ProposalLineForm(forms.Form):
+    """What the supplier does with one line of the order (prefix ``line-<id>``)."""
+
+    action = forms.ChoiceField(
+        choices=[("", "—"), *ProposalLine.Action.choices[:4]],
+        required=False,
+        error_messages={"invalid_choice": "Choose what to do with the line."},
+    )
+    quantity = NumberField(required=False)
+    unit_price = NumberField(required=False)
+    promised_date = forms.DateField(required=False, validators=[business_date])
+    backorder_quantity = NumberField(required=False)
+    backorder_date = forms.DateField(required=False, validators=[business_date])
+    reject_reason = forms.CharField(required=False, max_length=500, validators=[no_markup])
+
+    def line_input(self) -> ProposalLineInput:
+        return ProposalLineInput(**{**self.cleaned_data, "action": self.cleaned_data["action"] or "accept"})
+
+
+class AddedLineForm(forms.Form):
+    """A line the supplier adds (prefix ``add-<n>``); a row left blank adds nothing."""
+
+    sku = forms.CharField(required=False, max_length=64, validators=[no_markup])
+    description = forms.CharField(required=False, max_length=500, validators=[no_markup])
+    quantity = NumberField(required=False)
+    unit = forms.ChoiceField(
+        choices=[("", "—"), *UNIT_CHOICES],
+        required=False,
+        error_messages={"invalid_choice": "Choose a unit of measure."},
+    )
+    unit_price = NumberField(required=False)
+    promised_date = forms.DateField(required=False, validators=[business_date])
+
+    def is_blank(self) -> bool:
+        """Nothing typed in the description, quantity or price (the unit has a default)."""
+        return not any((self[name].value() or "").strip() for name in ("description", "quantity", "unit_price"))
+
+    def line_input(self) -> AddedLineInput:
+        return AddedLineInput(**self.cleaned_data)
 
 
 class AccountingCodeForm(forms.Form):

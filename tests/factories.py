@@ -23,6 +23,7 @@ from accounts.roles import Role
 from approvals.models import ApprovalPolicy, ApprovalStep, Budget, SpendingLimit
 from orders.models import CostCenter, GLAccount, Listing
 from orders.services.drafts import LineInput
+from orders.services.negotiation import AddedLineInput, ProposalHeader, ProposalLineInput
 from procurement.money import parse_decimal
 
 
@@ -251,6 +252,27 @@ def line_input(**values) -> LineInput:
         typed.pop("tax_rate", None)
     typed.setdefault("cost_center", None)
     return LineInput(**typed)
+
+
+def proposal_line(**values) -> ProposalLineInput:
+    """What the supplier does with a line, as ``ProposalLineForm`` reads it (text numbers and dates read)."""
+    numbers = ("quantity", "unit_price", "backorder_quantity")
+    return ProposalLineInput(**_typed(values, numbers=numbers, dates=("promised_date", "backorder_date")))
+
+
+def added_line(**values) -> AddedLineInput:
+    """A line the supplier adds, as ``AddedLineForm`` reads it."""
+    typed = _typed(values, numbers=("quantity", "unit_price", "tax_rate"), dates=("promised_date",))
+    return AddedLineInput(**typed)
+
+
+def proposal_header(**values) -> ProposalHeader:
+    """The proposal's header, as ``ProposalHeaderForm`` reads it."""
+    dates = ("accept_by", "confirm_ship_by", "invoice_due_date")
+    typed = _typed(values, numbers=("tax_rate", "discount"), dates=dates)
+    if isinstance(typed.get("payment_terms_days"), str):
+        typed["payment_terms_days"] = int(typed["payment_terms_days"])
+    return ProposalHeader(**typed)
 
 
 class Trade:

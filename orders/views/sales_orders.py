@@ -80,9 +80,11 @@ class SalesOrderDetailView(SalesOrderMixin, OrgView):
         posted=None,
         posted_added=None,
         error=None,
+        marked=None,
         thread_post=None,
         status=200,
     ):
+        """``marked``: the input of the supplier's form that ``error`` is about."""
         po = so.purchase_order
         lines = selectors.lines_of(po, coding=False)
         proposal = selectors.proposal_of(so)
@@ -92,7 +94,6 @@ class SalesOrderDetailView(SalesOrderMixin, OrgView):
             and can(self.membership, "orders.change_salesorder")
         )
         by_line = {p.po_line_id: p for p in proposal.lines.all()} if proposal else {}
-        marked = error.field if error else None
         rows = [
             {
                 "line": line,

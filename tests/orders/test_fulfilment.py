@@ -22,7 +22,7 @@ from orders.models import (
 )
 from orders.services import fulfilment, negotiation, submission
 from procurement.errors import DomainError, NotAllowed
-from tests.factories import Trade, member
+from tests.factories import Trade, member, proposal_line
 
 pytestmark = pytest.mark.django_db
 
@@ -431,8 +431,7 @@ def test_rejected_lines_are_neither_shipped_nor_waited_for(trade):
     negotiation.save_proposal(
         so=po.sales_order,
         by=trade.sales,
-        header={},
-        lines={lines[1].pk: {"action": "reject", "reject_reason": "Discontinued"}},
+        lines={lines[1].pk: proposal_line(action="reject", reject_reason="Discontinued")},
     )
     negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     negotiation.confirm_purchase_order(po=po, by=trade.buyer)

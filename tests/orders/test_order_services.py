@@ -15,7 +15,16 @@ from orders.forms import LineForm
 from orders.models import OrderEvent, PurchaseOrder, PurchaseOrderLine, Revision, SalesOrder
 from orders.services import drafts, listings, negotiation, submission, thread
 from procurement.errors import DomainError, NotAllowed
-from tests.factories import CostCenterFactory, ListingFactory, Trade, line_input, member
+from tests.factories import (
+    CostCenterFactory,
+    ListingFactory,
+    Trade,
+    added_line,
+    line_input,
+    member,
+    proposal_header,
+    proposal_line,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -277,11 +286,11 @@ def test_submission_refusals_write_nothing(trade):
 
 def _propose(trade, po, **lines_by_position):
     lines = {
-        line.pk: lines_by_position[f"line{line.position}"]
+        line.pk: proposal_line(**lines_by_position[f"line{line.position}"])
         for line in po.lines.all()
         if f"line{line.position}" in lines_by_position
     }
-    return negotiation.save_proposal(so=po.sales_order, by=trade.sales, header={}, lines=lines)
+    return negotiation.save_proposal(so=po.sales_order, by=trade.sales, lines=lines)
 
 
 def test_the_proposal_stays_invisible_until_accepted(trade, django_capture_on_commit_callbacks):
@@ -327,9 +336,10 @@ def test_a_redline_compares_each_revision_with_the_one_before(trade):
     negotiation.save_proposal(
         so=po.sales_order,
         by=trade.sales,
-        header={},
-        lines={po.lines.get().pk: {"action": "backorder", "backorder_quantity": "4", "backorder_date": "2030-01-31"}},
-        added=[{"description": "Washers", "quantity": "10", "unit": "ea", "unit_price": "0.10"}],
+        lines={
+            po.lines.get().pk: proposal_line(action="backorder", backorder_quantity="4", backorder_date="2030-01-31")
+        },
+        added=[added_line(description="Washers", quantity="10", unit="ea", unit_price="0.10")],
     )
     negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     first, second = Revision.objects.filter(purchase_order=po).order_by("number")
@@ -526,7 +536,7 @@ def test_header_changes_are_published_and_described(trade):
         so=po.sales_order,
         by=trade.sales,
         lines={},
-        header={"confirm_ship_by": "2030-03-01", "payment_terms_days": "45", "discount": "2.00"},
+        header=proposal_header(confirm_ship_by="2030-03-01", payment_terms_days=45, discount="2.00"),
     )
     negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     po.refresh_from_db()

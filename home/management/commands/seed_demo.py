@@ -296,10 +296,14 @@ class Command(BaseCommand):
         negotiation.save_proposal(
             so=accepted.sales_order,
             by=sales,
-            header={"note": "Goggles are back in stock next month."},
+            header=negotiation.ProposalHeader(note="Goggles are back in stock next month."),
             lines={
-                first.pk: {"action": "change", "quantity": "50", "unit_price": "10.90"},
-                second.pk: {"action": "reject", "reject_reason": "Model discontinued; see ACM-1100B next month."},
+                first.pk: negotiation.ProposalLineInput(
+                    action="change", quantity=Decimal("50"), unit_price=Decimal("10.90")
+                ),
+                second.pk: negotiation.ProposalLineInput(
+                    action="reject", reject_reason="Model discontinued; see ACM-1100B next month."
+                ),
             },
         )
         negotiation.accept_sales_order(so=accepted.sales_order, by=sales)
