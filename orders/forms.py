@@ -4,12 +4,14 @@ from decimal import Decimal
 
 from django import forms
 
+from procurement.errors import DomainError
 from procurement.forms import IntegerField, NumberField
 from procurement.money import CURRENCY_CHOICES
 from procurement.validators import ID_MAX, business_date, no_markup, parse_integer
 
 from .models import ProposalLine
 from .services.drafts import LineInput
+from .services.fulfilment import ReceiptLineInput
 from .services.negotiation import AddedLineInput, ProposalHeader, ProposalLineInput
 from .units import UNIT_CHOICES
 
@@ -401,6 +403,83 @@ class ShipmentForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         validators=[no_markup],
     )
+
+
+class LineRowsForm(forms.Form):
+    """Inputs per line of the order (``line-<id>`` or ``line-<id>-<name>``), beside a header
+    form: the rows of *Record shipment*, *Record receipt* and *Amend order*."""
+
+    def __init__(self, *args, lines, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lines = list(lines)
+        for line in self.lines:
+            for name, field in self.row_fields().items():
+                self.fields[self.input_name(line.pk, name)] = field
+
+    def row_fields(self) -> dict[str, forms.Field]:
+        raise NotImplementedError
+
+    @staticmethod
+    def input_name(pk: int, name: str) -> str:
+        return f"line-{pk}-{name}"
+
+    def typed(self) -> dict[int, dict]:
+        """What was typed on each line, to show it again."""
+        names = self.row_fields()
+        return {
+            line.pk: {name: self[self.input_name(line.pk, name)].value() or "" for name in names} for line in self.lines
+        }
+
+    def row(self, pk: int) -> dict:
+        """A line's values; call after ``is_valid()``."""
+        return {name: self.cleaned_data[self.input_name(pk, name)] for name in self.row_fields()}
+
+    def refusal(self) -> tuple[DomainError, str]:
+        """The first input that could not be read: the refusal naming its line, and the input."""
+        positions = {self.input_name(line.pk, name): line.position for line in self.lines for name in self.row_fields()}
+        name, errors = next(iter(self.errors.items()))
+        return DomainError(f"Line {positions[name]}: {errors[0]}"), name
+
+
+class ShipmentLinesForm(LineRowsForm):
+    """The quantity shipped now of each line (``line-<id>``); blank ships none of it."""
+
+    def row_fields(self):
+        return {"quantity": NumberField(required=False)}
+
+    @staticmethod
+    def input_name(pk: int, name: str) -> str:
+        return f"line-{pk}"
+
+    def quantities(self) -> dict[int, Decimal | None]:
+        return {line.pk: self.row(line.pk)["quantity"] for line in self.lines}
+
+
+class ReceiptLinesForm(LineRowsForm):
+    """What arrived of each line: ``line-<id>-quantity``, ``-damaged`` and ``-reason``."""
+
+    def row_fields(self):
+        return {
+            "quantity": NumberField(required=False),
+            "damaged": NumberField(required=False),
+            "reason": forms.CharField(required=False, max_length=500, validators=[no_markup]),
+        }
+
+    def received(self) -> dict[int, ReceiptLineInput]:
+        return {line.pk: ReceiptLineInput(**self.row(line.pk)) for line in self.lines}
+
+
+class AmendmentLinesForm(LineRowsForm):
+    """*Amend order*: a new quantity (``line-<id>-quantity``) or ``line-<id>-cancel`` per line."""
+
+    def row_fields(self):
+        return {"quantity": NumberField(required=False), "cancel": forms.BooleanField(required=False)}
+
+    def quantities(self) -> dict[int, Decimal | None]:
+        return {line.pk: self.row(line.pk)["quantity"] for line in self.lines}
+
+    def cancel(self) -> set[int]:
+        return {line.pk for line in self.lines if self.row(line.pk)["cancel"]}
 
 
 class ReceiptForm(forms.Form):

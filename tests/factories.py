@@ -23,6 +23,7 @@ from accounts.roles import Role
 from approvals.models import ApprovalPolicy, ApprovalStep, Budget, SpendingLimit
 from orders.models import CostCenter, GLAccount, Listing
 from orders.services.drafts import LineInput
+from orders.services.fulfilment import ReceiptLineInput
 from orders.services.negotiation import AddedLineInput, ProposalHeader, ProposalLineInput
 from procurement.money import parse_decimal
 
@@ -273,6 +274,16 @@ def proposal_header(**values) -> ProposalHeader:
     if isinstance(typed.get("payment_terms_days"), str):
         typed["payment_terms_days"] = int(typed["payment_terms_days"])
     return ProposalHeader(**typed)
+
+
+def receipt_line(**values) -> ReceiptLineInput:
+    """What arrived of a line, as ``ReceiptLinesForm`` reads it (text numbers read)."""
+    return ReceiptLineInput(**_typed(values, numbers=("quantity", "damaged")))
+
+
+def shipped(quantities: dict) -> dict:
+    """{line id: quantity} of a shipment, as ``ShipmentLinesForm`` reads it (text numbers read)."""
+    return _typed(quantities, numbers=list(quantities))
 
 
 class Trade:

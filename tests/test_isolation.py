@@ -10,6 +10,7 @@ to every non-public page redirect to log-in.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import pytest
 from anymail import urls as anymail_urls
@@ -108,7 +109,9 @@ def world(db):
     # B's sales order is confirmed and part-shipped: its shipment and receipt pages are live.
     negotiation.accept_sales_order(so=b_so, by=b_admin)
     negotiation.confirm_purchase_order(po=d_po, by=d_po.requester.memberships.get(organization=d))
-    fulfilment.record_shipment(so=b_so, by=b_admin, lines={d_po.lines.get().pk: "1"}, shipped_on=timezone.localdate())
+    fulfilment.record_shipment(
+        so=b_so, by=b_admin, lines={d_po.lines.get().pk: Decimal("1")}, shipped_on=timezone.localdate()
+    )
     a_po = drafts.create_purchase_order(
         by=attacker, connection=ConnectionFactory(customer=a, supplier=SupplierFactory())
     )
@@ -150,7 +153,7 @@ def world(db):
         po=d_po,
         by=d_po.requester.memberships.get(organization=d),
         reason="More",
-        quantities={d_po.lines.get().pk: "2"},
+        quantities={d_po.lines.get().pk: Decimal("2")},
     )
     # B imported a listings file (queued: its task runs after a commit these tests never make).
     from orders.listing_csv import queue_listing_import

@@ -1,6 +1,7 @@
 """What needs real locking: PostgreSQL, with transactions that really commit."""
 
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 import pytest
 from django.core import mail
@@ -8,7 +9,7 @@ from django.db import connection, transaction
 
 from accounts import services
 from accounts.models import Connection, ConnectionEvent, OutboundEmail
-from tests.factories import ConnectionFactory, OrganizationFactory, member
+from tests.factories import ConnectionFactory, OrganizationFactory, member, receipt_line
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -245,7 +246,7 @@ def test_concurrent_receipts_never_exceed_the_ordered_quantity_plus_tolerance():
             fulfilment.record_receipt(
                 po=PurchaseOrder(pk=po.pk),
                 by=trade.receiver,
-                lines={line.pk: {"quantity": "3"}},
+                lines={line.pk: receipt_line(quantity="3")},
                 received_on=timezone.localdate(),
             )
             return "ok"
@@ -275,7 +276,10 @@ def test_concurrent_shipments_never_exceed_the_ordered_quantity():
     def ship(_):
         try:
             fulfilment.record_shipment(
-                so=SalesOrder(pk=so.pk), by=trade.shipper, lines={line.pk: "4"}, shipped_on=timezone.localdate()
+                so=SalesOrder(pk=so.pk),
+                by=trade.shipper,
+                lines={line.pk: Decimal("4")},
+                shipped_on=timezone.localdate(),
             )
             return "ok"
         except Exception as exc:
@@ -430,7 +434,7 @@ def test_concurrent_amendments_open_one_and_an_acceptance_racing_a_receipt_keeps
     def amend(n):
         try:
             amendments.request_amendment(
-                po=PurchaseOrder(pk=po.pk), by=trade.buyer, reason="More", quantities={line.pk: str(11 + n)}
+                po=PurchaseOrder(pk=po.pk), by=trade.buyer, reason="More", quantities={line.pk: Decimal(11 + n)}
             )
             return "ok"
         except Exception as exc:
@@ -450,7 +454,7 @@ def test_concurrent_amendments_open_one_and_an_acceptance_racing_a_receipt_keeps
                 fulfilment.record_receipt(
                     po=PurchaseOrder(pk=po.pk),
                     by=trade.receiver,
-                    lines={line.pk: {"quantity": "1"}},
+                    lines={line.pk: receipt_line(quantity="1")},
                     received_on=timezone.localdate(),
                 )
             return "ok"

@@ -13,6 +13,7 @@ from billing.services.documents import issue_documents
 from billing.services.payments import dispute_payment, verify_payment
 from orders.services import fulfilment
 from tests.billing.fxkit import days_ago, fx_trade, issue_on, order_of, pay, receive, set_rate
+from tests.factories import receipt_line
 
 pytestmark = pytest.mark.django_db
 RI, IP = FxDifference.Kind.RECEIPT_INVOICE, FxDifference.Kind.INVOICE_PAYMENT
@@ -112,12 +113,12 @@ def test_goods_are_valued_at_the_order_price_per_line_without_damaged_units_or_t
     )
     vials, racks = po.lines.order_by("position")
     only_damaged = fulfilment.record_receipt(
-        po=po, by=trade.receiver, lines={racks.pk: {"damaged": "1", "reason": "Bent"}}, received_on=days_ago(5)
+        po=po, by=trade.receiver, lines={racks.pk: receipt_line(damaged="1", reason="Bent")}, received_on=days_ago(5)
     )
     fulfilment.record_receipt(
         po=po,
         by=trade.receiver,
-        lines={vials.pk: {"quantity": "3"}, racks.pk: {"quantity": "1"}},
+        lines={vials.pk: receipt_line(quantity="3"), racks.pk: receipt_line(quantity="1")},
         received_on=days_ago(4),
     )
     bill = issue_on(po, days_ago(2), monkeypatch)

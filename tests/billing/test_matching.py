@@ -17,7 +17,7 @@ from billing.services.documents import issue_documents
 from billing.services.payments import record_payment, verify_payment
 from orders.services import fulfilment
 from procurement.errors import DomainError, NotAllowed
-from tests.factories import ConnectionFactory, SupplierFactory, member
+from tests.factories import ConnectionFactory, SupplierFactory, member, receipt_line
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate
@@ -371,7 +371,7 @@ def _receive(trade, po, quantity):
     fulfilment.record_receipt(
         po=po,
         by=member(trade.customer, Role.RECEIVER),
-        lines={po.lines.get().pk: {"quantity": quantity}},
+        lines={po.lines.get().pk: receipt_line(quantity=quantity)},
         received_on=TODAY(),
     )
 

@@ -19,7 +19,7 @@ from billing.services.payments import dispute_payment, record_payment, remind_ov
 from orders.models import OrderEvent
 from orders.services import fulfilment
 from procurement.errors import DomainError, NotAllowed
-from tests.factories import member
+from tests.factories import member, receipt_line
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate
@@ -183,7 +183,9 @@ def test_a_disputed_payment_no_longer_counts(trade, bill, django_capture_on_comm
 def test_verification_closes_a_received_order(trade, bill):
     po = bill.purchase_order
     receiver = member(trade.customer, Role.RECEIVER)
-    fulfilment.record_receipt(po=po, by=receiver, lines={po.lines.get().pk: {"quantity": "10"}}, received_on=TODAY())
+    fulfilment.record_receipt(
+        po=po, by=receiver, lines={po.lines.get().pk: receipt_line(quantity="10")}, received_on=TODAY()
+    )
     po.refresh_from_db()
     assert po.status == "received"
     payment = _pay(trade, bill, "25")

@@ -311,7 +311,10 @@ def test_shipments_and_receipts_keep_to_the_window(trade):
     line = po.lines.get()
     with pytest.raises(DomainError, match="Enter a date from") as exc:
         fulfilment.record_shipment(
-            so=po.sales_order, by=member(trade.supplier, Role.ADMIN), lines={line.pk: "1"}, shipped_on=date(1, 1, 1)
+            so=po.sales_order,
+            by=member(trade.supplier, Role.ADMIN),
+            lines={line.pk: Decimal("1")},
+            shipped_on=date(1, 1, 1),
         )
     assert exc.value.field == "shipped_on" and not Shipment.objects.exists()
 

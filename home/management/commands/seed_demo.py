@@ -427,7 +427,7 @@ class Command(BaseCommand):
         first = fulfilment.record_shipment(
             so=po.sales_order,
             by=shipper,
-            lines={lines["ACM-1100"]: "20", lines["ACM-4001"]: "2"},
+            lines={lines["ACM-1100"]: Decimal("20"), lines["ACM-4001"]: Decimal("2")},
             shipped_on=today - timedelta(days=3),
             carrier="DHL Freight",
             tracking_number="JD014600006281",
@@ -438,14 +438,16 @@ class Command(BaseCommand):
             shipment=first,
             received_on=today - timedelta(days=1),
             lines={
-                lines["ACM-1100"]: {"quantity": "19", "damaged": "1", "reason": "Lens cracked in the box"},
-                lines["ACM-4001"]: {"quantity": "2"},
+                lines["ACM-1100"]: fulfilment.ReceiptLineInput(
+                    quantity=Decimal("19"), damaged=Decimal("1"), reason="Lens cracked in the box"
+                ),
+                lines["ACM-4001"]: fulfilment.ReceiptLineInput(quantity=Decimal("2")),
             },
         )
         fulfilment.record_shipment(
             so=po.sales_order,
             by=shipper,
-            lines={lines["ACM-4001"]: "3"},
+            lines={lines["ACM-4001"]: Decimal("3")},
             shipped_on=today,
             carrier="UPS",
             tracking_number="1Z999AA10123456784",
@@ -453,14 +455,17 @@ class Command(BaseCommand):
         issue_documents(po=po)  # the task would run after the seed commits
         done, lines = confirmed([("ACM-2001", "10")])
         shipment = fulfilment.record_shipment(
-            so=done.sales_order, by=shipper, lines={lines["ACM-2001"]: "10"}, shipped_on=today - timedelta(days=6)
+            so=done.sales_order,
+            by=shipper,
+            lines={lines["ACM-2001"]: Decimal("10")},
+            shipped_on=today - timedelta(days=6),
         )
         fulfilment.record_receipt(
             po=done,
             by=receiver,
             shipment=shipment,
             received_on=today - timedelta(days=4),
-            lines={lines["ACM-2001"]: {"quantity": "10"}},
+            lines={lines["ACM-2001"]: fulfilment.ReceiptLineInput(quantity=Decimal("10"))},
         )
         _, bill = issue_documents(po=done)
         payment = record_payment(
@@ -482,7 +487,7 @@ class Command(BaseCommand):
             po=amended,
             by=buyer,
             reason="The second shift starts next week.",
-            quantities={lines["ACM-1001"]: "10"},
+            quantities={lines["ACM-1001"]: Decimal("10")},
         )
         amendments.accept_amendment(amendment=first, by=sales)
         amendments.request_amendment(
@@ -540,7 +545,7 @@ class Command(BaseCommand):
         shipment = fulfilment.record_shipment(
             so=po.sales_order,
             by=people["fulfilment@acme.example"],
-            lines={line.pk: "40"},
+            lines={line.pk: Decimal("40")},
             shipped_on=today - timedelta(days=8),
             carrier="FedEx",
             tracking_number="7712 3456 7890",
@@ -550,7 +555,7 @@ class Command(BaseCommand):
             by=receiver,
             shipment=shipment,
             received_on=today - timedelta(days=6),
-            lines={line.pk: {"quantity": "40"}},
+            lines={line.pk: fulfilment.ReceiptLineInput(quantity=Decimal("40"))},
         )
         issue_documents(po=po)  # dated today: the goods are valued at both rates
         bill = create_bill(
