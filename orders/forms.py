@@ -6,67 +6,134 @@ from django import forms
 
 from procurement.errors import DomainError
 from procurement.forms import IntegerField, NumberField
-from procurement.money import CURRENCY_CHOICES
+from procurement.money import CURRENCY_CHOICES, MAX_NUMBER_LENGTH
 from procurement.validators import ID_MAX, business_date, no_markup, parse_integer
 
 from .models import ProposalLine
 from .services.drafts import LineInput
 from .services.fulfilment import ReceiptLineInput
+from .services.listings import LISTING_FIELDS, ListingValues
 from .services.negotiation import AddedLineInput, ProposalHeader, ProposalLineInput
-from .units import UNIT_CHOICES
+from .units import UNIT_CHOICES, UNITS
+
+
+class CodeField(forms.ChoiceField):
+    """A code from a list (a unit, a currency) typed in any case; an unknown one is refused in
+    ``unknown``'s words ("{}" is the code as typed)."""
+
+    def __init__(self, *, upper: bool, unknown: str, **kwargs):
+        super().__init__(**kwargs)
+        self.upper, self.unknown = upper, unknown
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        return text.upper() if self.upper else text.lower()
+
+    def validate(self, value):
+        if value in self.empty_values:
+            return super().validate(value)
+        if not self.valid_value(value):
+            raise forms.ValidationError(self.unknown.format(value), code="invalid_choice")
 
 
 class ListingForm(forms.Form):
-    """Input only: the service checks prices against the currency and quantities against the unit."""
+    """A listing: plain text, a known unit and currency, numbers read into Decimals; the service
+    checks prices against the currency and quantities against the unit."""
 
     sku = forms.CharField(label="SKU", max_length=64, validators=[no_markup])
     name = forms.CharField(max_length=200, validators=[no_markup])
     description = forms.CharField(
         required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3}), validators=[no_markup]
     )
-    unit = forms.ChoiceField(label="Unit of measure", choices=UNIT_CHOICES, initial="ea")
-    unit_price = forms.CharField(
-        label="Unit price", max_length=30, widget=forms.TextInput(attrs={"inputmode": "decimal"})
+    unit = CodeField(
+        label="Unit of measure",
+        choices=UNIT_CHOICES,
+        initial="ea",
+        upper=False,
+        unknown=f"“{{}}” is not a unit Tandem knows (use one of: {', '.join(UNITS)}).",
     )
-    currency = forms.ChoiceField(choices=CURRENCY_CHOICES)
-    min_order_qty = forms.CharField(
-        label="Minimum order quantity",
-        max_length=30,
-        initial="1",
-        widget=forms.TextInput(attrs={"inputmode": "decimal"}),
+    unit_price = NumberField(label="Unit price")
+    currency = CodeField(
+        choices=CURRENCY_CHOICES, required=False, upper=True, unknown="“{}” is not a currency Tandem knows."
     )
+    min_order_qty = NumberField(label="Minimum order quantity", required=False, initial="1")
     is_active = forms.BooleanField(label="Active (customers can order it)", required=False, initial=True)
+
+    def __init__(self, *args, supplier, **kwargs):
+        """``supplier``: whose listing it is (a blank currency is its base currency)."""
+        super().__init__(*args, **kwargs)
+        self.supplier = supplier
+
+    def clean_currency(self) -> str:
+        return self.cleaned_data["currency"] or self.supplier.base_currency
+
+    def clean_min_order_qty(self) -> Decimal:
+        value = self.cleaned_data["min_order_qty"]
+        return Decimal(1) if value is None else value
+
+    def listing_values(self, **others) -> ListingValues:
+        """The listing as typed, with ``others`` (its price breaks, customer prices) besides;
+        call after ``is_valid()``."""
+        data = self.cleaned_data
+        return ListingValues(**{name: data[name] for name in LISTING_FIELDS if name in data}, **others)
+
+
+class ListingRowForm(ListingForm):
+    """A row of the listing CSV import, read by the same fields and rules as the page's form:
+    its columns ``active`` (yes or no) and ``price_breaks`` ("10=9.50; 50=9.00") besides."""
+
+    TRUE = {"", "1", "true", "yes", "y", "active"}
+    FALSE = {"0", "false", "no", "n", "inactive"}
+
+    active = forms.CharField(required=False)
+    price_breaks = forms.CharField(required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["is_active"]
+
+    def clean_active(self) -> bool:
+        typed = self.cleaned_data["active"]
+        if typed.lower() not in self.TRUE | self.FALSE:
+            raise forms.ValidationError(f"“{typed}” is not yes or no.")
+        return typed.lower() not in self.FALSE
+
+    def clean_price_breaks(self) -> list[tuple[Decimal, Decimal]]:
+        pairs = []
+        for part in self.cleaned_data["price_breaks"].replace("\n", ";").split(";"):
+            part = part.strip()
+            if not part:
+                continue
+            if "=" not in part:
+                raise forms.ValidationError(f"“{part}” is not “quantity=price”.")
+            quantity, price = (NumberField(max_length=MAX_NUMBER_LENGTH).clean(p) for p in part.split("=", 1))
+            if quantity is None or price is None:
+                raise forms.ValidationError(f"“{part}” is not “quantity=price”.")
+            pairs.append((quantity, price))
+        return pairs
+
+    def listing_values(self, *, has_breaks: bool) -> ListingValues:
+        """The row as read (``has_breaks``: the file has the column); call after ``is_valid()``."""
+        data = self.cleaned_data
+        return super().listing_values(
+            price_breaks=data["price_breaks"] if has_breaks else None, is_active=data["active"]
+        )
 
 
 class PriceBreakForm(forms.Form):
-    min_quantity = forms.CharField(
-        label="From quantity",
-        max_length=30,
-        required=False,
-        widget=forms.TextInput(attrs={"inputmode": "decimal"}),
-    )
-    unit_price = forms.CharField(
-        label="Unit price",
-        max_length=30,
-        required=False,
-        widget=forms.TextInput(attrs={"inputmode": "decimal"}),
-    )
+    min_quantity = NumberField(label="From quantity", required=False)
+    unit_price = NumberField(label="Unit price", required=False)
 
     def clean(self):
         data = super().clean()
-        if bool(data.get("min_quantity")) != bool(data.get("unit_price")):
+        if (data.get("min_quantity") is None) != (data.get("unit_price") is None):
             raise forms.ValidationError("Give both the quantity and its price, or neither.")
         return data
 
 
 class CustomerPriceForm(forms.Form):
     customer = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
-    unit_price = forms.CharField(
-        label="Unit price",
-        max_length=30,
-        required=False,
-        widget=forms.TextInput(attrs={"inputmode": "decimal"}),
-    )
+    unit_price = NumberField(label="Unit price", required=False)
 
     def __init__(self, *args, customers, **kwargs):
         """``customers``: the supplier's connected customers, read once for every row.
@@ -81,7 +148,7 @@ class CustomerPriceForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if bool(data.get("customer")) != bool(data.get("unit_price")):
+        if bool(data.get("customer")) != (data.get("unit_price") is not None):
             raise forms.ValidationError("Give both the customer and the price, or neither.")
         return data
 

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import factory
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
@@ -21,10 +22,13 @@ from accounts.models import (
 )
 from accounts.roles import Role
 from approvals.models import ApprovalPolicy, ApprovalStep, Budget, SpendingLimit
+from orders.forms import ListingForm
 from orders.models import CostCenter, GLAccount, Listing
 from orders.services.drafts import LineInput
 from orders.services.fulfilment import ReceiptLineInput
+from orders.services.listings import ListingRefused, ListingValues
 from orders.services.negotiation import AddedLineInput, ProposalHeader, ProposalLineInput
+from procurement.forms import NumberField
 from procurement.money import parse_decimal
 
 
@@ -284,6 +288,30 @@ def receipt_line(**values) -> ReceiptLineInput:
 def shipped(quantities: dict) -> dict:
     """{line id: quantity} of a shipment, as ``ShipmentLinesForm`` reads it (text numbers read)."""
     return _typed(quantities, numbers=list(quantities))
+
+
+def listing_values(by: Membership, values: dict) -> ListingValues:
+    """A listing as ``ListingForm`` reads it, from text as typed (price breaks and customer
+    prices as pairs); what the form refuses is raised as ``ListingRefused``, by field, as the
+    service raises its own refusals."""
+    values = dict(values)
+    breaks, prices = values.pop("price_breaks", None), values.pop("customer_prices", None)
+    data = {name: "on" if value is True else "" if value is False else value for name, value in values.items()}
+    data.setdefault("is_active", "on")
+    form = ListingForm(data, supplier=by.organization)
+    errors = {} if form.is_valid() else {name: messages[0] for name, messages in form.errors.items()}
+    number = NumberField()
+    try:
+        breaks = None if breaks is None else [(number.clean(q), number.clean(p)) for q, p in breaks]
+    except ValidationError as exc:
+        errors["price_breaks"] = exc.messages[0]
+    try:
+        prices = None if prices is None else [(c, number.clean(p)) for c, p in prices]
+    except ValidationError as exc:
+        errors["customer_prices"] = exc.messages[0]
+    if errors:
+        raise ListingRefused(errors)
+    return form.listing_values(price_breaks=breaks, customer_prices=prices)
 
 
 class Trade:

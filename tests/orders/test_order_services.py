@@ -21,6 +21,7 @@ from tests.factories import (
     Trade,
     added_line,
     line_input,
+    listing_values,
     member,
     proposal_header,
     proposal_line,
@@ -201,10 +202,9 @@ def test_several_lines_at_once_are_all_or_nothing(trade, django_assert_max_num_q
 
 def test_draft_lines_follow_the_latest_price_then_freeze_on_submission(trade):
     po = trade.draft()
-    listing_values = {"sku": "BOLT", "name": "Bolt", "unit": "ea", "currency": "USD"}
-    listings.save_listing(
-        by=member(trade.supplier, Role.SALES), values={**listing_values, "unit_price": "3.00"}, listing=trade.listing
-    )
+    bolt = {"sku": "BOLT", "name": "Bolt", "unit": "ea", "currency": "USD"}
+    sales = member(trade.supplier, Role.SALES)
+    listings.save_listing(by=sales, values=listing_values(sales, {**bolt, "unit_price": "3.00"}), listing=trade.listing)
     line = po.lines.get()
     assert line.unit_price == Decimal("3.00") and line.price_changed
     po.refresh_from_db()
@@ -212,7 +212,9 @@ def test_draft_lines_follow_the_latest_price_then_freeze_on_submission(trade):
     submission.submit_purchase_order(po=po, by=trade.buyer)
     line.refresh_from_db()
     assert line.unit_price == Decimal("3.00") and not line.price_changed
-    listings.save_listing(by=trade.sales, values={**listing_values, "unit_price": "4.00"}, listing=trade.listing)
+    listings.save_listing(
+        by=trade.sales, values=listing_values(trade.sales, {**bolt, "unit_price": "4.00"}), listing=trade.listing
+    )
     line.refresh_from_db()
     assert line.unit_price == Decimal("3.00")  # frozen
 

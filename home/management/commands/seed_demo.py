@@ -212,25 +212,25 @@ class Command(BaseCommand):
                 continue
             listings.save_listing(
                 by=admin,
-                values={
-                    "sku": sku,
-                    "name": name,
-                    "unit": unit,
-                    "unit_price": Decimal(price),
-                    "currency": supplier.base_currency,
-                    "min_order_qty": "1",
-                    "is_active": True,
-                    "description": f"{name}. Ships from {supplier.city}.",
-                    "price_breaks": breaks,
-                },
+                values=listings.ListingValues(
+                    sku=sku,
+                    name=name,
+                    unit=unit,
+                    unit_price=Decimal(price),
+                    currency=supplier.base_currency,
+                    description=f"{name}. Ships from {supplier.city}.",
+                    price_breaks=[(Decimal(quantity), Decimal(break_price)) for quantity, break_price in breaks],
+                ),
             )
 
     def _customer_price(self, orgs) -> None:
         listing = Listing.objects.get(supplier=orgs["acme"], sku="ACM-1001")
         if listing.customer_prices.exists():
             return
-        values = {f: getattr(listing, f) for f in listings.LISTING_FIELDS}
-        values["customer_prices"] = [(orgs["northwind"], Decimal("11.90"))]
+        values = listings.ListingValues(
+            **{f: getattr(listing, f) for f in listings.LISTING_FIELDS},
+            customer_prices=[(orgs["northwind"], Decimal("11.90"))],
+        )
         listings.save_listing(by=self._admin(orgs["acme"]), values=values, listing=listing)
 
     def _accounting(self, org: Organization) -> None:
