@@ -22,6 +22,7 @@ from accounts.models import (
 )
 from accounts.roles import Role
 from approvals.models import ApprovalPolicy, ApprovalStep, Budget, SpendingLimit
+from billing.services.bills import BillLineInput
 from orders.forms import ListingForm
 from orders.models import CostCenter, GLAccount, Listing
 from orders.services.drafts import LineInput
@@ -312,6 +313,14 @@ def listing_values(by: Membership, values: dict) -> ListingValues:
     if errors:
         raise ListingRefused(errors)
     return form.listing_values(price_breaks=breaks, customer_prices=prices)
+
+
+def bill_line(**values) -> BillLineInput:
+    """A line of a bill entered by hand, as ``BillLinesForm`` reads it (text numbers read)."""
+    typed = _typed(values, numbers=("quantity", "unit_price", "tax_rate"))
+    if typed.get("tax_rate") is None:
+        typed.pop("tax_rate", None)
+    return BillLineInput(**typed)
 
 
 class Trade:

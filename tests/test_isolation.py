@@ -84,7 +84,7 @@ def world(db):
     )
     # B buys from C (a sent order) and sells to D (a sales order); A has a draft of its own.
     from orders.services import amendments, drafts, fulfilment, negotiation, submission
-    from tests.factories import CostCenterFactory, line_input
+    from tests.factories import CostCenterFactory, bill_line, line_input
 
     b_buyer = member(b, Role.BUYER)
     cc = CostCenterFactory(organization=b)
@@ -139,13 +139,13 @@ def world(db):
     )
     hand = {"currency": "USD", "bill_date": today, "due_date": today}
     b_bill = create_bill(
-        by=b_admin, supplier=c, lines=[{"description": "Paper invoice", "quantity": "1", "unit_price": "1"}], **hand
+        by=b_admin, supplier=c, lines=[bill_line(description="Paper invoice", quantity="1", unit_price="1")], **hand
     )
     from billing.models import BillMatch  # (matching needs a confirmed order: a row is enough here)
 
     b_match = BillMatch.objects.create(bill=b_bill, purchase_order=b_po, amount=1, matched_by=b_admin.user)
     a_bill = create_bill(
-        by=attacker, supplier=a_po.supplier, lines=[{"description": "A's", "quantity": "1", "unit_price": "1"}], **hand
+        by=attacker, supplier=a_po.supplier, lines=[bill_line(description="A's", quantity="1", unit_price="1")], **hand
     )
     override = account_services.set_supplier_tolerance(by=b_admin, supplier=c, reason="Drums")
     # D asks B to amend its confirmed order (B's sales order): B's amendment pages are live.

@@ -9,7 +9,7 @@ from django.db import connection, transaction
 
 from accounts import services
 from accounts.models import Connection, ConnectionEvent, OutboundEmail
-from tests.factories import ConnectionFactory, OrganizationFactory, member, receipt_line
+from tests.factories import ConnectionFactory, OrganizationFactory, bill_line, member, receipt_line
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -373,7 +373,7 @@ def _bill_by_hand(trade, payables, total="25"):
         currency="USD",
         bill_date=date.today(),
         due_date=date.today(),
-        lines=[{"description": "Paper invoice", "quantity": "1", "unit_price": total}],
+        lines=[bill_line(description="Paper invoice", quantity="1", unit_price=total)],
     )
 
 

@@ -13,7 +13,7 @@ from billing.services.documents import issue_documents
 from billing.services.payments import dispute_payment, verify_payment
 from orders.services import fulfilment
 from tests.billing.fxkit import days_ago, fx_trade, issue_on, order_of, pay, receive, set_rate
-from tests.factories import receipt_line
+from tests.factories import bill_line, receipt_line
 
 pytestmark = pytest.mark.django_db
 RI, IP = FxDifference.Kind.RECEIPT_INVOICE, FxDifference.Kind.INVOICE_PAYMENT
@@ -193,7 +193,7 @@ def _hand_bill(trade, day, amount="500"):
         currency="EUR",
         bill_date=day,
         due_date=day,
-        lines=[{"description": "Calibration", "quantity": "1", "unit_price": amount}],
+        lines=[bill_line(description="Calibration", quantity="1", unit_price=amount)],
     )
 
 

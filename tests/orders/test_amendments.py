@@ -20,7 +20,7 @@ from billing.services.payments import record_payment
 from orders.models import Amendment, OrderEvent, Revision
 from orders.services import amendments, fulfilment
 from procurement.errors import DomainError, NotAllowed
-from tests.factories import ApprovalPolicyFactory, BudgetFactory, Trade, member, receipt_line, shipped
+from tests.factories import ApprovalPolicyFactory, BudgetFactory, Trade, bill_line, member, receipt_line, shipped
 
 pytestmark = pytest.mark.django_db
 
@@ -498,7 +498,7 @@ def test_cancelling_below_the_bills_matched_by_hand_is_refused(trade):
         currency="USD",
         bill_date=timezone.localdate(),
         due_date=timezone.localdate(),
-        lines=[{"description": "Paper invoice", "quantity": "1", "unit_price": "120.00"}],
+        lines=[bill_line(description="Paper invoice", quantity="1", unit_price="120.00")],
     )
     BillMatch.objects.create(bill=paper, purchase_order=po, amount=Decimal("120.00"), matched_by=trade.payables.user)
     with pytest.raises(DomainError, match="Bills matched to .* amount to 120.00 USD"):

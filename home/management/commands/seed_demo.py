@@ -15,7 +15,7 @@ from accounts.models import Connection, ExchangeRate, Membership, Organization, 
 from accounts.roles import BUYING_ROLES, SELLING_ROLES, Role
 from approvals.models import ApprovalPolicy, ApprovalStep, Budget, SpendingLimit
 from billing.models import Bill
-from billing.services.bills import create_bill
+from billing.services.bills import BillLineInput, create_bill
 from billing.services.documents import issue_documents
 from billing.services.payments import record_payment, verify_payment
 from orders.models import CostCenter, GLAccount, Listing, PurchaseOrder, Shipment
@@ -387,7 +387,9 @@ class Command(BaseCommand):
             due_date=today - timedelta(days=10),
             supplier_reference="ACME-FR-3318",
             notes="Freight for the March deliveries; arrived by post.",
-            lines=[{"description": "Freight, March deliveries", "quantity": "1", "unit_price": "48.00"}],
+            lines=[
+                BillLineInput(description="Freight, March deliveries", quantity=Decimal(1), unit_price=Decimal("48.00"))
+            ],
         )
 
     def _fulfilment(self, orgs) -> None:
@@ -565,7 +567,9 @@ class Command(BaseCommand):
             bill_date=today - timedelta(days=20),
             due_date=today - timedelta(days=5),
             supplier_reference="ACME-SV-7741",
-            lines=[{"description": "Autoclave service visit", "quantity": "1", "unit_price": "1250.00"}],
+            lines=[
+                BillLineInput(description="Autoclave service visit", quantity=Decimal(1), unit_price=Decimal("1250.00"))
+            ],
         )
         record_payment(
             bill=bill,
