@@ -119,7 +119,7 @@ class BillEditForm(forms.Form):
 
 
 class PaymentForm(forms.Form):
-    amount = forms.CharField(label="Amount", max_length=30, widget=AMOUNT)
+    amount = NumberField(label="Amount", widget=AMOUNT)
     paid_on = forms.DateField(label="Paid on", widget=DATE, validators=[business_date])
     method = forms.ChoiceField(label="Method", choices=[("", "Choose"), *Payment.Method.choices])
     reference = forms.CharField(
@@ -142,9 +142,8 @@ class PaymentForm(forms.Form):
 
 
 class VerifyForm(forms.Form):
-    amount_received = forms.CharField(
+    amount_received = NumberField(
         label="Amount actually received",
-        max_length=30,
         widget=AMOUNT,
         help_text="Less than was paid if bank charges or a short transfer took some.",
     )
@@ -161,7 +160,7 @@ class DisputeForm(forms.Form):
 
 class MatchForm(forms.Form):
     po = forms.TypedChoiceField(label="Purchase order", coerce=int)
-    amount = forms.CharField(label="Amount to match", max_length=30, widget=AMOUNT)
+    amount = NumberField(label="Amount to match", widget=AMOUNT)
 
     def __init__(self, *args, orders, **kwargs):
         super().__init__(*args, **kwargs)

@@ -135,7 +135,7 @@ def world(db):
     today = timezone.localdate()
     invoice, d_bill = issue_documents(po=d_po)
     d_payment = record_payment(
-        bill=d_bill, by=member(d, Role.PAYABLES), amount="1", paid_on=today, method="bank_transfer"
+        bill=d_bill, by=member(d, Role.PAYABLES), amount=Decimal("1"), paid_on=today, method="bank_transfer"
     )
     hand = {"currency": "USD", "bill_date": today, "due_date": today}
     b_bill = create_bill(

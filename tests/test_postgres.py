@@ -318,7 +318,7 @@ def test_concurrent_payments_never_overpay_a_bill(kind):
     @_in_thread
     def pay(_):
         try:
-            record_payment(bill=bill, by=payables, amount="5.00", paid_on=date.today(), method="bank_transfer")
+            record_payment(bill=bill, by=payables, amount=Decimal("5.00"), paid_on=date.today(), method="bank_transfer")
             return "ok"
         except Exception as exc:
             return type(exc).__name__
@@ -347,14 +347,14 @@ def test_a_verification_and_a_payment_racing_keep_the_bill_right():
     payables, receivables = member(trade.customer, Role.PAYABLES), member(trade.supplier, Role.RECEIVABLES)
     po = trade.confirmed()
     _, bill = issue_documents(po=po)
-    first = record_payment(bill=bill, by=payables, amount="20", paid_on=date.today(), method="cash")
+    first = record_payment(bill=bill, by=payables, amount=Decimal("20"), paid_on=date.today(), method="cash")
 
     @_in_thread
     def act(which):
         if which == "verify":
-            verify_payment(payment=first, by=receivables, amount_received="19")
+            verify_payment(payment=first, by=receivables, amount_received=Decimal("19"))
         else:
-            record_payment(bill=bill, by=payables, amount="5", paid_on=date.today(), method="cash")
+            record_payment(bill=bill, by=payables, amount=Decimal("5"), paid_on=date.today(), method="cash")
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(act, ["verify", "pay"]))
@@ -413,7 +413,7 @@ def test_cancelling_and_unmatching_a_bill_at_once_never_deadlock():
         _, own = issue_documents(po=po)
         cancel_bill(bill=own, by=payables, reason="On paper")
         bill = _bill_by_hand(trade, payables)
-        match = match_bill(bill=bill, po=po, amount="25", by=payables)
+        match = match_bill(bill=bill, po=po, amount=Decimal("25"), by=payables)
         results = _cancel_and_unmatch_at_once(bill, match, payables)
         assert "OperationalError" not in results, results
         assert results.count("ok") >= 1

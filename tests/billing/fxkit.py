@@ -62,7 +62,7 @@ def issue_on(po, day: date, monkeypatch) -> Bill:
 
 
 def pay(trade: Trade, bill: Bill, amount: str, on: date):
-    return record_payment(bill=bill, by=trade.payables, amount=amount, paid_on=on, method="bank_transfer")
+    return record_payment(bill=bill, by=trade.payables, amount=Decimal(amount), paid_on=on, method="bank_transfer")
 
 
 def another_supplier(trade: Trade, name: str | None = None) -> Trade:

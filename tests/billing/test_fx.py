@@ -26,7 +26,7 @@ def figures(bill):
     }
 
 
-def worked_example(monkeypatch, base, rates, amount="1000.00"):
+def worked_example(monkeypatch, base, rates, amount=Decimal("1000.00")):
     """Receipt 20 days ago, bill 10 days ago, payment of it all 3 days ago, each at its rate."""
     trade = fx_trade("EUR", base)
     for days, rate in zip((20, 10, 3), rates, strict=True):
@@ -62,7 +62,7 @@ def test_the_worked_example_in_usd_to_the_cent(monkeypatch):
 
 
 def test_the_worked_example_in_yen_rounds_to_whole_yen(monkeypatch):
-    _, bill = worked_example(monkeypatch, "JPY", ("161.2345", "162.0871", "160.5"), amount="1234.56")
+    _, bill = worked_example(monkeypatch, "JPY", ("161.2345", "162.0871", "160.5"), amount=Decimal("1234.56"))
     # 1,234.56 × 161.2345 = 199,053.66432 → 199,054; × 162.0871 = 200,106.250176 → 200,106;
     # × 160.5 = 198,146.88 → 198,147 (half-up to whole yen).
     assert figures(bill) == {
@@ -74,7 +74,7 @@ def test_the_worked_example_in_yen_rounds_to_whole_yen(monkeypatch):
 
 
 def test_the_worked_example_in_kuwaiti_dinar_keeps_three_decimals(monkeypatch):
-    _, bill = worked_example(monkeypatch, "KWD", ("0.33125", "0.3341", "0.33057"), amount="1234.56")
+    _, bill = worked_example(monkeypatch, "KWD", ("0.33125", "0.3341", "0.33057"), amount=Decimal("1234.56"))
     # 1,234.56 × 0.33125 = 408.948; × 0.3341 = 412.466496 → 412.466; × 0.33057 = 408.1084992 → 408.108.
     assert figures(bill) == {
         IP: (Decimal("412.466"), Decimal("408.108"), Decimal("4.358")),
@@ -186,7 +186,7 @@ def test_bills_in_the_base_currency_have_no_figures(trade):
     assert fx.record_fx(bill=bill) == fx.FxRecorded()
 
 
-def _hand_bill(trade, day, amount="500"):
+def _hand_bill(trade, day, amount=Decimal("500")):
     return create_bill(
         by=trade.payables,
         supplier=trade.supplier,
@@ -255,7 +255,7 @@ def test_a_figure_is_unique_per_receipt_and_per_payment(monkeypatch):
 def test_a_payment_verified_short_measures_what_arrived(monkeypatch):
     trade, bill = worked_example(monkeypatch, "USD", ("1.10", "1.12", "1.09"))
     payment = bill.payments.get()
-    verify_payment(payment=payment, by=trade.receivables, amount_received="900.00")
+    verify_payment(payment=payment, by=trade.receivables, amount_received=Decimal("900.00"))
     row = FxDifference.objects.get(payment=payment)
     # 900.00 EUR settled: 1,008.00 USD at the bill's 1.12, 981.00 USD at 1.09.
     assert (row.amount, row.from_base, row.to_base, row.gain) == (

@@ -4,6 +4,7 @@ a safe name instead of dropped."""
 
 import io
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from django.test import Client
@@ -146,7 +147,7 @@ def test_a_payment_date_outside_the_window_is_refused_next_to_the_field(client, 
 def test_the_payment_service_refuses_such_dates_too(trade, bill):
     for day in (date(1, 1, 1), date(9999, 12, 31)):
         with pytest.raises(DomainError) as exc:
-            record_payment(bill=bill, by=trade.payables, amount="5", paid_on=day, method="cheque")
+            record_payment(bill=bill, by=trade.payables, amount=Decimal("5"), paid_on=day, method="cheque")
         assert exc.value.field == "paid_on"
     assert not Payment.objects.exists()
 

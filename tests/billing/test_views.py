@@ -103,7 +103,7 @@ def test_recording_a_payment_through_the_page(client, trade, bill):
 
 
 def test_verifying_and_disputing_through_the_pages(client, trade, bill):
-    first = record_payment(bill=bill, by=trade.payables, amount="20", paid_on=TODAY(), method="cheque")
+    first = record_payment(bill=bill, by=trade.payables, amount=Decimal("20"), paid_on=TODAY(), method="cheque")
     client.force_login(trade.receivables.user)
     home = client.get(reverse("home:org-home", args=[trade.supplier.slug])).content.decode()
     assert "Payments to verify" in home
@@ -113,7 +113,7 @@ def test_verifying_and_disputing_through_the_pages(client, trade, bill):
     response = client.post(verify, {"amount_received": "21"})
     assert response.status_code == 400 and "At most the 20.00 USD that was paid." in response.content.decode()
     assert client.post(verify, {"amount_received": "20"}).status_code == 302
-    second = record_payment(bill=bill, by=trade.payables, amount="5", paid_on=TODAY(), method="cheque")
+    second = record_payment(bill=bill, by=trade.payables, amount=Decimal("5"), paid_on=TODAY(), method="cheque")
     response = client.post(url("payment-verify", trade.supplier, pk=second.pk), {"reason": ""})
     assert response.status_code == 400
     response = client.post(url("payment-verify", trade.supplier, pk=second.pk), {"reason": "Cheque bounced"})
@@ -247,11 +247,11 @@ def test_list_and_page_query_counts_do_not_grow(client, trade, django_assert_max
             due_date=TODAY(),
             lines=[bill_line(description="Line", quantity="1", unit_price="10")] * 3,
         )
-        payment = record_payment(bill=bill, by=trade.payables, amount="5", paid_on=TODAY(), method="cash")
+        payment = record_payment(bill=bill, by=trade.payables, amount=Decimal("5"), paid_on=TODAY(), method="cash")
     po = trade.confirmed()
     _, order_bill = issue_documents(po=po)
     for _ in range(count):
-        record_payment(bill=order_bill, by=trade.payables, amount="0.5", paid_on=TODAY(), method="cash")
+        record_payment(bill=order_bill, by=trade.payables, amount=Decimal("0.5"), paid_on=TODAY(), method="cash")
     client.force_login(trade.payables.user)
     client.get(url("bill-list", trade.customer))
     with django_assert_max_num_queries(10):
@@ -291,7 +291,7 @@ def test_order_pages_show_invoiced_progress_and_the_documents(client, trade, bil
     client.force_login(trade.buyer.user)
     page = client.get(reverse("orders:po-detail", args=[trade.customer.slug, po.number])).content.decode()
     assert "Invoiced" in page and bill.number in page and "3-way match" in page
-    record_payment(bill=bill, by=trade.payables, amount="5", paid_on=TODAY(), method="cheque")
+    record_payment(bill=bill, by=trade.payables, amount=Decimal("5"), paid_on=TODAY(), method="cheque")
     client.force_login(trade.receivables.user)
     page = client.get(reverse("orders:so-detail", args=[trade.supplier.slug, po.sales_order.number])).content.decode()
     assert bill.invoice.number in page and "Verify payment (1)" in page

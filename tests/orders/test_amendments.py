@@ -314,7 +314,9 @@ def test_cancelling_below_what_was_paid_is_refused(trade):
     po = _confirmed(trade)
     first, second = _lines(po)
     bill = Bill.objects.get(purchase_order=po)
-    record_payment(bill=bill, by=trade.payables, amount="90.00", paid_on=timezone.localdate(), method="bank_transfer")
+    record_payment(
+        bill=bill, by=trade.payables, amount=Decimal("90.00"), paid_on=timezone.localdate(), method="bank_transfer"
+    )
     with pytest.raises(DomainError, match="90.00 USD has been paid"):
         _amend(trade, po, {}, {first.pk})  # would leave 50.00
     assert _amend(trade, po, {}, {second.pk}).new_total == Decimal("100.00")
