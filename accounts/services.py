@@ -13,10 +13,10 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
-from django_fsm import TransitionNotAllowed
 
 from procurement.errors import DomainError
 from procurement.money import CURRENCIES, decimal_places
+from procurement.transitions import transition
 from procurement.validators import clean_text
 
 from .mail import absolute_url, queue_email
@@ -461,14 +461,6 @@ def _record(connection: Connection, kind: str, by: Membership | None, detail: st
     )
 
 
-def _transition(connection: Connection, name: str, **kwargs) -> None:
-    try:
-        getattr(connection, name)(**kwargs)
-    except TransitionNotAllowed:
-        status = connection.get_status_display().lower()
-        raise DomainError(f"This connection is {status}: it cannot be {name}d now.") from None
-
-
 def _check_terms(customer: Organization, currency: str, payment_terms_days: int | None, ship_to: Location | None):
     if currency:
         _check_currency(currency, field="currency")
@@ -558,7 +550,7 @@ def accept_connection(*, connection: Connection, by: Membership, token: str = ""
         )
     if Connection.objects.filter(customer_id=connection.customer_id, supplier=supplier).exists():
         raise DomainError(f"{supplier.name} is connected to {connection.customer.name} already.")
-    _transition(connection, "accept", supplier=supplier)
+    transition(connection, "accept", "accepted", noun="This connection", supplier=supplier)
     connection.save()
     _record(connection, ConnectionEvent.Kind.ACCEPTED, by, f"Accepted for {supplier.name}.")
     _notify_customer(connection, "connection_accepted", by)
@@ -570,7 +562,7 @@ def decline_connection(*, connection: Connection, user: User, token: str = "", r
     connection = Connection.objects.select_for_update().select_related("customer").get(pk=connection.pk)
     if not _entitled(connection, connection.invite_email, user, token):
         raise DomainError("This invitation was sent to another address: open the link in that e-mail.")
-    _transition(connection, "decline")
+    transition(connection, "decline", "declined", noun="This connection")
     connection.save()
     detail = f"Declined by {user.email}." + (f" {reason.strip()}" if reason.strip() else "")
     _record(connection, ConnectionEvent.Kind.DECLINED, None, detail, user=user)
@@ -591,7 +583,7 @@ def revoke_connection_invitation(*, by: Membership, connection: Connection) -> C
     connection = _lock(connection, by.organization)
     if connection.customer_id != by.organization_id:
         raise DomainError("Only the customer who sent the invitation can withdraw it.")
-    _transition(connection, "revoke")
+    transition(connection, "revoke", "revoked", noun="This connection")
     connection.save()
     _record(connection, ConnectionEvent.Kind.REVOKED, by)
     return connection
@@ -601,7 +593,7 @@ def revoke_connection_invitation(*, by: Membership, connection: Connection) -> C
 def suspend_connection(*, by: Membership, connection: Connection, reason: str = "") -> Connection:
     require(by, "accounts.manage_connections")
     connection = _lock(connection, by.organization)
-    _transition(connection, "suspend", by_organization=by.organization)
+    transition(connection, "suspend", "suspended", noun="This connection", by_organization=by.organization)
     connection.save()
     _record(connection, ConnectionEvent.Kind.SUSPENDED, by, reason.strip())
     _notify_counterparty(connection, by, "connection_suspended", reason=reason.strip())
@@ -615,7 +607,7 @@ def reactivate_connection(*, by: Membership, connection: Connection) -> Connecti
     if connection.status == Connection.Status.SUSPENDED and connection.suspended_by_id != by.organization_id:
         other = connection.counterparty(by.organization)
         raise DomainError(f"{other.name} suspended this connection; only they can reactivate it.")
-    _transition(connection, "reactivate")
+    transition(connection, "reactivate", "reactivated", noun="This connection")
     connection.save()
     _record(connection, ConnectionEvent.Kind.REACTIVATED, by)
     _notify_counterparty(connection, by, "connection_reactivated")

@@ -32,10 +32,12 @@ from accounts.permissions import can, require
 from accounts.selectors import rate_to_base
 from orders import events
 from orders.models import OrderEvent, PurchaseOrder, PurchaseOrderLine
+from orders.rules import require_active
 from orders.services import amendments, negotiation, submission
-from orders.services.common import require_active
 from procurement.errors import DomainError, NotAllowed
 from procurement.money import format_money, round_money
+from procurement.transactions import require_atomic
+from procurement.transitions import transition
 from procurement.validators import clean_text
 
 from .models import (
@@ -248,7 +250,9 @@ def _budget_steps(
     exclude: set[int],
     skip: set[int] = frozenset(),
 ) -> list:
-    """A step for the owner of each budget (not in ``skip``) that the order would exceed."""
+    """A step for the owner of each budget (not in ``skip``) that the order would exceed. The
+    budgets stay locked until the caller's transaction ends."""
+    require_atomic()
     spend = spend_by_cost_center(lines)
     budgets = list(
         Budget.objects.select_for_update(of=("self",))
@@ -303,6 +307,7 @@ def _budget_steps(
 # ---------------------------------------------------------------------- requests and steps
 
 
+@transaction.atomic
 def start_request(*, po: PurchaseOrder, by: Membership, plan: Plan, kind: str) -> ApprovalRequest:
     """Record the request; with steps, open the first (permission and e-mail to its approvers)."""
     approved = not plan.steps
@@ -346,6 +351,7 @@ def start_request(*, po: PurchaseOrder, by: Membership, plan: Plan, kind: str) -
 
 
 def _open(request: ApprovalRequest, po: PurchaseOrder, step: RequestStep, approvers: list[User]) -> None:
+    require_atomic()
     step.status = RequestStep.Status.OPEN
     step.opened_at = timezone.now()
     step.save(update_fields=["status", "opened_at"])
@@ -439,7 +445,7 @@ def approve_step(*, request: ApprovalRequest, by: Membership, comment: str = "")
     if following is not None:
         _open(request, po, following, _still_approving(po, following, exclude))
         return request
-    request.approve()
+    transition(request, "approve", "approved", noun="This approval")
     request.save()
     _approved(po, request, by)
     return request
@@ -500,6 +506,7 @@ def _recheck_budgets(po: PurchaseOrder, request: ApprovalRequest, exclude: set[i
 
 
 def _approved(po: PurchaseOrder, request: ApprovalRequest, by: Membership) -> None:
+    require_atomic()
     approvers = ", ".join(
         sorted({d.user.full_name for d in Decision.objects.filter(step__request=request).select_related("user")})
     )
@@ -517,9 +524,10 @@ def _approved(po: PurchaseOrder, request: ApprovalRequest, by: Membership) -> No
         .filter(user_id=request.requested_by_id, organization_id=po.customer_id)
         .first()
     )
-    confirmed = asker is not None and can(asker, "orders.confirm_purchaseorder")
-    if confirmed:  # what they asked for when the re-approval began
-        negotiation.confirm_purchase_order(po=po, by=asker)
+    confirmed = False
+    if asker is not None and can(asker, "orders.confirm_purchaseorder"):  # what they asked for
+        result = negotiation.confirm_purchase_order(po=po, by=asker)
+        confirmed = isinstance(result, negotiation.Confirmed)
     _tell_requester(po, request, "approval_approved", approvers=approvers, confirmed=confirmed)
 
 
@@ -535,7 +543,7 @@ def reject_step(*, request: ApprovalRequest, by: Membership, comment: str) -> Ap
     now = timezone.now()
     RequestStep.objects.filter(pk=step.pk).update(status=RequestStep.Status.REJECTED, decided_at=now)
     request.steps.filter(status=RequestStep.Status.WAITING).update(status=RequestStep.Status.SKIPPED)
-    request.reject()
+    transition(request, "reject", "rejected", noun="This approval")
     request.save()
     _revoke(request)
     if request.kind == ApprovalRequest.Kind.SUBMISSION:
@@ -559,12 +567,13 @@ def _tell_requester(po: PurchaseOrder, request: ApprovalRequest, template: str, 
     )
 
 
+@transaction.atomic
 def withdraw_open_requests(po: PurchaseOrder) -> None:
     """The order was cancelled or sent back: its open request ends (inside the caller's lock)."""
     for request in ApprovalRequest.objects.select_for_update().filter(
         purchase_order=po, status=ApprovalRequest.Status.PENDING
     ):
-        request.withdraw()
+        transition(request, "withdraw", "withdrawn", noun="This approval")
         request.save()
         request.steps.filter(status__in=[RequestStep.Status.OPEN, RequestStep.Status.WAITING]).update(
             status=RequestStep.Status.SKIPPED
@@ -654,6 +663,7 @@ def plan_amendment(
     return plan if plan.steps else None
 
 
+@transaction.atomic
 def start_amendment_request(*, po: PurchaseOrder, amendment, plan: Plan, by: Membership) -> ApprovalRequest:
     """Start the approval of an amendment (``po`` as amended, in memory): its first step opens."""
     request = start_request(po=po, by=by, plan=plan, kind=ApprovalRequest.Kind.AMENDMENT)
@@ -662,6 +672,7 @@ def start_amendment_request(*, po: PurchaseOrder, amendment, plan: Plan, by: Mem
     return request
 
 
+@transaction.atomic
 def check_reapproval(*, po: PurchaseOrder, by: Membership, lines: list[PurchaseOrderLine]) -> ApprovalRequest | None:
     """Before *Confirm order* (inside its lock): None when the order may be confirmed now;
     otherwise the re-approval request that was started. Refuses while one waits or after

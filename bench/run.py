@@ -84,9 +84,9 @@ def big_order():
                 listing=listings[i % len(listings)], quantity=Decimal(i + 1), cost_center=cost_center
             ),
         )
-    submission.submit_purchase_order(po=po, by=buyer)
-    po.refresh_from_db()
-    negotiation.accept_sales_order(so=po.sales_order, by=sales)
+    sent = submission.submit_purchase_order(po=po, by=buyer)
+    assert isinstance(sent, submission.Sent), "the bench's orders need no approval"
+    negotiation.accept_sales_order(so=sent.sales_order, by=sales)
     po.refresh_from_db()
     return po
 
@@ -187,10 +187,11 @@ def _lifecycle_run(buyer_email: str, orders: int, ready=None, go=None) -> float:
                 drafts.LineInput(listing=listing, quantity=Decimal(3), cost_center=cost_center) for listing in listings
             ],
         )
-        submission.submit_purchase_order(po=po, by=buyer)
-        po.refresh_from_db()
-        negotiation.accept_sales_order(so=po.sales_order, by=sales)
-        negotiation.confirm_purchase_order(po=po, by=buyer)
+        sent = submission.submit_purchase_order(po=po, by=buyer)
+        assert isinstance(sent, submission.Sent), "the bench's orders need no approval"
+        negotiation.accept_sales_order(so=sent.sales_order, by=sales)
+        confirmed = negotiation.confirm_purchase_order(po=po, by=buyer)
+        assert isinstance(confirmed, negotiation.Confirmed), "the bench's orders need no re-approval"
 
     for _ in range(3):  # warm up: imports, caches, connections
         one_order()

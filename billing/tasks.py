@@ -11,6 +11,10 @@ from django.utils import timezone
 from accounts.models import Organization
 from orders.models import PurchaseOrder
 
+from . import fx
+from .services import documents, payments
+from .services.documents import INVOICED
+
 
 @shared_task(
     acks_late=True,  # the message is acknowledged when the work is done, not when it starts…
@@ -22,8 +26,6 @@ from orders.models import PurchaseOrder
 def issue_documents(po_id: int) -> str:
     """Make the invoice and the bill of a confirmed order. Safe to run any number of times:
     the service finds the documents made and writes nothing more."""
-    from .services import documents  # orders.services schedules this task: import the other way at run time
-
     made = documents.issue_documents(po=PurchaseOrder(pk=po_id))
     return "nothing to invoice" if made is None else f"{made[0].number} / {made[1].number}"
 
@@ -32,8 +34,6 @@ def issue_documents(po_id: int) -> str:
 def issue_missing_documents() -> int:
     """Beat: queue the documents of orders confirmed a while ago that have none yet (the broker
     was down when they were confirmed, say). Returns how many were queued."""
-    from .services.documents import INVOICED
-
     ids = list(
         PurchaseOrder.objects.filter(
             status__in=INVOICED, invoice__isnull=True, confirmed_at__lt=timezone.now() - timedelta(minutes=5)
@@ -48,8 +48,6 @@ def issue_missing_documents() -> int:
 def remind_overdue_bills() -> int:
     """Beat, each morning: payables hear once of each bill that has passed its due date unpaid
     (the outbox key is the bill's and its due date's, so a new due date is reminded again)."""
-    from .services import payments
-
     return payments.remind_overdue_bills()
 
 
@@ -57,7 +55,5 @@ def remind_overdue_bills() -> int:
 def record_missing_fx() -> int:
     """Beat, each night: the FX figures that rates already in the table allow but that no event
     recorded (a payment and a rate import that committed at the same moment, say). Idempotent."""
-    from . import fx
-
     organizations = Organization.objects.filter(buys=True).order_by("pk")
     return sum(fx.record_missing_fx(organization=organization) for organization in organizations.iterator())

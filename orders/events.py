@@ -1,4 +1,8 @@
-"""History and notifications of an order: the entries of its shared thread and the e-mails of its events."""
+"""History and notifications of an order: the entries of its shared thread and the e-mails of its events.
+
+Both are steps of a service's transaction — the entry and the e-mail belong to the change they
+record, and go with it if it rolls back — so they assert that they run inside one
+(``procurement.transactions.require_atomic``)."""
 
 from __future__ import annotations
 
@@ -6,12 +10,14 @@ from django.urls import reverse
 
 from accounts.mail import absolute_url, queue_email
 from accounts.models import Membership, Organization
+from procurement.transactions import require_atomic
 
 from .models import OrderEvent, PurchaseOrder
 
 
 def record_event(po: PurchaseOrder, kind: str, *, by: Membership | None = None, body: str = "", data=None):
-    """Write one entry of the shared thread (every transition writes one)."""
+    """Write one entry of the shared thread (every transition writes one), inside the service's transaction."""
+    require_atomic()
     return OrderEvent.objects.create(
         purchase_order=po,
         kind=kind,
@@ -43,7 +49,9 @@ def notify(
 ) -> None:
     """Queue the e-mail of an event to each side, linking straight to that side's page: the
     customer's requester and admins (and ``customer_roles``), the supplier's admins and
-    ``supplier_roles``, and each organization's notification address."""
+    ``supplier_roles``, and each organization's notification address. Inside the service's
+    transaction: the e-mails are sent after it commits."""
+    require_atomic()
     so = getattr(po, "sales_order", None)
     event_id = po.events.order_by("-pk").values_list("pk", flat=True).first()
     sides = []

@@ -322,9 +322,9 @@ class LinePreviewForm(forms.Form):
     read (a listing id that is not a whole number, a NUL byte …) is "no line yet", never a query."""
 
     listing = IntegerField(required=False, min_value=1, max_value=ID_MAX)
-    quantity = forms.CharField(required=False, max_length=30)
-    unit_price = forms.CharField(required=False, max_length=30)
-    tax_rate = forms.CharField(required=False, max_length=8)
+    quantity = NumberField(required=False)
+    unit_price = NumberField(required=False)
+    tax_rate = NumberField(required=False, max_length=8)
     unit = forms.ChoiceField(choices=UNIT_CHOICES, required=False)
 
 

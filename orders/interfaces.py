@@ -17,6 +17,7 @@ services only; approvals answers with a plan or a decision, billing with documen
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -28,6 +29,14 @@ if TYPE_CHECKING:  # models are not loaded when the app registry imports this mo
     from accounts.models import Membership
 
     from .models import Amendment, PurchaseOrder, PurchaseOrderLine
+
+
+@dataclass(frozen=True)
+class OpenStep:
+    """The step of an approval that waits for a decision now: its name and who decides it."""
+
+    name: str
+    approvers: tuple[str, ...]  # their full names
 
 
 class ApprovalPlan(Protocol):
@@ -44,8 +53,9 @@ class Approvals(Protocol):
     def plan_submission(self, *, po: PurchaseOrder, lines: list[PurchaseOrderLine], by: Membership) -> ApprovalPlan:
         """The approval a submission needs; refuses (a DomainError, writing nothing) when nobody could approve."""
 
-    def start_submission(self, *, po: PurchaseOrder, plan: ApprovalPlan, by: Membership) -> None:
-        """Record the submission's request (approved at once when ``plan`` has no steps)."""
+    def start_submission(self, *, po: PurchaseOrder, plan: ApprovalPlan, by: Membership) -> OpenStep | None:
+        """Record the submission's request: the step that waits for a decision, or None when
+        ``plan`` has no steps (the request is recorded as approved at once)."""
 
     def plan_amendment(
         self, *, po: PurchaseOrder, old_total: Decimal, lines: list[PurchaseOrderLine], by: Membership
@@ -56,19 +66,17 @@ class Approvals(Protocol):
     def start_amendment(self, *, po: PurchaseOrder, amendment: Amendment, plan: ApprovalPlan, by: Membership) -> None:
         """Send the amendment to its approvers."""
 
-    def start_reapproval(self, *, po: PurchaseOrder, lines: list[PurchaseOrderLine], by: Membership) -> bool:
-        """Before *Confirm order*, under the order's lock: True when the supplier's revision needs
-        approval again (the request is started, the order is confirmed once it is approved);
-        False when it may be confirmed now. Refuses while a re-approval waits or was rejected."""
+    def start_reapproval(self, *, po: PurchaseOrder, lines: list[PurchaseOrderLine], by: Membership) -> OpenStep | None:
+        """Before *Confirm order*, under the order's lock: the step that waits for a decision when
+        the supplier's revision needs approval again (the request is started, the order is
+        confirmed once it is approved); None when it may be confirmed now. Refuses while a
+        re-approval waits or was rejected."""
 
     def withdraw_open_requests(self, *, po: PurchaseOrder) -> None:
         """The order moved on (sent back, cancelled, amendment withdrawn): pending requests are moot."""
 
     def requests_for_page(self, *, po: PurchaseOrder, membership: Membership) -> list[Any]:
         """The order's requests for its page, newest first, each with ``may_decide`` for ``membership``."""
-
-    def open_step(self, *, po: PurchaseOrder) -> Any | None:
-        """The step that waits for a decision (its ``name`` and ``approvers``), if any."""
 
 
 class Billing(Protocol):

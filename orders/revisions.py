@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 from accounts.models import Membership
+from procurement.transactions import require_atomic
 
 from .models import PurchaseOrder, PurchaseOrderLine, Revision, RevisionLine
 
@@ -44,7 +45,9 @@ LINE_VALUE_FIELDS = (
 
 
 def snapshot(po: PurchaseOrder, lines: list[PurchaseOrderLine], kind: str, by: Membership) -> Revision:
-    """Publish the order as it stands as its next revision (immutable)."""
+    """Publish the order as it stands as its next revision (immutable), inside the service's
+    transaction that holds the order's lock."""
+    require_atomic()
     po.revision_number += 1
     header = {name: _jsonable(getattr(po, name)) for name in REVISION_HEADER_FIELDS}
     revision = Revision.objects.create(

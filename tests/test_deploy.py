@@ -302,7 +302,13 @@ def test_through_the_proxy_both_replicas_serve_and_one_failing_is_not_noticed(st
 
     for _ in range(20):
         get_ok(browser, logs, "/organizations/new/")
-    counts = {address: served_by(logs, address, "/organizations/new/") for address in REPLICAS}
+
+    def served():
+        return {address: served_by(logs, address, "/organizations/new/") for address in REPLICAS}
+
+    # gunicorn writes its access line after the response is sent: the last one may lag a moment.
+    wait_until(lambda: sum(served().values()) >= 21, 5, f"{served()}\n{tails(logs)}")
+    counts = served()
     assert sum(counts.values()) == 21, f"{counts}\n{tails(logs)}"
     assert all(count >= 3 for count in counts.values()), f"one replica served (almost) everything: {counts}"
     # The proxy forwards the client's address; gunicorn logs it first.
@@ -321,6 +327,7 @@ def test_through_the_proxy_both_replicas_serve_and_one_failing_is_not_noticed(st
     before = {address: served_by(logs, address, "/organizations/new/") for address in REPLICAS}
     for _ in range(8):
         get_ok(browser, logs, "/organizations/new/")
+    wait_until(lambda: served_by(logs, alive, "/organizations/new/") >= before[alive] + 8, 5, tails(logs))
     after = {address: served_by(logs, address, "/organizations/new/") for address in REPLICAS}
     assert after == {dead: before[dead], alive: before[alive] + 8}, f"{before} -> {after}\n{tails(logs)}"
     # The web container's healthcheck says which one is gone.

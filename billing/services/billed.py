@@ -11,12 +11,13 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import Membership
-from accounts.permissions import can, require
+from accounts.permissions import require
 from accounts.selectors import tolerances_for
+from orders import rules
 from orders.models import PurchaseOrder
-from orders.services.common import require_active
-from procurement.errors import DomainError, NotAllowed
+from procurement.errors import DomainError
 from procurement.money import format_money
+from procurement.transactions import require_atomic
 
 from ..models import Bill, BillMatch
 from .common import _amount, _lock_bill, _lock_po_of_customer
@@ -36,6 +37,7 @@ def _refresh_billed(po: PurchaseOrder) -> None:
     """Auto-billed (SPEC §6): the order is *billed* when its bills cover its total within the
     tolerance policy's rounding band (0.10 by default), and no longer when they stop covering
     it — unless someone marked it billed by hand, which stays. The caller holds the order's lock."""
+    require_atomic()
     band = tolerances_for(customer_id=po.customer_id, supplier_id=po.supplier_id).billed_band
     covered = billed_amount(po) >= po.total - band
     if covered and po.billed_at is None:
@@ -57,20 +59,12 @@ MATCHABLE = (
 )
 
 
-APPROVED = PurchaseOrder.APPROVED
-
-
 @transaction.atomic
 def mark_po_billed(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder:
     """Admins and the order's requester say an order is billed: nothing more can be matched."""
     require(by, "orders.view_purchaseorder")
     po = _lock_po_of_customer(po, by)
-    if not (can(by, "orders.mark_billed_purchaseorder") or po.requester_id == by.user_id):
-        raise NotAllowed("Only an admin or the order's requester can mark it billed.")
-    if po.billed_at is not None:
-        raise DomainError(f"{po.number} is marked billed already.")
-    if po.status not in APPROVED:
-        raise DomainError(f"{po.number} is {po.get_status_display().lower()}: only approved orders are billed.")
+    rules.require("mark_billed", po=po, membership=by)
     po.billed_at = timezone.now()
     po.billed_by = by.user
     po.save(update_fields=["billed_at", "billed_by", "updated_at"])
@@ -99,7 +93,7 @@ def match_bill(*, bill: Bill, po: PurchaseOrder, amount: Decimal | None, by: Mem
             "(a confirmed order's own bill comes with it).",
             field="po",
         )
-    require_active(po)
+    rules.require_active(po)
     if po.billed_at is not None:
         raise DomainError(f"{po.number} is marked billed: nothing more can be matched to it.", field="po")
     if bill.matches.filter(purchase_order=po, unmatched_at__isnull=True).exists():

@@ -20,6 +20,7 @@ from orders.totals import line_amounts, require_fits
 from orders.units import UNITS, quantity_error
 from procurement.errors import DomainError
 from procurement.money import CURRENCIES
+from procurement.transitions import transition
 from procurement.validators import clean_text
 
 from ..fx import record_fx
@@ -161,7 +162,7 @@ def create_bill(*, by: Membership, supplier: Organization, currency: str, lines:
         line.bill = bill
     BillLine.objects.bulk_create(bill_lines)
     if bill.total == 0:
-        bill.settle()
+        transition(bill, "settle", "settled", noun="This bill")
         bill.save()
     return bill
 
@@ -272,7 +273,7 @@ def cancel_bill(*, bill: Bill, by: Membership, reason: str) -> Bill:
     if set(live.values_list("purchase_order_id", flat=True)) != orders:
         raise DomainError("The bill's matches changed meanwhile: try again.")
     live.update(unmatched_at=timezone.now(), unmatched_by=by.user)
-    bill.cancel(by=by.user, reason=reason)
+    transition(bill, "cancel", "cancelled", noun="This bill", by=by.user, reason=reason)
     bill.save()
     record_fx(bill=bill)  # a cancelled bill has no FX figures
     for po in locked_orders:

@@ -16,6 +16,7 @@ from accounts.services import next_document_number
 from orders.events import emails_of, record_event
 from orders.models import OrderEvent, PurchaseOrder, PurchaseOrderLine
 from procurement.money import format_money
+from procurement.transitions import transition
 
 from ..fx import record_fx
 from ..models import Bill, BillLine, Invoice, InvoiceLine
@@ -92,10 +93,10 @@ def issue_documents(*, po: PurchaseOrder) -> tuple[Invoice, Bill] | None:
         _refresh_billed(po)
         record_fx(bill=bill)  # the goods received before the bill, valued at both dates
     if invoice.total == 0 and invoice.status == Invoice.Status.OPEN:  # nothing to pay: settled as made
-        invoice.mark_paid()
+        transition(invoice, "mark_paid", "marked paid", noun=f"Invoice {invoice.number}")
         invoice.save()
     if bill.total == 0 and bill.status == Bill.Status.OPEN:
-        bill.settle()
+        transition(bill, "settle", "settled", noun=f"Bill {bill.number}")
         bill.save()
     record_event(
         po,
@@ -117,6 +118,7 @@ def _copy_lines(model, document, lines: list[PurchaseOrderLine]) -> None:
     )
 
 
+@transaction.atomic
 def revise_documents(*, po: PurchaseOrder, lines: list[PurchaseOrderLine]) -> tuple[Invoice, Bill] | None:
     """An accepted amendment changed the order (SPEC §4, §6): its invoice and its bill follow as
     a new revision — the order's — with its lines and totals (the caller holds the order's lock
@@ -124,6 +126,7 @@ def revise_documents(*, po: PurchaseOrder, lines: list[PurchaseOrderLine]) -> tu
     paid bill whose total rose is partly paid again; the invoice is open again until verified
     payments cover it), and the *billed* mark follows. A cancelled bill is left as it is. None
     while the documents are still being made (the task reads the amended order)."""
+    PurchaseOrder.objects.select_for_update(of=("self",)).filter(pk=po.pk).first()  # the lock order: see common
     bill = Bill.objects.select_for_update().filter(purchase_order=po).first()
     invoice = Invoice.objects.select_for_update().filter(purchase_order=po).first()
     if invoice is None or bill is None:
@@ -148,14 +151,14 @@ def revise_documents(*, po: PurchaseOrder, lines: list[PurchaseOrderLine]) -> tu
         for name, value in amounts.items():
             setattr(document, name, value)
     if bill.status != Bill.Status.CANCELLED:
-        bill.settle()
+        transition(bill, "settle", "settled", noun=f"Bill {bill.number}")
         bill.save()
     if invoice.status != Invoice.Status.CANCELLED:
         covered = bill.verified_total >= invoice.total
         if invoice.status == Invoice.Status.PAID and not covered:
-            invoice.reopen()
+            transition(invoice, "reopen", "reopened", noun=f"Invoice {invoice.number}")
         elif invoice.status == Invoice.Status.OPEN and covered:
-            invoice.mark_paid()
+            transition(invoice, "mark_paid", "marked paid", noun=f"Invoice {invoice.number}")
         invoice.save()
     _refresh_billed(po)
     live_bill = bill.status != Bill.Status.CANCELLED  # a cancelled bill stays as it was

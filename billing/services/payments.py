@@ -20,10 +20,12 @@ from accounts.models import Membership
 from accounts.permissions import require
 from orders.events import emails_of, record_event
 from orders.models import OrderEvent, PurchaseOrder
-from orders.services.common import clean_date, require_active
+from orders.rules import require_active
+from orders.services.common import clean_date
 from orders.services.fulfilment import close_if_complete
 from procurement.errors import DomainError, NotAllowed
 from procurement.money import format_money
+from procurement.transitions import transition
 from procurement.validators import clean_text
 
 from ..fx import record_fx
@@ -124,7 +126,7 @@ def record_payment(
         payment.attachment.save(attachment_name, attachment, save=False)
     payment.save()
     bill.paid_total += amount
-    bill.settle()
+    transition(bill, "settle", "settled", noun="This bill")
     bill.save()
     record_fx(bill=bill)  # invoice → payment, when both rates are known
     words = (
@@ -189,16 +191,16 @@ def verify_payment(*, payment: Payment, by: Membership, amount_received: Decimal
         raise DomainError(
             f"At most the {format_money(payment.amount, payment.currency)} that was paid.", field="amount_received"
         )
-    payment.verify(by=by.user, amount_received=received)
+    transition(payment, "verify", "verified", noun="This payment", by=by.user, amount_received=received)
     payment.save()
     bill.paid_total -= payment.amount - received
     bill.verified_total += received
-    bill.settle()
+    transition(bill, "settle", "settled", noun="This bill")
     bill.save()
     record_fx(bill=bill)  # a payment verified short settled what arrived
     invoice = bill.invoice
     if invoice is not None and invoice.status == Invoice.Status.OPEN and bill.verified_total >= invoice.total:
-        invoice.mark_paid()
+        transition(invoice, "mark_paid", "marked paid", noun=f"Invoice {invoice.number}")
         invoice.save()
     short = payment.amount - received
     words = f"Payment of {format_money(payment.amount, payment.currency)} verified by {bill.supplier.name}" + (
@@ -225,10 +227,10 @@ def dispute_payment(*, payment: Payment, by: Membership, reason: str) -> Payment
     require(by, "billing.verify_payment")
     reason = clean_text(reason, "reason", required=True)
     payment, bill = _lock_payment_for_supplier(payment, by)
-    payment.dispute(by=by.user, reason=reason)
+    transition(payment, "dispute", "disputed", noun="This payment", by=by.user, reason=reason)
     payment.save()
     bill.paid_total -= payment.amount
-    bill.settle()
+    transition(bill, "settle", "settled", noun="This bill")
     bill.save()
     record_fx(bill=bill)  # a disputed payment's figure goes
     if bill.purchase_order_id:

@@ -47,15 +47,6 @@ class Listing(models.Model):
     def __str__(self) -> str:
         return f"{self.sku} — {self.name}"
 
-    def price_for(self, *, quantity: Decimal, customer_price: Decimal | None = None) -> Decimal:
-        """The unit price for a quantity: the lowest of the list price, the customer's own
-        price (if any) and the price breaks the quantity reaches. Uses prefetched breaks."""
-        candidates = [self.unit_price]
-        if customer_price is not None:
-            candidates.append(customer_price)
-        candidates += [b.unit_price for b in self.price_breaks.all() if quantity >= b.min_quantity]
-        return min(candidates)
-
 
 class PriceBreak(models.Model):
     """From ``min_quantity`` on, the unit price is ``unit_price``."""

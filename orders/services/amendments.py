@@ -13,9 +13,10 @@ from accounts.models import Membership
 from accounts.permissions import require
 from procurement.errors import DomainError
 from procurement.money import format_money
+from procurement.transitions import transition
 from procurement.validators import clean_text
 
-from .. import interfaces
+from .. import interfaces, rules
 from ..events import notify, record_event
 from ..models import (
     Amendment,
@@ -29,20 +30,8 @@ from ..models import (
 )
 from ..revisions import snapshot
 from ..totals import line_amounts, order_totals
-from .common import _fsm, _line_fits, _line_quantity, _lock_po, _next_number, _units, require_active
+from .common import _line_fits, _line_quantity, _lock_po, _next_number, _units
 from .fulfilment import close_if_complete
-
-AMENDABLE = (PurchaseOrder.Status.CONFIRMED, PurchaseOrder.Status.PARTIALLY_RECEIVED)
-
-
-def _has_receipts(line: PurchaseOrderLine) -> bool:
-    """Anything received, damaged or short on it: a receipt line exists (never amended)."""
-    return bool(line.quantity_received or line.quantity_damaged or line.quantity_short)
-
-
-def amendable(line: PurchaseOrderLine) -> bool:
-    """A line an amendment may raise (or, unshipped, cancel): open, and nothing received of it."""
-    return not line.is_void and not _has_receipts(line)
 
 
 def _amendable_line(line: PurchaseOrderLine, field: str) -> None:
@@ -52,17 +41,8 @@ def _amendable_line(line: PurchaseOrderLine, field: str) -> None:
             field=field,
             line=line.pk,
         )
-    if _has_receipts(line):
+    if rules.has_receipts(line):
         raise DomainError(f"Line {line.position} has receipts: it cannot be amended.", field=field, line=line.pk)
-
-
-def _require_amendable(po: PurchaseOrder) -> None:
-    if po.status not in AMENDABLE:
-        raise DomainError(
-            f"{po.number} is {po.get_status_display().lower()}: only a confirmed order, before everything "
-            "is received, can be amended."
-        )
-    require_active(po)
 
 
 def _amended_lines(
@@ -170,11 +150,9 @@ def request_amendment(
     accepts or declines it. Nothing changes on the order until the supplier accepts."""
     require(by, "orders.add_amendment")
     po = _lock_po(po, by)
-    _require_amendable(po)
-    if po.amendments.filter(status__in=Amendment.OPEN).exists():
-        raise DomainError("An amendment of this order is open already: wait for it, or withdraw it first.")
-    reason = clean_text(reason, "reason", required=True, limit=1000)
     lines = list(po.lines.select_related("cost_center").order_by("position", "pk"))
+    rules.require("amend", po=po, membership=by, lines=lines)
+    reason = clean_text(reason, "reason", required=True, limit=1000)
     old = {line.pk: (line.quantity, line.line_total) for line in lines}
     changes = _amended_lines(po, lines, dict(quantities or {}), set(cancel))
     changed = _apply_changes(po, changes, reason)  # in memory only, until the supplier accepts
@@ -242,11 +220,13 @@ def _ask_supplier(po: PurchaseOrder, amendment: Amendment, lines, *, by: Members
     )
 
 
+@transaction.atomic
 def propose_amendment(*, amendment: Amendment, po: PurchaseOrder) -> Amendment:
-    """The amendment was approved internally (the caller holds the order's lock): the
-    supplier is asked now."""
+    """The amendment was approved internally: the supplier is asked now (under the order's
+    lock; a caller that holds it already loses nothing)."""
+    po = PurchaseOrder.objects.select_for_update(of=("self",)).select_related("customer", "supplier").get(pk=po.pk)
     amendment = Amendment.objects.select_for_update().get(pk=amendment.pk, purchase_order=po)
-    amendment.propose()
+    transition(amendment, "propose", "proposed", noun=f"Amendment {amendment.number}")
     amendment.save()
     _ask_supplier(po, amendment, list(amendment.lines.all()), by=None)
     return amendment
@@ -256,7 +236,7 @@ def propose_amendment(*, amendment: Amendment, po: PurchaseOrder) -> Amendment:
 def reject_after_approval(*, amendment: Amendment, po: PurchaseOrder) -> Amendment:
     """Internal approval rejected the amendment (the supplier never heard of it)."""
     amendment = Amendment.objects.select_for_update().get(pk=amendment.pk, purchase_order=po)
-    _fsm(amendment, "reject", "rejected", noun=f"Amendment {amendment.number}")
+    transition(amendment, "reject", "rejected", noun=f"Amendment {amendment.number}")
     amendment.save()
     return amendment
 
@@ -277,7 +257,7 @@ def accept_amendment(*, amendment: Amendment, by: Membership) -> Amendment:
     order follows (more to ship, or everything shipped), and so do the invoice and the bill."""
     require(by, "orders.accept_amendment")
     po, so, amendment = _lock_amendment_for_supplier(amendment, by)
-    _fsm(
+    transition(
         amendment,
         "accept",
         "accepted",
@@ -285,7 +265,7 @@ def accept_amendment(*, amendment: Amendment, by: Membership) -> Amendment:
         by=by.user,
         revision_number=po.revision_number + 1,
     )
-    _require_amendable(po)
+    rules.require_amendable(po)
     lines = list(po.lines.order_by("position", "pk"))
     by_pk = {line.pk: line for line in lines}
     asked = list(amendment.lines.all())
@@ -305,13 +285,13 @@ def accept_amendment(*, amendment: Amendment, by: Membership) -> Amendment:
     revision = snapshot(po, lines, Revision.Kind.AMENDED, by)
     open_lines = [line for line in lines if not line.is_void]
     if all(line.is_fully_received for line in lines):  # what is left was cancelled
-        _fsm(po, "receive_all", "received")
+        transition(po, "receive_all", "received")
     if any(line.quantity_shipped for line in open_lines):
         if all(line.quantity_shipped >= line.quantity for line in open_lines):
             if so.status != SalesOrder.Status.SHIPPED:
-                _fsm(so, "ship_all", "shipped")
+                transition(so, "ship_all", "shipped")
         elif so.status == SalesOrder.Status.SHIPPED:
-            _fsm(so, "ship_part", "shipped")  # more to ship now
+            transition(so, "ship_part", "shipped")  # more to ship now
     po.save()
     so.save()
     amendment.save()
@@ -341,9 +321,9 @@ def decline_amendment(*, amendment: Amendment, by: Membership, reason: str) -> A
     """The supplier declines (with a reason): the order stays as it was."""
     require(by, "orders.accept_amendment")
     po, _, amendment = _lock_amendment_for_supplier(amendment, by)
-    require_active(po)
+    rules.require_active(po)
     reason = clean_text(reason, "reason", required=True, limit=1000)
-    _fsm(amendment, "decline", "declined", noun=f"Amendment {amendment.number}", by=by.user, reason=reason)
+    transition(amendment, "decline", "declined", noun=f"Amendment {amendment.number}", by=by.user, reason=reason)
     amendment.save()
     record_event(
         po,
@@ -374,7 +354,7 @@ def withdraw_amendment(*, amendment: Amendment, by: Membership) -> Amendment:
     )
     amendment = Amendment.objects.select_for_update().get(pk=amendment.pk, purchase_order=po)
     was_proposed = amendment.status == Amendment.Status.PROPOSED
-    _fsm(amendment, "withdraw", "withdrawn", noun=f"Amendment {amendment.number}", by=by.user)
+    transition(amendment, "withdraw", "withdrawn", noun=f"Amendment {amendment.number}", by=by.user)
     amendment.save()
     interfaces.approvals().withdraw_open_requests(po=po)
     if was_proposed:  # before, only the customer knew of it (its approval panel says it ended)

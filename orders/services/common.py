@@ -7,33 +7,15 @@ from decimal import Decimal
 
 from django.db.models import Max
 from django.utils import timezone
-from django_fsm import TransitionNotAllowed
 
-from accounts.models import Connection, Membership
-from accounts.permissions import require
-from procurement.errors import DomainError, NotAllowed
+from accounts.models import Membership
+from procurement.errors import DomainError
 from procurement.money import format_money
 from procurement.validators import business_date_problem
 
 from ..models import PurchaseOrder, PurchaseOrderLine, SalesOrder
 from ..totals import line_amounts
 from ..units import quantity_error
-
-
-def _fsm(obj, name: str, what: str, *, noun: str = "This order", **kwargs) -> None:
-    """Run a transition; an illegal one is refused with a sentence, never silently."""
-    try:
-        getattr(obj, name)(**kwargs)
-    except TransitionNotAllowed:
-        raise DomainError(f"{noun} is {obj.get_status_display().lower()}: it cannot be {what} now.") from None
-
-
-def require_active(po: PurchaseOrder) -> None:
-    if po.connection.status != Connection.Status.ACTIVE:
-        raise DomainError(
-            f"The connection between {po.customer.name} and {po.supplier.name} is "
-            f"{po.connection.get_status_display().lower()}: the order is frozen (it can only be cancelled)."
-        )
 
 
 def _lock_po(po: PurchaseOrder, by: Membership) -> PurchaseOrder:
@@ -57,19 +39,6 @@ def _lock_pair_for_supplier(so: SalesOrder, by: Membership) -> tuple[PurchaseOrd
 
 def _lock_so_of(po: PurchaseOrder) -> SalesOrder | None:
     return SalesOrder.objects.select_for_update().filter(purchase_order=po).first()
-
-
-def _require_draft_editor(by: Membership, po: PurchaseOrder) -> None:
-    """A draft is edited by its requester (a django-guardian object permission) or an admin."""
-    require(by, "orders.change_purchaseorder")
-    if by.is_admin or by.user.has_perm("orders.change_purchaseorder", po):
-        return
-    raise NotAllowed(f"Only {po.requester} (who raised it) or an admin can change draft {po.number}.")
-
-
-def _require_draft(po: PurchaseOrder) -> None:
-    if not po.is_draft:
-        raise DomainError(f"{po.number} is {po.get_status_display().lower()}: only a draft can be edited.")
 
 
 def clean_date(value, field: str):

@@ -9,18 +9,21 @@ from decimal import Decimal
 from django.db import transaction
 from guardian.shortcuts import assign_perm
 
-from accounts.models import Connection, Location, Membership, Organization
+from accounts.models import Connection, Location, Membership
 from accounts.permissions import require
 from accounts.services import next_document_number
 from procurement.errors import DomainError
 from procurement.money import CURRENCIES, MoneyError, decimal_places, parse_price
+from procurement.transactions import require_atomic
 from procurement.validators import clean_text
 
+from .. import rules
 from ..events import record_event
-from ..models import CostCenter, CustomerPrice, GLAccount, Listing, OrderEvent, PurchaseOrder, PurchaseOrderLine
+from ..models import CostCenter, GLAccount, Listing, OrderEvent, PurchaseOrder, PurchaseOrderLine
+from ..pricing import customer_prices, unit_price
 from ..totals import HUNDRED, line_amounts, order_totals
 from ..units import UNITS, quantity_error
-from .common import DEFAULT, _future_date, _lock_po, _require_draft, _require_draft_editor, clean_date
+from .common import DEFAULT, _future_date, _lock_po, clean_date
 
 PO_HEADER_FIELDS = ("expected_delivery_date", "valid_until", "ship_to", "note_to_supplier", "currency")
 
@@ -77,8 +80,7 @@ def create_purchase_order(
 def update_purchase_order(*, by: Membership, po: PurchaseOrder, **changes) -> PurchaseOrder:
     """Change a draft's header: dates, ship-to, the note, and the currency (no lines yet)."""
     po = _lock_po(po, by)
-    _require_draft_editor(by, po)
-    _require_draft(po)
+    rules.require("edit", po=po, membership=by)
     unknown = set(changes) - set(PO_HEADER_FIELDS)
     if unknown:
         raise DomainError(f"These cannot be changed here: {', '.join(sorted(unknown))}.")
@@ -102,13 +104,6 @@ def update_purchase_order(*, by: Membership, po: PurchaseOrder, **changes) -> Pu
         po.currency = changes["currency"]
     po.save()
     return po
-
-
-def _customer_prices(listings, customer: Organization) -> dict[int, Decimal]:
-    """The customer's own prices of these listings, by listing id (one query)."""
-    return dict(
-        CustomerPrice.objects.filter(listing__in=listings, customer=customer).values_list("listing_id", "unit_price")
-    )
 
 
 @dataclass(frozen=True)
@@ -135,8 +130,8 @@ def _check_line(po: PurchaseOrder, values: LineInput, *, listings=None, customer
     """Check a line against ``po`` and complete its values; raise DomainError, naming the
     ``LineInput`` field, on the first problem.
 
-    ``listings`` (by id, price breaks prefetched) and ``customer_prices`` (by listing id) are the
-    current rows read by the caller for a batch of lines; without them, one line reads its own.
+    ``listings`` (by id, price breaks prefetched) and ``customer_prices`` (``pricing.customer_prices``)
+    are the current rows read by the caller for a batch of lines; without them, one line reads its own.
     """
     clean: dict = {}
     listing = values.listing
@@ -162,9 +157,7 @@ def _check_line(po: PurchaseOrder, values: LineInput, *, listings=None, customer
                 f"{listing.sku} is sold from {listing.min_order_qty.normalize():f} {listing.unit}.",
                 field="quantity",
             )
-        if customer_prices is None:
-            customer_prices = _customer_prices([listing], po.customer)
-        price = listing.price_for(quantity=quantity, customer_price=customer_prices.get(listing.pk))
+        price = unit_price(listing, quantity=quantity, customer_id=po.customer_id, prices=customer_prices)
         clean.update(
             listing=listing,
             sku=listing.sku,
@@ -212,6 +205,7 @@ def _check_line(po: PurchaseOrder, values: LineInput, *, listings=None, customer
 
 
 def _save_totals(po: PurchaseOrder, lines=None) -> None:
+    require_atomic()
     lines = list(po.lines.all()) if lines is None else lines
     for name, value in order_totals(lines, po.discount, po.currency).items():
         setattr(po, name, value)
@@ -229,8 +223,7 @@ def add_lines(*, by: Membership, po: PurchaseOrder, lines: list[LineInput]) -> l
     listings and the customer's prices read once, one insert. A problem on a line of several is
     reported as "Line n: …" with its field (a ``LineInput`` field)."""
     po = _lock_po(po, by)
-    _require_draft_editor(by, po)
-    _require_draft(po)
+    rules.require("edit", po=po, membership=by)
     if not lines:
         raise DomainError("Add at least one line.")
     wanted = {values.listing.pk for values in lines if values.listing is not None}
@@ -239,7 +232,7 @@ def add_lines(*, by: Membership, po: PurchaseOrder, lines: list[LineInput]) -> l
     }
     if len(listings) != len(wanted):
         raise DomainError("Choose an active listing of this supplier.", field="listing")
-    prices = _customer_prices(list(listings), po.customer) if listings else {}
+    prices = customer_prices(list(listings), po.customer_id) if listings else {}
     existing = list(po.lines.all())
     position = max((line.position for line in existing), default=0)
     new = []
@@ -260,8 +253,7 @@ def add_lines(*, by: Membership, po: PurchaseOrder, lines: list[LineInput]) -> l
 @transaction.atomic
 def update_line(*, by: Membership, po: PurchaseOrder, line: PurchaseOrderLine, values: LineInput) -> PurchaseOrderLine:
     po = _lock_po(po, by)
-    _require_draft_editor(by, po)
-    _require_draft(po)
+    rules.require("edit", po=po, membership=by)
     line = po.lines.get(pk=line.pk)
     clean = _check_line(po, values)
     if line.listing_id and clean["listing"] and clean["listing"].pk == line.listing_id:
@@ -276,7 +268,6 @@ def update_line(*, by: Membership, po: PurchaseOrder, line: PurchaseOrderLine, v
 @transaction.atomic
 def remove_line(*, by: Membership, po: PurchaseOrder, line: PurchaseOrderLine) -> None:
     po = _lock_po(po, by)
-    _require_draft_editor(by, po)
-    _require_draft(po)
+    rules.require("edit", po=po, membership=by)
     po.lines.filter(pk=line.pk).delete()
     _save_totals(po)

@@ -13,9 +13,11 @@ from accounts.models import Membership
 from accounts.permissions import require
 from accounts.selectors import tolerances_for
 from procurement.errors import DomainError
+from procurement.transactions import require_atomic
+from procurement.transitions import transition
 from procurement.validators import clean_text
 
-from .. import interfaces
+from .. import interfaces, rules
 from ..events import notify, record_event
 from ..models import (
     Amendment,
@@ -29,7 +31,6 @@ from ..models import (
     ShipmentLine,
 )
 from .common import (
-    _fsm,
     _line_quantity,
     _lock_pair_for_supplier,
     _lock_po,
@@ -37,7 +38,6 @@ from .common import (
     _next_number,
     _units,
     clean_date,
-    require_active,
 )
 
 
@@ -66,24 +66,6 @@ def _tolerance_words(tolerance: Decimal) -> str:
     return f"the over-receipt tolerance is {tolerance.normalize():f} %"
 
 
-def require_shippable(po: PurchaseOrder, so: SalesOrder) -> None:
-    """Goods ship on a confirmed order of an active connection (the *Record shipment* page asks too)."""
-    require_active(po)
-    if so.status not in SalesOrder.SHIPPABLE:
-        raise DomainError(
-            f"{so.number} is {so.get_status_display().lower()}: goods are shipped once the customer confirms the order."
-        )
-
-
-def require_receivable(po: PurchaseOrder) -> None:
-    """Goods are received on a confirmed order of an active connection (the page asks too)."""
-    require_active(po)
-    if po.status not in PurchaseOrder.RECEIVABLE:
-        raise DomainError(
-            f"{po.number} is {po.get_status_display().lower()}: goods are received on confirmed orders only."
-        )
-
-
 @transaction.atomic
 def record_shipment(
     *,
@@ -103,7 +85,7 @@ def record_shipment(
     nothing is written."""
     require(by, "orders.add_shipment")
     po, so = _lock_pair_for_supplier(so, by)  # every shipment and receipt of the order waits here
-    require_shippable(po, so)
+    rules.require("ship", po=po, so=so, membership=by)
     shipped_on = _fulfilment_date(shipped_on, "shipped_on", "did it ship")
     carrier = clean_text(carrier, "carrier", limit=100)
     tracking_number = clean_text(tracking_number, "tracking_number", limit=100)
@@ -157,9 +139,9 @@ def record_shipment(
     PurchaseOrderLine.objects.bulk_update([line for line, _ in shipped], ["quantity_shipped"])
     open_lines = [line for line in po_lines.values() if not line.is_void]
     if all(line.quantity_shipped >= line.quantity for line in open_lines):
-        _fsm(so, "ship_all", "shipped")
+        transition(so, "ship_all", "shipped")
     else:
-        _fsm(so, "ship_part", "shipped")
+        transition(so, "ship_part", "shipped")
     so.save()
     how = ", ".join(filter(None, [carrier and f"by {carrier}", tracking_number and f"tracking {tracking_number}"]))
     record_event(
@@ -201,8 +183,7 @@ def record_receipt(
     of the line (the ordered quantity plus the organization's over-receipt tolerance). The PO
     becomes partially received or received, and closes when it is complete."""
     po = _lock_po(po, by)  # every shipment and receipt of the order waits here
-    require(by, "orders.add_receipt")
-    require_receivable(po)
+    rules.require("receive", po=po, membership=by)
     received_on = _fulfilment_date(received_on, "received_on", "did it arrive")
     note = clean_text(note, "note")
     po_lines = {line.pk: line for line in po.lines.all()}
@@ -303,9 +284,9 @@ def record_receipt(
         [row[0] for row in rows], ["quantity_received", "quantity_damaged", "quantity_short"]
     )
     if all(line.is_fully_received for line in po_lines.values()):
-        _fsm(po, "receive_all", "received")
+        transition(po, "receive_all", "received")
     elif any(line.quantity_received for line in po_lines.values()):
-        _fsm(po, "receive_part", "received")
+        transition(po, "receive_part", "received")
     po.save()
     record_event(
         po,
@@ -346,6 +327,7 @@ def _receipt_words(line: PurchaseOrderLine, quantity, damaged, short, reason) ->
     return ", ".join(parts) + (f" ({reason})" if reason else "")
 
 
+@transaction.atomic
 def close_if_complete(*, po: PurchaseOrder) -> bool:
     """Transition 15, by the system: the order closes (its SO completes) once its goods are
     received (within the under-receipt tolerance) and its invoice is paid — verified payments
@@ -361,8 +343,8 @@ def close_if_complete(*, po: PurchaseOrder) -> bool:
     if not interfaces.billing().is_paid(po=po):
         return False
     so = _lock_so_of(po)
-    po.close()
-    so.complete()
+    transition(po, "close", "closed")
+    transition(so, "complete", "completed")
     po.save()
     so.save()
     _lapse_open_amendment(po)
@@ -374,6 +356,7 @@ def _lapse_open_amendment(po: PurchaseOrder, *, received: set[int] | None = None
     """The order moved on under its open amendment (inside the order's lock): a line it changes
     was received (``received``: the line pks of a receipt), or the order is complete (None).
     The amendment lapses — its approval ends, and the supplier hears of it if it was asked."""
+    require_atomic()
     amendment = Amendment.objects.select_for_update().filter(purchase_order=po, status__in=Amendment.OPEN).first()
     if amendment is None:
         return
@@ -385,7 +368,7 @@ def _lapse_open_amendment(po: PurchaseOrder, *, received: set[int] | None = None
     else:
         why = "The order is complete."
     was_proposed = amendment.status == Amendment.Status.PROPOSED
-    amendment.lapse(reason=why)
+    transition(amendment, "lapse", "lapsed", noun=f"Amendment {amendment.number}", reason=why)
     amendment.save()
     interfaces.approvals().withdraw_open_requests(po=po)
     if was_proposed:

@@ -16,6 +16,7 @@ from procurement.errors import DomainError
 from procurement.money import CURRENCIES, MoneyError, parse_price
 
 from ..models import CustomerPrice, Listing, PriceBreak, PurchaseOrder, PurchaseOrderLine
+from ..pricing import customer_prices, unit_price
 from ..totals import line_amounts
 from ..units import UNITS, quantity_error
 from .drafts import _save_totals
@@ -192,6 +193,7 @@ def set_listing_active(*, by: Membership, listing: Listing, active: bool) -> Lis
     return listing
 
 
+@transaction.atomic
 def reprice_drafts(listings: list[Listing]) -> int:
     """Draft listing lines follow their listing's latest price (SPEC §3). Returns lines repriced."""
     lines = list(
@@ -201,13 +203,11 @@ def reprice_drafts(listings: list[Listing]) -> int:
     )
     if not lines:
         return 0
-    prices = {(p.listing_id, p.customer_id): p.unit_price for p in CustomerPrice.objects.filter(listing__in=listings)}
+    prices = customer_prices(listings)
     changed, orders = [], {}
     for line in lines:
         po = line.purchase_order
-        price = line.listing.price_for(
-            quantity=line.quantity, customer_price=prices.get((line.listing_id, po.customer_id))
-        )
+        price = unit_price(line.listing, quantity=line.quantity, customer_id=po.customer_id, prices=prices)
         if line.listing.currency != po.currency or price == line.unit_price:
             continue
         line.unit_price = price

@@ -13,9 +13,11 @@ from accounts.models import Membership
 from accounts.permissions import require
 from procurement.errors import DomainError
 from procurement.money import MoneyError, parse_price
+from procurement.transactions import require_atomic
+from procurement.transitions import transition
 from procurement.validators import clean_text
 
-from .. import interfaces
+from .. import interfaces, rules
 from ..events import notify, record_event
 from ..models import (
     LineValues,
@@ -31,7 +33,7 @@ from ..models import (
 from ..revisions import _jsonable, snapshot, summarize_changes
 from ..totals import HUNDRED, line_amounts, order_totals
 from ..units import UNITS, quantity_error
-from .common import _fsm, _line_fits, _lock_pair_for_supplier, _lock_po, _lock_so_of, _money, clean_date, require_active
+from .common import _line_fits, _lock_pair_for_supplier, _lock_po, _lock_so_of, _money, clean_date
 
 PROPOSAL_HEADER_FIELDS = (
     "accept_by",
@@ -44,11 +46,6 @@ PROPOSAL_HEADER_FIELDS = (
     "payment_terms_days",
     "note",
 )
-
-
-def _require_supplier_open(po: PurchaseOrder, so: SalesOrder) -> None:
-    if so.status not in SalesOrder.OPEN or po.status != PurchaseOrder.Status.SENT:
-        raise DomainError(f"{so.number} is {so.get_status_display().lower()}: it cannot be changed now.")
 
 
 @dataclass(frozen=True)
@@ -203,8 +200,7 @@ def save_proposal(
     """
     require(by, "orders.change_salesorder")
     po, so = _lock_pair_for_supplier(so, by)
-    require_active(po)
-    _require_supplier_open(po, so)
+    rules.require("adjust", po=po, so=so, membership=by)
     po_lines = {line.pk: line for line in po.lines.all()}
     unknown = set(lines) - set(po_lines)
     if unknown:
@@ -223,7 +219,7 @@ def save_proposal(
         except DomainError as exc:
             raise DomainError(f"Added line {i + 1}: {exc.message}", field=exc.field, line=("added", i)) from None
     if so.status != SalesOrder.Status.IN_REVIEW:
-        _fsm(so, "start_review", "reviewed")
+        transition(so, "start_review", "reviewed")
         so.save()
     proposal, _ = Proposal.objects.update_or_create(sales_order=so, defaults={**clean_header, "updated_by": by.user})
     proposal.lines.all().delete()
@@ -235,6 +231,7 @@ def save_proposal(
 
 def _apply_proposal(po: PurchaseOrder, proposal: Proposal | None) -> tuple[list[PurchaseOrderLine], dict]:
     """Write the proposal into the order's lines and header; return the lines and header changes."""
+    require_atomic()
     lines = list(po.lines.all())
     if proposal is None:
         return lines, {}
@@ -321,14 +318,13 @@ def accept_sales_order(*, so: SalesOrder, by: Membership) -> SalesOrder:
     """*Accept order*: publish the proposal (if any) as the next revision for the customer."""
     require(by, "orders.accept_salesorder")
     po, so = _lock_pair_for_supplier(so, by)
-    require_active(po)
-    _require_supplier_open(po, so)
+    rules.require("accept", po=po, so=so, membership=by)
     proposal = Proposal.objects.filter(sales_order=so).prefetch_related("lines").first()
     lines, header_changes = _apply_proposal(po, proposal)
     if not any(line.status != LineValues.Status.REJECTED for line in lines):
         raise DomainError("Every line is rejected: decline the order instead.")
-    _fsm(so, "accept", "accepted")
-    _fsm(po, "supplier_accept", "accepted")
+    transition(so, "accept", "accepted")
+    transition(po, "supplier_accept", "accepted")
     for name, value in order_totals(lines, po.discount, po.currency).items():
         setattr(po, name, value)
     previous = po.revisions.order_by("-number").first()
@@ -350,14 +346,29 @@ def accept_sales_order(*, so: SalesOrder, by: Membership) -> SalesOrder:
 
 
 @transaction.atomic
+def accept_with_proposal(
+    *,
+    so: SalesOrder,
+    by: Membership,
+    header: ProposalHeader | None = None,
+    lines: dict[int, ProposalLineInput],
+    added: list[AddedLineInput] | None = None,
+) -> SalesOrder:
+    """*Save and accept*: the supplier's adjustments (as ``save_proposal`` takes them) published
+    at once as the next revision — in one transaction, so a refused acceptance (every line
+    rejected, say) leaves the proposal saved before as it was."""
+    save_proposal(so=so, by=by, header=header, lines=lines, added=added)
+    return accept_sales_order(so=so, by=by)
+
+
+@transaction.atomic
 def decline_sales_order(*, so: SalesOrder, by: Membership, reason: str) -> SalesOrder:
     require(by, "orders.decline_salesorder")
     po, so = _lock_pair_for_supplier(so, by)
-    require_active(po)
+    rules.require("decline", po=po, so=so, membership=by)
     reason = clean_text(reason, "reason", required=True, limit=1000)
-    _require_supplier_open(po, so)
-    _fsm(so, "decline", "declined")
-    _fsm(po, "supplier_decline", "declined", reason=reason)
+    transition(so, "decline", "declined")
+    transition(po, "supplier_decline", "declined", reason=reason)
     Proposal.objects.filter(sales_order=so).delete()
     po.save()
     so.save()
@@ -370,12 +381,11 @@ def decline_sales_order(*, so: SalesOrder, by: Membership, reason: str) -> Sales
 def request_changes(*, po: PurchaseOrder, by: Membership, note: str) -> PurchaseOrder:
     """The customer sends the accepted revision back with a note; the negotiation goes on."""
     po = _lock_po(po, by)
-    require(by, "orders.request_changes_purchaseorder")
-    require_active(po)
+    rules.require("request_changes", po=po, membership=by)
     note = clean_text(note, "note", required=True)
     so = _lock_so_of(po)
-    _fsm(po, "request_changes", "sent back")
-    _fsm(so, "changes_requested", "sent back")
+    transition(po, "request_changes", "sent back")
+    transition(so, "changes_requested", "sent back")
     interfaces.approvals().withdraw_open_requests(po=po)  # a re-approval of the revision sent back is moot
     po.save()
     so.save()
@@ -384,19 +394,35 @@ def request_changes(*, po: PurchaseOrder, by: Membership, note: str) -> Purchase
     return po
 
 
+@dataclass(frozen=True)
+class Confirmed:
+    po: PurchaseOrder
+
+
+@dataclass(frozen=True)
+class SentForReapproval:
+    """The supplier's revision needs approval again first: the order is confirmed once it is
+    approved. ``step`` decides first."""
+
+    po: PurchaseOrder
+    step: str
+    approvers: tuple[str, ...]  # their full names
+
+
 @transaction.atomic
-def confirm_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder:
-    """*Confirm order*: the customer takes the supplier-accepted revision as the order."""
+def confirm_purchase_order(*, po: PurchaseOrder, by: Membership) -> Confirmed | SentForReapproval:
+    """*Confirm order*: the customer takes the supplier-accepted revision as the order — or,
+    when the revision needs approval again, starts the re-approval; says which."""
     po = _lock_po(po, by)  # state is checked after taking the lock
-    require(by, "orders.confirm_purchaseorder")
-    require_active(po)
+    rules.require("confirm", po=po, membership=by)
     if po.status == PurchaseOrder.Status.SUPPLIER_ACCEPTED:
         lines = list(po.lines.all())
-        if interfaces.approvals().start_reapproval(po=po, lines=lines, by=by):
-            return po  # sent for re-approval first: confirmed when approved
+        step = interfaces.approvals().start_reapproval(po=po, lines=lines, by=by)
+        if step is not None:
+            return SentForReapproval(po=po, step=step.name, approvers=step.approvers)
     so = _lock_so_of(po)
-    _fsm(po, "confirm", "confirmed")
-    _fsm(so, "confirm", "confirmed")
+    transition(po, "confirm", "confirmed")
+    transition(so, "confirm", "confirmed")
     po.save()
     so.save()
     record_event(
@@ -409,4 +435,4 @@ def confirm_purchase_order(*, po: PurchaseOrder, by: Membership) -> PurchaseOrde
     # The invoice and the bill, by a Celery task after commit: a broker that is down never fails
     # the confirmation (the beat sweep queues it again; the task is idempotent).
     interfaces.billing().issue_documents_after_commit(po=po)
-    return po
+    return Confirmed(po=po)

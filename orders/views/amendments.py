@@ -9,12 +9,11 @@ from procurement.errors import DomainError
 from procurement.forms import add_domain_error
 from procurement.views import OrgView, PostOnlyView
 
-from .. import selectors
+from .. import rules, selectors
 from ..forms import AmendmentLinesForm, ReasonForm
 from ..models import Amendment
-from ..services.amendments import accept_amendment, amendable, decline_amendment, request_amendment, withdraw_amendment
-from .common import PurchaseOrderMixin, SalesOrderMixin, _amendments, _order_of_side
-from .purchase_orders import po_actions
+from ..services.amendments import accept_amendment, decline_amendment, request_amendment, withdraw_amendment
+from .common import PurchaseOrderMixin, SalesOrderMixin, _order_of_side
 
 
 class AmendmentsView(OrgView):
@@ -37,10 +36,12 @@ class AmendmentCreateView(PurchaseOrderMixin, OrgView):
 
     def get(self, request, org_slug, number):
         po = self.get_po()
-        if "amend" not in po_actions(po, self.membership, False) or _amendments(po)["open_amendment"]:
-            messages.error(request, f"{po.number} cannot be amended now.")
+        lines = selectors.lines_of(po, coding=False)
+        refused = rules.refusal("amend", po=po, membership=self.membership, lines=lines)
+        if refused:
+            messages.error(request, refused)
             return redirect(self.done_url())
-        return self.show(po, ReasonForm())
+        return self.show(po, ReasonForm(), lines=lines)
 
     def post(self, request, org_slug, number):
         po = self.get_po()
@@ -74,17 +75,17 @@ class AmendmentCreateView(PurchaseOrderMixin, OrgView):
                 waits = "internal approval" if approving else po.supplier.name
                 messages.success(request, f"Amendment {amendment.number} is asked; it waits for {waits}.")
                 return redirect(self.done_url() + "#amendment")
-        return self.show(po, form, posted=posted, error=error, marked=marked, status=400)
+        return self.show(po, form, lines=lines.lines, posted=posted, error=error, marked=marked, status=400)
 
-    def show(self, po, form, *, posted=None, error=None, marked=None, status=200):
+    def show(self, po, form, *, lines=None, posted=None, error=None, marked=None, status=200):
         """``marked``: the input ``error`` is about (``line-<id>-quantity`` or ``-cancel``)."""
         quantities, cancel = posted or ({}, set())
         rows = []
-        for line in selectors.lines_of(po, coding=False):
+        for line in selectors.lines_of(po, coding=False) if lines is None else lines:
             why = ""
             if line.is_void:
                 why = line.get_status_display()
-            elif not amendable(line):
+            elif not rules.amendable(line):
                 why = "Has receipts"
             rows.append(
                 {

@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied
 
 from accounts.permissions import can
 
-from .. import interfaces, selectors
+from .. import interfaces, rules, selectors
 from ..forms import LineForm
 from ..models import PurchaseOrder
 from ..revisions import diff_headers, diff_revisions
@@ -55,10 +55,8 @@ def _fulfilment(po: PurchaseOrder, side: str, membership=None) -> dict:
     3-way match and the bills matched to the order; the supplier's invoice and the payments
     waiting for verification."""
     context = {"progress": False, "shipments": [], "receipts": [], "document": None}
-    if side == "customer" and po.status in PurchaseOrder.APPROVED:
-        context["can_mark_billed"] = po.billed_at is None and (
-            can(membership, "orders.mark_billed_purchaseorder") or po.requester_id == membership.user_id
-        )
+    if side == "customer":
+        context["can_mark_billed"] = rules.refusal("mark_billed", po=po, membership=membership) is None
     context.update(interfaces.billing().order_page(po=po, side=side, membership=membership))
     if po.confirmed_at is not None:
         context.update(progress=True, shipments=selectors.shipments_of(po), receipts=selectors.receipts_of(po))

@@ -12,11 +12,12 @@ from django.utils.html import format_html
 from accounts.selectors import locations_of
 from procurement.errors import DomainError
 from procurement.forms import add_domain_error
-from procurement.money import MoneyError, format_money, parse_decimal, parse_price
+from procurement.money import MoneyError, format_money, parse_price
 from procurement.views import OrgView, PostOnlyView
 
 from .. import selectors
 from ..forms import DraftHeaderForm, LinePreviewForm, ListingPickerForm
+from ..pricing import unit_price
 from ..services.drafts import add_line, remove_line, update_line, update_purchase_order
 from ..totals import line_amounts
 from ..units import quantity_error
@@ -118,11 +119,12 @@ class LinePreviewView(PurchaseOrderMixin, OrgView):
         data = form.cleaned_data
         listing = selectors.orderable_listings(po).filter(pk=data["listing"]).first() if data["listing"] else None
         try:
-            quantity = parse_decimal(data["quantity"] or "0")
-            price = (
-                listing.price_for(quantity=quantity) if listing else parse_price(data["unit_price"] or "0", po.currency)
-            )
-            rate = parse_decimal(data["tax_rate"] or "0")
+            quantity = data["quantity"] or Decimal(0)
+            if listing:
+                price = unit_price(listing, quantity=quantity, customer_id=po.customer_id)
+            else:
+                price = parse_price(data["unit_price"] or Decimal(0), po.currency)  # within the currency's decimals
+            rate = data["tax_rate"] or Decimal(0)
             unit = listing.unit if listing else data["unit"] or "ea"
             if quantity_error(quantity, unit) or not Decimal(0) <= rate <= Decimal(100):
                 raise MoneyError("not a line yet")

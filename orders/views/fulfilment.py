@@ -13,9 +13,9 @@ from procurement.errors import DomainError
 from procurement.forms import add_domain_error
 from procurement.views import OrgView
 
-from .. import selectors
+from .. import rules, selectors
 from ..forms import ReceiptForm, ReceiptLinesForm, ShipmentForm, ShipmentLinesForm
-from ..services.fulfilment import record_receipt, record_shipment, require_receivable, require_shippable
+from ..services.fulfilment import record_receipt, record_shipment
 from .common import PurchaseOrderMixin, SalesOrderMixin, _plain
 
 
@@ -57,10 +57,9 @@ class ShipmentCreateView(SalesOrderMixin, OrgView):
 
     def get(self, request, org_slug, number):
         so = self.get_so()
-        try:
-            require_shippable(so.purchase_order, so)
-        except DomainError as exc:
-            messages.error(request, exc.message)
+        refused = rules.refusal("ship", po=so.purchase_order, so=so, membership=self.membership)
+        if refused:
+            messages.error(request, refused)
             return redirect(self.done_url())
         form = ShipmentForm(initial={"shipped_on": timezone.localdate()})
         return self.show(so, form, self.rows(so.purchase_order))
@@ -161,10 +160,9 @@ class ReceiptCreateView(PurchaseOrderMixin, OrgView):
 
     def get(self, request, org_slug, number):
         po = self.get_po()
-        try:
-            require_receivable(po)
-        except DomainError as exc:
-            messages.error(request, exc.message)
+        refused = rules.refusal("receive", po=po, membership=self.membership)
+        if refused:
+            messages.error(request, refused)
             return redirect(self.done_url())
         wanted = request.GET.get("shipment", "")  # none: goods without one; blank: the oldest on its way
         shipment = None if wanted == "none" else selectors.unreceived_shipment(po, wanted or None)

@@ -10,13 +10,14 @@ from procurement.forms import add_domain_error
 from procurement.views import PostOnlyView
 
 from ..forms import AddedLineForm, AddedRowsForm, ProposalHeaderForm, ProposalLineForm, ReasonForm
-from ..services.negotiation import accept_sales_order, decline_sales_order, save_proposal
+from ..services.negotiation import accept_sales_order, accept_with_proposal, decline_sales_order, save_proposal
 from .common import SalesOrderMixin
 from .sales_orders import SalesOrderDetailView
 
 
 class ProposalSaveView(SalesOrderMixin, PostOnlyView):
-    """Saves the supplier's adjustments (and, with ``accept`` in the POST, accepts the order).
+    """Saves the supplier's adjustments (and, with ``accept`` in the POST, accepts the order in
+    the same transaction).
     A refusal names the line and marks its input; everything typed is kept."""
 
     permission = "orders.change_salesorder"
@@ -62,16 +63,15 @@ class ProposalSaveView(SalesOrderMixin, PostOnlyView):
         for i, form in enumerate(added_forms):
             if not form.is_valid():
                 return again(*_first_error(form, f"Added line {i + 1}"))
+        service = accept_with_proposal if "accept" in request.POST else save_proposal
         try:
-            save_proposal(
+            service(
                 so=so,
                 by=self.membership,
                 header=header_form.header(),
                 lines={pk: form.line_input() for pk, form in line_forms.items()},
                 added=[form.line_input() for form in added_forms],
             )
-            if "accept" in request.POST:
-                accept_sales_order(so=so, by=self.membership)
         except DomainError as exc:
             if exc.line is None and exc.field in header_form.fields:
                 header_form.add_error(exc.field, exc.message)

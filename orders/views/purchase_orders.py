@@ -16,14 +16,13 @@ from procurement.money import round_money
 from procurement.validators import parse_integer
 from procurement.views import OrgView, PostOnlyView
 
-from .. import interfaces, selectors
+from .. import interfaces, rules, selectors
 from ..forms import DraftHeaderForm, OrderFilterForm, PurchaseOrderForm
 from ..models import PurchaseOrder
-from ..services.amendments import AMENDABLE, amendable
 from ..services.drafts import create_purchase_order
-from ..services.negotiation import confirm_purchase_order, request_changes
+from ..services.negotiation import SentForReapproval, confirm_purchase_order, request_changes
 from ..services.sharing import share_purchase_order, unshare_purchase_order
-from ..services.submission import cancel_purchase_order, revise_purchase_order, submit_purchase_order
+from ..services.submission import PendingApproval, cancel_purchase_order, revise_purchase_order, submit_purchase_order
 from .common import PurchaseOrderMixin, _amendments, _fulfilment, _redline
 
 
@@ -155,11 +154,9 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
 
     def show(self, po, *, header_form=None, line_form=None, editing=None, thread_post=None, status=200):
         lines = selectors.lines_of(po)
-        editable = (
-            po.is_draft
-            and can(self.membership, "orders.change_purchaseorder")
-            and (self.membership.is_admin or po.requester_id == self.request.user.pk)
-        )
+        amendments = _amendments(po)
+        actions = rules.po_actions(po, self.membership, lines=lines, open_amendment=amendments["open_amendment"])
+        editable = "edit" in actions
         revisions = [] if po.is_draft else selectors.latest_revisions_of(po)
         approval_requests = interfaces.approvals().requests_for_page(po=po, membership=self.membership)
         reapproving = any(r.kind == "reapproval" and r.status == "pending" for r in approval_requests)
@@ -201,16 +198,14 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
             "previous": revisions[-2] if len(revisions) > 1 else None,
             "thread": selectors.thread_of(po),
             "notes": selectors.internal_notes_of(po, self.org),
-            "actions": po_actions(po, self.membership, editable) - ({"confirm"} if reapproving else set()),
+            "actions": actions - ({"confirm"} if reapproving else set()),
             **_fulfilment(po, "customer", self.membership),
             "approval_requests": approval_requests,
             "reapproving": reapproving,
-            **_amendments(po),
+            **amendments,
             "thread_post": thread_post or {},
             **self.sharing(po),
         }
-        if context["open_amendment"] or not any(amendable(line) for line in lines):
-            context["actions"].discard("amend")
         return render(self.request, "orders/po_detail.html", context, status=status)
 
 
@@ -230,32 +225,6 @@ def _line_initial(line) -> dict:
         "program": line.program,
         "requested_date": line.requested_date,
     }
-
-
-def po_actions(po: PurchaseOrder, membership, editable: bool) -> set[str]:
-    """The buttons this member sees now: the FSM's available transitions, the role table,
-    and the side rules; the services check all of it again."""
-    available = {t.name for t in po.get_available_status_transitions()}
-    active = po.connection.status == "active"
-    actions = set()
-    if editable and "release" in available and active:
-        actions.add("submit")
-    may_edit = can(membership, "orders.change_purchaseorder") and (
-        membership.is_admin or po.requester_id == membership.user_id
-    )
-    if "revise" in available and may_edit:
-        actions.add("revise")
-    if active and "confirm" in available and can(membership, "orders.confirm_purchaseorder"):
-        actions.add("confirm")
-    if active and "request_changes" in available and can(membership, "orders.request_changes_purchaseorder"):
-        actions.add("request_changes")
-    if "cancel" in available and can(membership, "orders.cancel_purchaseorder") and (not po.is_draft or editable):
-        actions.add("cancel")
-    if active and po.status in PurchaseOrder.RECEIVABLE and can(membership, "orders.add_receipt"):
-        actions.add("receive")
-    if active and po.status in AMENDABLE and can(membership, "orders.add_amendment"):
-        actions.add("amend")
-    return actions
 
 
 class PurchaseOrderActionView(PurchaseOrderMixin, PostOnlyView):
@@ -290,9 +259,9 @@ class PurchaseOrderActionView(PurchaseOrderMixin, PostOnlyView):
         po = self.get_po()
         if self.form_class is None:
             return redirect(self.done_url())
-        editable = po.is_draft and (self.membership.is_admin or po.requester_id == request.user.pk)
-        if self.action not in po_actions(po, self.membership, editable):
-            messages.error(request, f"{po.number} is {po.get_status_display().lower()}: this is not possible now.")
+        refused = rules.refusal(self.action, po=po, membership=self.membership)
+        if refused:
+            messages.error(request, refused)
             return redirect(self.done_url())
         return render(request, "orders/po_action.html", {"po": po, "form": self.form_class(), "action": self.action})
 
@@ -301,13 +270,14 @@ class PurchaseOrderActionView(PurchaseOrderMixin, PostOnlyView):
         form = self.form_class(request.POST) if self.form_class else None
         if form is not None and not form.is_valid():
             return render(request, "orders/po_action.html", {"po": po, "form": form, "action": self.action})
+        result = None
         try:
             if self.action == "revise":
                 po = revise_purchase_order(po=po, by=self.membership)
             elif self.action == "submit":
-                po = submit_purchase_order(po=po, by=self.membership)
+                result = submit_purchase_order(po=po, by=self.membership)
             elif self.action == "confirm":
-                po = confirm_purchase_order(po=po, by=self.membership)
+                result = confirm_purchase_order(po=po, by=self.membership)
             elif self.action == "request_changes":
                 po = request_changes(po=po, by=self.membership, note=form.cleaned_data["note"])
             else:
@@ -318,12 +288,13 @@ class PurchaseOrderActionView(PurchaseOrderMixin, PostOnlyView):
                 return redirect(self.done_url())
             add_domain_error(form, exc)
             return render(request, "orders/po_action.html", {"po": po, "form": form, "action": self.action})
-        if self.action == "submit" and po.status == PurchaseOrder.Status.PENDING_APPROVAL:
-            step = interfaces.approvals().open_step(po=po)
-            names = ", ".join(u.full_name for u in step.approvers.all()) if step else ""
-            messages.info(request, f"{po.number} is submitted for approval: {names} will decide (step “{step.name}”).")
+        if isinstance(result, PendingApproval):
+            names = ", ".join(result.approvers)
+            messages.info(
+                request, f"{po.number} is submitted for approval: {names} will decide (step “{result.step}”)."
+            )
             return redirect(self.done_url())
-        if self.action == "confirm" and po.status != PurchaseOrder.Status.CONFIRMED:
+        if isinstance(result, SentForReapproval):
             messages.info(
                 request,
                 f"{po.number} needs approval again before it is confirmed: it went to the approvers, "

@@ -6,13 +6,12 @@ from functools import partial
 
 from django.shortcuts import render
 
-from accounts.permissions import can
 from accounts.selectors import customers_of
 from procurement.lists import FilteredListView, apply_filters
 from procurement.money import round_money
 from procurement.views import OrgView
 
-from .. import selectors
+from .. import rules, selectors
 from ..forms import OrderFilterForm, ProposalHeaderForm
 from ..models import ProposalLine, SalesOrder
 from ..services.negotiation import PROPOSAL_HEADER_FIELDS
@@ -88,11 +87,8 @@ class SalesOrderDetailView(SalesOrderMixin, OrgView):
         po = so.purchase_order
         lines = selectors.lines_of(po, coding=False)
         proposal = selectors.proposal_of(so)
-        may_adjust = (
-            so.status in SalesOrder.OPEN
-            and po.connection.status == "active"
-            and can(self.membership, "orders.change_salesorder")
-        )
+        actions = rules.so_actions(so, self.membership, lines=lines)
+        may_adjust = "adjust" in actions
         by_line = {p.po_line_id: p for p in proposal.lines.all()} if proposal else {}
         rows = [
             {
@@ -128,7 +124,7 @@ class SalesOrderDetailView(SalesOrderMixin, OrgView):
             "thread_post": thread_post or {},
             "header_form": header_form,
             "error": error,
-            "actions": so_actions(so, self.membership, lines),
+            "actions": actions,
             **_fulfilment(po, "supplier", self.membership),
             **dict(zip(("redline", "header_changes"), _redline(revisions), strict=True)),
             "previous": revisions[-2] if len(revisions) > 1 else None,
@@ -214,22 +210,3 @@ def _added_values(p) -> dict:
         "unit_price": _plain(p.unit_price),
         "promised_date": p.promised_date or "",
     }
-
-
-def so_actions(so: SalesOrder, membership, lines=()) -> set[str]:
-    """The supplier's buttons; *Record shipment* while some line of ``lines`` is left to ship."""
-    available = {t.name for t in so.get_available_status_transitions()}
-    if so.purchase_order.connection.status != "active":
-        return set()
-    actions = set()
-    if "accept" in available and can(membership, "orders.accept_salesorder"):
-        actions.add("accept")
-    if "decline" in available and can(membership, "orders.decline_salesorder"):
-        actions.add("decline")
-    if (
-        so.status in SalesOrder.SHIPPABLE
-        and can(membership, "orders.add_shipment")
-        and any(line.left_to_ship > 0 for line in lines if not line.is_void)
-    ):
-        actions.add("ship")
-    return actions

@@ -9,6 +9,7 @@ from django.urls import reverse
 from accounts.roles import Role
 from orders import listing_csv
 from orders.models import Listing, PriceBreak
+from orders.pricing import unit_price
 from orders.services import listings
 from tests.factories import (
     ConnectionFactory,
@@ -50,8 +51,8 @@ def test_create_listing_with_breaks_and_a_customer_price(sales):
         (Decimal("10"), Decimal("0.22")),
         (Decimal("100"), Decimal("0.20")),
     ]
-    assert listing.price_for(quantity=Decimal("50")) == Decimal("0.22")
-    assert listing.price_for(quantity=Decimal("5"), customer_price=Decimal("0.21")) == Decimal("0.21")
+    assert unit_price(listing, quantity=Decimal("50"), customer_id=sales.organization_id) == Decimal("0.22")
+    assert unit_price(listing, quantity=Decimal("5"), customer_id=customer.pk) == Decimal("0.21")
     assert listing.customer_prices.get().customer == customer
 
 

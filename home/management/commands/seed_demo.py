@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -107,6 +107,13 @@ LISTINGS = {
         ("GLX-900", "Engineering hour", "h", "95.00", []),
     ],
 }
+
+
+def _expect(result, kind):
+    """The result a service returned, when it is what the demo's story needs (``kind``)."""
+    if not isinstance(result, kind):
+        raise CommandError(f"The demo data expected {kind.__name__} here, not {type(result).__name__}.")
+    return result
 
 
 def _roles_for(buys: bool, sells: bool) -> list[Role]:
@@ -286,14 +293,14 @@ class Command(BaseCommand):
             [{"listing": goggles, "quantity": Decimal("30")}, {"listing": film, "quantity": Decimal("12")}],
             note="Please deliver to dock 3.",
         )
-        submission.submit_purchase_order(po=sent, by=buyer)
+        _expect(submission.submit_purchase_order(po=sent, by=buyer), submission.Sent)
         accepted = draft(
             [{"listing": gloves, "quantity": Decimal("60")}, {"listing": goggles, "quantity": Decimal("10")}]
         )
-        submission.submit_purchase_order(po=accepted, by=buyer)
+        _expect(submission.submit_purchase_order(po=accepted, by=buyer), submission.Sent)
         accepted.refresh_from_db()
         first, second = accepted.lines.all()
-        negotiation.save_proposal(
+        negotiation.accept_with_proposal(
             so=accepted.sales_order,
             by=sales,
             header=negotiation.ProposalHeader(note="Goggles are back in stock next month."),
@@ -306,7 +313,6 @@ class Command(BaseCommand):
                 ),
             },
         )
-        negotiation.accept_sales_order(so=accepted.sales_order, by=sales)
 
     def _approvals(self, orgs) -> None:
         """Northwind approves its orders: two steps, a limit for buyers, this quarter's budgets,
@@ -356,7 +362,8 @@ class Command(BaseCommand):
                 gl_account=GLAccount.objects.get(organization=northwind, code="6100"),
             ),
         )
-        submission.submit_purchase_order(po=po, by=buyer)  # over 1,000 USD: the department head decides
+        # over 1,000 USD: the department head decides
+        _expect(submission.submit_purchase_order(po=po, by=buyer), submission.PendingApproval)
 
     def _billing(self, orgs) -> None:
         """Northwind pays part of the open bill (Acme has it to verify), and enters Acme's
@@ -419,10 +426,11 @@ class Command(BaseCommand):
                     po=po,
                     values=drafts.LineInput(listing=listing, quantity=Decimal(quantity), cost_center=ops),
                 )
-            submission.submit_purchase_order(po=po, by=buyer)  # under the buyer's 500 USD: no approval
+            # under the buyer's 500 USD: no approval
+            _expect(submission.submit_purchase_order(po=po, by=buyer), submission.Sent)
             po.refresh_from_db()
             negotiation.accept_sales_order(so=po.sales_order, by=sales)
-            negotiation.confirm_purchase_order(po=po, by=buyer)
+            _expect(negotiation.confirm_purchase_order(po=po, by=buyer), negotiation.Confirmed)
             return po, {line.sku: line.pk for line in po.lines.all()}
 
         po, lines = confirmed([("ACM-1100", "20"), ("ACM-4001", "5")])
@@ -540,10 +548,10 @@ class Command(BaseCommand):
                 cost_center=CostCenter.objects.get(organization=bluebird, code="LAB"),
             ),
         )
-        submission.submit_purchase_order(po=po, by=buyer)  # Bluebird has no approval policy
+        _expect(submission.submit_purchase_order(po=po, by=buyer), submission.Sent)  # Bluebird has no policy
         po.refresh_from_db()
         negotiation.accept_sales_order(so=po.sales_order, by=people["sales@acme.example"])
-        negotiation.confirm_purchase_order(po=po, by=buyer)
+        _expect(negotiation.confirm_purchase_order(po=po, by=buyer), negotiation.Confirmed)
         shipment = fulfilment.record_shipment(
             so=po.sales_order,
             by=people["fulfilment@acme.example"],
