@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,7 +80,9 @@ def big_order():
         drafts.add_line(
             by=buyer,
             po=po,
-            values={"listing": listings[i % len(listings)], "quantity": str(i + 1), "cost_center": cost_center},
+            values=drafts.LineInput(
+                listing=listings[i % len(listings)], quantity=Decimal(i + 1), cost_center=cost_center
+            ),
         )
     sent = submission.submit_purchase_order(po=po, by=buyer)
     assert isinstance(sent, submission.Sent), "the bench's orders need no approval"
@@ -180,7 +183,9 @@ def _lifecycle_run(buyer_email: str, orders: int, ready=None, go=None) -> float:
         drafts.add_lines(
             by=buyer,
             po=po,
-            lines=[{"listing": listing, "quantity": "3", "cost_center": cost_center} for listing in listings],
+            lines=[
+                drafts.LineInput(listing=listing, quantity=Decimal(3), cost_center=cost_center) for listing in listings
+            ],
         )
         sent = submission.submit_purchase_order(po=po, by=buyer)
         assert isinstance(sent, submission.Sent), "the bench's orders need no approval"

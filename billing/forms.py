@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 from django.utils import timezone
 
+from orders.units import UNIT_CHOICES
+from procurement.errors import DomainError
+from procurement.forms import NumberField
 from procurement.money import CURRENCY_CHOICES
-from procurement.validators import business_date, no_markup
+from procurement.validators import business_date, no_markup, parse_integer
 
 from .models import Payment
+from .services.bills import BillLineInput
 
 DATE = forms.DateInput(attrs={"type": "date"})
 AMOUNT = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
@@ -36,6 +42,72 @@ class BillForm(forms.Form):
         self.fields["location"].choices = [("", "None"), *locations]
 
 
+class BillLinesForm(forms.Form):
+    """The lines of a bill entered by hand: ``rows`` rows of inputs ``line-<n>-<name>``; a row
+    with no description, quantity or price is left out."""
+
+    MAX_ROWS = 100
+    NAMES = ("sku", "description", "quantity", "unit", "unit_price", "tax_rate")
+
+    def __init__(self, data=None, *, rows: int, **kwargs):
+        super().__init__(data, **kwargs)
+        self.count = rows
+        for n in range(rows):
+            self.fields[f"line-{n}-sku"] = forms.CharField(required=False, max_length=64, validators=[no_markup])
+            self.fields[f"line-{n}-description"] = forms.CharField(
+                required=False, max_length=500, validators=[no_markup]
+            )
+            self.fields[f"line-{n}-quantity"] = NumberField(required=False)
+            self.fields[f"line-{n}-unit"] = forms.ChoiceField(
+                required=False, choices=[("", "—"), *UNIT_CHOICES], error_messages={"invalid_choice": "Choose a unit."}
+            )
+            self.fields[f"line-{n}-unit_price"] = NumberField(required=False)
+            self.fields[f"line-{n}-tax_rate"] = NumberField(required=False, max_length=8)
+
+    @classmethod
+    def posted(cls, data) -> BillLinesForm:
+        """The form of the rows a page posted (its hidden ``rows``: at most ``MAX_ROWS``)."""
+        return cls(data, rows=min(parse_integer(data.get("rows"), minimum=0) or 0, cls.MAX_ROWS))
+
+    def typed(self) -> list[dict]:
+        """What was typed in each row, to show it again."""
+        return [{name: self[f"line-{n}-{name}"].value() or "" for name in self.NAMES} for n in range(self.count)]
+
+    def _filled(self) -> list[int]:
+        return [
+            n
+            for n in range(self.count)
+            if any(
+                (self[f"line-{n}-{name}"].value() or "").strip() for name in ("description", "quantity", "unit_price")
+            )
+        ]
+
+    def lines(self) -> list[BillLineInput]:
+        """The rows filled in, as lines; call after ``is_valid()``."""
+        data = self.cleaned_data
+        return [
+            BillLineInput(
+                sku=data[f"line-{n}-sku"],
+                description=data[f"line-{n}-description"],
+                quantity=data[f"line-{n}-quantity"],
+                unit=data[f"line-{n}-unit"] or "ea",
+                unit_price=data[f"line-{n}-unit_price"],
+                tax_rate=data[f"line-{n}-tax_rate"] if data[f"line-{n}-tax_rate"] is not None else Decimal(0),
+            )
+            for n in self._filled()
+        ]
+
+    def input_name(self, line: int, field: str) -> str:
+        """The input of ``field`` of the ``line``-th line given to the service."""
+        filled = self._filled()
+        return f"line-{filled[line] if line < len(filled) else 0}-{field}"
+
+    def refusal(self) -> tuple[DomainError, str]:
+        """The first input that could not be read: the refusal, and the input to mark."""
+        name, errors = next(iter(self.errors.items()))
+        return DomainError(errors[0]), name
+
+
 class BillEditForm(forms.Form):
     """What stays open on a bill made from an order (the PO lock): due date, reference, notes."""
 
@@ -47,7 +119,7 @@ class BillEditForm(forms.Form):
 
 
 class PaymentForm(forms.Form):
-    amount = forms.CharField(label="Amount", max_length=30, widget=AMOUNT)
+    amount = NumberField(label="Amount", widget=AMOUNT)
     paid_on = forms.DateField(label="Paid on", widget=DATE, validators=[business_date])
     method = forms.ChoiceField(label="Method", choices=[("", "Choose"), *Payment.Method.choices])
     reference = forms.CharField(
@@ -70,9 +142,8 @@ class PaymentForm(forms.Form):
 
 
 class VerifyForm(forms.Form):
-    amount_received = forms.CharField(
+    amount_received = NumberField(
         label="Amount actually received",
-        max_length=30,
         widget=AMOUNT,
         help_text="Less than was paid if bank charges or a short transfer took some.",
     )
@@ -89,7 +160,7 @@ class DisputeForm(forms.Form):
 
 class MatchForm(forms.Form):
     po = forms.TypedChoiceField(label="Purchase order", coerce=int)
-    amount = forms.CharField(label="Amount to match", max_length=30, widget=AMOUNT)
+    amount = NumberField(label="Amount to match", widget=AMOUNT)
 
     def __init__(self, *args, orders, **kwargs):
         super().__init__(*args, **kwargs)

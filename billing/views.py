@@ -24,11 +24,10 @@ from procurement.errors import DomainError
 from procurement.forms import add_domain_error
 from procurement.lists import PAGE_SIZE, FilteredListView, apply_filters
 from procurement.money import minor_units, round_money
-from procurement.validators import parse_integer
 from procurement.views import OrgView, PostOnlyView
 
 from . import pdf, selectors
-from .forms import BillEditForm, BillForm, DisputeForm, FxReportForm, MatchForm, PaymentForm, VerifyForm
+from .forms import BillEditForm, BillForm, BillLinesForm, DisputeForm, FxReportForm, MatchForm, PaymentForm, VerifyForm
 from .matching import LABELS
 from .models import Bill, Invoice, Payment
 from .services.billed import mark_po_billed, match_bill, unmatch_bill
@@ -288,15 +287,38 @@ class BillCreateView(OrgView):
             )
         return rows
 
-    def posted_lines(self):
-        count = min(parse_integer(self.request.POST.get("rows"), minimum=0) or 0, 100)
-        return [{f: self.request.POST.get(f"line-{n}-{f}", "").strip() for f in self.FIELDS} for n in range(count)]
+    def save(self, form, lines, bill=None):
+        """Parse the header and the lines, and enter (or, with ``bill``, change) the bill.
+        Returns the bill and None, or None and the page again with what was typed."""
+        if not form.is_valid():
+            return None, self.show(form, self.rows(lines.typed()), status=400, bill=bill)
+        if not lines.is_valid():
+            error, marked = lines.refusal()
+            page = self.show(form, self.rows(lines.typed(), marked=marked), error=error, status=400, bill=bill)
+            return None, page
+        data = dict(form.cleaned_data)
+        data["supplier"] = connected_supplier(customer=self.org, supplier_id=data["supplier"])
+        data["location"] = _location(self.org, data["location"])
+        try:
+            if bill is None:
+                bill = create_bill(by=self.membership, lines=lines.lines(), **data)
+            else:
+                update_bill(bill=bill, by=self.membership, lines=lines.lines(), **data)
+        except DomainError as exc:
+            if exc.line is not None:
+                marked = lines.input_name(exc.line, exc.field)
+                page = self.show(form, self.rows(lines.typed(), marked=marked), error=exc, status=400, bill=bill)
+                return None, page
+            add_domain_error(form, exc)
+            return None, self.show(form, self.rows(lines.typed()), status=400, bill=bill)
+        return bill, None
 
     def show(self, form, rows, error=None, status=200, bill=None):
+        marked = any(f["error"] for row in rows for f in row["inputs"].values())
         return render(
             self.request,
             self.template_name,
-            {"form": form, "rows": rows, "error": error, "units": UNITS, "bill": bill},
+            {"form": form, "rows": rows, "error": error, "marked": marked, "units": UNITS, "bill": bill},
             status=status,
         )
 
@@ -305,24 +327,16 @@ class BillCreateView(OrgView):
 
     def post(self, request, org_slug):
         form = self.header_form(request.POST)
-        lines = self.posted_lines()
+        lines = BillLinesForm.posted(request.POST)
         if "add_row" in request.POST:
             # One more row, nothing checked yet: what was typed comes back as it was.
-            return self.show(self.header_form(initial=request.POST.dict()), self.rows(lines, len(lines) + 1))
-        if form.is_valid():
-            data = dict(form.cleaned_data)
-            data["supplier"] = connected_supplier(customer=self.org, supplier_id=data["supplier"])
-            data["location"] = _location(self.org, data["location"])
-            try:
-                bill = create_bill(by=self.membership, lines=lines, **data)
-            except DomainError as exc:
-                add_domain_error(form, exc)
-                if exc.field and exc.field.startswith("line-"):
-                    return self.show(form, self.rows(lines, marked=exc.field), error=exc, status=400)
-            else:
-                messages.success(request, f"Bill {bill.number} entered.")
-                return redirect(self.org_url("billing:bill-detail", number=bill.number))
-        return self.show(form, self.rows(lines), status=400)
+            typed = lines.typed()
+            return self.show(self.header_form(initial=request.POST.dict()), self.rows(typed, len(typed) + 1))
+        bill, refused = self.save(form, lines)
+        if refused is not None:
+            return refused
+        messages.success(request, f"Bill {bill.number} entered.")
+        return redirect(self.org_url("billing:bill-detail", number=bill.number))
 
 
 def _location(org, pk):
@@ -385,23 +399,15 @@ class BillEditView(BillMixin, BillCreateView):
                     return redirect(self.bill_url())
             return self.show_locked(bill, form, status=400)
         form = self.header_form(request.POST)
-        lines = self.posted_lines()
+        lines = BillLinesForm.posted(request.POST)
         if "add_row" in request.POST:
-            return self.show(self.header_form(initial=request.POST.dict()), self.rows(lines, len(lines) + 1), bill=bill)
-        if form.is_valid():
-            data = dict(form.cleaned_data)
-            data["supplier"] = connected_supplier(customer=self.org, supplier_id=data["supplier"])
-            data["location"] = _location(self.org, data["location"])
-            try:
-                update_bill(bill=bill, by=self.membership, lines=lines, **data)
-            except DomainError as exc:
-                add_domain_error(form, exc)
-                if exc.field and exc.field.startswith("line-"):
-                    return self.show(form, self.rows(lines, marked=exc.field), error=exc, status=400, bill=bill)
-            else:
-                messages.success(request, f"Bill {bill.number} saved.")
-                return redirect(self.bill_url())
-        return self.show(form, self.rows(lines), status=400, bill=bill)
+            typed = lines.typed()
+            return self.show(self.header_form(initial=request.POST.dict()), self.rows(typed, len(typed) + 1), bill=bill)
+        _, refused = self.save(form, lines, bill)
+        if refused is not None:
+            return refused
+        messages.success(request, f"Bill {bill.number} saved.")
+        return redirect(self.bill_url())
 
 
 def _values(bill: Bill) -> dict:

@@ -1,65 +1,139 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 
-from procurement.forms import IntegerField
-from procurement.money import CURRENCY_CHOICES
-from procurement.validators import ID_MAX, business_date, no_markup
+from procurement.errors import DomainError
+from procurement.forms import IntegerField, NumberField
+from procurement.money import CURRENCY_CHOICES, MAX_NUMBER_LENGTH
+from procurement.validators import ID_MAX, business_date, no_markup, parse_integer
 
-from .units import UNIT_CHOICES
+from .models import ProposalLine
+from .services.drafts import LineInput
+from .services.fulfilment import ReceiptLineInput
+from .services.listings import LISTING_FIELDS, ListingValues
+from .services.negotiation import AddedLineInput, ProposalHeader, ProposalLineInput
+from .units import UNIT_CHOICES, UNITS
+
+
+class CodeField(forms.ChoiceField):
+    """A code from a list (a unit, a currency) typed in any case; an unknown one is refused in
+    ``unknown``'s words ("{}" is the code as typed)."""
+
+    def __init__(self, *, upper: bool, unknown: str, **kwargs):
+        super().__init__(**kwargs)
+        self.upper, self.unknown = upper, unknown
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        return text.upper() if self.upper else text.lower()
+
+    def validate(self, value):
+        if value in self.empty_values:
+            return super().validate(value)
+        if not self.valid_value(value):
+            raise forms.ValidationError(self.unknown.format(value), code="invalid_choice")
 
 
 class ListingForm(forms.Form):
-    """Input only: the service checks prices against the currency and quantities against the unit."""
+    """A listing: plain text, a known unit and currency, numbers read into Decimals; the service
+    checks prices against the currency and quantities against the unit."""
 
     sku = forms.CharField(label="SKU", max_length=64, validators=[no_markup])
     name = forms.CharField(max_length=200, validators=[no_markup])
     description = forms.CharField(
         required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3}), validators=[no_markup]
     )
-    unit = forms.ChoiceField(label="Unit of measure", choices=UNIT_CHOICES, initial="ea")
-    unit_price = forms.CharField(
-        label="Unit price", max_length=30, widget=forms.TextInput(attrs={"inputmode": "decimal"})
+    unit = CodeField(
+        label="Unit of measure",
+        choices=UNIT_CHOICES,
+        initial="ea",
+        upper=False,
+        unknown=f"“{{}}” is not a unit Tandem knows (use one of: {', '.join(UNITS)}).",
     )
-    currency = forms.ChoiceField(choices=CURRENCY_CHOICES)
-    min_order_qty = forms.CharField(
-        label="Minimum order quantity",
-        max_length=30,
-        initial="1",
-        widget=forms.TextInput(attrs={"inputmode": "decimal"}),
+    unit_price = NumberField(label="Unit price")
+    currency = CodeField(
+        choices=CURRENCY_CHOICES, required=False, upper=True, unknown="“{}” is not a currency Tandem knows."
     )
+    min_order_qty = NumberField(label="Minimum order quantity", required=False, initial="1")
     is_active = forms.BooleanField(label="Active (customers can order it)", required=False, initial=True)
+
+    def __init__(self, *args, supplier, **kwargs):
+        """``supplier``: whose listing it is (a blank currency is its base currency)."""
+        super().__init__(*args, **kwargs)
+        self.supplier = supplier
+
+    def clean_currency(self) -> str:
+        return self.cleaned_data["currency"] or self.supplier.base_currency
+
+    def clean_min_order_qty(self) -> Decimal:
+        value = self.cleaned_data["min_order_qty"]
+        return Decimal(1) if value is None else value
+
+    def listing_values(self, **others) -> ListingValues:
+        """The listing as typed, with ``others`` (its price breaks, customer prices) besides;
+        call after ``is_valid()``."""
+        data = self.cleaned_data
+        return ListingValues(**{name: data[name] for name in LISTING_FIELDS if name in data}, **others)
+
+
+class ListingRowForm(ListingForm):
+    """A row of the listing CSV import, read by the same fields and rules as the page's form:
+    its columns ``active`` (yes or no) and ``price_breaks`` ("10=9.50; 50=9.00") besides."""
+
+    TRUE = {"", "1", "true", "yes", "y", "active"}
+    FALSE = {"0", "false", "no", "n", "inactive"}
+
+    active = forms.CharField(required=False)
+    price_breaks = forms.CharField(required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["is_active"]
+
+    def clean_active(self) -> bool:
+        typed = self.cleaned_data["active"]
+        if typed.lower() not in self.TRUE | self.FALSE:
+            raise forms.ValidationError(f"“{typed}” is not yes or no.")
+        return typed.lower() not in self.FALSE
+
+    def clean_price_breaks(self) -> list[tuple[Decimal, Decimal]]:
+        pairs = []
+        for part in self.cleaned_data["price_breaks"].replace("\n", ";").split(";"):
+            part = part.strip()
+            if not part:
+                continue
+            if "=" not in part:
+                raise forms.ValidationError(f"“{part}” is not “quantity=price”.")
+            quantity, price = (NumberField(max_length=MAX_NUMBER_LENGTH).clean(p) for p in part.split("=", 1))
+            if quantity is None or price is None:
+                raise forms.ValidationError(f"“{part}” is not “quantity=price”.")
+            pairs.append((quantity, price))
+        return pairs
+
+    def listing_values(self, *, has_breaks: bool) -> ListingValues:
+        """The row as read (``has_breaks``: the file has the column); call after ``is_valid()``."""
+        data = self.cleaned_data
+        return super().listing_values(
+            price_breaks=data["price_breaks"] if has_breaks else None, is_active=data["active"]
+        )
 
 
 class PriceBreakForm(forms.Form):
-    min_quantity = forms.CharField(
-        label="From quantity",
-        max_length=30,
-        required=False,
-        widget=forms.TextInput(attrs={"inputmode": "decimal"}),
-    )
-    unit_price = forms.CharField(
-        label="Unit price",
-        max_length=30,
-        required=False,
-        widget=forms.TextInput(attrs={"inputmode": "decimal"}),
-    )
+    min_quantity = NumberField(label="From quantity", required=False)
+    unit_price = NumberField(label="Unit price", required=False)
 
     def clean(self):
         data = super().clean()
-        if bool(data.get("min_quantity")) != bool(data.get("unit_price")):
+        if (data.get("min_quantity") is None) != (data.get("unit_price") is None):
             raise forms.ValidationError("Give both the quantity and its price, or neither.")
         return data
 
 
 class CustomerPriceForm(forms.Form):
     customer = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
-    unit_price = forms.CharField(
-        label="Unit price",
-        max_length=30,
-        required=False,
-        widget=forms.TextInput(attrs={"inputmode": "decimal"}),
-    )
+    unit_price = NumberField(label="Unit price", required=False)
 
     def __init__(self, *args, customers, **kwargs):
         """``customers``: the supplier's connected customers, read once for every row.
@@ -74,7 +148,7 @@ class CustomerPriceForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if bool(data.get("customer")) != bool(data.get("unit_price")):
+        if bool(data.get("customer")) != (data.get("unit_price") is not None):
             raise forms.ValidationError("Give both the customer and the price, or neither.")
         return data
 
@@ -187,19 +261,16 @@ class DraftHeaderForm(PurchaseOrderForm):
 
 
 class LineForm(forms.Form):
-    """A line of a draft: a listing (id) or a custom item; the service checks the rest."""
+    """A line of a draft: a listing of the supplier (a tenant-filtered queryset) or a custom
+    item, read into a ``LineInput``; the service checks it against the order."""
 
     listing = IntegerField(required=False, min_value=1, max_value=ID_MAX, widget=forms.HiddenInput)
     sku = forms.CharField(label="SKU", required=False, max_length=64, validators=[no_markup])
     description = forms.CharField(label="Item", required=False, max_length=500, validators=[no_markup])
-    quantity = forms.CharField(label="Quantity", max_length=30, widget=forms.TextInput(attrs={"inputmode": "decimal"}))
+    quantity = NumberField(label="Quantity")
     unit = forms.ChoiceField(label="Unit", choices=UNIT_CHOICES, initial="ea", required=False)
-    unit_price = forms.CharField(
-        label="Unit price", required=False, max_length=30, widget=forms.TextInput(attrs={"inputmode": "decimal"})
-    )
-    tax_rate = forms.CharField(
-        label="Tax %", required=False, max_length=8, initial="0", widget=forms.TextInput(attrs={"inputmode": "decimal"})
-    )
+    unit_price = NumberField(label="Unit price", required=False)
+    tax_rate = NumberField(label="Tax %", required=False, max_length=8, initial="0")
     cost_center = forms.ModelChoiceField(label="Cost center", queryset=None)
     gl_account = forms.ModelChoiceField(label="GL account", queryset=None, required=False)
     fund = forms.CharField(required=False, max_length=60, validators=[no_markup])
@@ -226,15 +297,34 @@ class LineForm(forms.Form):
             raise forms.ValidationError("Choose one of the supplier's active listings.")
         return listing
 
+    def line_input(self) -> LineInput:
+        """The line as typed; call after ``is_valid()``."""
+        data = self.cleaned_data
+        return LineInput(
+            listing=data["listing"],
+            sku=data["sku"],
+            description=data["description"],
+            quantity=data["quantity"],
+            unit=data["unit"],
+            unit_price=data["unit_price"],
+            tax_rate=Decimal(0) if data["tax_rate"] is None else data["tax_rate"],
+            cost_center=data["cost_center"],
+            gl_account=data["gl_account"],
+            fund=data["fund"],
+            department=data["department"],
+            program=data["program"],
+            requested_date=data["requested_date"],
+        )
+
 
 class LinePreviewForm(forms.Form):
     """The query of the line preview (htmx): what has been typed so far. A value that cannot be
     read (a listing id that is not a whole number, a NUL byte …) is "no line yet", never a query."""
 
     listing = IntegerField(required=False, min_value=1, max_value=ID_MAX)
-    quantity = forms.CharField(required=False, max_length=30)
-    unit_price = forms.CharField(required=False, max_length=30)
-    tax_rate = forms.CharField(required=False, max_length=8)
+    quantity = NumberField(required=False)
+    unit_price = NumberField(required=False)
+    tax_rate = NumberField(required=False, max_length=8)
     unit = forms.ChoiceField(choices=UNIT_CHOICES, required=False)
 
 
@@ -283,9 +373,11 @@ class ProposalHeaderForm(forms.Form):
     accept_by = forms.DateField(label="Please confirm by", required=False, widget=DATE, validators=[business_date])
     confirm_ship_by = forms.DateField(label="Ships by", required=False, widget=DATE, validators=[business_date])
     invoice_due_date = forms.DateField(label="Invoice due", required=False, widget=DATE, validators=[business_date])
-    tax_rate = forms.CharField(label="Tax % for every line", required=False, max_length=8)
-    discount = forms.CharField(label="Discount (amount)", required=False, max_length=30)
-    payment_terms_days = forms.CharField(label="Payment terms (days)", required=False, max_length=4)
+    tax_rate = NumberField(label="Tax % for every line", required=False, max_length=8)
+    discount = NumberField(label="Discount (amount)", required=False)
+    payment_terms_days = forms.CharField(  # the clean method reads it (and says why not in its words)
+        label="Payment terms (days)", required=False, widget=forms.TextInput(attrs={"maxlength": "4"})
+    )
     supplier_contact = forms.CharField(label="Your contact", required=False, max_length=200, validators=[no_markup])
     ship_to_address = forms.CharField(
         label="Ship-to address",
@@ -301,6 +393,60 @@ class ProposalHeaderForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         validators=[no_markup],
     )
+
+    def clean_payment_terms_days(self) -> int | None:
+        raw = self.cleaned_data["payment_terms_days"]
+        if raw == "":
+            return None
+        days = parse_integer(raw, minimum=0, maximum=365)  # ASCII digits: not "٥", "+5" or "1_0"
+        if days is None:
+            raise forms.ValidationError("Payment terms are a number of days from 0 to 365.")
+        return days
+
+    def header(self) -> ProposalHeader:
+        """The header as typed; call after ``is_valid()``."""
+        return ProposalHeader(**self.cleaned_data)
+
+
+class ProposalLineForm(forms.Form):
+    """What the supplier does with one line of the order (prefix ``line-<id>``)."""
+
+    action = forms.ChoiceField(
+        choices=[("", "—"), *ProposalLine.Action.choices[:4]],
+        required=False,
+        error_messages={"invalid_choice": "Choose what to do with the line."},
+    )
+    quantity = NumberField(required=False)
+    unit_price = NumberField(required=False)
+    promised_date = forms.DateField(required=False, validators=[business_date])
+    backorder_quantity = NumberField(required=False)
+    backorder_date = forms.DateField(required=False, validators=[business_date])
+    reject_reason = forms.CharField(required=False, max_length=500, validators=[no_markup])
+
+    def line_input(self) -> ProposalLineInput:
+        return ProposalLineInput(**{**self.cleaned_data, "action": self.cleaned_data["action"] or "accept"})
+
+
+class AddedLineForm(forms.Form):
+    """A line the supplier adds (prefix ``add-<n>``); a row left blank adds nothing."""
+
+    sku = forms.CharField(required=False, max_length=64, validators=[no_markup])
+    description = forms.CharField(required=False, max_length=500, validators=[no_markup])
+    quantity = NumberField(required=False)
+    unit = forms.ChoiceField(
+        choices=[("", "—"), *UNIT_CHOICES],
+        required=False,
+        error_messages={"invalid_choice": "Choose a unit of measure."},
+    )
+    unit_price = NumberField(required=False)
+    promised_date = forms.DateField(required=False, validators=[business_date])
+
+    def is_blank(self) -> bool:
+        """Nothing typed in the description, quantity or price (the unit has a default)."""
+        return not any((self[name].value() or "").strip() for name in ("description", "quantity", "unit_price"))
+
+    def line_input(self) -> AddedLineInput:
+        return AddedLineInput(**self.cleaned_data)
 
 
 class AccountingCodeForm(forms.Form):
@@ -324,6 +470,83 @@ class ShipmentForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         validators=[no_markup],
     )
+
+
+class LineRowsForm(forms.Form):
+    """Inputs per line of the order (``line-<id>`` or ``line-<id>-<name>``), beside a header
+    form: the rows of *Record shipment*, *Record receipt* and *Amend order*."""
+
+    def __init__(self, *args, lines, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lines = list(lines)
+        for line in self.lines:
+            for name, field in self.row_fields().items():
+                self.fields[self.input_name(line.pk, name)] = field
+
+    def row_fields(self) -> dict[str, forms.Field]:
+        raise NotImplementedError
+
+    @staticmethod
+    def input_name(pk: int, name: str) -> str:
+        return f"line-{pk}-{name}"
+
+    def typed(self) -> dict[int, dict]:
+        """What was typed on each line, to show it again."""
+        names = self.row_fields()
+        return {
+            line.pk: {name: self[self.input_name(line.pk, name)].value() or "" for name in names} for line in self.lines
+        }
+
+    def row(self, pk: int) -> dict:
+        """A line's values; call after ``is_valid()``."""
+        return {name: self.cleaned_data[self.input_name(pk, name)] for name in self.row_fields()}
+
+    def refusal(self) -> tuple[DomainError, str]:
+        """The first input that could not be read: the refusal naming its line, and the input."""
+        positions = {self.input_name(line.pk, name): line.position for line in self.lines for name in self.row_fields()}
+        name, errors = next(iter(self.errors.items()))
+        return DomainError(f"Line {positions[name]}: {errors[0]}"), name
+
+
+class ShipmentLinesForm(LineRowsForm):
+    """The quantity shipped now of each line (``line-<id>``); blank ships none of it."""
+
+    def row_fields(self):
+        return {"quantity": NumberField(required=False)}
+
+    @staticmethod
+    def input_name(pk: int, name: str) -> str:
+        return f"line-{pk}"
+
+    def quantities(self) -> dict[int, Decimal | None]:
+        return {line.pk: self.row(line.pk)["quantity"] for line in self.lines}
+
+
+class ReceiptLinesForm(LineRowsForm):
+    """What arrived of each line: ``line-<id>-quantity``, ``-damaged`` and ``-reason``."""
+
+    def row_fields(self):
+        return {
+            "quantity": NumberField(required=False),
+            "damaged": NumberField(required=False),
+            "reason": forms.CharField(required=False, max_length=500, validators=[no_markup]),
+        }
+
+    def received(self) -> dict[int, ReceiptLineInput]:
+        return {line.pk: ReceiptLineInput(**self.row(line.pk)) for line in self.lines}
+
+
+class AmendmentLinesForm(LineRowsForm):
+    """*Amend order*: a new quantity (``line-<id>-quantity``) or ``line-<id>-cancel`` per line."""
+
+    def row_fields(self):
+        return {"quantity": NumberField(required=False), "cancel": forms.BooleanField(required=False)}
+
+    def quantities(self) -> dict[int, Decimal | None]:
+        return {line.pk: self.row(line.pk)["quantity"] for line in self.lines}
+
+    def cancel(self) -> set[int]:
+        return {line.pk for line in self.lines if self.row(line.pk)["cancel"]}
 
 
 class ReceiptForm(forms.Form):

@@ -1,6 +1,7 @@
 """Supplier listings to and from CSV: the import's services, and the export's rows.
 
-- **Reading** (``read_listing_rows``): the whole file is read and every row checked
+- **Reading** (``read_listing_rows``): the whole file is read and every row parsed by
+  ``forms.ListingRowForm`` (the listing form's fields and rules) and checked
   (``services.check_listing``) before anything is written; every problem is reported with its
   row number (the header is row 1). A cell that no import can store (a NUL character, more
   than 131,072 characters) is a problem of its row (``procurement.csvio``).
@@ -35,6 +36,7 @@ from procurement.errors import DomainError
 from procurement.transactions import require_atomic
 
 from . import tasks
+from .forms import ListingRowForm
 from .models import Listing, ListingImport
 from .services.listings import LISTING_FIELDS, ListingValues, _apply, _replace_breaks, check_listing, reprice_drafts
 
@@ -54,8 +56,6 @@ CSV_COLUMNS = [
 REQUIRED_COLUMNS = {"sku", "name", "unit", "unit_price"}
 MAX_IMPORT_ROWS = 20_000
 PROGRESS_EVERY = 500  # rows checked between two progress updates of a ListingImport
-_TRUE = {"", "1", "true", "yes", "y", "active"}
-_FALSE = {"0", "false", "no", "n", "inactive"}
 
 
 @dataclass
@@ -87,20 +87,6 @@ def _size_problem(data: bytes) -> RowError | None:
         limit = settings.LISTING_IMPORT_MAX_BYTES // (1024 * 1024)
         return RowError(1, "", f"The file is larger than {limit} MB. Split it and import the parts.")
     return None
-
-
-def _parse_breaks(raw: str) -> list[tuple[str, str]]:
-    """``"10=9.50; 50=9.00"``: from 10 units 9.50, from 50 units 9.00."""
-    pairs = []
-    for part in raw.replace("\n", ";").split(";"):
-        part = part.strip()
-        if not part:
-            continue
-        if "=" not in part:
-            raise ValueError(f"“{part}” is not “quantity=price”.")
-        quantity, price = (p.strip() for p in part.split("=", 1))
-        pairs.append((quantity, price))
-    return pairs
 
 
 def read_listing_rows(
@@ -137,6 +123,7 @@ def read_listing_rows(
     errors: list[RowError] = []
     rows: list[ListingValues] = []
     seen: dict[str, int] = {}
+    has_breaks = "price_breaks" in header
     for done, record in enumerate(lines, start=1):
         if progress and done % PROGRESS_EVERY == 0:
             progress(done, total)
@@ -152,19 +139,12 @@ def read_listing_rows(
             continue
         values = dict.fromkeys(header, "")
         values.update((h, csvio.unguard_formula(cell).strip()) for h, cell in zip(header, record.cells, strict=False))
-        active = values.get("active", "").lower()
-        if active not in _TRUE | _FALSE:
-            errors.append(RowError(number, "active", f"“{values['active']}” is not yes or no."))
-        values["is_active"] = active not in _FALSE
-        if "price_breaks" in header:
-            try:
-                values["price_breaks"] = _parse_breaks(values["price_breaks"])
-            except ValueError as exc:
-                errors.append(RowError(number, "price_breaks", str(exc)))
-                values["price_breaks"] = None
+        form = ListingRowForm(values, supplier=supplier)  # the listing form's fields and rules
+        clean = None
+        if form.is_valid():
+            clean, problems = check_listing(form.listing_values(has_breaks=has_breaks), supplier=supplier)
         else:
-            values["price_breaks"] = None
-        clean, problems = check_listing(values, supplier=supplier)
+            problems = {column: messages[0] for column, messages in form.errors.items()}
         errors += [RowError(number, column, message) for column, message in problems.items()]
         key = values.get("sku", "").lower()
         if key:

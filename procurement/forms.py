@@ -12,6 +12,7 @@ from django.db import models
 from django.db.backends.base.operations import BaseDatabaseOperations
 
 from procurement.errors import DomainError
+from procurement.money import MoneyError, parse_decimal
 from procurement.validators import DECIMAL_TEXT, INTEGER_MAX, INTEGER_MIN, business_date, no_markup
 
 NUMBER_MESSAGE = "Enter a number with the digits 0–9 and a point for decimals, e.g. 1234.50."
@@ -47,6 +48,40 @@ class IntegerField(forms.IntegerField):
     def to_python(self, value):
         _ascii_number(value, DECIMAL_TEXT)  # "5.0" is still five, as Django reads it
         return super().to_python(value)
+
+
+class NumberField(forms.Field):
+    """A number a person types (a quantity, a price, a tax rate), read into a ``Decimal`` by
+    ``procurement.money.parse_decimal``: ASCII digits and a point, an optional "-", nothing else
+    ("+5", "٥", "1e3", "1,50" and "NaN" are refused in its words). Blank is None. Whether the
+    number fits its use (a currency's decimals, a unit's, a range) is the service's rule."""
+
+    default_error_messages = {"null_characters_not_allowed": "Null characters are not allowed."}
+
+    def __init__(self, *, max_length: int = 30, **kwargs):
+        self.max_length = max_length
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal"}))
+        super().__init__(**kwargs)
+
+    def widget_attrs(self, widget):
+        return {**super().widget_attrs(widget), "maxlength": str(self.max_length)}
+
+    def to_python(self, value):
+        if isinstance(value, Decimal):
+            return value
+        text = "" if value in self.empty_values else str(value).strip()
+        if not text:
+            return None
+        if "\x00" in text:
+            raise ValidationError(self.error_messages["null_characters_not_allowed"], code="null_characters")
+        if len(text) > self.max_length:
+            raise ValidationError(
+                f"Ensure this value has at most {self.max_length} characters (it has {len(text)}).", code="max_length"
+            )
+        try:
+            return parse_decimal(text)
+        except MoneyError as exc:
+            raise ValidationError(str(exc), code="invalid") from None
 
 
 def with_input_rules(field: forms.Field) -> forms.Field:

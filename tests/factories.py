@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import factory
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
@@ -21,7 +22,15 @@ from accounts.models import (
 )
 from accounts.roles import Role
 from approvals.models import ApprovalPolicy, ApprovalStep, Budget, SpendingLimit
+from billing.services.bills import BillLineInput
+from orders.forms import ListingForm
 from orders.models import CostCenter, GLAccount, Listing
+from orders.services.drafts import LineInput
+from orders.services.fulfilment import ReceiptLineInput
+from orders.services.listings import ListingRefused, ListingValues
+from orders.services.negotiation import AddedLineInput, ProposalHeader, ProposalLineInput
+from procurement.forms import NumberField
+from procurement.money import parse_decimal
 
 
 class UserFactory(DjangoModelFactory):
@@ -230,6 +239,90 @@ class ExchangeRateFactory(DjangoModelFactory):
         return model_class.objects.update_or_create(**keys, defaults=kwargs)[0]
 
 
+def _typed(values: dict, numbers=(), dates=()) -> dict:
+    """Numbers and dates given as text in a test, read as a form would read them."""
+    typed = dict(values)
+    for name in numbers:
+        if isinstance(typed.get(name), str):
+            typed[name] = parse_decimal(typed[name]) if typed[name].strip() else None
+    for name in dates:
+        if isinstance(typed.get(name), str):
+            typed[name] = date.fromisoformat(typed[name]) if typed[name] else None
+    return typed
+
+
+def line_input(**values) -> LineInput:
+    """A draft line as ``LineForm`` reads it; numbers and dates may be given as text."""
+    typed = _typed(values, numbers=("quantity", "unit_price", "tax_rate"), dates=("requested_date",))
+    if typed.get("tax_rate") is None:
+        typed.pop("tax_rate", None)
+    typed.setdefault("cost_center", None)
+    return LineInput(**typed)
+
+
+def proposal_line(**values) -> ProposalLineInput:
+    """What the supplier does with a line, as ``ProposalLineForm`` reads it (text numbers and dates read)."""
+    numbers = ("quantity", "unit_price", "backorder_quantity")
+    return ProposalLineInput(**_typed(values, numbers=numbers, dates=("promised_date", "backorder_date")))
+
+
+def added_line(**values) -> AddedLineInput:
+    """A line the supplier adds, as ``AddedLineForm`` reads it."""
+    typed = _typed(values, numbers=("quantity", "unit_price", "tax_rate"), dates=("promised_date",))
+    return AddedLineInput(**typed)
+
+
+def proposal_header(**values) -> ProposalHeader:
+    """The proposal's header, as ``ProposalHeaderForm`` reads it."""
+    dates = ("accept_by", "confirm_ship_by", "invoice_due_date")
+    typed = _typed(values, numbers=("tax_rate", "discount"), dates=dates)
+    if isinstance(typed.get("payment_terms_days"), str):
+        typed["payment_terms_days"] = int(typed["payment_terms_days"])
+    return ProposalHeader(**typed)
+
+
+def receipt_line(**values) -> ReceiptLineInput:
+    """What arrived of a line, as ``ReceiptLinesForm`` reads it (text numbers read)."""
+    return ReceiptLineInput(**_typed(values, numbers=("quantity", "damaged")))
+
+
+def shipped(quantities: dict) -> dict:
+    """{line id: quantity} of a shipment, as ``ShipmentLinesForm`` reads it (text numbers read)."""
+    return _typed(quantities, numbers=list(quantities))
+
+
+def listing_values(by: Membership, values: dict) -> ListingValues:
+    """A listing as ``ListingForm`` reads it, from text as typed (price breaks and customer
+    prices as pairs); what the form refuses is raised as ``ListingRefused``, by field, as the
+    service raises its own refusals."""
+    values = dict(values)
+    breaks, prices = values.pop("price_breaks", None), values.pop("customer_prices", None)
+    data = {name: "on" if value is True else "" if value is False else value for name, value in values.items()}
+    data.setdefault("is_active", "on")
+    form = ListingForm(data, supplier=by.organization)
+    errors = {} if form.is_valid() else {name: messages[0] for name, messages in form.errors.items()}
+    number = NumberField()
+    try:
+        breaks = None if breaks is None else [(number.clean(q), number.clean(p)) for q, p in breaks]
+    except ValidationError as exc:
+        errors["price_breaks"] = exc.messages[0]
+    try:
+        prices = None if prices is None else [(c, number.clean(p)) for c, p in prices]
+    except ValidationError as exc:
+        errors["customer_prices"] = exc.messages[0]
+    if errors:
+        raise ListingRefused(errors)
+    return form.listing_values(price_breaks=breaks, customer_prices=prices)
+
+
+def bill_line(**values) -> BillLineInput:
+    """A line of a bill entered by hand, as ``BillLinesForm`` reads it (text numbers read)."""
+    typed = _typed(values, numbers=("quantity", "unit_price", "tax_rate"))
+    if typed.get("tax_rate") is None:
+        typed.pop("tax_rate", None)
+    return BillLineInput(**typed)
+
+
 class Trade:
     """A customer and a supplier, connected, with a buyer, a sales person, a cost center and
     a listing: what most order tests start from."""
@@ -256,7 +349,7 @@ class Trade:
         by = by or self.buyer
         po = drafts.create_purchase_order(by=by, connection=self.connection, **header)
         for values in lines if lines is not None else [{"listing": self.listing, "quantity": "10"}]:
-            drafts.add_line(by=by, po=po, values={"cost_center": self.cost_center, **values})
+            drafts.add_line(by=by, po=po, values=line_input(**{"cost_center": self.cost_center, **values}))
         po.refresh_from_db()
         return po
 

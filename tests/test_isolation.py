@@ -10,6 +10,7 @@ to every non-public page redirect to log-in.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import pytest
 from anymail import urls as anymail_urls
@@ -83,7 +84,7 @@ def world(db):
     )
     # B buys from C (a sent order) and sells to D (a sales order); A has a draft of its own.
     from orders.services import amendments, drafts, fulfilment, negotiation, submission
-    from tests.factories import CostCenterFactory
+    from tests.factories import CostCenterFactory, bill_line, line_input
 
     b_buyer = member(b, Role.BUYER)
     cc = CostCenterFactory(organization=b)
@@ -91,7 +92,7 @@ def world(db):
     b_line = drafts.add_line(
         by=b_buyer,
         po=b_po,
-        values={"description": "X", "quantity": "1", "unit": "ea", "unit_price": "1", "cost_center": cc},
+        values=line_input(description="X", quantity="1", unit="ea", unit_price="1", cost_center=cc),
     )
     submission.submit_purchase_order(po=b_po, by=b_buyer)
     d = OrganizationFactory(buys=True)
@@ -99,20 +100,18 @@ def world(db):
     drafts.add_line(
         by=d_po.requester.memberships.get(organization=d),
         po=d_po,
-        values={
-            "description": "Y",
-            "quantity": "1",
-            "unit": "ea",
-            "unit_price": "1",
-            "cost_center": CostCenterFactory(organization=d),
-        },
+        values=line_input(
+            description="Y", quantity="1", unit="ea", unit_price="1", cost_center=CostCenterFactory(organization=d)
+        ),
     )
     submission.submit_purchase_order(po=d_po, by=d_po.requester.memberships.get(organization=d))
     b_so = d_po.sales_order
     # B's sales order is confirmed and part-shipped: its shipment and receipt pages are live.
     negotiation.accept_sales_order(so=b_so, by=b_admin)
     negotiation.confirm_purchase_order(po=d_po, by=d_po.requester.memberships.get(organization=d))
-    fulfilment.record_shipment(so=b_so, by=b_admin, lines={d_po.lines.get().pk: "1"}, shipped_on=timezone.localdate())
+    fulfilment.record_shipment(
+        so=b_so, by=b_admin, lines={d_po.lines.get().pk: Decimal("1")}, shipped_on=timezone.localdate()
+    )
     a_po = drafts.create_purchase_order(
         by=attacker, connection=ConnectionFactory(customer=a, supplier=SupplierFactory())
     )
@@ -122,7 +121,7 @@ def world(db):
     drafts.add_line(
         by=b_buyer,
         po=b_po2,
-        values={"description": "Z", "quantity": "1", "unit": "ea", "unit_price": "5", "cost_center": cc},
+        values=line_input(description="Z", quantity="1", unit="ea", unit_price="5", cost_center=cc),
     )
     submission.submit_purchase_order(po=b_po2, by=b_buyer)
     b_request = {"pk": b_po2.approval_requests.get().pk}
@@ -136,17 +135,17 @@ def world(db):
     today = timezone.localdate()
     invoice, d_bill = issue_documents(po=d_po)
     d_payment = record_payment(
-        bill=d_bill, by=member(d, Role.PAYABLES), amount="1", paid_on=today, method="bank_transfer"
+        bill=d_bill, by=member(d, Role.PAYABLES), amount=Decimal("1"), paid_on=today, method="bank_transfer"
     )
     hand = {"currency": "USD", "bill_date": today, "due_date": today}
     b_bill = create_bill(
-        by=b_admin, supplier=c, lines=[{"description": "Paper invoice", "quantity": "1", "unit_price": "1"}], **hand
+        by=b_admin, supplier=c, lines=[bill_line(description="Paper invoice", quantity="1", unit_price="1")], **hand
     )
     from billing.models import BillMatch  # (matching needs a confirmed order: a row is enough here)
 
     b_match = BillMatch.objects.create(bill=b_bill, purchase_order=b_po, amount=1, matched_by=b_admin.user)
     a_bill = create_bill(
-        by=attacker, supplier=a_po.supplier, lines=[{"description": "A's", "quantity": "1", "unit_price": "1"}], **hand
+        by=attacker, supplier=a_po.supplier, lines=[bill_line(description="A's", quantity="1", unit_price="1")], **hand
     )
     override = account_services.set_supplier_tolerance(by=b_admin, supplier=c, reason="Drums")
     # D asks B to amend its confirmed order (B's sales order): B's amendment pages are live.
@@ -154,7 +153,7 @@ def world(db):
         po=d_po,
         by=d_po.requester.memberships.get(organization=d),
         reason="More",
-        quantities={d_po.lines.get().pk: "2"},
+        quantities={d_po.lines.get().pk: Decimal("2")},
     )
     # B imported a listings file (queued: its task runs after a commit these tests never make).
     from orders.listing_csv import queue_listing_import

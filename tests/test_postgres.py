@@ -1,6 +1,7 @@
 """What needs real locking: PostgreSQL, with transactions that really commit."""
 
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 import pytest
 from django.core import mail
@@ -8,7 +9,7 @@ from django.db import connection, transaction
 
 from accounts import services
 from accounts.models import Connection, ConnectionEvent, OutboundEmail
-from tests.factories import ConnectionFactory, OrganizationFactory, member
+from tests.factories import ConnectionFactory, OrganizationFactory, bill_line, member, receipt_line
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -245,7 +246,7 @@ def test_concurrent_receipts_never_exceed_the_ordered_quantity_plus_tolerance():
             fulfilment.record_receipt(
                 po=PurchaseOrder(pk=po.pk),
                 by=trade.receiver,
-                lines={line.pk: {"quantity": "3"}},
+                lines={line.pk: receipt_line(quantity="3")},
                 received_on=timezone.localdate(),
             )
             return "ok"
@@ -275,7 +276,10 @@ def test_concurrent_shipments_never_exceed_the_ordered_quantity():
     def ship(_):
         try:
             fulfilment.record_shipment(
-                so=SalesOrder(pk=so.pk), by=trade.shipper, lines={line.pk: "4"}, shipped_on=timezone.localdate()
+                so=SalesOrder(pk=so.pk),
+                by=trade.shipper,
+                lines={line.pk: Decimal("4")},
+                shipped_on=timezone.localdate(),
             )
             return "ok"
         except Exception as exc:
@@ -314,7 +318,7 @@ def test_concurrent_payments_never_overpay_a_bill(kind):
     @_in_thread
     def pay(_):
         try:
-            record_payment(bill=bill, by=payables, amount="5.00", paid_on=date.today(), method="bank_transfer")
+            record_payment(bill=bill, by=payables, amount=Decimal("5.00"), paid_on=date.today(), method="bank_transfer")
             return "ok"
         except Exception as exc:
             return type(exc).__name__
@@ -343,14 +347,14 @@ def test_a_verification_and_a_payment_racing_keep_the_bill_right():
     payables, receivables = member(trade.customer, Role.PAYABLES), member(trade.supplier, Role.RECEIVABLES)
     po = trade.confirmed()
     _, bill = issue_documents(po=po)
-    first = record_payment(bill=bill, by=payables, amount="20", paid_on=date.today(), method="cash")
+    first = record_payment(bill=bill, by=payables, amount=Decimal("20"), paid_on=date.today(), method="cash")
 
     @_in_thread
     def act(which):
         if which == "verify":
-            verify_payment(payment=first, by=receivables, amount_received="19")
+            verify_payment(payment=first, by=receivables, amount_received=Decimal("19"))
         else:
-            record_payment(bill=bill, by=payables, amount="5", paid_on=date.today(), method="cash")
+            record_payment(bill=bill, by=payables, amount=Decimal("5"), paid_on=date.today(), method="cash")
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(act, ["verify", "pay"]))
@@ -369,7 +373,7 @@ def _bill_by_hand(trade, payables, total="25"):
         currency="USD",
         bill_date=date.today(),
         due_date=date.today(),
-        lines=[{"description": "Paper invoice", "quantity": "1", "unit_price": total}],
+        lines=[bill_line(description="Paper invoice", quantity="1", unit_price=total)],
     )
 
 
@@ -409,7 +413,7 @@ def test_cancelling_and_unmatching_a_bill_at_once_never_deadlock():
         _, own = issue_documents(po=po)
         cancel_bill(bill=own, by=payables, reason="On paper")
         bill = _bill_by_hand(trade, payables)
-        match = match_bill(bill=bill, po=po, amount="25", by=payables)
+        match = match_bill(bill=bill, po=po, amount=Decimal("25"), by=payables)
         results = _cancel_and_unmatch_at_once(bill, match, payables)
         assert "OperationalError" not in results, results
         assert results.count("ok") >= 1
@@ -430,7 +434,7 @@ def test_concurrent_amendments_open_one_and_an_acceptance_racing_a_receipt_keeps
     def amend(n):
         try:
             amendments.request_amendment(
-                po=PurchaseOrder(pk=po.pk), by=trade.buyer, reason="More", quantities={line.pk: str(11 + n)}
+                po=PurchaseOrder(pk=po.pk), by=trade.buyer, reason="More", quantities={line.pk: Decimal(11 + n)}
             )
             return "ok"
         except Exception as exc:
@@ -450,7 +454,7 @@ def test_concurrent_amendments_open_one_and_an_acceptance_racing_a_receipt_keeps
                 fulfilment.record_receipt(
                     po=PurchaseOrder(pk=po.pk),
                     by=trade.receiver,
-                    lines={line.pk: {"quantity": "1"}},
+                    lines={line.pk: receipt_line(quantity="1")},
                     received_on=timezone.localdate(),
                 )
             return "ok"

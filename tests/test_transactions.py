@@ -20,7 +20,7 @@ from orders import events, revisions
 from orders.models import Amendment, OrderEvent, PurchaseOrder, Revision
 from orders.services import amendments, fulfilment, listings
 from procurement.transactions import NotInTransaction
-from tests.factories import ApprovalPolicyFactory, Trade, member
+from tests.factories import ApprovalPolicyFactory, Trade, member, receipt_line
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = sorted(
@@ -152,7 +152,7 @@ def test_close_if_complete_runs_on_its_own(trade):
     trade.paid(po)
     (line,) = po.lines.all()
     fulfilment.record_receipt(
-        po=po, by=trade.receiver, lines={line.pk: {"quantity": "97"}}, received_on=timezone.localdate()
+        po=po, by=trade.receiver, lines={line.pk: receipt_line(quantity="97")}, received_on=timezone.localdate()
     )
     assert fulfilment.close_if_complete(po=PurchaseOrder(pk=po.pk)) is False  # 3 % short: it waits
     account_services.update_tolerance_policy(by=trade.customer_admin, under_receipt_percent=Decimal("3"))
@@ -174,7 +174,7 @@ def test_the_writers_other_apps_call_run_on_their_own(trade):
         steps=[{"name": "Finance", "threshold": Decimal("30"), "approvers": [approver.user]}],
     )
     (line,) = po.lines.all()
-    amendment = amendments.request_amendment(po=po, by=trade.buyer, reason="More", quantities={line.pk: "20"})
+    amendment = amendments.request_amendment(po=po, by=trade.buyer, reason="More", quantities={line.pk: Decimal("20")})
     assert amendment.status == Amendment.Status.PENDING_APPROVAL
     amendments.propose_amendment(amendment=amendment, po=po)  # what approvals asks once approved
     amendment.refresh_from_db()

@@ -72,7 +72,7 @@ def mark_po_billed(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder:
 
 
 @transaction.atomic
-def match_bill(*, bill: Bill, po: PurchaseOrder, amount, by: Membership) -> BillMatch:
+def match_bill(*, bill: Bill, po: PurchaseOrder, amount: Decimal | None, by: Membership) -> BillMatch:
     """Allocate part of a bill entered by hand to an approved order of the same supplier and
     currency that is not marked billed; the order becomes billed when its bills cover it
     within the rounding band."""

@@ -4,6 +4,7 @@ bill, and the cancellation of a bill. Lock order: see ``common``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
@@ -18,7 +19,7 @@ from orders.services.common import clean_date
 from orders.totals import line_amounts, require_fits
 from orders.units import UNITS, quantity_error
 from procurement.errors import DomainError
-from procurement.money import CURRENCIES, MoneyError, parse_decimal
+from procurement.money import CURRENCIES
 from procurement.transitions import transition
 from procurement.validators import clean_text
 
@@ -28,53 +29,58 @@ from .billed import _refresh_billed
 from .common import _amount, _lock_bill
 
 
-def _clean_lines(lines: list[dict], currency: str) -> list[BillLine]:
-    """The lines of a bill entered by hand; blank rows are skipped, errors name the input
-    (``line-<n>-<field>``)."""
+@dataclass(frozen=True)
+class BillLineInput:
+    """A line of a bill entered by hand (parsed by ``billing.forms.BillLinesForm``)."""
+
+    description: str
+    quantity: Decimal | None
+    unit_price: Decimal | None
+    unit: str = "ea"
+    tax_rate: Decimal = Decimal(0)
+    sku: str = ""
+
+
+def _clean_lines(lines: list[BillLineInput], currency: str) -> list[BillLine]:
+    """The lines of a bill entered by hand, checked against the currency and units; a refusal
+    names the line (``DomainError.line``: its index in ``lines``) and the field."""
     cleaned = []
     for n, values in enumerate(lines):
-        if not any(str(values.get(f) or "").strip() for f in ("description", "quantity", "unit_price")):
-            continue
-        prefix = f"line-{n}"
-        description = clean_text(values.get("description"), f"{prefix}-description", required=True, limit=500)
-        unit = values.get("unit") or "ea"
-        if unit not in UNITS:
-            raise DomainError("Choose a unit.", field=f"{prefix}-unit")
         try:
-            quantity = parse_decimal(values.get("quantity") or "")
-        except MoneyError as exc:
-            raise DomainError(str(exc), field=f"{prefix}-quantity") from None
-        problem = quantity_error(quantity, unit)
-        if problem or quantity <= 0:
-            raise DomainError(problem or "A quantity greater than zero.", field=f"{prefix}-quantity")
-        unit_price = _amount(values.get("unit_price"), currency, f"{prefix}-unit_price", positive=False)
-        try:
-            tax_rate = parse_decimal(values.get("tax_rate") or "0")
-        except MoneyError as exc:
-            raise DomainError(str(exc), field=f"{prefix}-tax_rate") from None
-        if not Decimal(0) <= tax_rate <= Decimal(100) or tax_rate != tax_rate.quantize(Decimal("0.01")):
-            raise DomainError("A percentage from 0 to 100, with at most 2 decimals.", field=f"{prefix}-tax_rate")
-        try:
-            line_total, tax = line_amounts(quantity, unit_price, tax_rate, currency)
+            cleaned.append(_clean_line(values, currency, position=len(cleaned) + 1))
         except DomainError as exc:
-            raise DomainError(exc.message, field=f"{prefix}-quantity") from None
-        cleaned.append(
-            BillLine(
-                position=len(cleaned) + 1,
-                sku=clean_text(values.get("sku"), f"{prefix}-sku", limit=64),
-                description=description,
-                quantity=quantity,
-                unit=unit,
-                unit_price=unit_price,
-                tax_rate=tax_rate,
-                line_total=line_total,
-                tax_amount=tax,
-            )
-        )
+            raise DomainError(exc.message, field=exc.field, line=n) from None
     if not cleaned:
-        raise DomainError("A bill needs at least one line.", field="line-0-description")
+        raise DomainError("A bill needs at least one line.", field="description", line=0)
     require_fits(sum(line.line_total + line.tax_amount for line in cleaned), currency, "The bill's total", None)
     return cleaned
+
+
+def _clean_line(values: BillLineInput, currency: str, *, position: int) -> BillLine:
+    description = clean_text(values.description, "description", required=True, limit=500)
+    unit = values.unit or "ea"
+    if unit not in UNITS:
+        raise DomainError("Choose a unit.", field="unit")
+    quantity = values.quantity
+    problem = quantity_error(quantity, unit) if quantity is not None else None
+    if quantity is None or problem or quantity <= 0:
+        raise DomainError(problem or "A quantity greater than zero.", field="quantity")
+    unit_price = _amount(values.unit_price, currency, "unit_price", positive=False)
+    tax_rate = values.tax_rate
+    if not Decimal(0) <= tax_rate <= Decimal(100) or tax_rate != tax_rate.quantize(Decimal("0.01")):
+        raise DomainError("A percentage from 0 to 100, with at most 2 decimals.", field="tax_rate")
+    line_total, tax = line_amounts(quantity, unit_price, tax_rate, currency)  # refused: field "quantity"
+    return BillLine(
+        position=position,
+        sku=clean_text(values.sku, "sku", limit=64),
+        description=description,
+        quantity=quantity,
+        unit=unit,
+        unit_price=unit_price,
+        tax_rate=tax_rate,
+        line_total=line_total,
+        tax_amount=tax,
+    )
 
 
 def _check_reference(customer_id: int, supplier: Organization, reference: str, bill: Bill | None = None) -> None:
@@ -121,7 +127,7 @@ def _header(by: Membership, values: dict, currency: str) -> dict:
 
 
 @transaction.atomic
-def create_bill(*, by: Membership, supplier: Organization, currency: str, lines: list[dict], **header) -> Bill:
+def create_bill(*, by: Membership, supplier: Organization, currency: str, lines: list[BillLineInput], **header) -> Bill:
     """A bill entered by hand (a supplier's paper or PDF invoice): no order, so no lock; it is
     matched to orders afterwards."""
     require(by, "billing.add_bill")

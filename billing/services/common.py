@@ -1,4 +1,4 @@
-"""What the billing services share: amounts typed by a person, the row locks and the links
+"""What the billing services share: amounts checked against their currency, the row locks and the links
 of the e-mails.
 
 Lock order, everywhere: the purchase order first (when there is one), then the bill, then the
@@ -21,12 +21,13 @@ from procurement.transactions import require_atomic
 from ..models import Bill, Invoice, Payment
 
 
-def _amount(raw, currency: str, field: str, *, positive: bool = True) -> Decimal:
-    """An amount typed by a person, in the currency's minor units."""
-    if raw in (None, ""):
+def _amount(value: Decimal | None, currency: str, field: str, *, positive: bool = True) -> Decimal:
+    """An amount (parsed by the form) that the currency can hold: within its minor units and
+    the money columns, not negative (and above zero when ``positive``)."""
+    if value is None:
         raise DomainError("Enter an amount.", field=field)
     try:
-        value = parse_price(raw, currency)
+        value = parse_price(value, currency)
     except MoneyError as exc:
         raise DomainError(str(exc), field=field) from None
     if positive and value <= 0:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import date
+from decimal import Decimal
 
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.uploadedfile import UploadedFile
@@ -78,8 +80,8 @@ def record_payment(
     *,
     bill: Bill,
     by: Membership,
-    amount,
-    paid_on,
+    amount: Decimal | None,
+    paid_on: date | None,
     method: str,
     reference: str = "",
     attachment: UploadedFile | None = None,
@@ -178,7 +180,7 @@ def _lock_payment_for_supplier(payment: Payment, by: Membership) -> tuple[Paymen
 
 
 @transaction.atomic
-def verify_payment(*, payment: Payment, by: Membership, amount_received) -> Payment:
+def verify_payment(*, payment: Payment, by: Membership, amount_received: Decimal | None) -> Payment:
     """Transition 14: the supplier's receivables confirm what actually arrived (at most the
     amount paid). The invoice is *paid* once verified payments cover it, which may close the
     order pair (transition 15)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db import transaction
@@ -30,42 +31,46 @@ from ..models import (
 )
 from ..revisions import snapshot
 from ..totals import line_amounts, order_totals
-from .common import _line_fits, _lock_po, _next_number, _typed_quantity, _units
+from .common import _line_fits, _line_quantity, _lock_po, _next_number, _units
 from .fulfilment import close_if_complete
 
 
 def _amendable_line(line: PurchaseOrderLine, field: str) -> None:
     if line.is_void:
         raise DomainError(
-            f"Line {line.position} is {line.get_status_display().lower()}: it cannot be amended.", field=field
+            f"Line {line.position} is {line.get_status_display().lower()}: it cannot be amended.",
+            field=field,
+            line=line.pk,
         )
     if rules.has_receipts(line):
-        raise DomainError(f"Line {line.position} has receipts: it cannot be amended.", field=field)
+        raise DomainError(f"Line {line.position} has receipts: it cannot be amended.", field=field, line=line.pk)
 
 
 def _amended_lines(
-    po: PurchaseOrder, lines: list[PurchaseOrderLine], quantities: dict, cancel: set
+    po: PurchaseOrder, lines: list[PurchaseOrderLine], quantities: dict[int, Decimal | None], cancel: set[int]
 ) -> list[tuple[PurchaseOrderLine, Decimal | None]]:
-    """[(line, new quantity or None to cancel)] of the lines the amendment changes, checked."""
+    """[(line, new quantity or None to cancel)] of the lines the amendment changes, checked. A
+    refusal of a line names it (``DomainError.line``) and ``quantity`` or ``cancel``."""
     by_pk = {line.pk: line for line in lines}
     unknown = (set(quantities) | set(cancel)) - set(by_pk)
     if unknown:
         raise DomainError("A line of another order was sent.")
     changes = []
     for line in lines:
-        field = f"line-{line.pk}-quantity"
-        raw = quantities.get(line.pk)
-        typed = None if raw in (None, "") else _typed_quantity(raw, line, field, "The new quantity")
+        field = "quantity"
+        value = quantities.get(line.pk)
+        typed = None if value is None else _line_quantity(value, line, "The new quantity")
         if line.pk in cancel:
             if typed is not None and typed != line.quantity:
                 raise DomainError(
-                    f"Line {line.position}: cancel the line or raise its quantity, not both.", field=field
+                    f"Line {line.position}: cancel the line or raise its quantity, not both.", field=field, line=line.pk
                 )
-            _amendable_line(line, f"line-{line.pk}-cancel")
+            _amendable_line(line, "cancel")
             if line.quantity_shipped:
                 raise DomainError(
                     f"Line {line.position} has been shipped: it cannot be cancelled (receive it when it arrives).",
-                    field=f"line-{line.pk}-cancel",
+                    field="cancel",
+                    line=line.pk,
                 )
             changes.append((line, None))
         elif typed is not None and typed != line.quantity:
@@ -75,8 +80,12 @@ def _amended_lines(
                     f"Line {line.position}: quantities can only be raised (it is "
                     f"{_units(line.quantity, line.unit)}); to order less, cancel the line.",
                     field=field,
+                    line=line.pk,
                 )
-            _line_fits(typed, line.unit_price, line.tax_rate, po.currency, field, f"Line {line.position}: ")
+            try:
+                _line_fits(typed, line.unit_price, line.tax_rate, po.currency, field, f"Line {line.position}: ")
+            except DomainError as exc:
+                raise DomainError(exc.message, field=field, line=line.pk) from None
             changes.append((line, typed))
     if not changes:
         raise DomainError("Raise a quantity or cancel a line: this amendment changes nothing.")
@@ -128,10 +137,15 @@ def _amended_totals(po: PurchaseOrder, lines: list[PurchaseOrderLine]) -> dict[s
 
 @transaction.atomic
 def request_amendment(
-    *, po: PurchaseOrder, by: Membership, reason: str, quantities: dict | None = None, cancel=()
+    *,
+    po: PurchaseOrder,
+    by: Membership,
+    reason: str,
+    quantities: dict[int, Decimal | None] | None = None,
+    cancel: Iterable[int] = (),
 ) -> Amendment:
     """Ask the supplier to change a confirmed order (SPEC §4): ``quantities`` {line pk: the new,
-    higher quantity}, ``cancel`` the pks of lines to cancel. Lines with receipts, or already
+    higher quantity (None: unchanged)}, ``cancel`` the pks of lines to cancel. Lines with receipts, or already
     rejected or cancelled, are refused; so is lowering a quantity. When the new total crosses
     an approval threshold the old did not, it is approved internally first; then the supplier
     accepts or declines it. Nothing changes on the order until the supplier accepts."""

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Membership
 from procurement.errors import DomainError
-from procurement.money import MoneyError, format_money, parse_decimal
+from procurement.money import format_money
 from procurement.transactions import require_atomic
 from procurement.validators import business_date_problem
 
@@ -86,21 +86,18 @@ def _line_fits(quantity: Decimal, price: Decimal, tax_rate: Decimal, currency: s
         raise DomainError(f"{prefix}{exc.message}", field=field) from None
 
 
-def _typed_quantity(raw, line: PurchaseOrderLine, field: str, what: str) -> Decimal:
-    """A quantity typed on a line of the shipment or receipt form; blank is zero."""
-    if raw in (None, ""):
+def _line_quantity(value: Decimal | None, line: PurchaseOrderLine, what: str, field: str = "quantity") -> Decimal:
+    """A quantity given for one line of a shipment, a receipt or an amendment (None is zero):
+    not negative, in the line's unit. A refusal names the line (``DomainError.line``: its id)."""
+    if value is None:
         return Decimal("0")
-    try:
-        quantity = parse_decimal(raw)
-    except MoneyError as exc:
-        raise DomainError(f"Line {line.position}: {exc}", field=field) from None
-    if quantity < 0:
-        raise DomainError(f"Line {line.position}: a quantity cannot be negative.", field=field)
-    if quantity:
-        problem = quantity_error(quantity, line.unit, what=what)
+    if value < 0:
+        raise DomainError(f"Line {line.position}: a quantity cannot be negative.", field=field, line=line.pk)
+    if value:
+        problem = quantity_error(value, line.unit, what=what)
         if problem:
-            raise DomainError(f"Line {line.position}: {problem}", field=field)
-    return quantity
+            raise DomainError(f"Line {line.position}: {problem}", field=field, line=line.pk)
+    return value
 
 
 def _next_number(documents) -> int:

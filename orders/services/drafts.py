@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
@@ -11,13 +13,13 @@ from accounts.models import Connection, Location, Membership
 from accounts.permissions import require
 from accounts.services import next_document_number
 from procurement.errors import DomainError
-from procurement.money import CURRENCIES, MoneyError, decimal_places, parse_decimal, parse_price
+from procurement.money import CURRENCIES, MoneyError, decimal_places, parse_price
 from procurement.transactions import require_atomic
 from procurement.validators import clean_text
 
 from .. import rules
 from ..events import record_event
-from ..models import Listing, OrderEvent, PurchaseOrder, PurchaseOrderLine
+from ..models import CostCenter, GLAccount, Listing, OrderEvent, PurchaseOrder, PurchaseOrderLine
 from ..pricing import customer_prices, unit_price
 from ..totals import HUNDRED, line_amounts, order_totals
 from ..units import UNITS, quantity_error
@@ -104,23 +106,41 @@ def update_purchase_order(*, by: Membership, po: PurchaseOrder, **changes) -> Pu
     return po
 
 
-def _check_line(po: PurchaseOrder, values: dict, *, listings=None, customer_prices=None) -> dict:
-    """Validate and complete a line's values for ``po``; raise DomainError on the first problem.
+@dataclass(frozen=True)
+class LineInput:
+    """A line of a draft as typed (parsed by ``orders.forms.LineForm``): a listing, or a custom
+    item with its description, unit and unit price. The service checks it against the order."""
+
+    quantity: Decimal
+    cost_center: CostCenter | None
+    listing: Listing | None = None
+    sku: str = ""
+    description: str = ""
+    unit: str = ""
+    unit_price: Decimal | None = None
+    tax_rate: Decimal = Decimal(0)
+    gl_account: GLAccount | None = None
+    fund: str = ""
+    department: str = ""
+    program: str = ""
+    requested_date: date | None = None
+
+
+def _check_line(po: PurchaseOrder, values: LineInput, *, listings=None, customer_prices=None) -> dict:
+    """Check a line against ``po`` and complete its values; raise DomainError, naming the
+    ``LineInput`` field, on the first problem.
 
     ``listings`` (by id, price breaks prefetched) and ``customer_prices`` (``pricing.customer_prices``)
     are the current rows read by the caller for a batch of lines; without them, one line reads its own.
     """
     clean: dict = {}
-    listing = values.get("listing")
+    listing = values.listing
     if listing is not None and listings is not None:
         listing = listings[listing.pk]
-    unit = listing.unit if listing else (values.get("unit") or "").strip()
+    unit = listing.unit if listing else values.unit
     if unit not in UNITS:
         raise DomainError("Choose a unit of measure.", field="unit")
-    try:
-        quantity = parse_decimal(values.get("quantity", ""))
-    except MoneyError as exc:
-        raise DomainError(str(exc), field="quantity") from None
+    quantity = values.quantity
     problem = quantity_error(quantity, unit, what="The quantity")
     if problem:
         raise DomainError(problem, field="quantity")
@@ -147,30 +167,27 @@ def _check_line(po: PurchaseOrder, values: dict, *, listings=None, customer_pric
             listing_price_at_add=price,
         )
     else:
-        if not str(values.get("unit_price") or "").strip():
+        if values.unit_price is None:
             raise DomainError("Enter the unit price of the custom item.", field="unit_price")
         try:
-            price = parse_price(values.get("unit_price", ""), po.currency)
+            price = parse_price(values.unit_price, po.currency)
         except MoneyError as exc:
             raise DomainError(str(exc), field="unit_price") from None
         clean.update(
             listing=None,
-            sku=clean_text(values.get("sku", ""), "sku", limit=64),
-            description=clean_text(values.get("description", ""), "description", required=True, limit=500),
+            sku=clean_text(values.sku, "sku", limit=64),
+            description=clean_text(values.description, "description", required=True, limit=500),
             unit=unit,
             unit_price=price,
             listing_price_at_add=None,
         )
-    try:
-        tax_rate = parse_decimal(values.get("tax_rate") or "0")
-    except MoneyError as exc:
-        raise DomainError(str(exc), field="tax_rate") from None
+    tax_rate = values.tax_rate
     if not Decimal(0) <= tax_rate <= HUNDRED or decimal_places(tax_rate) > 2:
         raise DomainError("A tax rate is a percentage from 0 to 100, with at most 2 decimals.", field="tax_rate")
-    cost_center = values.get("cost_center")
+    cost_center = values.cost_center
     if cost_center is None or cost_center.organization_id != po.customer_id or not cost_center.is_active:
         raise DomainError("Choose one of your active cost centers.", field="cost_center")
-    gl_account = values.get("gl_account")
+    gl_account = values.gl_account
     if gl_account is not None and (gl_account.organization_id != po.customer_id or not gl_account.is_active):
         raise DomainError("Choose one of your active GL accounts.", field="gl_account")
     clean.update(
@@ -178,10 +195,10 @@ def _check_line(po: PurchaseOrder, values: dict, *, listings=None, customer_pric
         tax_rate=tax_rate,
         cost_center=cost_center,
         gl_account=gl_account,
-        fund=clean_text(values.get("fund", ""), "fund", limit=60),
-        department=clean_text(values.get("department", ""), "department", limit=60),
-        program=clean_text(values.get("program", ""), "program", limit=60),
-        requested_date=clean_date(values.get("requested_date"), "requested_date"),
+        fund=clean_text(values.fund, "fund", limit=60),
+        department=clean_text(values.department, "department", limit=60),
+        program=clean_text(values.program, "program", limit=60),
+        requested_date=clean_date(values.requested_date, "requested_date"),
     )
     clean["line_total"], clean["tax_amount"] = line_amounts(quantity, clean["unit_price"], tax_rate, po.currency)
     return clean
@@ -195,21 +212,21 @@ def _save_totals(po: PurchaseOrder, lines=None) -> None:
     po.save(update_fields=["subtotal", "discount", "tax_total", "total", "updated_at"])
 
 
-def add_line(*, by: Membership, po: PurchaseOrder, values: dict) -> PurchaseOrderLine:
+def add_line(*, by: Membership, po: PurchaseOrder, values: LineInput) -> PurchaseOrderLine:
     """A listing line (``values["listing"]``) or a custom item, on a draft."""
     return add_lines(by=by, po=po, lines=[values])[0]
 
 
 @transaction.atomic
-def add_lines(*, by: Membership, po: PurchaseOrder, lines: list[dict]) -> list[PurchaseOrderLine]:
+def add_lines(*, by: Membership, po: PurchaseOrder, lines: list[LineInput]) -> list[PurchaseOrderLine]:
     """Several lines on a draft at once, all or none: one lock, one check of who may edit, the
     listings and the customer's prices read once, one insert. A problem on a line of several is
-    reported as "Line n: …" with its field."""
+    reported as "Line n: …" with its field (a ``LineInput`` field)."""
     po = _lock_po(po, by)
     rules.require("edit", po=po, membership=by)
     if not lines:
         raise DomainError("Add at least one line.")
-    wanted = {values["listing"].pk for values in lines if values.get("listing") is not None}
+    wanted = {values.listing.pk for values in lines if values.listing is not None}
     listings = {
         listing.pk: listing for listing in Listing.objects.filter(pk__in=wanted).prefetch_related("price_breaks")
     }
@@ -234,12 +251,10 @@ def add_lines(*, by: Membership, po: PurchaseOrder, lines: list[dict]) -> list[P
 
 
 @transaction.atomic
-def update_line(*, by: Membership, po: PurchaseOrder, line: PurchaseOrderLine, values: dict) -> PurchaseOrderLine:
+def update_line(*, by: Membership, po: PurchaseOrder, line: PurchaseOrderLine, values: LineInput) -> PurchaseOrderLine:
     po = _lock_po(po, by)
     rules.require("edit", po=po, membership=by)
     line = po.lines.get(pk=line.pk)
-    if line.listing_id and "listing" not in values:
-        values = {**values, "listing": line.listing}
     clean = _check_line(po, values)
     if line.listing_id and clean["listing"] and clean["listing"].pk == line.listing_id:
         clean["listing_price_at_add"] = line.listing_price_at_add  # keep the price it was added at

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -30,14 +31,24 @@ from ..models import (
     ShipmentLine,
 )
 from .common import (
+    _line_quantity,
     _lock_pair_for_supplier,
     _lock_po,
     _lock_so_of,
     _next_number,
-    _typed_quantity,
     _units,
     clean_date,
 )
+
+
+@dataclass(frozen=True)
+class ReceiptLineInput:
+    """What arrived of one line (parsed by ``ReceiptLinesForm``): in good condition, damaged,
+    and why (for what is damaged or short). None is none."""
+
+    quantity: Decimal | None = None
+    damaged: Decimal | None = None
+    reason: str = ""
 
 
 def _fulfilment_date(value, field: str, what: str) -> date:
@@ -60,13 +71,14 @@ def record_shipment(
     *,
     so: SalesOrder,
     by: Membership,
-    lines: dict[int, str | Decimal],
-    shipped_on=None,
+    lines: dict[int, Decimal | None],
+    shipped_on: date | None = None,
     carrier: str = "",
     tracking_number: str = "",
     note: str = "",
 ) -> Shipment:
-    """Transition 11: the supplier sends some or all of the order (quantity per line id).
+    """Transition 11: the supplier sends some or all of the order (quantity per line id; None
+    or zero ships none of it). A refusal of a line names it (``DomainError.line``).
 
     A line may be shipped up to what is left of its ordered quantity, and again what the
     customer noted damaged or short; the SO becomes partially shipped or shipped. All of it or
@@ -82,15 +94,16 @@ def record_shipment(
     if set(lines) - set(po_lines):
         raise DomainError("A line of another order was sent.")
     shipped: list[tuple[PurchaseOrderLine, Decimal]] = []
-    for pk, raw in lines.items():
+    for pk, value in lines.items():
         line = po_lines[pk]
-        quantity = _typed_quantity(raw, line, f"line-{pk}", "The quantity shipped")
+        quantity = _line_quantity(value, line, "The quantity shipped")
         if not quantity:
             continue
         if line.is_void:
             raise DomainError(
                 f"Line {line.position} was {line.get_status_display().split()[0].lower()}: it is not shipped.",
-                field=f"line-{pk}",
+                field="quantity",
+                line=pk,
             )
         left = line.left_to_ship
         if quantity > left:
@@ -101,7 +114,8 @@ def record_shipment(
                 f"{_units(line.quantity_shipped, line.unit)} shipped"
                 + (f", {_units(replaced, line.unit)} to send again" if replaced else "")
                 + ").",
-                field=f"line-{pk}",
+                field="quantity",
+                line=pk,
             )
         shipped.append((line, quantity))
     if not shipped:
@@ -155,13 +169,14 @@ def record_receipt(
     *,
     po: PurchaseOrder,
     by: Membership,
-    lines: dict[int, dict],
-    received_on=None,
+    lines: dict[int, ReceiptLineInput],
+    received_on: date | None = None,
     shipment: Shipment | None = None,
     note: str = "",
 ) -> Receipt:
-    """Transition 12: the customer records what arrived (per line id: ``quantity`` in good
-    condition, ``damaged``, and a ``reason`` for damaged or short units).
+    """Transition 12: the customer records what arrived (per line id, a ``ReceiptLineInput``:
+    ``quantity`` in good condition, ``damaged``, and a ``reason`` for damaged or short units;
+    a refusal of a line names it with ``DomainError.line``).
 
     Against a shipment, every line of the shipment is accounted for: what is neither received
     nor damaged is noted short. Received and damaged units together never exceed what is left
@@ -191,22 +206,24 @@ def record_receipt(
     tolerance = tolerances_for(customer_id=po.customer_id, supplier_id=po.supplier_id).over_receipt_percent
     rows: list[tuple[PurchaseOrderLine, Decimal, Decimal, Decimal, str]] = []
     for pk, line in po_lines.items():
-        values = lines.get(pk, {})
-        quantity = _typed_quantity(values.get("quantity"), line, f"line-{pk}-quantity", "The quantity received")
-        damaged = _typed_quantity(values.get("damaged"), line, f"line-{pk}-damaged", "The quantity damaged")
+        values = lines.get(pk, ReceiptLineInput())
+        quantity = _line_quantity(values.quantity, line, "The quantity received")
+        damaged = _line_quantity(values.damaged, line, "The quantity damaged", "damaged")
         short = Decimal("0")
         if shipment is not None:
             if (quantity or damaged) and pk not in in_shipment:
                 raise DomainError(
                     f"Line {line.position} was not in shipment {shipment.number}: record it in a receipt of its own.",
-                    field=f"line-{pk}-quantity",
+                    field="quantity",
+                    line=pk,
                 )
             expected = in_shipment.get(pk, Decimal("0"))
             if quantity + damaged > expected:
                 raise DomainError(
                     f"Line {line.position}: shipment {shipment.number} held {_units(expected, line.unit)}; record "
                     "what came beyond it in a receipt of its own (without a shipment).",
-                    field=f"line-{pk}-quantity",
+                    field="quantity",
+                    line=pk,
                 )
             short = expected - quantity - damaged
         if not (quantity or damaged or short):
@@ -214,7 +231,8 @@ def record_receipt(
         if line.is_void:
             raise DomainError(
                 f"Line {line.position} was {line.get_status_display().split()[0].lower()}: it is not received.",
-                field=f"line-{pk}-quantity",
+                field="quantity",
+                line=pk,
             )
         left = line.left_to_receive(tolerance)
         if quantity + damaged > left:
@@ -222,9 +240,13 @@ def record_receipt(
                 f"Line {line.position}: {_units(quantity + damaged, line.unit)} is more than the "
                 f"{_units(left, line.unit)} still to receive ({_units(line.quantity, line.unit)} ordered, "
                 f"{_units(line.quantity_received, line.unit)} received; {_tolerance_words(tolerance)}).",
-                field=f"line-{pk}-quantity",
+                field="quantity",
+                line=pk,
             )
-        reason = clean_text(values.get("reason", ""), f"line-{pk}-reason", limit=500)
+        try:
+            reason = clean_text(values.reason, "reason", limit=500)
+        except DomainError as exc:
+            raise DomainError(exc.message, field="reason", line=pk) from None
         if (damaged or short) and not reason:
             what = " and ".join(
                 filter(
@@ -235,7 +257,7 @@ def record_receipt(
                     ],
                 )
             )
-            raise DomainError(f"Line {line.position}: say why ({what}).", field=f"line-{pk}-reason")
+            raise DomainError(f"Line {line.position}: say why ({what}).", field="reason", line=pk)
         rows.append((line, quantity, damaged, short, reason if damaged or short else ""))
     if not rows:
         raise DomainError("Enter what arrived on at least one line.")

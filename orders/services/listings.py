@@ -3,10 +3,9 @@ the draft lines that follow a listing's price."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -14,9 +13,8 @@ from accounts.models import Membership, Organization
 from accounts.permissions import require
 from accounts.selectors import active_customers_of
 from procurement.errors import DomainError
-from procurement.money import CURRENCIES, MoneyError, parse_decimal, parse_price
+from procurement.money import CURRENCIES, MoneyError, parse_price
 from procurement.transactions import require_atomic
-from procurement.validators import no_markup
 
 from ..models import CustomerPrice, Listing, PriceBreak, PurchaseOrder, PurchaseOrderLine
 from ..pricing import customer_prices, unit_price
@@ -36,85 +34,69 @@ LISTING_FIELDS = (
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class ListingValues:
+    """A listing as typed in its form or read from a CSV row (``orders.forms.ListingForm``,
+    ``ListingRowForm``): plain text, a known unit and currency, Decimals."""
+
     sku: str
     name: str
     description: str
     unit: str
     unit_price: Decimal
     currency: str
-    min_order_qty: Decimal
-    is_active: bool
+    min_order_qty: Decimal = Decimal(1)
+    is_active: bool = True
     price_breaks: list[tuple[Decimal, Decimal]] | None = None  # None: leave as they are
     customer_prices: list[tuple[Organization, Decimal]] | None = None
 
 
-def check_listing(values: dict, *, supplier: Organization) -> tuple[ListingValues | None, dict[str, str]]:
-    """Validate raw listing values (typed in a form or read from a CSV row).
+def check_listing(values: ListingValues, *, supplier: Organization) -> tuple[ListingValues | None, dict[str, str]]:
+    """Check a listing against the rules of its currency and unit: prices within the currency's
+    decimals and the money columns, quantities in the unit, price breaks that lower the price,
+    customer prices for connected customers only.
 
-    Returns the clean values, or a message per field; writes nothing.
+    Returns the clean values (prices rounded, breaks sorted), or a message per field; writes nothing.
     """
     errors: dict[str, str] = {}
-    text = {k: str(values.get(k) or "").strip() for k in ("sku", "name", "description", "unit", "currency")}
-    for name, limit in (("sku", 64), ("name", 200), ("description", 5000)):
-        if name != "description" and not text[name]:
-            errors[name] = "This field is required."
-        elif len(text[name]) > limit:
-            errors[name] = f"At most {limit} characters."
-        else:
-            try:
-                no_markup(text[name])
-            except ValidationError as exc:
-                errors[name] = exc.messages[0]
-    currency = text["currency"].upper() or supplier.base_currency
+    currency, unit = values.currency, values.unit
     if currency not in CURRENCIES:
         errors["currency"] = f"“{currency}” is not a currency Tandem knows."
-    unit = text["unit"].lower()
     if unit not in UNITS:
-        errors["unit"] = f"“{text['unit']}” is not a unit Tandem knows (use one of: {', '.join(UNITS)})."
+        errors["unit"] = f"“{unit}” is not a unit Tandem knows (use one of: {', '.join(UNITS)})."
     price = None
-    raw_price = values.get("unit_price")
-    if raw_price in (None, ""):
-        errors["unit_price"] = "This field is required."
-    elif "currency" not in errors:
+    if "currency" not in errors:
         try:
-            price = parse_price(raw_price, currency)
+            price = parse_price(values.unit_price, currency)
         except MoneyError as exc:
             errors["unit_price"] = str(exc)
-    moq = Decimal("1")
-    raw_moq = values.get("min_order_qty")
-    if raw_moq not in (None, ""):
-        try:
-            moq = parse_decimal(raw_moq)
-        except ValueError as exc:
-            errors["min_order_qty"] = str(exc)
-    if "min_order_qty" not in errors and "unit" not in errors:
-        problem = quantity_error(moq, unit, what="The minimum order quantity")
+    if "unit" not in errors:
+        problem = quantity_error(values.min_order_qty, unit, what="The minimum order quantity")
         if problem:
             errors["min_order_qty"] = problem
-    breaks = values.get("price_breaks")
+    breaks = values.price_breaks
     if breaks is not None and "unit" not in errors and "currency" not in errors:
         seen: set[Decimal] = set()
+        cleaned_breaks = []
         for quantity, break_price in breaks:
-            try:
-                quantity = parse_decimal(quantity)
-                problem = quantity_error(quantity, unit, what="A price break's quantity")
-                if problem:
-                    raise ValueError(problem)
-                if quantity in seen:
-                    raise ValueError(f"Two price breaks start at {quantity}.")
+            problem = quantity_error(quantity, unit, what="A price break's quantity")
+            if not problem and quantity in seen:
+                problem = f"Two price breaks start at {quantity}."
+            if not problem:
                 seen.add(quantity)
-                parse_price(break_price, currency)
-            except (ValueError, MoneyError) as exc:
-                errors["price_breaks"] = str(exc)
+                try:
+                    cleaned_breaks.append((quantity, parse_price(break_price, currency)))
+                except MoneyError as exc:
+                    problem = str(exc)
+            if problem:
+                errors["price_breaks"] = problem
                 break
         else:
-            breaks = sorted((parse_decimal(q), parse_price(p, currency)) for q, p in breaks)
+            breaks = sorted(cleaned_breaks)
             problem = _break_problem(breaks, price)
             if problem:
                 errors["price_breaks"] = problem
-    customer_prices = values.get("customer_prices")
+    customer_prices = values.customer_prices
     if customer_prices is not None and "currency" not in errors:
         connected = {c.pk for c in active_customers_of(supplier)}
         seen_customers: set[int] = set()
@@ -135,21 +117,7 @@ def check_listing(values: dict, *, supplier: Organization) -> tuple[ListingValue
         customer_prices = cleaned
     if errors:
         return None, errors
-    return (
-        ListingValues(
-            sku=text["sku"],
-            name=text["name"],
-            description=text["description"],
-            unit=unit,
-            unit_price=price,
-            currency=currency,
-            min_order_qty=moq,
-            is_active=bool(values.get("is_active", True)),
-            price_breaks=breaks,
-            customer_prices=customer_prices,
-        ),
-        {},
-    )
+    return replace(values, unit_price=price, price_breaks=breaks, customer_prices=customer_prices), {}
 
 
 def _break_problem(breaks: list[tuple[Decimal, Decimal]], unit_price: Decimal | None) -> str | None:
@@ -190,7 +158,7 @@ def _replace_breaks(listings_and_values: list[tuple[Listing, ListingValues]]) ->
 
 
 @transaction.atomic
-def save_listing(*, by: Membership, values: dict, listing: Listing | None = None) -> Listing:
+def save_listing(*, by: Membership, values: ListingValues, listing: Listing | None = None) -> Listing:
     """Create a listing, or update one of the organization's; refuses bad values whole."""
     require(by, "orders.add_listing" if listing is None else "orders.change_listing")
     supplier = by.organization

@@ -4,6 +4,7 @@ changes, and the confirmation."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
@@ -11,15 +12,16 @@ from django.db import transaction
 from accounts.models import Membership
 from accounts.permissions import require
 from procurement.errors import DomainError
-from procurement.money import MoneyError, parse_decimal, parse_price
+from procurement.money import MoneyError, parse_price
 from procurement.transactions import require_atomic
 from procurement.transitions import transition
-from procurement.validators import clean_text, parse_integer
+from procurement.validators import clean_text
 
 from .. import interfaces, rules
 from ..events import notify, record_event
 from ..models import (
     LineValues,
+    Listing,
     OrderEvent,
     Proposal,
     ProposalLine,
@@ -46,120 +48,155 @@ PROPOSAL_HEADER_FIELDS = (
 )
 
 
-def _check_proposal_line(po: PurchaseOrder, line: PurchaseOrderLine | None, values: dict) -> dict:
+@dataclass(frozen=True)
+class ProposalLineInput:
+    """What the supplier does with one line of the order (parsed by ``ProposalLineForm``)."""
+
+    action: str = ProposalLine.Action.ACCEPT
+    quantity: Decimal | None = None  # None: the line's own (for a change)
+    unit_price: Decimal | None = None
+    promised_date: date | None = None
+    backorder_quantity: Decimal | None = None
+    backorder_date: date | None = None
+    reject_reason: str = ""
+
+
+@dataclass(frozen=True)
+class AddedLineInput:
+    """A line the supplier adds to the order (parsed by ``AddedLineForm``)."""
+
+    description: str
+    quantity: Decimal | None
+    unit: str
+    unit_price: Decimal | None
+    sku: str = ""
+    promised_date: date | None = None
+    tax_rate: Decimal = Decimal(0)
+    listing: Listing | None = None
+
+
+@dataclass(frozen=True)
+class ProposalHeader:
+    """The proposal's header (parsed by ``ProposalHeaderForm``); None and "" change nothing."""
+
+    accept_by: date | None = None
+    confirm_ship_by: date | None = None
+    invoice_due_date: date | None = None
+    tax_rate: Decimal | None = None
+    discount: Decimal | None = None
+    payment_terms_days: int | None = None
+    supplier_contact: str = ""
+    ship_to_address: str = ""
+    note: str = ""
+
+
+def _check_quantity(value: Decimal | None, unit: str, what: str, field: str) -> Decimal:
+    if value is None:
+        raise DomainError(f"{what} is required.", field=field)
+    problem = quantity_error(value, unit, what=what)
+    if problem:
+        raise DomainError(problem, field=field)
+    return value
+
+
+def _check_price(value: Decimal | None, currency: str, field: str = "unit_price") -> Decimal:
+    if value is None:
+        raise DomainError("The unit price is required.", field=field)
+    try:
+        return parse_price(value, currency)
+    except MoneyError as exc:
+        raise DomainError(str(exc), field=field) from None
+
+
+def _check_proposal_line(
+    po: PurchaseOrder, line: PurchaseOrderLine | None, values: ProposalLineInput | AddedLineInput
+) -> dict:
     """One line of the supplier's proposal: accept, change, backorder or reject (or an added line)."""
-    action = values.get("action") or ProposalLine.Action.ACCEPT
-    if action not in ProposalLine.Action.values or (line is None) != (action == ProposalLine.Action.ADD):
+    action = ProposalLine.Action.ADD if line is None else (values.action or ProposalLine.Action.ACCEPT)
+    if action not in ProposalLine.Action.values or (line is not None and action == ProposalLine.Action.ADD):
         raise DomainError("Choose what to do with the line.", field="action")
     if action == ProposalLine.Action.ACCEPT and _edited(line, values):
         action = ProposalLine.Action.CHANGE  # a new quantity or price typed on an accepted line changes it
     clean: dict = {"action": action}
-    unit = line.unit if line else (values.get("unit") or "")
+    unit = line.unit if line else values.unit
     if line is None:
         if unit not in UNITS:
             raise DomainError("Choose a unit of measure.", field="unit")
         clean.update(
-            sku=clean_text(values.get("sku", ""), "sku", limit=64),
-            description=clean_text(values.get("description", ""), "description", required=True, limit=500),
+            sku=clean_text(values.sku, "sku", limit=64),
+            description=clean_text(values.description, "description", required=True, limit=500),
             unit=unit,
-            listing=values.get("listing"),
+            listing=values.listing,
         )
     if action in (ProposalLine.Action.CHANGE, ProposalLine.Action.ADD):
-        quantity = values.get("quantity") or (line.quantity if line else "")
-        price = values.get("unit_price") or (line.unit_price if line else "")
-        try:
-            clean["quantity"] = parse_decimal(quantity)
-        except MoneyError as exc:
-            raise DomainError(str(exc), field="quantity") from None
-        problem = quantity_error(clean["quantity"], unit, what="The quantity")
-        if problem:
-            raise DomainError(problem, field="quantity")
-        try:
-            clean["unit_price"] = parse_price(price, po.currency)
-        except MoneyError as exc:
-            raise DomainError(str(exc), field="unit_price") from None
+        quantity = values.quantity if values.quantity is not None else (line.quantity if line else None)
+        price = values.unit_price if values.unit_price is not None else (line.unit_price if line else None)
+        clean["quantity"] = _check_quantity(quantity, unit, "The quantity", "quantity")
+        clean["unit_price"] = _check_price(price, po.currency)
         tax_rate = line.tax_rate if line else HUNDRED  # an added line's rate is read below: the most it can be
         _line_fits(clean["quantity"], clean["unit_price"], tax_rate, po.currency, "quantity")
-        clean["promised_date"] = clean_date(values.get("promised_date"), "promised_date")
+        clean["promised_date"] = clean_date(values.promised_date, "promised_date")
     elif action == ProposalLine.Action.BACKORDER:
-        try:
-            later = parse_decimal(values.get("backorder_quantity", ""))
-        except MoneyError as exc:
-            raise DomainError(str(exc), field="backorder_quantity") from None
-        problem = quantity_error(later, unit, what="The backordered quantity")
-        if problem:
-            raise DomainError(problem, field="backorder_quantity")
+        later = _check_quantity(values.backorder_quantity, unit, "The backordered quantity", "backorder_quantity")
         if later >= line.quantity:
             raise DomainError(
                 "Backorder part of the quantity; to ship it all later, change the promised date.",
                 field="backorder_quantity",
             )
         clean["backorder_quantity"] = later
-        clean["backorder_date"] = clean_date(values.get("backorder_date"), "backorder_date")
+        clean["backorder_date"] = clean_date(values.backorder_date, "backorder_date")
         if clean["backorder_date"] is None:
             raise DomainError("When will the rest come?", field="backorder_date")
-        clean["promised_date"] = clean_date(values.get("promised_date"), "promised_date")
+        clean["promised_date"] = clean_date(values.promised_date, "promised_date")
     elif action == ProposalLine.Action.REJECT:
-        clean["reject_reason"] = clean_text(values.get("reject_reason", ""), "reject_reason", required=True, limit=500)
+        clean["reject_reason"] = clean_text(values.reject_reason, "reject_reason", required=True, limit=500)
     else:
-        clean["promised_date"] = clean_date(values.get("promised_date"), "promised_date")
+        clean["promised_date"] = clean_date(values.promised_date, "promised_date")
     if line is None:
-        try:
-            clean["tax_rate"] = parse_decimal(values.get("tax_rate") or "0")
-        except MoneyError as exc:
-            raise DomainError(str(exc), field="tax_rate") from None
+        clean["tax_rate"] = values.tax_rate
     return clean
 
 
-def _edited(line: PurchaseOrderLine, values: dict) -> bool:
-    for name in ("quantity", "unit_price"):
-        raw = values.get(name)
-        if raw in (None, ""):
-            continue
-        try:
-            if parse_decimal(raw) != getattr(line, name):
-                return True
-        except MoneyError:
-            return True  # let the change's own checks say what is wrong
-    return False
+def _edited(line: PurchaseOrderLine, values: ProposalLineInput) -> bool:
+    """A quantity or a price typed on the line that differs from the line's own."""
+    return any(
+        getattr(values, name) is not None and getattr(values, name) != getattr(line, name)
+        for name in ("quantity", "unit_price")
+    )
 
 
-def _check_proposal_header(po: PurchaseOrder, header: dict) -> dict:
+def _check_proposal_header(po: PurchaseOrder, header: ProposalHeader) -> dict:
     clean: dict = {}
     for name in ("accept_by", "confirm_ship_by", "invoice_due_date"):
-        clean[name] = clean_date(header.get(name), name)
-    for name in ("tax_rate", "discount"):
-        raw = header.get(name)
-        if raw in (None, ""):
-            clean[name] = None
-            continue
-        try:
-            value = parse_price(raw, po.currency) if name == "discount" else parse_decimal(raw)
-        except MoneyError as exc:
-            raise DomainError(str(exc), field=name) from None
-        if name == "tax_rate" and not Decimal(0) <= value <= HUNDRED:
-            raise DomainError("A tax rate is a percentage from 0 to 100.", field=name)
-        clean[name] = value
-    terms = header.get("payment_terms_days")
-    if terms in (None, ""):
-        clean["payment_terms_days"] = None
-    else:
-        clean["payment_terms_days"] = parse_integer(terms, minimum=0, maximum=365)
-        if clean["payment_terms_days"] is None:
-            raise DomainError("Payment terms are a number of days from 0 to 365.", field="payment_terms_days")
-    clean["supplier_contact"] = clean_text(header.get("supplier_contact", ""), "supplier_contact", limit=200)
-    clean["ship_to_address"] = clean_text(header.get("ship_to_address", ""), "ship_to_address", limit=1000)
-    clean["note"] = clean_text(header.get("note", ""), "note")
+        clean[name] = clean_date(getattr(header, name), name)
+    clean["tax_rate"] = header.tax_rate
+    if header.tax_rate is not None and not Decimal(0) <= header.tax_rate <= HUNDRED:
+        raise DomainError("A tax rate is a percentage from 0 to 100.", field="tax_rate")
+    clean["discount"] = None if header.discount is None else _check_price(header.discount, po.currency, "discount")
+    terms = header.payment_terms_days
+    if terms is not None and not 0 <= terms <= 365:
+        raise DomainError("Payment terms are a number of days from 0 to 365.", field="payment_terms_days")
+    clean["payment_terms_days"] = terms
+    clean["supplier_contact"] = clean_text(header.supplier_contact, "supplier_contact", limit=200)
+    clean["ship_to_address"] = clean_text(header.ship_to_address, "ship_to_address", limit=1000)
+    clean["note"] = clean_text(header.note, "note")
     return clean
 
 
 @transaction.atomic
 def save_proposal(
-    *, so: SalesOrder, by: Membership, header: dict, lines: dict[int, dict], added: list[dict] | None = None
+    *,
+    so: SalesOrder,
+    by: Membership,
+    header: ProposalHeader | None = None,
+    lines: dict[int, ProposalLineInput],
+    added: list[AddedLineInput] | None = None,
 ) -> Proposal:
     """The supplier's adjustments, kept apart until *Accept order* publishes them.
 
     ``lines`` maps each PO line's id to its action and values; lines left out are accepted.
+    A refusal of a line names it (``DomainError.line``: the line's id, or ``("added", i)`` for
+    the i-th of ``added``) and the field of its input.
     """
     require(by, "orders.change_salesorder")
     po, so = _lock_pair_for_supplier(so, by)
@@ -168,19 +205,19 @@ def save_proposal(
     unknown = set(lines) - set(po_lines)
     if unknown:
         raise DomainError("A line of another order was sent.")
-    clean_header = _check_proposal_header(po, header)
+    clean_header = _check_proposal_header(po, header or ProposalHeader())
     clean_lines, clean_added = [], []
     for pk, values in lines.items():
         line = po_lines[pk]
         try:
             clean_lines.append((line, _check_proposal_line(po, line, values)))
-        except DomainError as exc:  # name the line, and the input the message belongs to
-            raise DomainError(f"Line {line.position}: {exc.message}", field=f"line-{pk}-{exc.field}") from None
+        except DomainError as exc:  # name the line, and the field the message belongs to
+            raise DomainError(f"Line {line.position}: {exc.message}", field=exc.field, line=pk) from None
     for i, values in enumerate(added or []):
         try:
-            clean_added.append((None, _check_proposal_line(po, None, {**values, "action": "add"})))
+            clean_added.append((None, _check_proposal_line(po, None, values)))
         except DomainError as exc:
-            raise DomainError(f"Added line {i + 1}: {exc.message}", field=f"add-{i}-{exc.field}") from None
+            raise DomainError(f"Added line {i + 1}: {exc.message}", field=exc.field, line=("added", i)) from None
     if so.status != SalesOrder.Status.IN_REVIEW:
         transition(so, "start_review", "reviewed")
         so.save()
@@ -310,7 +347,12 @@ def accept_sales_order(*, so: SalesOrder, by: Membership) -> SalesOrder:
 
 @transaction.atomic
 def accept_with_proposal(
-    *, so: SalesOrder, by: Membership, header: dict, lines: dict[int, dict], added: list[dict] | None = None
+    *,
+    so: SalesOrder,
+    by: Membership,
+    header: ProposalHeader | None = None,
+    lines: dict[int, ProposalLineInput],
+    added: list[AddedLineInput] | None = None,
 ) -> SalesOrder:
     """*Save and accept*: the supplier's adjustments (as ``save_proposal`` takes them) published
     at once as the next revision — in one transaction, so a refused acceptance (every line

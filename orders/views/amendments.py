@@ -10,7 +10,7 @@ from procurement.forms import add_domain_error
 from procurement.views import OrgView, PostOnlyView
 
 from .. import rules, selectors
-from ..forms import ReasonForm
+from ..forms import AmendmentLinesForm, ReasonForm
 from ..models import Amendment
 from ..services.amendments import accept_amendment, decline_amendment, request_amendment, withdraw_amendment
 from .common import PurchaseOrderMixin, SalesOrderMixin, _order_of_side
@@ -46,31 +46,41 @@ class AmendmentCreateView(PurchaseOrderMixin, OrgView):
     def post(self, request, org_slug, number):
         po = self.get_po()
         form = ReasonForm(request.POST)
-        lines = selectors.lines_of(po, coding=False)
-        quantities = {line.pk: request.POST.get(f"line-{line.pk}-quantity", "").strip() for line in lines}
-        cancel = {line.pk for line in lines if request.POST.get(f"line-{line.pk}-cancel")}
-        error = None
-        if form.is_valid():
+        lines = AmendmentLinesForm(request.POST, lines=selectors.lines_of(po, coding=False))
+        typed = lines.typed()
+        posted = (
+            {pk: row["quantity"] for pk, row in typed.items()},
+            {pk for pk, row in typed.items() if row["cancel"]},
+        )
+        error = marked = None
+        if form.is_valid() and not lines.is_valid():
+            error, marked = lines.refusal()
+        elif form.is_valid():
             try:
                 amendment = request_amendment(
-                    po=po, by=self.membership, reason=form.cleaned_data["reason"], quantities=quantities, cancel=cancel
+                    po=po,
+                    by=self.membership,
+                    reason=form.cleaned_data["reason"],
+                    quantities=lines.quantities(),
+                    cancel=lines.cancel(),
                 )
             except DomainError as exc:
                 if exc.field == "reason":
                     add_domain_error(form, exc)
                 else:
                     error = exc
+                    marked = lines.input_name(exc.line, exc.field) if exc.line is not None else None
             else:
                 approving = amendment.status == Amendment.Status.PENDING_APPROVAL
                 waits = "internal approval" if approving else po.supplier.name
                 messages.success(request, f"Amendment {amendment.number} is asked; it waits for {waits}.")
                 return redirect(self.done_url() + "#amendment")
-        return self.show(po, form, posted=(quantities, cancel), error=error, status=400)
+        return self.show(po, form, lines=lines.lines, posted=posted, error=error, marked=marked, status=400)
 
-    def show(self, po, form, *, lines=None, posted=None, error=None, status=200):
+    def show(self, po, form, *, lines=None, posted=None, error=None, marked=None, status=200):
+        """``marked``: the input ``error`` is about (``line-<id>-quantity`` or ``-cancel``)."""
         quantities, cancel = posted or ({}, set())
         rows = []
-        field = error.field if error else None
         for line in selectors.lines_of(po, coding=False) if lines is None else lines:
             why = ""
             if line.is_void:
@@ -83,8 +93,8 @@ class AmendmentCreateView(PurchaseOrderMixin, OrgView):
                     "why": why,
                     "quantity": quantities.get(line.pk, ""),
                     "cancel": line.pk in cancel,
-                    "quantity_error": error.message if field == f"line-{line.pk}-quantity" else "",
-                    "cancel_error": error.message if field == f"line-{line.pk}-cancel" else "",
+                    "quantity_error": error.message if marked == f"line-{line.pk}-quantity" else "",
+                    "cancel_error": error.message if marked == f"line-{line.pk}-cancel" else "",
                 }
             )
         shown = [r for r in rows if not r["why"]]  # the rows with inputs, where an error shows beside one

@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from accounts.selectors import locations_of
 from procurement.errors import DomainError
 from procurement.forms import add_domain_error
-from procurement.money import MoneyError, format_money, parse_decimal, parse_price
+from procurement.money import MoneyError, format_money, parse_price
 from procurement.views import OrgView, PostOnlyView
 
 from .. import selectors
@@ -70,9 +70,9 @@ class LineSaveView(PurchaseOrderMixin, PostOnlyView):
         if form.is_valid():
             try:
                 if line is None:
-                    add_line(by=self.membership, po=po, values=form.cleaned_data)
+                    add_line(by=self.membership, po=po, values=form.line_input())
                 else:
-                    update_line(by=self.membership, po=po, line=line, values=form.cleaned_data)
+                    update_line(by=self.membership, po=po, line=line, values=form.line_input())
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
@@ -119,12 +119,12 @@ class LinePreviewView(PurchaseOrderMixin, OrgView):
         data = form.cleaned_data
         listing = selectors.orderable_listings(po).filter(pk=data["listing"]).first() if data["listing"] else None
         try:
-            quantity = parse_decimal(data["quantity"] or "0")
+            quantity = data["quantity"] or Decimal(0)
             if listing:
                 price = unit_price(listing, quantity=quantity, customer_id=po.customer_id)
             else:
-                price = parse_price(data["unit_price"] or "0", po.currency)
-            rate = parse_decimal(data["tax_rate"] or "0")
+                price = parse_price(data["unit_price"] or Decimal(0), po.currency)  # within the currency's decimals
+            rate = data["tax_rate"] or Decimal(0)
             unit = listing.unit if listing else data["unit"] or "ea"
             if quantity_error(quantity, unit) or not Decimal(0) <= rate <= Decimal(100):
                 raise MoneyError("not a line yet")

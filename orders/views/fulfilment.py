@@ -14,7 +14,7 @@ from procurement.forms import add_domain_error
 from procurement.views import OrgView
 
 from .. import rules, selectors
-from ..forms import ReceiptForm, ShipmentForm
+from ..forms import ReceiptForm, ReceiptLinesForm, ShipmentForm, ShipmentLinesForm
 from ..services.fulfilment import record_receipt, record_shipment
 from .common import PurchaseOrderMixin, SalesOrderMixin, _plain
 
@@ -68,17 +68,20 @@ class ShipmentCreateView(SalesOrderMixin, OrgView):
         so = self.get_so()
         po = so.purchase_order
         form = ShipmentForm(request.POST)
-        posted = {
-            line.pk: request.POST.get(f"line-{line.pk}", "").strip() for line in selectors.lines_of(po, coding=False)
-        }
+        lines = ShipmentLinesForm(request.POST, lines=selectors.lines_of(po, coding=False))
+        posted = {pk: values["quantity"] for pk, values in lines.typed().items()}
         if not form.is_valid():
             return self.show(so, form, self.rows(po, posted), status=400)
+        if not lines.is_valid():
+            error, marked = lines.refusal()
+            return self.show(so, form, self.rows(po, posted, marked), error=error, status=400)
         try:
-            shipment = record_shipment(so=so, by=self.membership, lines=posted, **form.cleaned_data)
+            shipment = record_shipment(so=so, by=self.membership, lines=lines.quantities(), **form.cleaned_data)
         except DomainError as exc:
-            if exc.field in form.fields:
+            if exc.line is None and exc.field in form.fields:
                 add_domain_error(form, exc)
-            return self.show(so, form, self.rows(po, posted, exc.field), error=exc, status=400)
+            marked = lines.input_name(exc.line, exc.field) if exc.line is not None else None
+            return self.show(so, form, self.rows(po, posted, marked), error=exc, status=400)
         messages.success(request, f"Shipment {shipment.number} recorded; {so.customer.name} has been told.")
         return redirect(self.done_url())
 
@@ -90,7 +93,7 @@ class ReceiptCreateView(PurchaseOrderMixin, OrgView):
 
     permission = "orders.add_receipt"
     template_name = "orders/po_receive.html"
-    FIELDS = ("quantity", "damaged", "reason")
+    FIELDS = ("quantity", "damaged", "reason")  # the inputs of each line's row
 
     def done_url(self):
         return self.org_url("orders:po-detail", number=self.kwargs["number"])
@@ -171,10 +174,8 @@ class ReceiptCreateView(PurchaseOrderMixin, OrgView):
         raw_shipment = request.POST.get("shipment", "")
         shipment = None if raw_shipment in ("", "none") else selectors.unreceived_shipment(po, raw_shipment)
         form = ReceiptForm(request.POST)
-        posted = {
-            line.pk: {name: request.POST.get(f"line-{line.pk}-{name}", "").strip() for name in self.FIELDS}
-            for line in selectors.lines_of(po, coding=False)
-        }
+        lines = ReceiptLinesForm(request.POST, lines=selectors.lines_of(po, coding=False))
+        posted = lines.typed()
         if raw_shipment not in ("", "none") and shipment is None:
             # Received meanwhile (or not this order's): keep what was typed, record nothing, and
             # keep the choice so that submitting again cannot count the goods a second time.
@@ -188,12 +189,18 @@ class ReceiptCreateView(PurchaseOrderMixin, OrgView):
             return self.show(po, form, None, rows, error=error, status=400, shipment_value=raw_shipment)
         if not form.is_valid():
             return self.show(po, form, shipment, self.rows(po, shipment, posted), status=400)
+        if not lines.is_valid():
+            error, marked = lines.refusal()
+            return self.show(po, form, shipment, self.rows(po, shipment, posted, marked), error=error, status=400)
         try:
-            receipt = record_receipt(po=po, by=self.membership, lines=posted, shipment=shipment, **form.cleaned_data)
+            receipt = record_receipt(
+                po=po, by=self.membership, lines=lines.received(), shipment=shipment, **form.cleaned_data
+            )
         except DomainError as exc:
-            if exc.field in form.fields:
+            if exc.line is None and exc.field in form.fields:
                 add_domain_error(form, exc)
-            return self.show(po, form, shipment, self.rows(po, shipment, posted, exc.field), error=exc, status=400)
+            marked = lines.input_name(exc.line, exc.field) if exc.line is not None else None
+            return self.show(po, form, shipment, self.rows(po, shipment, posted, marked), error=exc, status=400)
         po.refresh_from_db(fields=["status", "receipt_status"])
         done = {
             "closed": "everything is received: the order is complete",

@@ -93,7 +93,7 @@ class ListingEditView(OrgView):
         customers = list(active_customers_of(self.org))
         if data is not None:
             return (
-                ListingForm(data),
+                ListingForm(data, supplier=self.org),
                 PriceBreakFormSet(data, prefix="breaks"),
                 CustomerPriceFormSet(data, prefix="prices", form_kwargs={"customers": customers}),
             )
@@ -128,7 +128,7 @@ class ListingEditView(OrgView):
                 for p in listing.customer_prices.all()
             ]
         return (
-            ListingForm(initial=initial),
+            ListingForm(initial=initial, supplier=self.org),
             PriceBreakFormSet(initial=breaks, prefix="breaks"),
             CustomerPriceFormSet(initial=prices, prefix="prices", form_kwargs={"customers": customers}),
         )
@@ -159,15 +159,18 @@ class ListingEditView(OrgView):
         form, breaks, prices = self.forms(listing, request.POST)
         if not (form.is_valid() and breaks.is_valid() and prices.is_valid()):
             return self.show(listing, form, breaks, prices)
-        values = dict(form.cleaned_data)
-        values["price_breaks"] = [
-            (f.cleaned_data["min_quantity"], f.cleaned_data["unit_price"])
-            for f in breaks
-            if f.cleaned_data.get("min_quantity")
-        ]
-        values["customer_prices"] = [
-            (f.cleaned_data["customer"], f.cleaned_data["unit_price"]) for f in prices if f.cleaned_data.get("customer")
-        ]
+        values = form.listing_values(
+            price_breaks=[
+                (f.cleaned_data["min_quantity"], f.cleaned_data["unit_price"])
+                for f in breaks
+                if f.cleaned_data.get("min_quantity") is not None
+            ],
+            customer_prices=[
+                (f.cleaned_data["customer"], f.cleaned_data["unit_price"])
+                for f in prices
+                if f.cleaned_data.get("customer")
+            ],
+        )
         try:
             saved = save_listing(by=self.membership, values=values, listing=listing)
         except ListingRefused as exc:

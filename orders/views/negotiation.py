@@ -9,7 +9,7 @@ from procurement.errors import DomainError
 from procurement.forms import add_domain_error
 from procurement.views import PostOnlyView
 
-from ..forms import AddedRowsForm, ProposalHeaderForm, ReasonForm
+from ..forms import AddedLineForm, AddedRowsForm, ProposalHeaderForm, ProposalLineForm, ReasonForm
 from ..services.negotiation import accept_sales_order, accept_with_proposal, decline_sales_order, save_proposal
 from .common import SalesOrderMixin
 from .sales_orders import SalesOrderDetailView
@@ -22,16 +22,6 @@ class ProposalSaveView(SalesOrderMixin, PostOnlyView):
 
     permission = "orders.change_salesorder"
     get_object = SalesOrderMixin.get_so
-    LINE_FIELDS = (
-        "action",
-        "quantity",
-        "unit_price",
-        "promised_date",
-        "backorder_quantity",
-        "backorder_date",
-        "reject_reason",
-    )
-    ADD_FIELDS = ("sku", "description", "quantity", "unit", "unit_price", "promised_date")
 
     def done_url(self):
         return self.org_url("orders:so-detail", number=self.kwargs["number"])
@@ -40,17 +30,25 @@ class ProposalSaveView(SalesOrderMixin, PostOnlyView):
         so = self.get_so()
         header_form = ProposalHeaderForm(request.POST)
         rows_form = AddedRowsForm(request.POST)
-        line_ids = [line.pk for line in so.purchase_order.lines.all()]
-        posted = {pk: {f: request.POST.get(f"line-{pk}-{f}", "").strip() for f in self.LINE_FIELDS} for pk in line_ids}
-        rows = [
-            {f: request.POST.get(f"add-{i}-{f}", "").strip() for f in self.ADD_FIELDS}
-            for i in range(rows_form.count() if rows_form.is_valid() else 0)
-        ]
-        added = [row for row in rows if row["description"] or row["quantity"] or row["unit_price"]]
+        po_lines = list(so.purchase_order.lines.all())
+        line_forms = {line.pk: ProposalLineForm(request.POST, prefix=f"line-{line.pk}") for line in po_lines}
+        count = rows_form.count() if rows_form.is_valid() else 0
+        rows = [AddedLineForm(request.POST, prefix=f"add-{i}") for i in range(count)]
+        added_forms = [form for form in rows if not form.is_blank()]
+        posted = {pk: _typed(form) for pk, form in line_forms.items()}
+        added = [_typed(form) for form in added_forms]
 
-        def again(error):
+        def again(error, marked=None):
             detail = SalesOrderDetailView(request=request, kwargs=self.kwargs, org=self.org, membership=self.membership)
-            return detail.show(so, header_form=header_form, posted=posted, posted_added=added, error=error, status=400)
+            return detail.show(
+                so,
+                header_form=header_form,
+                posted=posted,
+                posted_added=added,
+                error=error,
+                marked=marked,
+                status=400,
+            )
 
         if not rows_form.is_valid():  # the hidden count was tampered with: read no row rather than guess
             return again(DomainError("The added lines could not be read: add them again."))
@@ -58,13 +56,26 @@ class ProposalSaveView(SalesOrderMixin, PostOnlyView):
             return again(DomainError(f"At most {AddedRowsForm.MAX_ADDED} lines can be added to an order."))
         if not header_form.is_valid():
             return again(None)
+        for line in po_lines:
+            form = line_forms[line.pk]
+            if not form.is_valid():
+                return again(*_first_error(form, f"Line {line.position}"))
+        for i, form in enumerate(added_forms):
+            if not form.is_valid():
+                return again(*_first_error(form, f"Added line {i + 1}"))
         service = accept_with_proposal if "accept" in request.POST else save_proposal
         try:
-            service(so=so, by=self.membership, header=header_form.cleaned_data, lines=posted, added=added)
+            service(
+                so=so,
+                by=self.membership,
+                header=header_form.header(),
+                lines={pk: form.line_input() for pk, form in line_forms.items()},
+                added=[form.line_input() for form in added_forms],
+            )
         except DomainError as exc:
-            if exc.field in header_form.fields:
+            if exc.line is None and exc.field in header_form.fields:
                 header_form.add_error(exc.field, exc.message)
-            return again(exc)
+            return again(exc, _input_name(exc, line_forms, added_forms))
         messages.success(
             request,
             f"{so.number} accepted: the customer sees your revision now."
@@ -72,6 +83,24 @@ class ProposalSaveView(SalesOrderMixin, PostOnlyView):
             else "Your changes are saved; the customer sees them once you accept the order.",
         )
         return redirect(self.done_url())
+
+
+def _typed(form) -> dict:
+    """What was typed in a row of the supplier's form, to show it again."""
+    return {name: form[name].value() or "" for name in form.fields}
+
+
+def _first_error(form, which: str) -> tuple[DomainError, str]:
+    """A row's first input that could not be read: the refusal, and the input to mark."""
+    name, errors = next(iter(form.errors.items()))
+    return DomainError(f"{which}: {errors[0]}"), form.add_prefix(name)
+
+
+def _input_name(exc: DomainError, line_forms: dict, added_forms: list) -> str | None:
+    """The input a service's refusal of a line belongs to (``exc.line``: a line id, or
+    ``("added", i)``)."""
+    form = added_forms[exc.line[1]] if isinstance(exc.line, tuple) else line_forms.get(exc.line)
+    return form.add_prefix(exc.field) if form is not None and exc.field in form.fields else None
 
 
 class SalesOrderAcceptView(SalesOrderMixin, PostOnlyView):

@@ -79,16 +79,17 @@ class SalesOrderDetailView(SalesOrderMixin, OrgView):
         posted=None,
         posted_added=None,
         error=None,
+        marked=None,
         thread_post=None,
         status=200,
     ):
+        """``marked``: the input of the supplier's form that ``error`` is about."""
         po = so.purchase_order
         lines = selectors.lines_of(po, coding=False)
         proposal = selectors.proposal_of(so)
         actions = rules.so_actions(so, self.membership, lines=lines)
         may_adjust = "adjust" in actions
         by_line = {p.po_line_id: p for p in proposal.lines.all()} if proposal else {}
-        marked = error.field if error else None
         rows = [
             {
                 "line": line,

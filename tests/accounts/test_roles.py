@@ -8,7 +8,7 @@ from accounts.permissions import can, require
 from accounts.roles import PERMISSIONS, Role
 from orders.services import listings
 from procurement.errors import NotAllowed
-from tests.factories import ConnectionFactory, ListingFactory, OrganizationFactory, member
+from tests.factories import ConnectionFactory, ListingFactory, OrganizationFactory, listing_values, member
 
 A, B, AP, R, P, S, F, RV = (
     "admin",
@@ -92,10 +92,10 @@ def test_listing_services_follow_the_table(db, role, allowed):
     org = OrganizationFactory(buys=True, sells=True)
     membership = member(org, role)
     if allowed:
-        listings.save_listing(by=membership, values=LISTING)
+        listings.save_listing(by=membership, values=listing_values(membership, LISTING))
     else:
         with pytest.raises(NotAllowed):
-            listings.save_listing(by=membership, values=LISTING)
+            listings.save_listing(by=membership, values=listing_values(membership, LISTING))
         assert not org.listings.exists()
 
 

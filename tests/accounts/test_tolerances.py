@@ -14,7 +14,7 @@ from accounts.roles import Role
 from accounts.selectors import tolerances_for
 from orders.services import fulfilment
 from procurement.errors import DomainError, NotAllowed
-from tests.factories import ConnectionFactory, SupplierFactory, Trade, member
+from tests.factories import ConnectionFactory, SupplierFactory, Trade, member, receipt_line
 
 pytestmark = pytest.mark.django_db
 
@@ -95,11 +95,15 @@ def test_receiving_reads_the_suppliers_override(trade):
     receiver = member(trade.customer, Role.RECEIVER)
     line = po.lines.get()
     with pytest.raises(DomainError):
-        fulfilment.record_receipt(po=po, by=receiver, lines={line.pk: {"quantity": "11"}}, received_on=date.today())
+        fulfilment.record_receipt(
+            po=po, by=receiver, lines={line.pk: receipt_line(quantity="11")}, received_on=date.today()
+        )
     services.set_supplier_tolerance(
         by=trade.customer_admin, supplier=trade.supplier, reason="Packs of 11", over_receipt_percent=Decimal("10")
     )
-    fulfilment.record_receipt(po=po, by=receiver, lines={line.pk: {"quantity": "11"}}, received_on=date.today())
+    fulfilment.record_receipt(
+        po=po, by=receiver, lines={line.pk: receipt_line(quantity="11")}, received_on=date.today()
+    )
     line.refresh_from_db()
     assert line.quantity_received == 11
 

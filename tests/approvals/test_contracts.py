@@ -33,7 +33,7 @@ def _amendment_in_approval(trade):
         steps=[{"name": "Finance", "threshold": Decimal("30"), "approvers": [trade.approver.user]}],
     )
     (line,) = po.lines.all()
-    amendment = amendments.request_amendment(po=po, by=trade.buyer, reason="More", quantities={line.pk: "20"})
+    amendment = amendments.request_amendment(po=po, by=trade.buyer, reason="More", quantities={line.pk: Decimal("20")})
     assert amendment.status == Amendment.Status.PENDING_APPROVAL
     return po, amendment, ApprovalRequest.objects.get(amendment=amendment)
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.roles import Role
 from approvals import services
 from orders.services import negotiation, submission
-from tests.factories import ApprovalPolicyFactory, BudgetFactory, ExchangeRateFactory, Trade, member
+from tests.factories import ApprovalPolicyFactory, BudgetFactory, ExchangeRateFactory, Trade, member, proposal_line
 
 pytestmark = pytest.mark.django_db
 
@@ -90,7 +90,7 @@ def test_a_later_rate_never_lowers_what_a_re_approval_measures(trade):
     _rate(trade, "0.50")  # the treasury's table changes: 950 EUR would be 475 USD today
     line = po.lines.get()
     negotiation.save_proposal(
-        so=po.sales_order, by=trade.sales, header={}, lines={line.pk: {"action": "change", "unit_price": "950"}}
+        so=po.sales_order, by=trade.sales, lines={line.pk: proposal_line(action="change", unit_price="950")}
     )
     negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     po.refresh_from_db()
@@ -116,7 +116,7 @@ def test_an_increase_of_an_order_submitted_without_a_rate_is_approved_again(trad
     _rate(trade, "1.10")
     line = po.lines.get()
     negotiation.save_proposal(
-        so=po.sales_order, by=trade.sales, header={}, lines={line.pk: {"action": "change", "unit_price": "14"}}
+        so=po.sales_order, by=trade.sales, lines={line.pk: proposal_line(action="change", unit_price="14")}
     )
     negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     po.refresh_from_db()

@@ -13,7 +13,7 @@ from approvals.models import ApprovalRequest, RequestStep
 from orders.models import OrderEvent, PurchaseOrder
 from orders.services import negotiation, submission
 from procurement.errors import DomainError, NotAllowed
-from tests.factories import ApprovalPolicyFactory, BudgetFactory, SpendingLimitFactory, Trade, member
+from tests.factories import ApprovalPolicyFactory, BudgetFactory, SpendingLimitFactory, Trade, member, proposal_line
 
 pytestmark = pytest.mark.django_db
 
@@ -319,7 +319,7 @@ def test_cancelling_a_pending_order_withdraws_its_request(trade):
 def _accept_at(trade, po, price: str):
     line = po.lines.get()
     negotiation.save_proposal(
-        so=po.sales_order, by=trade.sales, header={}, lines={line.pk: {"action": "change", "unit_price": price}}
+        so=po.sales_order, by=trade.sales, lines={line.pk: proposal_line(action="change", unit_price=price)}
     )
     negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     po.refresh_from_db()

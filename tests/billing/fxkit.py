@@ -14,7 +14,7 @@ from billing.models import Bill
 from billing.services.documents import issue_documents
 from billing.services.payments import record_payment
 from orders.services import fulfilment
-from tests.factories import ExchangeRateFactory, Trade, member
+from tests.factories import ExchangeRateFactory, Trade, member, receipt_line
 
 TODAY = timezone.localdate
 
@@ -50,7 +50,7 @@ def receive(trade: Trade, po, on: date, quantity: str | None = None, damaged: st
     values = {"quantity": quantity if quantity is not None else f"{line.quantity.normalize():f}"}
     if damaged:
         values.update(damaged=damaged, reason=reason or "Broken")
-    return fulfilment.record_receipt(po=po, by=trade.receiver, lines={line.pk: values}, received_on=on)
+    return fulfilment.record_receipt(po=po, by=trade.receiver, lines={line.pk: receipt_line(**values)}, received_on=on)
 
 
 def issue_on(po, day: date, monkeypatch) -> Bill:
@@ -62,7 +62,7 @@ def issue_on(po, day: date, monkeypatch) -> Bill:
 
 
 def pay(trade: Trade, bill: Bill, amount: str, on: date):
-    return record_payment(bill=bill, by=trade.payables, amount=amount, paid_on=on, method="bank_transfer")
+    return record_payment(bill=bill, by=trade.payables, amount=Decimal(amount), paid_on=on, method="bank_transfer")
 
 
 def another_supplier(trade: Trade, name: str | None = None) -> Trade:

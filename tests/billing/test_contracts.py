@@ -2,6 +2,8 @@
 that is no longer pending, settling a bill that moved on, cancelling a cancelled bill — each a
 refusal in a sentence, never a 500 — through the service and the page."""
 
+from decimal import Decimal
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -23,14 +25,16 @@ def bill(trade):
 
 
 def _pay(trade, bill, amount="25"):
-    return record_payment(bill=bill, by=trade.payables, amount=amount, paid_on=timezone.localdate(), method="cheque")
+    return record_payment(
+        bill=bill, by=trade.payables, amount=Decimal(amount), paid_on=timezone.localdate(), method="cheque"
+    )
 
 
 def test_a_payment_is_verified_or_disputed_once(trade, bill):
     payment = _pay(trade, bill)
-    verify_payment(payment=payment, by=trade.receivables, amount_received="25")
+    verify_payment(payment=payment, by=trade.receivables, amount_received=Decimal("25"))
     with pytest.raises(DomainError, match="This payment is verified already"):
-        verify_payment(payment=payment, by=trade.receivables, amount_received="25")
+        verify_payment(payment=payment, by=trade.receivables, amount_received=Decimal("25"))
     with pytest.raises(DomainError, match="This payment is verified already"):
         dispute_payment(payment=payment, by=trade.receivables, reason="Bounced")
     invoice = Invoice.objects.get(pk=bill.invoice_id)
@@ -41,14 +45,14 @@ def test_a_disputed_payment_is_not_verified(trade, bill):
     payment = _pay(trade, bill)
     dispute_payment(payment=payment, by=trade.receivables, reason="Bounced")
     with pytest.raises(DomainError, match="This payment is disputed already"):
-        verify_payment(payment=payment, by=trade.receivables, amount_received="25")
+        verify_payment(payment=payment, by=trade.receivables, amount_received=Decimal("25"))
 
 
 def test_verifying_a_payment_of_a_bill_that_moved_on_is_a_refusal(trade, bill):
     payment = _pay(trade, bill, amount="10")
     Bill.objects.filter(pk=bill.pk).update(status=Bill.Status.CANCELLED)  # out of step
     with pytest.raises(DomainError, match=r"^This bill is cancelled: it cannot be settled now\.$"):
-        verify_payment(payment=payment, by=trade.receivables, amount_received="10")
+        verify_payment(payment=payment, by=trade.receivables, amount_received=Decimal("10"))
     payment.refresh_from_db()
     assert payment.status == Payment.Status.PENDING
 
@@ -78,7 +82,7 @@ def test_verifying_on_the_page_a_payment_of_a_bill_that_moved_on_shows_the_refus
 
 def test_verifying_on_the_page_a_verified_payment_shows_the_refusal(client, trade, bill):
     payment = _pay(trade, bill)
-    verify_payment(payment=payment, by=trade.receivables, amount_received="25")
+    verify_payment(payment=payment, by=trade.receivables, amount_received=Decimal("25"))
     client.force_login(trade.receivables.user)
     url = reverse("billing:payment-verify", kwargs={"org_slug": trade.supplier.slug, "pk": payment.pk})
     response = client.post(url, {"amount_received": "25"})

@@ -14,6 +14,7 @@ from billing.services import documents
 from billing.tasks import issue_documents, issue_missing_documents
 from orders.models import OrderEvent, PurchaseOrder
 from orders.services import negotiation
+from tests.factories import proposal_header, proposal_line
 
 pytestmark = pytest.mark.django_db
 
@@ -30,8 +31,8 @@ def _accepted(trade, **kwargs):
     negotiation.save_proposal(
         so=po.sales_order,
         by=trade.sales,
-        header={"payment_terms_days": "14"},
-        lines={line2.pk: {"action": "reject", "reject_reason": "Out of stock"}},
+        header=proposal_header(payment_terms_days=14),
+        lines={line2.pk: proposal_line(action="reject", reject_reason="Out of stock")},
     )
     negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     return po
@@ -74,7 +75,7 @@ def test_confirmation_makes_one_invoice_and_one_bill(trade, django_capture_on_co
 def test_the_suppliers_invoice_due_date_wins(trade, django_capture_on_commit_callbacks):
     po = trade.sent()
     due = timezone.localdate() + timedelta(days=45)
-    negotiation.save_proposal(so=po.sales_order, by=trade.sales, header={"invoice_due_date": due}, lines={})
+    negotiation.save_proposal(so=po.sales_order, by=trade.sales, header=proposal_header(invoice_due_date=due), lines={})
     negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     with django_capture_on_commit_callbacks(execute=True):
         negotiation.confirm_purchase_order(po=po, by=trade.buyer)

@@ -13,6 +13,7 @@ from billing.services.documents import issue_documents
 from billing.services.payments import dispute_payment, verify_payment
 from orders.services import fulfilment
 from tests.billing.fxkit import days_ago, fx_trade, issue_on, order_of, pay, receive, set_rate
+from tests.factories import bill_line, receipt_line
 
 pytestmark = pytest.mark.django_db
 RI, IP = FxDifference.Kind.RECEIPT_INVOICE, FxDifference.Kind.INVOICE_PAYMENT
@@ -25,7 +26,7 @@ def figures(bill):
     }
 
 
-def worked_example(monkeypatch, base, rates, amount="1000.00"):
+def worked_example(monkeypatch, base, rates, amount=Decimal("1000.00")):
     """Receipt 20 days ago, bill 10 days ago, payment of it all 3 days ago, each at its rate."""
     trade = fx_trade("EUR", base)
     for days, rate in zip((20, 10, 3), rates, strict=True):
@@ -61,7 +62,7 @@ def test_the_worked_example_in_usd_to_the_cent(monkeypatch):
 
 
 def test_the_worked_example_in_yen_rounds_to_whole_yen(monkeypatch):
-    _, bill = worked_example(monkeypatch, "JPY", ("161.2345", "162.0871", "160.5"), amount="1234.56")
+    _, bill = worked_example(monkeypatch, "JPY", ("161.2345", "162.0871", "160.5"), amount=Decimal("1234.56"))
     # 1,234.56 × 161.2345 = 199,053.66432 → 199,054; × 162.0871 = 200,106.250176 → 200,106;
     # × 160.5 = 198,146.88 → 198,147 (half-up to whole yen).
     assert figures(bill) == {
@@ -73,7 +74,7 @@ def test_the_worked_example_in_yen_rounds_to_whole_yen(monkeypatch):
 
 
 def test_the_worked_example_in_kuwaiti_dinar_keeps_three_decimals(monkeypatch):
-    _, bill = worked_example(monkeypatch, "KWD", ("0.33125", "0.3341", "0.33057"), amount="1234.56")
+    _, bill = worked_example(monkeypatch, "KWD", ("0.33125", "0.3341", "0.33057"), amount=Decimal("1234.56"))
     # 1,234.56 × 0.33125 = 408.948; × 0.3341 = 412.466496 → 412.466; × 0.33057 = 408.1084992 → 408.108.
     assert figures(bill) == {
         IP: (Decimal("412.466"), Decimal("408.108"), Decimal("4.358")),
@@ -112,12 +113,12 @@ def test_goods_are_valued_at_the_order_price_per_line_without_damaged_units_or_t
     )
     vials, racks = po.lines.order_by("position")
     only_damaged = fulfilment.record_receipt(
-        po=po, by=trade.receiver, lines={racks.pk: {"damaged": "1", "reason": "Bent"}}, received_on=days_ago(5)
+        po=po, by=trade.receiver, lines={racks.pk: receipt_line(damaged="1", reason="Bent")}, received_on=days_ago(5)
     )
     fulfilment.record_receipt(
         po=po,
         by=trade.receiver,
-        lines={vials.pk: {"quantity": "3"}, racks.pk: {"quantity": "1"}},
+        lines={vials.pk: receipt_line(quantity="3"), racks.pk: receipt_line(quantity="1")},
         received_on=days_ago(4),
     )
     bill = issue_on(po, days_ago(2), monkeypatch)
@@ -185,14 +186,14 @@ def test_bills_in_the_base_currency_have_no_figures(trade):
     assert fx.record_fx(bill=bill) == fx.FxRecorded()
 
 
-def _hand_bill(trade, day, amount="500"):
+def _hand_bill(trade, day, amount=Decimal("500")):
     return create_bill(
         by=trade.payables,
         supplier=trade.supplier,
         currency="EUR",
         bill_date=day,
         due_date=day,
-        lines=[{"description": "Calibration", "quantity": "1", "unit_price": amount}],
+        lines=[bill_line(description="Calibration", quantity="1", unit_price=amount)],
     )
 
 
@@ -254,7 +255,7 @@ def test_a_figure_is_unique_per_receipt_and_per_payment(monkeypatch):
 def test_a_payment_verified_short_measures_what_arrived(monkeypatch):
     trade, bill = worked_example(monkeypatch, "USD", ("1.10", "1.12", "1.09"))
     payment = bill.payments.get()
-    verify_payment(payment=payment, by=trade.receivables, amount_received="900.00")
+    verify_payment(payment=payment, by=trade.receivables, amount_received=Decimal("900.00"))
     row = FxDifference.objects.get(payment=payment)
     # 900.00 EUR settled: 1,008.00 USD at the bill's 1.12, 981.00 USD at 1.09.
     assert (row.amount, row.from_base, row.to_base, row.gain) == (

@@ -14,7 +14,7 @@ from django.utils import timezone
 from billing.services.bills import cancel_bill, create_bill
 from billing.services.documents import issue_documents
 from tests.billing.fxkit import another_supplier, days_ago, fx_trade, issue_on, order_of, pay, receive, set_rate
-from tests.factories import SupplierFactory
+from tests.factories import SupplierFactory, bill_line
 
 pytestmark = pytest.mark.django_db
 
@@ -98,7 +98,7 @@ def test_a_bill_by_hand_says_it_has_no_receipts(client):
         currency="EUR",
         bill_date=days_ago(5),
         due_date=days_ago(5),
-        lines=[{"description": "Service", "quantity": "1", "unit_price": "50"}],
+        lines=[bill_line(description="Service", quantity="1", unit_price="50")],
     )
     client.force_login(trade.payables.user)
     page = text(client.get(url("bill-detail", trade.customer, number=bill.number)))

@@ -17,7 +17,7 @@ from billing.services.documents import issue_documents
 from billing.services.payments import record_payment, verify_payment
 from orders.services import fulfilment
 from procurement.errors import DomainError, NotAllowed
-from tests.factories import ConnectionFactory, SupplierFactory, member
+from tests.factories import ConnectionFactory, SupplierFactory, bill_line, member, receipt_line
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate
@@ -30,7 +30,7 @@ def _hand_bill(trade, total="100.00", supplier=None, currency="USD", **kwargs):
         currency=currency,
         bill_date=TODAY(),
         due_date=TODAY() + timedelta(days=30),
-        lines=[{"description": "Paper invoice", "quantity": "1", "unit_price": total}],
+        lines=[bill_line(description="Paper invoice", quantity="1", unit_price=total)],
         **kwargs,
     )
 
@@ -58,13 +58,12 @@ def test_a_bill_by_hand_has_lines_totals_and_no_lock(trade):
         due_date=TODAY() + timedelta(days=30),
         supplier_reference="SUP-77",
         lines=[
-            {"description": "Freight", "quantity": "1", "unit_price": "40", "tax_rate": "10"},
-            {"description": "", "quantity": "", "unit_price": ""},  # a blank row is skipped
-            {"description": "Pallets", "quantity": "2", "unit_price": "5.25"},
+            bill_line(description="Freight", quantity="1", unit_price="40", tax_rate="10"),
+            bill_line(description="Pallets", quantity="2", unit_price="5.25"),
         ],
     )
     assert (bill.subtotal, bill.tax_total, bill.total) == (Decimal("50.50"), Decimal("4.00"), Decimal("54.50"))
-    assert [line.position for line in bill.lines.all()] == [1, 2]
+    assert [line.position for line in bill.lines.all()] == [1, 2]  # (a blank row: see test_views)
     assert not bill.is_locked and bill.created_by == trade.payables.user
     update_bill(bill=bill, by=trade.payables, bill_date=TODAY() - timedelta(days=1), notes="Checked")
     bill.refresh_from_db()
@@ -72,29 +71,29 @@ def test_a_bill_by_hand_has_lines_totals_and_no_lock(trade):
 
 
 @pytest.mark.parametrize(
-    ("change", "field"),
+    ("change", "where"),
     [
-        ({"lines": []}, "line-0-description"),
-        ({"lines": [{"description": "X", "quantity": "0", "unit_price": "1"}]}, "line-0-quantity"),
-        ({"lines": [{"description": "X", "quantity": "1", "unit_price": "1.001"}]}, "line-0-unit_price"),
-        ({"lines": [{"description": "X", "quantity": "1", "unit_price": "1", "tax_rate": "101"}]}, "line-0-tax_rate"),
-        ({"due_date": TODAY() - timedelta(days=1)}, "due_date"),
-        ({"bill_date": TODAY() + timedelta(days=1)}, "bill_date"),
-        ({"currency": "XXX"}, "currency"),
+        ({"lines": []}, (0, "description")),
+        ({"lines": [bill_line(description="X", quantity="0", unit_price="1")]}, (0, "quantity")),
+        ({"lines": [bill_line(description="X", quantity="1", unit_price="1.001")]}, (0, "unit_price")),
+        ({"lines": [bill_line(description="X", quantity="1", unit_price="1", tax_rate="101")]}, (0, "tax_rate")),
+        ({"due_date": TODAY() - timedelta(days=1)}, (None, "due_date")),
+        ({"bill_date": TODAY() + timedelta(days=1)}, (None, "bill_date")),
+        ({"currency": "XXX"}, (None, "currency")),
     ],
 )
-def test_bad_bills_are_refused_and_write_nothing(trade, change, field):
+def test_bad_bills_are_refused_and_write_nothing(trade, change, where):
     values = {
         "supplier": trade.supplier,
         "currency": "USD",
         "bill_date": TODAY(),
         "due_date": TODAY(),
-        "lines": [{"description": "X", "quantity": "1", "unit_price": "1"}],
+        "lines": [bill_line(description="X", quantity="1", unit_price="1")],
         **change,
     }
     with pytest.raises(DomainError) as exc:
         create_bill(by=trade.payables, **values)
-    assert exc.value.field == field
+    assert (exc.value.line, exc.value.field) == where
     assert not Bill.objects.exists()
 
 
@@ -169,7 +168,7 @@ def test_the_po_lock_leaves_due_date_reference_and_notes_open(trade, order_bill)
 def test_cancel_needs_the_permission_a_reason_and_no_payment(trade, order_bill):
     with pytest.raises(NotAllowed):
         cancel_bill(bill=order_bill, by=trade.buyer, reason="Duplicate")
-    record_payment(bill=order_bill, by=trade.payables, amount="1", paid_on=TODAY(), method="cheque")
+    record_payment(bill=order_bill, by=trade.payables, amount=Decimal("1"), paid_on=TODAY(), method="cheque")
     with pytest.raises(DomainError, match="Payments are recorded"):
         cancel_bill(bill=order_bill, by=trade.payables, reason="Duplicate")
     bill = _hand_bill(trade)
@@ -186,10 +185,10 @@ def test_cancel_needs_the_permission_a_reason_and_no_payment(trade, order_bill):
 def test_matching_covers_an_order_and_marks_it_billed(trade):
     po = _sent(trade)  # 100.00
     one, two = _hand_bill(trade, "60.00"), _hand_bill(trade, "40.00")
-    match_bill(bill=one, po=po, amount="60", by=trade.payables)
+    match_bill(bill=one, po=po, amount=Decimal("60"), by=trade.payables)
     po.refresh_from_db()
     assert po.billed_at is None
-    match = match_bill(bill=two, po=po, amount="40", by=trade.payables)
+    match = match_bill(bill=two, po=po, amount=Decimal("40"), by=trade.payables)
     po.refresh_from_db()
     assert po.billed_at is not None and po.billed_by is None  # billed by its bills
     assert match.matched_by == trade.payables.user
@@ -201,7 +200,7 @@ def test_the_ten_cent_rule(trade, short, billed):
     po = _sent(trade)
     amount = Decimal("100.00") - Decimal(short)
     bill = _hand_bill(trade, str(amount))
-    match_bill(bill=bill, po=po, amount=str(amount), by=trade.payables)
+    match_bill(bill=bill, po=po, amount=amount, by=trade.payables)
     po.refresh_from_db()
     assert (po.billed_at is not None) is billed
 
@@ -212,7 +211,7 @@ def test_the_rounding_band_comes_from_the_tolerance_policy(trade):
     )
     po = _sent(trade)
     bill = _hand_bill(trade, "99.00")
-    match_bill(bill=bill, po=po, amount="99", by=trade.payables)
+    match_bill(bill=bill, po=po, amount=Decimal("99"), by=trade.payables)
     po.refresh_from_db()
     assert po.billed_at is not None
 
@@ -221,10 +220,10 @@ def test_same_supplier_and_currency_only(trade):
     po = _sent(trade)
     other = ConnectionFactory(customer=trade.customer, supplier=SupplierFactory()).supplier
     with pytest.raises(DomainError, match="is an order to") as exc:
-        match_bill(bill=_hand_bill(trade, supplier=other), po=po, amount="1", by=trade.payables)
+        match_bill(bill=_hand_bill(trade, supplier=other), po=po, amount=Decimal("1"), by=trade.payables)
     assert exc.value.field == "po"
     with pytest.raises(DomainError, match="is in USD; this bill is in EUR"):
-        match_bill(bill=_hand_bill(trade, currency="EUR"), po=po, amount="1", by=trade.payables)
+        match_bill(bill=_hand_bill(trade, currency="EUR"), po=po, amount=Decimal("1"), by=trade.payables)
     assert not BillMatch.objects.exists()
 
 
@@ -234,13 +233,13 @@ def test_billed_orders_refuse_matches(trade):
     po.refresh_from_db()
     assert po.billed_by == trade.buyer.user
     with pytest.raises(DomainError, match="marked billed: nothing more can be matched"):
-        match_bill(bill=_hand_bill(trade), po=po, amount="1", by=trade.payables)
+        match_bill(bill=_hand_bill(trade), po=po, amount=Decimal("1"), by=trade.payables)
     confirmed = trade.confirmed()
     issue_documents(po=confirmed)  # its own bill covers it
     confirmed.refresh_from_db()
     assert confirmed.billed_at is not None
     with pytest.raises(DomainError, match="marked billed"):
-        match_bill(bill=_hand_bill(trade), po=confirmed, amount="1", by=trade.payables)
+        match_bill(bill=_hand_bill(trade), po=confirmed, amount=Decimal("1"), by=trade.payables)
     assert not BillMatch.objects.exists()
 
 
@@ -259,19 +258,19 @@ def test_only_confirmed_open_orders_are_matched(trade):
     """Before confirmation the order's own bill is still to come: matching then would bill it twice."""
     for po in (trade.draft(), trade.sent()):
         with pytest.raises(DomainError, match="matched to confirmed, open orders"):
-            match_bill(bill=_hand_bill(trade), po=po, amount="1", by=trade.payables)
+            match_bill(bill=_hand_bill(trade), po=po, amount=Decimal("1"), by=trade.payables)
     assert not BillMatch.objects.exists()
 
 
 def test_an_order_paid_through_bills_by_hand_closes(trade):
     po = _sent(trade)
     bill = _hand_bill(trade)
-    match_bill(bill=bill, po=po, amount="100", by=trade.payables)
+    match_bill(bill=bill, po=po, amount=Decimal("100"), by=trade.payables)
     _receive(trade, po, "10")
     po.refresh_from_db()
     assert po.status == "received"
-    payment = record_payment(bill=bill, by=trade.payables, amount="100", paid_on=TODAY(), method="cheque")
-    verify_payment(payment=payment, by=trade.receivables, amount_received="100")
+    payment = record_payment(bill=bill, by=trade.payables, amount=Decimal("100"), paid_on=TODAY(), method="cheque")
+    verify_payment(payment=payment, by=trade.receivables, amount_received=Decimal("100"))
     po.refresh_from_db()
     assert po.status == "closed"
     assert po.events.filter(kind="bill_cancelled").exists()  # the supplier reads why in the thread…
@@ -290,15 +289,15 @@ def test_a_bill_of_nothing_is_settled_as_it_is_made(trade):
 
 
 def test_verifying_nothing_received_is_a_dispute(trade, order_bill):
-    payment = record_payment(bill=order_bill, by=trade.payables, amount="5", paid_on=TODAY(), method="cheque")
+    payment = record_payment(bill=order_bill, by=trade.payables, amount=Decimal("5"), paid_on=TODAY(), method="cheque")
     with pytest.raises(DomainError, match="Dispute the payment instead"):
-        verify_payment(payment=payment, by=trade.receivables, amount_received="0")
+        verify_payment(payment=payment, by=trade.receivables, amount_received=Decimal("0"))
 
 
 def test_a_frozen_order_takes_no_payment(trade, order_bill):
     account_services.suspend_connection(by=trade.customer_admin, connection=trade.connection)
     with pytest.raises(DomainError, match="frozen"):
-        record_payment(bill=order_bill, by=trade.payables, amount="5", paid_on=TODAY(), method="cheque")
+        record_payment(bill=order_bill, by=trade.payables, amount=Decimal("5"), paid_on=TODAY(), method="cheque")
 
 
 def test_editing_a_bill_cannot_duplicate_a_suppliers_invoice_number(trade):
@@ -311,15 +310,15 @@ def test_editing_a_bill_cannot_duplicate_a_suppliers_invoice_number(trade):
 def test_allocations_stay_within_the_bill_and_the_order(trade):
     po, other = _sent(trade), _sent(trade)
     bill = _hand_bill(trade, "150.00")
-    match_bill(bill=bill, po=po, amount="90", by=trade.payables)
+    match_bill(bill=bill, po=po, amount=Decimal("90"), by=trade.payables)
     with pytest.raises(DomainError, match="Only 10.00 USD of") as exc:
-        match_bill(bill=_hand_bill(trade, "20"), po=po, amount="20", by=trade.payables)
+        match_bill(bill=_hand_bill(trade, "20"), po=po, amount=Decimal("20"), by=trade.payables)
     assert exc.value.field == "amount"
     with pytest.raises(DomainError, match="Only 60.00 USD of this bill is left"):
-        match_bill(bill=bill, po=other, amount="61", by=trade.payables)
+        match_bill(bill=bill, po=other, amount=Decimal("61"), by=trade.payables)
     with pytest.raises(DomainError, match="matched to .* already"):
-        match_bill(bill=bill, po=po, amount="1", by=trade.payables)
-    match_bill(bill=bill, po=other, amount="60", by=trade.payables)
+        match_bill(bill=bill, po=po, amount=Decimal("1"), by=trade.payables)
+    match_bill(bill=bill, po=other, amount=Decimal("60"), by=trade.payables)
     assert list(selectors.matchable_orders(bill)) == []  # both matched
     assert selectors.three_way(bill).badge in ("mismatch",)  # billed, nothing received yet
 
@@ -327,7 +326,7 @@ def test_allocations_stay_within_the_bill_and_the_order(trade):
 def test_unmatching_is_recorded_and_lifts_the_billed_mark(trade):
     po = _sent(trade)
     bill = _hand_bill(trade)
-    match = match_bill(bill=bill, po=po, amount="100", by=trade.payables)
+    match = match_bill(bill=bill, po=po, amount=Decimal("100"), by=trade.payables)
     po.refresh_from_db()
     assert po.billed_at is not None
     unmatch_bill(match=match, by=trade.customer_admin)
@@ -337,9 +336,9 @@ def test_unmatching_is_recorded_and_lifts_the_billed_mark(trade):
     assert po.billed_at is None  # its bills no longer cover it
     with pytest.raises(DomainError, match="undone already"):
         unmatch_bill(match=match, by=trade.payables)
-    again = match_bill(bill=bill, po=po, amount="100", by=trade.payables)
+    again = match_bill(bill=bill, po=po, amount=Decimal("100"), by=trade.payables)
     assert BillMatch.objects.count() == 2  # the record keeps both
-    record_payment(bill=bill, by=trade.payables, amount="1", paid_on=TODAY(), method="cheque")
+    record_payment(bill=bill, by=trade.payables, amount=Decimal("1"), paid_on=TODAY(), method="cheque")
     with pytest.raises(DomainError, match="Payments are recorded"):
         unmatch_bill(match=again, by=trade.payables)
 
@@ -347,7 +346,7 @@ def test_unmatching_is_recorded_and_lifts_the_billed_mark(trade):
 def test_unmatching_keeps_a_mark_made_by_hand(trade):
     po = _sent(trade)
     bill = _hand_bill(trade, "50")
-    match = match_bill(bill=bill, po=po, amount="50", by=trade.payables)
+    match = match_bill(bill=bill, po=po, amount=Decimal("50"), by=trade.payables)
     mark_po_billed(po=po, by=trade.customer_admin)
     unmatch_bill(match=match, by=trade.payables)
     po.refresh_from_db()
@@ -357,7 +356,7 @@ def test_unmatching_keeps_a_mark_made_by_hand(trade):
 def test_cancelling_a_bill_undoes_its_matches(trade):
     po = _sent(trade)
     bill = _hand_bill(trade)
-    match_bill(bill=bill, po=po, amount="100", by=trade.payables)
+    match_bill(bill=bill, po=po, amount=Decimal("100"), by=trade.payables)
     cancel_bill(bill=bill, by=trade.payables, reason="Wrong supplier")
     po.refresh_from_db()
     assert po.billed_at is None
@@ -371,7 +370,7 @@ def _receive(trade, po, quantity):
     fulfilment.record_receipt(
         po=po,
         by=member(trade.customer, Role.RECEIVER),
-        lines={po.lines.get().pk: {"quantity": quantity}},
+        lines={po.lines.get().pk: receipt_line(quantity=quantity)},
         received_on=TODAY(),
     )
 

@@ -145,7 +145,7 @@ def test_stored_lines_and_totals_keep_the_currencys_decimals(currency, data):
     """Through the services and the database: every stored amount of an order, read back, has
     exactly the currency's decimals (the column keeps four places for every currency), and the
     stored totals are the sums of the stored, rounded lines."""
-    from tests.factories import Trade
+    from tests.factories import Trade, line_input
 
     trade = Trade(currency)
     po = trade.draft(lines=[])
@@ -157,7 +157,7 @@ def test_stored_lines_and_totals_keep_the_currencys_decimals(currency, data):
         tax = data.draw(tax_rates)
         values = {"description": "Item", "unit": "ea", "quantity": str(quantity), "unit_price": str(price)}
         drafts.add_line(
-            by=trade.buyer, po=po, values={**values, "tax_rate": str(tax), "cost_center": trade.cost_center}
+            by=trade.buyer, po=po, values=line_input(**values, tax_rate=str(tax), cost_center=trade.cost_center)
         )
     po.refresh_from_db()
     lines = list(po.lines.all())

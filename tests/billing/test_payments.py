@@ -13,13 +13,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.roles import Role
+from billing.forms import PaymentForm
 from billing.models import Bill, Invoice, Payment
 from billing.services.documents import issue_documents
 from billing.services.payments import dispute_payment, record_payment, remind_overdue_bills, verify_payment
 from orders.models import OrderEvent
 from orders.services import fulfilment
 from procurement.errors import DomainError, NotAllowed
-from tests.factories import member
+from procurement.money import parse_decimal
+from tests.factories import member, receipt_line
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate
@@ -37,7 +39,7 @@ def _pay(trade, bill, amount, **kwargs):
     return record_payment(
         bill=bill,
         by=kwargs.pop("by", trade.payables),
-        amount=amount,
+        amount=parse_decimal(amount) if amount else None,  # the text typed, as PaymentForm reads it
         paid_on=kwargs.pop("paid_on", TODAY()),
         method=kwargs.pop("method", "bank_transfer"),
         **kwargs,
@@ -74,9 +76,9 @@ def test_open_partially_paid_paid_verified(trade, bill, django_capture_on_commit
     assert mail.outbox[0].attachments[0][0] == f"{bill.invoice.number}.pdf"
     second = _pay(trade, bill, "15")
     assert _state(bill) == ("paid", 25, 0, "open")  # paid, waiting for the supplier
-    verify_payment(payment=first, by=trade.receivables, amount_received="10.00")
+    verify_payment(payment=first, by=trade.receivables, amount_received=Decimal("10.00"))
     assert _state(bill) == ("paid", 25, 10, "open")
-    verify_payment(payment=second, by=trade.receivables, amount_received="15.00")
+    verify_payment(payment=second, by=trade.receivables, amount_received=Decimal("15.00"))
     assert _state(bill) == ("verified", 25, 25, "paid")
     assert Invoice.objects.get(pk=bill.invoice_id).paid_at is not None
     kinds = list(bill.purchase_order.events.values_list("kind", flat=True))
@@ -101,7 +103,6 @@ def test_nothing_more_than_outstanding(trade, bill):
         ({"amount": "0"}, "amount"),
         ({"amount": "-1"}, "amount"),
         ({"amount": "1.001"}, "amount"),
-        ({"amount": "1,50"}, "amount"),
         ({"amount": ""}, "amount"),
         ({"paid_on": None}, "paid_on"),
         ({"paid_on": "tomorrow"}, "paid_on"),
@@ -117,6 +118,12 @@ def test_bad_payments_are_refused_and_write_nothing(trade, bill, values, field):
         _pay(trade, bill, amount, **kwargs)
     assert exc.value.field == field
     assert _written(bill) == before
+
+
+@pytest.mark.parametrize("amount", ["1,50", "1e3", "abc"])
+def test_an_amount_that_cannot_be_read_is_refused_by_the_payment_form(amount):
+    form = PaymentForm({"amount": amount, "paid_on": str(TODAY()), "method": "bank_transfer"})
+    assert not form.is_valid() and list(form.errors) == ["amount"]
 
 
 def test_a_payment_in_the_future_is_refused(trade, bill):
@@ -141,24 +148,24 @@ def test_roles_and_sides(trade, bill):
         _pay(trade, bill, "1", by=member(trade.supplier, Role.ADMIN))
     payment = _pay(trade, bill, "1")
     with pytest.raises(NotAllowed):
-        verify_payment(payment=payment, by=trade.sales, amount_received="1")
+        verify_payment(payment=payment, by=trade.sales, amount_received=Decimal("1"))
     with pytest.raises(NotAllowed):  # the payer cannot verify its own payment
-        verify_payment(payment=payment, by=trade.customer_admin, amount_received="1")
+        verify_payment(payment=payment, by=trade.customer_admin, amount_received=Decimal("1"))
     assert Payment.objects.get().status == "pending"
 
 
 def test_verified_short_counts_what_arrived(trade, bill):
     payment = _pay(trade, bill, "25")
     with pytest.raises(DomainError, match="At most the 25.00 USD") as exc:
-        verify_payment(payment=payment, by=trade.receivables, amount_received="25.01")
+        verify_payment(payment=payment, by=trade.receivables, amount_received=Decimal("25.01"))
     assert exc.value.field == "amount_received"
-    verify_payment(payment=payment, by=trade.receivables, amount_received="24.50")
+    verify_payment(payment=payment, by=trade.receivables, amount_received=Decimal("24.50"))
     assert _state(bill) == ("partially_paid", Decimal("24.50"), Decimal("24.50"), "open")
     bill.refresh_from_db()
     assert bill.outstanding == Decimal("0.50")
     assert "0.50 USD short" in bill.purchase_order.events.filter(kind="payment_verified").get().body
     with pytest.raises(DomainError, match="verified already"):
-        verify_payment(payment=payment, by=trade.receivables, amount_received="25")
+        verify_payment(payment=payment, by=trade.receivables, amount_received=Decimal("25"))
     _pay(trade, bill, "0.50")
     assert _state(bill)[0] == "paid"
 
@@ -175,7 +182,7 @@ def test_a_disputed_payment_no_longer_counts(trade, bill, django_capture_on_comm
     assert "disputes your payment" in email.subject and trade.payables.user.email in email.to
     assert "Nothing arrived on our account" in email.body
     with pytest.raises(DomainError, match="disputed already"):
-        verify_payment(payment=payment, by=trade.receivables, amount_received="25")
+        verify_payment(payment=payment, by=trade.receivables, amount_received=Decimal("25"))
     _pay(trade, bill, "25")  # owed again: it can be paid again
     assert _state(bill)[0] == "paid"
 
@@ -183,13 +190,15 @@ def test_a_disputed_payment_no_longer_counts(trade, bill, django_capture_on_comm
 def test_verification_closes_a_received_order(trade, bill):
     po = bill.purchase_order
     receiver = member(trade.customer, Role.RECEIVER)
-    fulfilment.record_receipt(po=po, by=receiver, lines={po.lines.get().pk: {"quantity": "10"}}, received_on=TODAY())
+    fulfilment.record_receipt(
+        po=po, by=receiver, lines={po.lines.get().pk: receipt_line(quantity="10")}, received_on=TODAY()
+    )
     po.refresh_from_db()
     assert po.status == "received"
     payment = _pay(trade, bill, "25")
     po.refresh_from_db()
     assert po.status == "received"  # paid is not enough: verified
-    verify_payment(payment=payment, by=trade.receivables, amount_received="25")
+    verify_payment(payment=payment, by=trade.receivables, amount_received=Decimal("25"))
     po.refresh_from_db()
     assert po.status == "closed" and po.sales_order.status == "completed"
 

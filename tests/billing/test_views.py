@@ -17,7 +17,7 @@ from billing.models import Bill, BillMatch, Payment
 from billing.services.bills import cancel_bill, create_bill
 from billing.services.documents import issue_documents
 from billing.services.payments import record_payment
-from tests.factories import ConnectionFactory, SupplierFactory
+from tests.factories import ConnectionFactory, SupplierFactory, bill_line
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate
@@ -103,7 +103,7 @@ def test_recording_a_payment_through_the_page(client, trade, bill):
 
 
 def test_verifying_and_disputing_through_the_pages(client, trade, bill):
-    first = record_payment(bill=bill, by=trade.payables, amount="20", paid_on=TODAY(), method="cheque")
+    first = record_payment(bill=bill, by=trade.payables, amount=Decimal("20"), paid_on=TODAY(), method="cheque")
     client.force_login(trade.receivables.user)
     home = client.get(reverse("home:org-home", args=[trade.supplier.slug])).content.decode()
     assert "Payments to verify" in home
@@ -113,7 +113,7 @@ def test_verifying_and_disputing_through_the_pages(client, trade, bill):
     response = client.post(verify, {"amount_received": "21"})
     assert response.status_code == 400 and "At most the 20.00 USD that was paid." in response.content.decode()
     assert client.post(verify, {"amount_received": "20"}).status_code == 302
-    second = record_payment(bill=bill, by=trade.payables, amount="5", paid_on=TODAY(), method="cheque")
+    second = record_payment(bill=bill, by=trade.payables, amount=Decimal("5"), paid_on=TODAY(), method="cheque")
     response = client.post(url("payment-verify", trade.supplier, pk=second.pk), {"reason": ""})
     assert response.status_code == 400
     response = client.post(url("payment-verify", trade.supplier, pk=second.pk), {"reason": "Cheque bounced"})
@@ -164,7 +164,7 @@ def test_matching_through_the_page(client, trade):
         currency="USD",
         bill_date=TODAY(),
         due_date=TODAY(),
-        lines=[{"description": "Valves", "quantity": "10", "unit_price": "10"}],
+        lines=[bill_line(description="Valves", quantity="10", unit_price="10")],
     )
     client.force_login(trade.payables.user)
     page = client.get(url("bill-detail", trade.customer, number=bill.number)).content.decode()
@@ -210,7 +210,7 @@ def test_lists_filter_sort_and_export(client, trade, bill):
         bill_date=TODAY() - timedelta(days=40),
         due_date=TODAY() - timedelta(days=10),
         supplier_reference="OLD-1",
-        lines=[{"description": "Freight", "quantity": "1", "unit_price": "48"}],
+        lines=[bill_line(description="Freight", quantity="1", unit_price="48")],
     )
     client.force_login(trade.payables.user)
     page = client.get(url("bill-list", trade.customer) + "?status=overdue").content.decode()
@@ -245,13 +245,13 @@ def test_list_and_page_query_counts_do_not_grow(client, trade, django_assert_max
             currency="USD",
             bill_date=TODAY(),
             due_date=TODAY(),
-            lines=[{"description": "Line", "quantity": "1", "unit_price": "10"}] * 3,
+            lines=[bill_line(description="Line", quantity="1", unit_price="10")] * 3,
         )
-        payment = record_payment(bill=bill, by=trade.payables, amount="5", paid_on=TODAY(), method="cash")
+        payment = record_payment(bill=bill, by=trade.payables, amount=Decimal("5"), paid_on=TODAY(), method="cash")
     po = trade.confirmed()
     _, order_bill = issue_documents(po=po)
     for _ in range(count):
-        record_payment(bill=order_bill, by=trade.payables, amount="0.5", paid_on=TODAY(), method="cash")
+        record_payment(bill=order_bill, by=trade.payables, amount=Decimal("0.5"), paid_on=TODAY(), method="cash")
     client.force_login(trade.payables.user)
     client.get(url("bill-list", trade.customer))
     with django_assert_max_num_queries(10):
@@ -291,7 +291,35 @@ def test_order_pages_show_invoiced_progress_and_the_documents(client, trade, bil
     client.force_login(trade.buyer.user)
     page = client.get(reverse("orders:po-detail", args=[trade.customer.slug, po.number])).content.decode()
     assert "Invoiced" in page and bill.number in page and "3-way match" in page
-    record_payment(bill=bill, by=trade.payables, amount="5", paid_on=TODAY(), method="cheque")
+    record_payment(bill=bill, by=trade.payables, amount=Decimal("5"), paid_on=TODAY(), method="cheque")
     client.force_login(trade.receivables.user)
     page = client.get(reverse("orders:so-detail", args=[trade.supplier.slug, po.sales_order.number])).content.decode()
     assert bill.invoice.number in page and "Verify payment (1)" in page
+
+
+def test_the_bill_lines_form_leaves_blank_rows_out_and_names_a_refused_line_by_its_row():
+    from billing.forms import BillLinesForm
+
+    data = {
+        "rows": "3",
+        "line-0-description": "Freight",
+        "line-0-quantity": "1",
+        "line-0-unit_price": "40",
+        "line-2-description": "Pallets",
+        "line-2-quantity": "2",
+        "line-2-unit_price": "5.25",
+        "line-2-tax_rate": "10",
+    }
+    form = BillLinesForm.posted(data)
+    assert form.is_valid(), form.errors
+    lines = form.lines()
+    assert [(line.description, line.quantity, line.unit, line.tax_rate) for line in lines] == [
+        ("Freight", Decimal("1"), "ea", Decimal("0")),
+        ("Pallets", Decimal("2"), "ea", Decimal("10")),
+    ]
+    assert form.input_name(1, "quantity") == "line-2-quantity"  # the second line given is row 2
+    bad = BillLinesForm.posted({**data, "line-2-unit_price": "5,25"})
+    assert not bad.is_valid()
+    error, marked = bad.refusal()
+    assert marked == "line-2-unit_price" and "use a point" in error.message
+    assert BillLinesForm.posted({**data, "rows": "٣"}).count == 0  # rows not read as a number: none

@@ -2,6 +2,7 @@
 lost), the supplier's answer, the *Amendment history* tab on both sides, query counts."""
 
 import re
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -10,7 +11,7 @@ from billing.models import Bill
 from billing.services.documents import issue_documents
 from orders.models import Amendment
 from orders.services import amendments, fulfilment
-from tests.factories import Trade
+from tests.factories import Trade, receipt_line
 
 pytestmark = pytest.mark.django_db
 
@@ -80,10 +81,30 @@ def test_the_buyer_amends_through_the_page_and_a_refusal_keeps_what_was_typed(cl
     assert "Amend order" not in detail  # one open amendment at a time
 
 
+def test_an_amended_quantity_that_cannot_be_read_is_marked_on_its_line(client, trade):
+    """The rows are parsed by a form: "abc" on the second line is refused beside it, and the
+    first line's input is kept as typed."""
+    po = _confirmed(trade)
+    bolts, grease = po.lines.order_by("position")
+    client.force_login(trade.buyer.user)
+    response = client.post(
+        url("po-amend", trade.customer, number=po.number),
+        {f"line-{bolts.pk}-quantity": "12", f"line-{grease.pk}-quantity": "abc", "reason": "Second crew"},
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    field = _input(page, f"line-{grease.pk}-quantity")
+    assert 'value="abc"' in field and "is-invalid" in field
+    assert "Line 2: “abc” is not a number." in page
+    assert 'value="12"' in _input(page, f"line-{bolts.pk}-quantity")
+    assert "is-invalid" not in _input(page, f"line-{bolts.pk}-quantity")
+    assert not Amendment.objects.exists()
+
+
 def test_the_supplier_accepts_and_both_sides_see_the_history(client, trade):
     po = _confirmed(trade)
     bolts, _ = po.lines.order_by("position")
-    amendments.request_amendment(po=po, by=trade.buyer, reason="Second crew", quantities={bolts.pk: "20"})
+    amendments.request_amendment(po=po, by=trade.buyer, reason="Second crew", quantities={bolts.pk: Decimal("20")})
     so = po.sales_order
     client.force_login(trade.sales.user)
     page = client.get(url("so-detail", trade.supplier, number=so.number)).content.decode()
@@ -102,7 +123,7 @@ def test_the_supplier_accepts_and_both_sides_see_the_history(client, trade):
 def test_the_supplier_declines_with_a_reason_on_its_page(client, trade):
     po = _confirmed(trade)
     bolts, _ = po.lines.order_by("position")
-    amendments.request_amendment(po=po, by=trade.buyer, reason="Second crew", quantities={bolts.pk: "20"})
+    amendments.request_amendment(po=po, by=trade.buyer, reason="Second crew", quantities={bolts.pk: Decimal("20")})
     so = po.sales_order
     client.force_login(trade.sales.user)
     decline = url("amendment-decline", trade.supplier, number=so.number, amendment=1)
@@ -130,7 +151,7 @@ def test_the_history_query_count_does_not_grow(client, trade, django_assert_max_
     bolts, _ = po.lines.order_by("position")
     for n in range(count):
         amendment = amendments.request_amendment(
-            po=po, by=trade.buyer, reason="More", quantities={bolts.pk: str(11 + n)}
+            po=po, by=trade.buyer, reason="More", quantities={bolts.pk: Decimal(11 + n)}
         )
         if n < count - 1:
             amendments.withdraw_amendment(amendment=amendment, by=trade.buyer)
@@ -155,7 +176,7 @@ def test_the_approver_sees_what_the_amendment_changes(client, trade):
         steps=[{"name": "Finance", "threshold": Decimal("100"), "approvers": [approver.user]}],
     )
     bolts, _ = po.lines.order_by("position")
-    amendments.request_amendment(po=po, by=trade.buyer, reason="Second crew", quantities={bolts.pk: "50"})
+    amendments.request_amendment(po=po, by=trade.buyer, reason="Second crew", quantities={bolts.pk: Decimal("50")})
     request = ApprovalRequest.objects.get(kind="amendment")
     client.force_login(approver.user)
     inbox = client.get(reverse("approvals:inbox", kwargs={"org_slug": trade.customer.slug})).content.decode()
@@ -177,7 +198,7 @@ def test_a_line_received_while_the_form_was_open_is_refused_above_the_form(clien
     fulfilment.record_receipt(
         po=po,
         by=member(trade.customer, Role.RECEIVER),
-        lines={bolts.pk: {"quantity": "1"}},
+        lines={bolts.pk: receipt_line(quantity="1")},
         received_on=timezone.localdate(),
     )
     client.force_login(trade.buyer.user)
@@ -192,7 +213,7 @@ def test_a_line_received_while_the_form_was_open_is_refused_above_the_form(clien
 def test_the_suppliers_home_lists_amendments_to_answer(client, trade):
     po = _confirmed(trade)
     bolts, _ = po.lines.order_by("position")
-    amendments.request_amendment(po=po, by=trade.buyer, reason="More", quantities={bolts.pk: "20"})
+    amendments.request_amendment(po=po, by=trade.buyer, reason="More", quantities={bolts.pk: Decimal("20")})
     client.force_login(trade.sales.user)
     home = client.get(reverse("home"), follow=True).content.decode()
     assert "Amendments asked by customers" in home

@@ -20,7 +20,7 @@ from billing.services.payments import record_payment
 from orders.models import Amendment, OrderEvent, Revision
 from orders.services import amendments, fulfilment
 from procurement.errors import DomainError, NotAllowed
-from tests.factories import ApprovalPolicyFactory, BudgetFactory, Trade, member
+from tests.factories import ApprovalPolicyFactory, BudgetFactory, Trade, bill_line, member, receipt_line, shipped
 
 pytestmark = pytest.mark.django_db
 
@@ -53,13 +53,13 @@ def _lines(po):
 
 def _amend(trade, po, quantities=None, cancel=(), reason="More needed for the new site", by=None):
     return amendments.request_amendment(
-        po=po, by=by or trade.buyer, reason=reason, quantities=quantities or {}, cancel=cancel
+        po=po, by=by or trade.buyer, reason=reason, quantities=shipped(quantities or {}), cancel=cancel
     )
 
 
 def _receive(trade, po, line, quantity):
     return fulfilment.record_receipt(
-        po=po, by=trade.receiver, lines={line.pk: {"quantity": quantity}}, received_on=timezone.localdate()
+        po=po, by=trade.receiver, lines={line.pk: receipt_line(quantity=quantity)}, received_on=timezone.localdate()
     )
 
 
@@ -125,20 +125,20 @@ def test_every_refusal_writes_nothing(trade):
     first, second = _lines(po)
     events = po.events.count()
     cases = [
-        ({first.pk: "9"}, (), "quantities can only be raised", f"line-{first.pk}-quantity"),
-        ({first.pk: "10"}, (), "changes nothing", None),
-        ({}, (), "changes nothing", None),
-        ({first.pk: "abc"}, (), "not a number", f"line-{first.pk}-quantity"),
-        ({first.pk: "10.5"}, (), "ea", f"line-{first.pk}-quantity"),
-        ({first.pk: "12"}, {first.pk}, "not both", f"line-{first.pk}-quantity"),
-        ({}, {first.pk, second.pk}, "cannot cancel every line", None),
-        ({999999: "5"}, (), "another order", None),
+        ({first.pk: "9"}, (), "quantities can only be raised", (first.pk, "quantity")),
+        ({first.pk: "10"}, (), "changes nothing", (None, None)),
+        ({}, (), "changes nothing", (None, None)),
+        ({first.pk: "10.5"}, (), "ea", (first.pk, "quantity")),
+        ({first.pk: "-1"}, (), "cannot be negative", (first.pk, "quantity")),
+        ({first.pk: "12"}, {first.pk}, "not both", (first.pk, "quantity")),
+        ({}, {first.pk, second.pk}, "cannot cancel every line", (None, None)),
+        ({999999: "5"}, (), "another order", (None, None)),
     ]
-    for quantities, cancel, words, field in cases:
+    for quantities, cancel, words, where in cases:
         with pytest.raises(DomainError) as refused:
             _amend(trade, po, quantities, cancel)
         assert words in refused.value.message, words
-        assert refused.value.field == field
+        assert (refused.value.line, refused.value.field) == where
     with pytest.raises(DomainError) as refused:
         _amend(trade, po, {first.pk: "12"}, reason="  ")
     assert refused.value.field == "reason"
@@ -179,11 +179,14 @@ def test_a_shipped_line_is_not_cancelled_but_may_be_raised(trade):
     po = _confirmed(trade)
     first, second = _lines(po)
     fulfilment.record_shipment(
-        so=po.sales_order, by=trade.fulfilment, lines={first.pk: "10", second.pk: "10"}, shipped_on=timezone.localdate()
+        so=po.sales_order,
+        by=trade.fulfilment,
+        lines={first.pk: Decimal("10"), second.pk: Decimal("10")},
+        shipped_on=timezone.localdate(),
     )
     with pytest.raises(DomainError, match="has been shipped") as refused:
         _amend(trade, po, {}, {first.pk})
-    assert refused.value.field == f"line-{first.pk}-cancel"
+    assert (refused.value.line, refused.value.field) == (first.pk, "cancel")
     amendment = _amend(trade, po, {first.pk: "12"})
     amendments.accept_amendment(amendment=amendment, by=trade.sales)
     po.sales_order.refresh_from_db()
@@ -260,7 +263,7 @@ def test_acceptance_checks_again_what_happened_since(trade):
     first, second = _lines(po)
     amendment = _amend(trade, po, {}, {second.pk})
     fulfilment.record_shipment(
-        so=po.sales_order, by=trade.fulfilment, lines={second.pk: "3"}, shipped_on=timezone.localdate()
+        so=po.sales_order, by=trade.fulfilment, lines={second.pk: Decimal("3")}, shipped_on=timezone.localdate()
     )
     with pytest.raises(DomainError, match="has been shipped since"):
         amendments.accept_amendment(amendment=amendment, by=trade.sales)
@@ -311,7 +314,9 @@ def test_cancelling_below_what_was_paid_is_refused(trade):
     po = _confirmed(trade)
     first, second = _lines(po)
     bill = Bill.objects.get(purchase_order=po)
-    record_payment(bill=bill, by=trade.payables, amount="90.00", paid_on=timezone.localdate(), method="bank_transfer")
+    record_payment(
+        bill=bill, by=trade.payables, amount=Decimal("90.00"), paid_on=timezone.localdate(), method="bank_transfer"
+    )
     with pytest.raises(DomainError, match="90.00 USD has been paid"):
         _amend(trade, po, {}, {first.pk})  # would leave 50.00
     assert _amend(trade, po, {}, {second.pk}).new_total == Decimal("100.00")
@@ -495,7 +500,7 @@ def test_cancelling_below_the_bills_matched_by_hand_is_refused(trade):
         currency="USD",
         bill_date=timezone.localdate(),
         due_date=timezone.localdate(),
-        lines=[{"description": "Paper invoice", "quantity": "1", "unit_price": "120.00"}],
+        lines=[bill_line(description="Paper invoice", quantity="1", unit_price="120.00")],
     )
     BillMatch.objects.create(bill=paper, purchase_order=po, amount=Decimal("120.00"), matched_by=trade.payables.user)
     with pytest.raises(DomainError, match="Bills matched to .* amount to 120.00 USD"):

@@ -13,7 +13,7 @@ from accounts.roles import Role
 from orders.models import Amendment, Proposal, PurchaseOrder, SalesOrder
 from orders.services import amendments, fulfilment, negotiation, submission
 from procurement.errors import DomainError
-from tests.factories import ApprovalPolicyFactory, Trade, member
+from tests.factories import ApprovalPolicyFactory, Trade, member, proposal_header, proposal_line, receipt_line
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ def _lines(po):
 def test_proposing_an_amendment_that_moved_on_is_a_refusal(trade):
     po = trade.confirmed()
     (line,) = _lines(po)
-    amendment = amendments.request_amendment(po=po, by=trade.buyer, reason="More", quantities={line.pk: "12"})
+    amendment = amendments.request_amendment(po=po, by=trade.buyer, reason="More", quantities={line.pk: Decimal("12")})
     amendments.decline_amendment(amendment=amendment, by=trade.sales, reason="No stock")
     with pytest.raises(DomainError, match=r"^Amendment 1 is declined by the supplier: it cannot be proposed now\.$"):
         amendments.propose_amendment(amendment=amendment, po=po)
@@ -59,7 +59,7 @@ def test_closing_an_order_whose_sales_order_moved_on_is_a_refusal(trade):
     receiver = member(trade.customer, Role.RECEIVER)
     with pytest.raises(DomainError, match=r"is cancelled: it cannot be completed now\.$"):
         fulfilment.record_receipt(
-            po=po, by=receiver, lines={line.pk: {"quantity": "10"}}, received_on=timezone.localdate()
+            po=po, by=receiver, lines={line.pk: receipt_line(quantity="10")}, received_on=timezone.localdate()
         )
     po.refresh_from_db()
     assert po.status == PurchaseOrder.Status.CONFIRMED and not po.receipts.exists()  # nothing written
@@ -73,7 +73,10 @@ def _proposed(trade):
     po = trade.sent()
     (line,) = _lines(po)
     negotiation.save_proposal(
-        so=po.sales_order, by=trade.sales, header={"note": "Cheaper"}, lines={line.pk: {"unit_price": "2.00"}}
+        so=po.sales_order,
+        by=trade.sales,
+        header=proposal_header(note="Cheaper"),
+        lines={line.pk: proposal_line(unit_price="2.00")},
     )
     return po, line
 
@@ -90,8 +93,8 @@ def test_a_refused_acceptance_leaves_the_proposal_as_it_was(trade):
         negotiation.accept_with_proposal(
             so=po.sales_order,
             by=trade.sales,
-            header={"note": "None of it"},
-            lines={line.pk: {"action": "reject", "reject_reason": "Discontinued"}},
+            header=proposal_header(note="None of it"),
+            lines={line.pk: proposal_line(action="reject", reject_reason="Discontinued")},
         )
     assert _proposal_state(po) == before
     po.sales_order.refresh_from_db()
@@ -121,7 +124,7 @@ def test_a_refused_acceptance_on_the_page_leaves_the_proposal_as_it_was(client, 
 def test_saving_and_accepting_publishes_the_proposal(trade):
     po, line = _proposed(trade)
     so = negotiation.accept_with_proposal(
-        so=po.sales_order, by=trade.sales, header={}, lines={line.pk: {"unit_price": "2.20"}}
+        so=po.sales_order, by=trade.sales, lines={line.pk: proposal_line(unit_price="2.20")}
     )
     assert so.status == SalesOrder.Status.ACCEPTED
     line.refresh_from_db()
@@ -164,7 +167,7 @@ def test_confirming_says_confirmed_or_sent_for_re_approval(trade):
     po.refresh_from_db()
     (line,) = _lines(po)
     negotiation.accept_with_proposal(
-        so=po.sales_order, by=trade.sales, header={}, lines={line.pk: {"unit_price": "1200"}}
+        so=po.sales_order, by=trade.sales, lines={line.pk: proposal_line(unit_price="1200")}
     )  # …but the supplier's price crosses it
     result = negotiation.confirm_purchase_order(po=po, by=trade.buyer)
     assert isinstance(result, negotiation.SentForReapproval)

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts import services as account_services
@@ -22,7 +23,7 @@ from orders.models import (
 )
 from orders.services import fulfilment, negotiation, submission
 from procurement.errors import DomainError, NotAllowed
-from tests.factories import Trade, member
+from tests.factories import Trade, member, proposal_line, receipt_line, shipped
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +61,7 @@ def _ship(trade, po, quantities, **kwargs):
     return fulfilment.record_shipment(
         so=po.sales_order,
         by=kwargs.pop("by", trade.shipper),
-        lines={line.pk: q for line, q in zip(lines, quantities, strict=False)},
+        lines=shipped({line.pk: q for line, q in zip(lines, quantities, strict=False)}),
         shipped_on=kwargs.pop("shipped_on", TODAY()),
         **kwargs,
     )
@@ -72,7 +73,7 @@ def _receive(trade, po, rows, **kwargs):
     values = {}
     for line, row in zip(lines, rows, strict=False):
         quantity, damaged, reason = row if isinstance(row, tuple) else (row, "", "")
-        values[line.pk] = {"quantity": quantity, "damaged": damaged, "reason": reason}
+        values[line.pk] = receipt_line(quantity=quantity, damaged=damaged, reason=reason)
     return fulfilment.record_receipt(
         po=po,
         by=kwargs.pop("by", trade.receiver),
@@ -139,7 +140,7 @@ def test_shipping_more_than_is_left_is_refused_and_writes_nothing(trade, po):
     before = _written(po)
     with pytest.raises(DomainError, match=r"Line 1: 5 ea is more than the 4 ea left to ship") as exc:
         _ship(trade, po, ["5", "4"])
-    assert exc.value.field == f"line-{_lines(po)[0].pk}"
+    assert (exc.value.line, exc.value.field) == (_lines(po)[0].pk, "quantity")
     assert _written(po) == before
 
 
@@ -149,18 +150,33 @@ def test_shipping_more_than_is_left_is_refused_and_writes_nothing(trade, po):
         (["0", ""], {}, "Enter the quantity shipped on at least one line."),
         (["-1"], {}, "cannot be negative"),
         (["1.5"], {}, "whole number"),
-        (["abc"], {}, "not a number"),
         (["1"], {"shipped_on": None}, "When did it ship?"),
-        (["1"], {"shipped_on": "tomorrow"}, "is not a date"),
         (["1"], {"carrier": "<b>DHL</b>"}, None),
     ],
 )
 def test_bad_shipments_are_refused(trade, po, quantities, kwargs, message):
-    if kwargs.get("shipped_on") == "tomorrow":
-        kwargs["shipped_on"] = "31/12/2026"
     before = _written(po)
     with pytest.raises(DomainError, match=message):
         _ship(trade, po, quantities, **kwargs)
+    assert _written(po) == before
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ({"quantity": "abc"}, "Line 1: “abc” is not a number."),
+        ({"quantity": "+1"}, "Line 1: “+1”: type the number without a “+”."),
+        ({"shipped_on": "31/12/2026"}, "Enter a valid date."),
+    ],
+)
+def test_unreadable_shipments_are_refused_by_the_page(client, trade, po, typed, message):
+    """A quantity or a date that cannot be read is refused by the page's forms, never guessed."""
+    before = _written(po)
+    first = _lines(po)[0]
+    client.force_login(trade.shipper.user)
+    data = {f"line-{first.pk}": typed.get("quantity", "1"), "shipped_on": typed.get("shipped_on", str(TODAY()))}
+    response = client.post(reverse("orders:so-ship", args=[trade.supplier.slug, po.sales_order.number]), data)
+    assert response.status_code == 400 and message in response.content.decode()
     assert _written(po) == before
 
 
@@ -229,7 +245,7 @@ def test_a_line_of_another_order_is_refused(trade, po):
     other = trade.confirmed()
     with pytest.raises(DomainError, match="another order"):
         fulfilment.record_shipment(
-            so=po.sales_order, by=trade.shipper, lines={other.lines.get().pk: "1"}, shipped_on=TODAY()
+            so=po.sales_order, by=trade.shipper, lines={other.lines.get().pk: Decimal("1")}, shipped_on=TODAY()
         )
 
 
@@ -431,8 +447,7 @@ def test_rejected_lines_are_neither_shipped_nor_waited_for(trade):
     negotiation.save_proposal(
         so=po.sales_order,
         by=trade.sales,
-        header={},
-        lines={lines[1].pk: {"action": "reject", "reject_reason": "Discontinued"}},
+        lines={lines[1].pk: proposal_line(action="reject", reject_reason="Discontinued")},
     )
     negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     negotiation.confirm_purchase_order(po=po, by=trade.buyer)

@@ -3,6 +3,7 @@ typed and mark the refused input, progress and fulfilment on both order pages, t
 goods-received filter, inbox rows, and query counts that do not grow with shipments."""
 
 import re
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -12,7 +13,7 @@ from accounts.roles import Role
 from billing.services.documents import issue_documents
 from orders.models import PurchaseOrder
 from orders.services import fulfilment, negotiation
-from tests.factories import Trade, member
+from tests.factories import Trade, member, receipt_line
 
 pytestmark = pytest.mark.django_db
 
@@ -103,7 +104,7 @@ def test_the_customer_receives_against_a_shipment_through_the_page(client, trade
     po = _confirmed(trade)
     line1, line2 = po.lines.order_by("position")
     shipment = fulfilment.record_shipment(
-        so=po.sales_order, by=trade.shipper, lines={line1.pk: "10"}, shipped_on=timezone.localdate()
+        so=po.sales_order, by=trade.shipper, lines={line1.pk: Decimal("10")}, shipped_on=timezone.localdate()
     )
     client.force_login(trade.receiver.user)
     detail = client.get(url("po-detail", trade.customer, number=po.number)).content.decode()
@@ -144,12 +145,12 @@ def test_a_shipment_received_already_is_not_offered_again(client, trade):
     po = _confirmed(trade)
     line1 = po.lines.order_by("position").first()
     shipment = fulfilment.record_shipment(
-        so=po.sales_order, by=trade.shipper, lines={line1.pk: "2"}, shipped_on=timezone.localdate()
+        so=po.sales_order, by=trade.shipper, lines={line1.pk: Decimal("2")}, shipped_on=timezone.localdate()
     )
     fulfilment.record_receipt(
         po=po,
         by=trade.receiver,
-        lines={line1.pk: {"quantity": "2"}},
+        lines={line1.pk: receipt_line(quantity="2")},
         shipment=shipment,
         received_on=timezone.localdate(),
     )
@@ -171,7 +172,7 @@ def test_the_oldest_shipment_on_its_way_is_proposed_and_none_means_counting(clie
     line1, line2 = po.lines.order_by("position")
     first, _ = (
         fulfilment.record_shipment(
-            so=po.sales_order, by=trade.shipper, lines={line1.pk: "3"}, shipped_on=timezone.localdate()
+            so=po.sales_order, by=trade.shipper, lines={line1.pk: Decimal("3")}, shipped_on=timezone.localdate()
         )
         for _ in range(2)
     )
@@ -208,7 +209,7 @@ def test_goods_received_filter_and_inbox_rows(client, trade):
     part = _confirmed(trade)
     line = part.lines.order_by("position").first()
     fulfilment.record_receipt(
-        po=part, by=trade.receiver, lines={line.pk: {"quantity": "1"}}, received_on=timezone.localdate()
+        po=part, by=trade.receiver, lines={line.pk: receipt_line(quantity="1")}, received_on=timezone.localdate()
     )
     client.force_login(trade.receiver.user)
     page = client.get(url("po-list", trade.customer) + "?received=partially_received").content.decode()
@@ -227,7 +228,7 @@ def test_goods_received_filter_and_inbox_rows(client, trade):
 @pytest.mark.parametrize("count", [1, 6])
 def test_order_pages_query_count_does_not_grow_with_shipments(client, trade, django_assert_max_num_queries, count):
     po = trade.confirmed(lines=[{"listing": trade.listing, "quantity": "100"}] * 3)
-    lines = {line.pk: "1" for line in po.lines.all()}
+    lines = {line.pk: Decimal("1") for line in po.lines.all()}
     for _ in range(count):
         shipment = fulfilment.record_shipment(
             so=po.sales_order, by=trade.shipper, lines=lines, shipped_on=timezone.localdate()
@@ -235,7 +236,7 @@ def test_order_pages_query_count_does_not_grow_with_shipments(client, trade, dja
         fulfilment.record_receipt(
             po=po,
             by=trade.receiver,
-            lines={pk: {"quantity": "1"} for pk in lines},
+            lines={pk: receipt_line(quantity="1") for pk in lines},
             shipment=shipment,
             received_on=timezone.localdate(),
         )
@@ -261,7 +262,7 @@ def test_damaged_goods_bring_a_shipped_order_back_to_the_suppliers_inbox(client,
     po = trade.confirmed()
     line = po.lines.get()
     shipment = fulfilment.record_shipment(
-        so=po.sales_order, by=trade.shipper, lines={line.pk: "10"}, shipped_on=timezone.localdate()
+        so=po.sales_order, by=trade.shipper, lines={line.pk: Decimal("10")}, shipped_on=timezone.localdate()
     )
     client.force_login(trade.shipper.user)
     home = reverse("home:org-home", args=[trade.supplier.slug])
@@ -269,7 +270,7 @@ def test_damaged_goods_bring_a_shipped_order_back_to_the_suppliers_inbox(client,
     fulfilment.record_receipt(
         po=po,
         by=trade.receiver,
-        lines={line.pk: {"quantity": "8", "damaged": "2", "reason": "Rusty"}},
+        lines={line.pk: receipt_line(quantity="8", damaged="2", reason="Rusty")},
         shipment=shipment,
         received_on=timezone.localdate(),
     )
@@ -278,6 +279,6 @@ def test_damaged_goods_bring_a_shipped_order_back_to_the_suppliers_inbox(client,
     detail = client.get(url("so-detail", trade.supplier, number=po.sales_order.number)).content.decode()
     assert "Record shipment" in detail
     fulfilment.record_shipment(
-        so=po.sales_order, by=trade.shipper, lines={line.pk: "2"}, shipped_on=timezone.localdate()
+        so=po.sales_order, by=trade.shipper, lines={line.pk: Decimal("2")}, shipped_on=timezone.localdate()
     )
     assert "to send again" not in client.get(home).content.decode()

@@ -15,7 +15,7 @@ from orders.services import drafts, fulfilment, negotiation, thread
 from procurement.errors import DomainError
 from procurement.money import MoneyError, parse_decimal, parse_price
 from procurement.validators import INTEGER_MAX, parse_integer
-from tests.factories import Trade, member
+from tests.factories import Trade, line_input, member, proposal_line
 
 pytestmark = pytest.mark.django_db
 
@@ -232,9 +232,9 @@ def test_a_line_whose_amount_no_column_holds_is_refused_next_to_the_quantity(cli
 def test_order_totals_no_column_holds_are_refused_and_nothing_is_written(trade):
     po = trade.draft(lines=[])
     line = {"description": "Gold", "unit": "ea", "unit_price": "60000000000000", "quantity": "1"}
-    drafts.add_line(by=trade.buyer, po=po, values={"cost_center": trade.cost_center, **line})
+    drafts.add_line(by=trade.buyer, po=po, values=line_input(cost_center=trade.cost_center, **line))
     with pytest.raises(DomainError, match="The order's total would be more than"):
-        drafts.add_line(by=trade.buyer, po=po, values={"cost_center": trade.cost_center, **line})
+        drafts.add_line(by=trade.buyer, po=po, values=line_input(cost_center=trade.cost_center, **line))
     assert po.lines.count() == 1
     assert PurchaseOrder.objects.get(pk=po.pk).total == Decimal("60000000000000")
 
@@ -246,19 +246,20 @@ def test_the_supplier_cannot_change_a_line_beyond_the_column_either(trade):
         negotiation.save_proposal(
             so=so,
             by=trade.sales,
-            header={},
-            lines={line.pk: {"action": "change", "quantity": "99999999999", "unit_price": "99999"}},
+            lines={line.pk: proposal_line(action="change", quantity="99999999999", unit_price="99999")},
         )
-    assert exc.value.field == f"line-{line.pk}-quantity"
+    assert (exc.value.line, exc.value.field) == (line.pk, "quantity")
     assert not Proposal.objects.exists()
 
 
 @pytest.mark.parametrize("terms", ["٥", "+5", "366", "2147483648", "1_0"])
-def test_payment_terms_in_the_proposal_are_ascii_days_within_a_year(trade, terms):
+def test_payment_terms_in_the_proposal_are_ascii_days_within_a_year(client, trade, terms):
     so = trade.sent().sales_order
-    with pytest.raises(DomainError, match="from 0 to 365") as exc:
-        negotiation.save_proposal(so=so, by=trade.sales, header={"payment_terms_days": terms}, lines={})
-    assert exc.value.field == "payment_terms_days"
+    client.force_login(trade.sales.user)
+    response = client.post(url("so-proposal", trade.supplier, number=so.number), {"payment_terms_days": terms})
+    assert response.status_code == 400
+    assert "from 0 to 365" in response.context["header_form"].errors["payment_terms_days"][0]
+    assert not Proposal.objects.exists()
 
 
 # ------------------------------------------------------------------------------ dates
@@ -291,8 +292,8 @@ def test_the_suppliers_line_dates_keep_to_the_window(trade, field):
     line = so.purchase_order.lines.get()
     values = {"action": "backorder", "backorder_quantity": "2", "backorder_date": "2030-01-01", field: FAR_FUTURE}
     with pytest.raises(DomainError, match="Enter a date from") as exc:
-        negotiation.save_proposal(so=so, by=trade.sales, header={}, lines={line.pk: values})
-    assert exc.value.field == f"line-{line.pk}-{field}"
+        negotiation.save_proposal(so=so, by=trade.sales, lines={line.pk: proposal_line(**values)})
+    assert (exc.value.line, exc.value.field) == (line.pk, field)
     assert not Proposal.objects.exists()
 
 
@@ -310,7 +311,10 @@ def test_shipments_and_receipts_keep_to_the_window(trade):
     line = po.lines.get()
     with pytest.raises(DomainError, match="Enter a date from") as exc:
         fulfilment.record_shipment(
-            so=po.sales_order, by=member(trade.supplier, Role.ADMIN), lines={line.pk: "1"}, shipped_on=date(1, 1, 1)
+            so=po.sales_order,
+            by=member(trade.supplier, Role.ADMIN),
+            lines={line.pk: Decimal("1")},
+            shipped_on=date(1, 1, 1),
         )
     assert exc.value.field == "shipped_on" and not Shipment.objects.exists()
 

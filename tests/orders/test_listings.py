@@ -11,7 +11,14 @@ from orders import listing_csv
 from orders.models import Listing, PriceBreak
 from orders.pricing import unit_price
 from orders.services import listings
-from tests.factories import ConnectionFactory, ListingFactory, OrganizationFactory, SupplierFactory, member
+from tests.factories import (
+    ConnectionFactory,
+    ListingFactory,
+    OrganizationFactory,
+    SupplierFactory,
+    listing_values,
+    member,
+)
 
 VALUES = {"sku": "BOLT-1", "name": "Bolt", "unit": "ea", "unit_price": "0.25", "currency": "USD"}
 
@@ -30,11 +37,14 @@ def test_create_listing_with_breaks_and_a_customer_price(sales):
     customer = ConnectionFactory(supplier=sales.organization).customer
     listing = listings.save_listing(
         by=sales,
-        values={
-            **VALUES,
-            "price_breaks": [("100", "0.20"), ("10", "0.22")],
-            "customer_prices": [(customer, "0.21")],
-        },
+        values=listing_values(
+            sales,
+            {
+                **VALUES,
+                "price_breaks": [("100", "0.20"), ("10", "0.22")],
+                "customer_prices": [(customer, "0.21")],
+            },
+        ),
     )
     assert listing.unit_price == Decimal("0.25")
     assert [(b.min_quantity, b.unit_price) for b in listing.price_breaks.all()] == [
@@ -66,7 +76,7 @@ def test_create_listing_with_breaks_and_a_customer_price(sales):
 )
 def test_bad_values_are_refused_and_nothing_is_written(sales, change, field, message):
     with pytest.raises(listings.ListingRefused) as refused:
-        listings.save_listing(by=sales, values={**VALUES, **change})
+        listings.save_listing(by=sales, values=listing_values(sales, {**VALUES, **change}))
     assert message in refused.value.errors[field]
     assert not Listing.objects.exists()
 
@@ -74,43 +84,51 @@ def test_bad_values_are_refused_and_nothing_is_written(sales, change, field, mes
 def test_kwd_takes_three_decimals_and_kg_takes_grams(sales):
     listing = listings.save_listing(
         by=sales,
-        values={**VALUES, "currency": "KWD", "unit_price": "1.125", "unit": "kg", "min_order_qty": "0.250"},
+        values=listing_values(
+            sales, {**VALUES, "currency": "KWD", "unit_price": "1.125", "unit": "kg", "min_order_qty": "0.250"}
+        ),
     )
     assert (listing.unit_price, listing.min_order_qty) == (Decimal("1.125"), Decimal("0.25"))
 
 
 def test_duplicate_sku_is_refused_whatever_its_case(sales):
-    listings.save_listing(by=sales, values=VALUES)
+    listings.save_listing(by=sales, values=listing_values(sales, VALUES))
     with pytest.raises(listings.ListingRefused, match="already"):
-        listings.save_listing(by=sales, values={**VALUES, "sku": "bolt-1"})
+        listings.save_listing(by=sales, values=listing_values(sales, {**VALUES, "sku": "bolt-1"}))
 
 
 def test_the_same_sku_is_fine_at_another_supplier(sales):
     ListingFactory(sku="BOLT-1")
-    assert listings.save_listing(by=sales, values=VALUES).pk
+    assert listings.save_listing(by=sales, values=listing_values(sales, VALUES)).pk
 
 
 def test_a_price_for_an_unconnected_customer_is_refused(sales):
     stranger = OrganizationFactory()
     with pytest.raises(listings.ListingRefused, match="not a connected customer"):
-        listings.save_listing(by=sales, values={**VALUES, "customer_prices": [(stranger, "0.2")]})
+        listings.save_listing(
+            by=sales, values=listing_values(sales, {**VALUES, "customer_prices": [(stranger, "0.2")]})
+        )
     assert not Listing.objects.exists()
 
 
 def test_editing_a_listing_of_another_supplier_is_impossible(sales):
     foreign = ListingFactory()
     with pytest.raises(Listing.DoesNotExist):
-        listings.save_listing(by=sales, values=VALUES, listing=foreign)
+        listings.save_listing(by=sales, values=listing_values(sales, VALUES), listing=foreign)
     foreign.refresh_from_db()
     assert foreign.sku != "BOLT-1"
 
 
 def test_a_price_change_is_dated(sales):
-    listing = listings.save_listing(by=sales, values=VALUES)
+    listing = listings.save_listing(by=sales, values=listing_values(sales, VALUES))
     first = listing.price_updated_at
-    listing = listings.save_listing(by=sales, values={**VALUES, "name": "Bolt, zinc"}, listing=listing)
+    listing = listings.save_listing(
+        by=sales, values=listing_values(sales, {**VALUES, "name": "Bolt, zinc"}), listing=listing
+    )
     assert listing.price_updated_at == first
-    listing = listings.save_listing(by=sales, values={**VALUES, "unit_price": "0.30"}, listing=listing)
+    listing = listings.save_listing(
+        by=sales, values=listing_values(sales, {**VALUES, "unit_price": "0.30"}), listing=listing
+    )
     assert listing.price_updated_at > first
 
 
@@ -356,7 +374,9 @@ def test_listing_page_query_count_is_bounded(client, sales, django_assert_max_nu
 
 def test_a_listing_with_a_customer_price_saves_unchanged(client, sales):
     customer = ConnectionFactory(supplier=sales.organization).customer
-    listing = listings.save_listing(by=sales, values={**VALUES, "customer_prices": [(customer, "0.21")]})
+    listing = listings.save_listing(
+        by=sales, values=listing_values(sales, {**VALUES, "customer_prices": [(customer, "0.21")]})
+    )
     client.force_login(sales.user)
     url = reverse("orders:listing-edit", args=[sales.organization.slug, listing.pk])
     page = client.get(url).content.decode()
@@ -383,7 +403,7 @@ def test_a_listing_with_a_customer_price_saves_unchanged(client, sales):
 @pytest.mark.parametrize("raw", ["1,50", "1e3", "1_000", " ", "Infinity"])
 def test_ambiguous_or_odd_numbers_are_refused(sales, raw):
     with pytest.raises(listings.ListingRefused) as refused:
-        listings.save_listing(by=sales, values={**VALUES, "unit_price": raw})
+        listings.save_listing(by=sales, values=listing_values(sales, {**VALUES, "unit_price": raw}))
     assert "unit_price" in refused.value.errors
     with pytest.raises(listing_csv.ImportRefused):
         _import(sales, f'sku,name,unit,unit_price\nA,B,ea,"{raw}"\n')
@@ -399,7 +419,7 @@ def test_ambiguous_or_odd_numbers_are_refused(sales, raw):
 )
 def test_price_breaks_lower_the_price(sales, breaks, message):
     with pytest.raises(listings.ListingRefused, match=message):
-        listings.save_listing(by=sales, values={**VALUES, "price_breaks": breaks})
+        listings.save_listing(by=sales, values=listing_values(sales, {**VALUES, "price_breaks": breaks}))
 
 
 def test_search_matches_every_word_anywhere(client, sales):
@@ -418,3 +438,20 @@ def test_opening_an_action_url_leads_back_to_its_page_and_changes_nothing(client
     assert response["Location"] == reverse("orders:listing-edit", args=[sales.organization.slug, listing.pk])
     listing.refresh_from_db()
     assert listing.is_active
+
+
+def test_a_csv_row_is_read_by_the_listing_forms_rules(sales):
+    """The import reads each row with the page's fields: any case of a unit or currency, yes or
+    no, price breaks as Decimals; a blank currency is the supplier's."""
+    from orders.forms import ListingRowForm
+
+    row = {"sku": "B-1", "name": "Bolt", "unit": "EA", "unit_price": "0.25", "currency": "", "active": "No"}
+    form = ListingRowForm({**row, "price_breaks": "10=0.22; 100=0.20"}, supplier=sales.organization)
+    assert form.is_valid(), form.errors
+    values = form.listing_values(has_breaks=True)
+    assert (values.unit, values.currency, values.is_active, values.min_order_qty) == ("ea", "USD", False, 1)
+    assert values.price_breaks == [(Decimal("10"), Decimal("0.22")), (Decimal("100"), Decimal("0.20"))]
+    bad = ListingRowForm({**row, "unit_price": "+1", "price_breaks": "10=٥"}, supplier=sales.organization)
+    assert not bad.is_valid()
+    assert bad.errors["unit_price"] == ["“+1”: type the number without a “+”."]
+    assert bad.errors["price_breaks"] == ["“٥”: type the number with the digits 0–9."]

@@ -10,11 +10,22 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.roles import Role
-from orders import revisions
+from orders import revisions, selectors
+from orders.forms import LineForm
 from orders.models import OrderEvent, PurchaseOrder, PurchaseOrderLine, Revision, SalesOrder
 from orders.services import drafts, listings, negotiation, submission, thread
 from procurement.errors import DomainError, NotAllowed
-from tests.factories import CostCenterFactory, ListingFactory, Trade, member
+from tests.factories import (
+    CostCenterFactory,
+    ListingFactory,
+    Trade,
+    added_line,
+    line_input,
+    listing_values,
+    member,
+    proposal_header,
+    proposal_line,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -55,13 +66,7 @@ def test_jpy_and_kwd_round_to_their_minor_units():
         drafts.add_line(
             by=jpy.buyer,
             po=po,
-            values={
-                "description": "X",
-                "quantity": "1",
-                "unit": "ea",
-                "unit_price": "1.5",
-                "cost_center": jpy.cost_center,
-            },
+            values=line_input(description="X", quantity="1", unit="ea", unit_price="1.5", cost_center=jpy.cost_center),
         )
     kwd = Trade("KWD")
     po = kwd.draft(lines=[{"description": "Oil", "quantity": "0.333", "unit": "l", "unit_price": "1.005"}])
@@ -73,11 +78,9 @@ def test_jpy_and_kwd_round_to_their_minor_units():
     [
         ({"quantity": "0"}, "quantity", "more than zero"),
         ({"quantity": "-2"}, "quantity", "more than zero"),
-        ({"quantity": "abc"}, "quantity", "not a number"),
         ({"quantity": "1.5"}, "quantity", "whole numbers"),
         ({"unit_price": "1.234"}, "unit_price", "at most 2 decimals"),
         ({"unit_price": "-1"}, "unit_price", "negative"),
-        ({"unit_price": "1,50"}, "unit_price", "use a point"),
         ({"description": "<script>alert(1)</script>"}, "description", "HTML tags"),
         ({"description": ""}, "description", "required"),
         ({"tax_rate": "120"}, "tax_rate", "0 to 100"),
@@ -94,11 +97,57 @@ def test_bad_custom_lines_are_refused_and_write_nothing(trade, values, field, me
         "cost_center": trade.cost_center,
     }
     with pytest.raises(DomainError, match=message) as refused:
-        drafts.add_line(by=trade.buyer, po=po, values={**good, **values})
+        drafts.add_line(by=trade.buyer, po=po, values=line_input(**{**good, **values}))
     assert refused.value.field == field
     assert not po.lines.exists()
     po.refresh_from_db()
     assert po.total == 0
+
+
+@pytest.mark.parametrize(
+    "values,field,message",
+    [
+        ({"quantity": "abc"}, "quantity", "not a number"),
+        ({"unit_price": "1,50"}, "unit_price", "use a point"),
+        ({"tax_rate": "+5"}, "tax_rate", "without a “+”"),
+        ({"listing": "٥"}, "listing", "Enter a number"),
+        ({"requested_date": "2024-02-30"}, "requested_date", "valid date"),
+    ],
+)
+def test_unreadable_line_input_is_refused_by_the_form_next_to_its_field(trade, values, field, message):
+    """What cannot be read as a number (or a date, a listing) never reaches the service."""
+    po = trade.draft(lines=[])
+    good = {"description": "Widget", "quantity": "2", "unit": "ea", "unit_price": "1.00", "tax_rate": "0"}
+    form = LineForm(
+        {**good, "cost_center": trade.cost_center.pk, **values},
+        listings=selectors.orderable_listings(po),
+        cost_centers=selectors.cost_centers_of(trade.customer),
+        gl_accounts=selectors.gl_accounts_of(trade.customer),
+    )
+    assert not form.is_valid()
+    assert list(form.errors) == [field] and message in form.errors[field][0]
+
+
+def test_the_line_form_reads_typed_values_for_the_service(trade):
+    po = trade.draft(lines=[])
+    form = LineForm(
+        {"listing": str(trade.listing.pk), "quantity": " 4 ", "tax_rate": "", "cost_center": trade.cost_center.pk},
+        listings=selectors.orderable_listings(po),
+        cost_centers=selectors.cost_centers_of(trade.customer),
+        gl_accounts=selectors.gl_accounts_of(trade.customer),
+    )
+    assert form.is_valid(), form.errors
+    line = form.line_input()
+    assert (line.listing, line.quantity, line.tax_rate, line.unit_price) == (trade.listing, Decimal("4"), 0, None)
+    assert line.cost_center == trade.cost_center
+    other = Trade()
+    foreign = LineForm(
+        {"listing": str(other.listing.pk), "quantity": "1", "cost_center": other.cost_center.pk},
+        listings=selectors.orderable_listings(po),
+        cost_centers=selectors.cost_centers_of(trade.customer),
+        gl_accounts=selectors.gl_accounts_of(trade.customer),
+    )
+    assert not foreign.is_valid() and set(foreign.errors) == {"listing", "cost_center"}
 
 
 def test_listing_lines_refuse_foreign_inactive_or_other_currency_listings(trade):
@@ -110,18 +159,18 @@ def test_listing_lines_refuse_foreign_inactive_or_other_currency_listings(trade)
     ]:
         with pytest.raises(DomainError, match=message):
             drafts.add_line(
-                by=trade.buyer, po=po, values={"listing": listing, "quantity": "1", "cost_center": trade.cost_center}
+                by=trade.buyer, po=po, values=line_input(listing=listing, quantity="1", cost_center=trade.cost_center)
             )
     moq = ListingFactory(supplier=trade.supplier, min_order_qty=Decimal("10"))
     with pytest.raises(DomainError, match="sold from 10"):
         drafts.add_line(
-            by=trade.buyer, po=po, values={"listing": moq, "quantity": "5", "cost_center": trade.cost_center}
+            by=trade.buyer, po=po, values=line_input(listing=moq, quantity="5", cost_center=trade.cost_center)
         )
     with pytest.raises(DomainError, match="cost centers"):
         drafts.add_line(
             by=trade.buyer,
             po=po,
-            values={"listing": trade.listing, "quantity": "1", "cost_center": CostCenterFactory()},
+            values=line_input(listing=trade.listing, quantity="1", cost_center=CostCenterFactory()),
         )
     assert not po.lines.exists()
 
@@ -134,13 +183,13 @@ def test_several_lines_at_once_are_all_or_nothing(trade, django_assert_max_num_q
         drafts.add_lines(
             by=trade.buyer,
             po=po,
-            lines=[{**line, "cost_center": trade.cost_center} for line in (custom, custom, bad)],
+            lines=[line_input(**line, cost_center=trade.cost_center) for line in (custom, custom, bad)],
         )
     assert refused.value.field == "unit_price"
     assert po.lines.count() == 1
     other = ListingFactory(supplier=trade.supplier)
     lines = [
-        {"listing": listing, "quantity": "4", "cost_center": trade.cost_center} for listing in (trade.listing, other)
+        line_input(listing=listing, quantity="4", cost_center=trade.cost_center) for listing in (trade.listing, other)
     ]
     with django_assert_max_num_queries(14):  # the same for 2 lines as for 20: one lock, one read each, one insert
         added = drafts.add_lines(by=trade.buyer, po=po, lines=lines * 5)
@@ -153,10 +202,9 @@ def test_several_lines_at_once_are_all_or_nothing(trade, django_assert_max_num_q
 
 def test_draft_lines_follow_the_latest_price_then_freeze_on_submission(trade):
     po = trade.draft()
-    listing_values = {"sku": "BOLT", "name": "Bolt", "unit": "ea", "currency": "USD"}
-    listings.save_listing(
-        by=member(trade.supplier, Role.SALES), values={**listing_values, "unit_price": "3.00"}, listing=trade.listing
-    )
+    bolt = {"sku": "BOLT", "name": "Bolt", "unit": "ea", "currency": "USD"}
+    sales = member(trade.supplier, Role.SALES)
+    listings.save_listing(by=sales, values=listing_values(sales, {**bolt, "unit_price": "3.00"}), listing=trade.listing)
     line = po.lines.get()
     assert line.unit_price == Decimal("3.00") and line.price_changed
     po.refresh_from_db()
@@ -164,7 +212,9 @@ def test_draft_lines_follow_the_latest_price_then_freeze_on_submission(trade):
     submission.submit_purchase_order(po=po, by=trade.buyer)
     line.refresh_from_db()
     assert line.unit_price == Decimal("3.00") and not line.price_changed
-    listings.save_listing(by=trade.sales, values={**listing_values, "unit_price": "4.00"}, listing=trade.listing)
+    listings.save_listing(
+        by=trade.sales, values=listing_values(trade.sales, {**bolt, "unit_price": "4.00"}), listing=trade.listing
+    )
     line.refresh_from_db()
     assert line.unit_price == Decimal("3.00")  # frozen
 
@@ -174,14 +224,14 @@ def test_only_the_requester_or_an_admin_edits_a_draft(trade):
     colleague = member(trade.customer, Role.BUYER)
     with pytest.raises(NotAllowed, match="Only"):
         drafts.add_line(
-            by=colleague, po=po, values={"listing": trade.listing, "quantity": "1", "cost_center": trade.cost_center}
+            by=colleague, po=po, values=line_input(listing=trade.listing, quantity="1", cost_center=trade.cost_center)
         )
     with pytest.raises(NotAllowed):
         submission.submit_purchase_order(po=po, by=colleague)
     drafts.add_line(
         by=trade.customer_admin,
         po=po,
-        values={"listing": trade.listing, "quantity": "1", "cost_center": trade.cost_center},
+        values=line_input(listing=trade.listing, quantity="1", cost_center=trade.cost_center),
     )
     assert po.lines.count() == 2
 
@@ -238,11 +288,11 @@ def test_submission_refusals_write_nothing(trade):
 
 def _propose(trade, po, **lines_by_position):
     lines = {
-        line.pk: lines_by_position[f"line{line.position}"]
+        line.pk: proposal_line(**lines_by_position[f"line{line.position}"])
         for line in po.lines.all()
         if f"line{line.position}" in lines_by_position
     }
-    return negotiation.save_proposal(so=po.sales_order, by=trade.sales, header={}, lines=lines)
+    return negotiation.save_proposal(so=po.sales_order, by=trade.sales, lines=lines)
 
 
 def test_the_proposal_stays_invisible_until_accepted(trade, django_capture_on_commit_callbacks):
@@ -288,9 +338,10 @@ def test_a_redline_compares_each_revision_with_the_one_before(trade):
     negotiation.save_proposal(
         so=po.sales_order,
         by=trade.sales,
-        header={},
-        lines={po.lines.get().pk: {"action": "backorder", "backorder_quantity": "4", "backorder_date": "2030-01-31"}},
-        added=[{"description": "Washers", "quantity": "10", "unit": "ea", "unit_price": "0.10"}],
+        lines={
+            po.lines.get().pk: proposal_line(action="backorder", backorder_quantity="4", backorder_date="2030-01-31")
+        },
+        added=[added_line(description="Washers", quantity="10", unit="ea", unit_price="0.10")],
     )
     negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     first, second = Revision.objects.filter(purchase_order=po).order_by("number")
@@ -487,7 +538,7 @@ def test_header_changes_are_published_and_described(trade):
         so=po.sales_order,
         by=trade.sales,
         lines={},
-        header={"confirm_ship_by": "2030-03-01", "payment_terms_days": "45", "discount": "2.00"},
+        header=proposal_header(confirm_ship_by="2030-03-01", payment_terms_days=45, discount="2.00"),
     )
     negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     po.refresh_from_db()

@@ -7,10 +7,10 @@ from django.core import mail
 from django.urls import reverse
 
 from accounts.roles import Role
-from orders.models import PurchaseOrder
+from orders.models import Proposal, PurchaseOrder
 from orders.services import negotiation, sharing
 from orders.services.thread import post_message
-from tests.factories import ListingFactory, Trade, member
+from tests.factories import ListingFactory, Trade, added_line, member, proposal_line
 
 pytestmark = pytest.mark.django_db
 
@@ -382,22 +382,60 @@ def test_the_supplier_form_keeps_added_lines_and_marks_a_refused_input(client, t
     assert [line.description for line in po.lines.all()] == ["Bolt", "Washers"]
 
 
+def test_a_row_of_the_supplier_form_that_cannot_be_read_is_marked_and_the_rest_kept(client, trade):
+    """The line and added-line rows are parsed by forms: an unreadable number is refused on its
+    own row, in the words of the number rules, and every other input comes back as typed."""
+    po = trade.sent(lines=[{"listing": trade.listing, "quantity": "10"}, {"listing": trade.listing, "quantity": "4"}])
+    first, second = po.lines.all()
+    client.force_login(trade.sales.user)
+    proposal = url("so-proposal", trade.supplier, number=po.sales_order.number)
+    typed = {
+        f"line-{first.pk}-action": "change",
+        f"line-{first.pk}-quantity": "8",
+        f"line-{second.pk}-action": "change",
+        f"line-{second.pk}-unit_price": "+2",
+        "add-count": "2",
+        "add-0-description": "Washers",
+        "add-0-quantity": "5",
+        "add-0-unit": "ea",
+        "add-0-unit_price": "0.20",
+    }
+    response = client.post(proposal, typed)
+    text = response.content.decode()
+    assert response.status_code == 400 and "Line 2: “+2”: type the number without a “+”." in text
+    assert f'id="line-{second.pk}-unit_price-error"' in text and f'id="line-{first.pk}-quantity-error"' not in text
+    assert f'name="line-{first.pk}-quantity" value="8"' in text and 'value="Washers"' in text
+    response = client.post(proposal, {**typed, f"line-{second.pk}-unit_price": "", "add-0-quantity": "1e3"})
+    text = response.content.decode()
+    assert response.status_code == 400 and "Added line 1: “1e3” is not a number." in text
+    assert 'id="add-0-quantity-error"' in text and f'name="line-{first.pk}-quantity" value="8"' in text
+    assert not Proposal.objects.exists()
+    response = client.post(proposal, {**typed, f"line-{second.pk}-unit_price": "", "add-0-unit": "crate"})
+    assert response.status_code == 400 and "Added line 1: Choose a unit of measure." in response.content.decode()
+    assert client.post(proposal, {**typed, f"line-{second.pk}-unit_price": ""}).status_code == 302
+    saved = Proposal.objects.get()
+    assert {(p.action, p.quantity) for p in saved.lines.all()} == {
+        ("change", Decimal("8")),
+        ("change", Decimal("4")),  # a change with nothing typed keeps the line's own quantity
+        ("add", Decimal("5")),
+    }
+
+
 def test_a_rejected_line_can_be_supplied_again(client, trade):
     po = trade.sent()
     line = po.lines.get()
     negotiation.save_proposal(
         so=po.sales_order,
         by=trade.sales,
-        header={},
-        lines={line.pk: {"action": "reject", "reject_reason": "No stock"}},
-        added=[{"description": "Nut", "quantity": "1", "unit": "ea", "unit_price": "1"}],
+        lines={line.pk: proposal_line(action="reject", reject_reason="No stock")},
+        added=[added_line(description="Nut", quantity="1", unit="ea", unit_price="1")],
     )
     negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     negotiation.request_changes(po=po, by=trade.buyer, note="Please supply the bolts")
     client.force_login(trade.sales.user)
     page = client.get(url("so-detail", trade.supplier, number=po.sales_order.number)).content.decode()
     assert '<option value="reject" selected>' in page  # untouched, it stays rejected
-    negotiation.save_proposal(so=po.sales_order, by=trade.sales, header={}, lines={line.pk: {"action": "accept"}})
+    negotiation.save_proposal(so=po.sales_order, by=trade.sales, lines={line.pk: proposal_line(action="accept")})
     negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
     line.refresh_from_db()
     po.refresh_from_db()

@@ -11,7 +11,7 @@ from accounts.roles import Role
 from orders.models import CustomerPrice
 from orders.services import drafts, submission
 from procurement.errors import NotAllowed
-from tests.factories import Trade, member
+from tests.factories import Trade, line_input, member
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,7 @@ def test_the_preview_shows_the_customers_own_price_the_line_is_stored_at(client,
         url("po-line-preview", trade.customer, number=po.number), {"listing": str(trade.listing.pk), "quantity": "10"}
     )
     line = drafts.add_line(
-        by=trade.buyer, po=po, values={"listing": trade.listing, "quantity": "10", "cost_center": trade.cost_center}
+        by=trade.buyer, po=po, values=line_input(listing=trade.listing, quantity="10", cost_center=trade.cost_center)
     )
     assert line.line_total == Decimal("20.00")
     assert preview.content.decode().startswith("20.00 USD")  # not the list price's 25.00
@@ -54,7 +54,7 @@ def _editable(client, po, membership) -> bool:
 def _may_add_a_line(trade, po, membership) -> bool:
     try:
         drafts.add_line(
-            by=membership, po=po, values={"listing": trade.listing, "quantity": "1", "cost_center": trade.cost_center}
+            by=membership, po=po, values=line_input(listing=trade.listing, quantity="1", cost_center=trade.cost_center)
         )
     except NotAllowed:
         return False

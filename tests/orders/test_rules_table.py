@@ -24,7 +24,7 @@ from orders import rules
 from orders.models import PurchaseOrder, SalesOrder
 from orders.services import amendments, drafts, fulfilment, negotiation, submission
 from procurement.errors import DomainError
-from tests.factories import ApprovalPolicyFactory, Trade, member
+from tests.factories import ApprovalPolicyFactory, Trade, line_input, member, receipt_line
 
 pytestmark = pytest.mark.django_db
 
@@ -125,12 +125,12 @@ class Case:
             suspend_connection(by=trade.customer_admin, connection=trade.connection)
         if state in ("partially_received", "received", "closed"):
             first, second = po.lines.order_by("position")
-            ship = {first.pk: "10", second.pk: "5"}
+            ship = {first.pk: Decimal("10"), second.pk: Decimal("5")}
             fulfilment.record_shipment(
                 so=po.sales_order, by=self.supplier["fulfilment"], lines=ship, shipped_on=timezone.localdate()
             )
-            got = {first.pk: {"quantity": "10"}} | (
-                {} if state == "partially_received" else {second.pk: {"quantity": "5"}}
+            got = {first.pk: receipt_line(quantity="10")} | (
+                {} if state == "partially_received" else {second.pk: receipt_line(quantity="5")}
             )
             fulfilment.record_receipt(po=po, by=self.customer["receiver"], lines=got, received_on=timezone.localdate())
         if state == "closed":
@@ -162,7 +162,7 @@ def _call(action: str, case: Case, by) -> None:
     today = timezone.localdate()
     if action == "edit":
         drafts.add_line(
-            by=by, po=po, values={"listing": trade.listing, "quantity": "1", "cost_center": trade.cost_center}
+            by=by, po=po, values=line_input(listing=trade.listing, quantity="1", cost_center=trade.cost_center)
         )
     elif action == "submit":
         submission.submit_purchase_order(po=po, by=by)
@@ -176,21 +176,21 @@ def _call(action: str, case: Case, by) -> None:
         submission.cancel_purchase_order(po=po, by=by, reason="Not needed")
     elif action == "receive":
         line = _first(lines, lambda line: line.left_to_receive(Decimal("10")) > 0)
-        fulfilment.record_receipt(po=po, by=by, lines={line.pk: {"quantity": "1"}}, received_on=today)
+        fulfilment.record_receipt(po=po, by=by, lines={line.pk: receipt_line(quantity="1")}, received_on=today)
     elif action == "amend":
         line = _first(lines, rules.amendable)
-        amendments.request_amendment(po=po, by=by, reason="More", quantities={line.pk: str(line.quantity + 1)})
+        amendments.request_amendment(po=po, by=by, reason="More", quantities={line.pk: line.quantity + 1})
     elif action == "mark_billed":
         mark_po_billed(po=po, by=by)
     elif action == "adjust":
-        negotiation.save_proposal(so=_so(po), by=by, header={}, lines={})
+        negotiation.save_proposal(so=_so(po), by=by, lines={})
     elif action == "accept":
         negotiation.accept_sales_order(so=_so(po), by=by)
     elif action == "decline":
         negotiation.decline_sales_order(so=_so(po), by=by, reason="Out of stock")
     elif action == "ship":
         line = _first(lines, lambda line: line.left_to_ship > 0)
-        fulfilment.record_shipment(so=_so(po), by=by, lines={line.pk: str(line.left_to_ship)}, shipped_on=today)
+        fulfilment.record_shipment(so=_so(po), by=by, lines={line.pk: line.left_to_ship}, shipped_on=today)
     else:
         raise AssertionError(f"no service for {action}")
 

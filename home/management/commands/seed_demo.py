@@ -15,7 +15,7 @@ from accounts.models import Connection, ExchangeRate, Membership, Organization, 
 from accounts.roles import BUYING_ROLES, SELLING_ROLES, Role
 from approvals.models import ApprovalPolicy, ApprovalStep, Budget, SpendingLimit
 from billing.models import Bill
-from billing.services.bills import create_bill
+from billing.services.bills import BillLineInput, create_bill
 from billing.services.documents import issue_documents
 from billing.services.payments import record_payment, verify_payment
 from orders.models import CostCenter, GLAccount, Listing, PurchaseOrder, Shipment
@@ -219,25 +219,25 @@ class Command(BaseCommand):
                 continue
             listings.save_listing(
                 by=admin,
-                values={
-                    "sku": sku,
-                    "name": name,
-                    "unit": unit,
-                    "unit_price": Decimal(price),
-                    "currency": supplier.base_currency,
-                    "min_order_qty": "1",
-                    "is_active": True,
-                    "description": f"{name}. Ships from {supplier.city}.",
-                    "price_breaks": breaks,
-                },
+                values=listings.ListingValues(
+                    sku=sku,
+                    name=name,
+                    unit=unit,
+                    unit_price=Decimal(price),
+                    currency=supplier.base_currency,
+                    description=f"{name}. Ships from {supplier.city}.",
+                    price_breaks=[(Decimal(quantity), Decimal(break_price)) for quantity, break_price in breaks],
+                ),
             )
 
     def _customer_price(self, orgs) -> None:
         listing = Listing.objects.get(supplier=orgs["acme"], sku="ACM-1001")
         if listing.customer_prices.exists():
             return
-        values = {f: getattr(listing, f) for f in listings.LISTING_FIELDS}
-        values["customer_prices"] = [(orgs["northwind"], Decimal("11.90"))]
+        values = listings.ListingValues(
+            **{f: getattr(listing, f) for f in listings.LISTING_FIELDS},
+            customer_prices=[(orgs["northwind"], Decimal("11.90"))],
+        )
         listings.save_listing(by=self._admin(orgs["acme"]), values=values, listing=listing)
 
     def _accounting(self, org: Organization) -> None:
@@ -272,37 +272,45 @@ class Command(BaseCommand):
         def draft(lines, note=""):
             po = drafts.create_purchase_order(by=buyer, connection=connection, note_to_supplier=note)
             for values in lines:
-                drafts.add_line(by=buyer, po=po, values={"cost_center": ops, "gl_account": supplies, **values})
+                drafts.add_line(
+                    by=buyer, po=po, values=drafts.LineInput(cost_center=ops, gl_account=supplies, **values)
+                )
             return po
 
         draft(
             [
-                {"listing": gloves, "quantity": "20"},
+                {"listing": gloves, "quantity": Decimal("20")},
                 {
                     "description": "Safety signage kit",
-                    "quantity": "2",
+                    "quantity": Decimal("2"),
                     "unit": "set",
-                    "unit_price": "45.00",
-                    "tax_rate": "8.5",
+                    "unit_price": Decimal("45.00"),
+                    "tax_rate": Decimal("8.5"),
                 },
             ]
         )
         sent = draft(
-            [{"listing": goggles, "quantity": "30"}, {"listing": film, "quantity": "12"}],
+            [{"listing": goggles, "quantity": Decimal("30")}, {"listing": film, "quantity": Decimal("12")}],
             note="Please deliver to dock 3.",
         )
         _expect(submission.submit_purchase_order(po=sent, by=buyer), submission.Sent)
-        accepted = draft([{"listing": gloves, "quantity": "60"}, {"listing": goggles, "quantity": "10"}])
+        accepted = draft(
+            [{"listing": gloves, "quantity": Decimal("60")}, {"listing": goggles, "quantity": Decimal("10")}]
+        )
         _expect(submission.submit_purchase_order(po=accepted, by=buyer), submission.Sent)
         accepted.refresh_from_db()
         first, second = accepted.lines.all()
         negotiation.accept_with_proposal(
             so=accepted.sales_order,
             by=sales,
-            header={"note": "Goggles are back in stock next month."},
+            header=negotiation.ProposalHeader(note="Goggles are back in stock next month."),
             lines={
-                first.pk: {"action": "change", "quantity": "50", "unit_price": "10.90"},
-                second.pk: {"action": "reject", "reject_reason": "Model discontinued; see ACM-1100B next month."},
+                first.pk: negotiation.ProposalLineInput(
+                    action="change", quantity=Decimal("50"), unit_price=Decimal("10.90")
+                ),
+                second.pk: negotiation.ProposalLineInput(
+                    action="reject", reject_reason="Model discontinued; see ACM-1100B next month."
+                ),
             },
         )
 
@@ -347,12 +355,12 @@ class Command(BaseCommand):
         drafts.add_line(
             by=buyer,
             po=po,
-            values={
-                "listing": Listing.objects.get(supplier=acme, sku="ACM-1001"),
-                "quantity": "120",
-                "cost_center": CostCenter.objects.get(organization=northwind, code="MAINT"),
-                "gl_account": GLAccount.objects.get(organization=northwind, code="6100"),
-            },
+            values=drafts.LineInput(
+                listing=Listing.objects.get(supplier=acme, sku="ACM-1001"),
+                quantity=Decimal("120"),
+                cost_center=CostCenter.objects.get(organization=northwind, code="MAINT"),
+                gl_account=GLAccount.objects.get(organization=northwind, code="6100"),
+            ),
         )
         # over 1,000 USD: the department head decides
         _expect(submission.submit_purchase_order(po=po, by=buyer), submission.PendingApproval)
@@ -386,7 +394,9 @@ class Command(BaseCommand):
             due_date=today - timedelta(days=10),
             supplier_reference="ACME-FR-3318",
             notes="Freight for the March deliveries; arrived by post.",
-            lines=[{"description": "Freight, March deliveries", "quantity": "1", "unit_price": "48.00"}],
+            lines=[
+                BillLineInput(description="Freight, March deliveries", quantity=Decimal(1), unit_price=Decimal("48.00"))
+            ],
         )
 
     def _fulfilment(self, orgs) -> None:
@@ -411,7 +421,11 @@ class Command(BaseCommand):
             po = drafts.create_purchase_order(by=buyer, connection=connection)
             for sku, quantity in rows:
                 listing = Listing.objects.get(supplier=acme, sku=sku)
-                drafts.add_line(by=buyer, po=po, values={"listing": listing, "quantity": quantity, "cost_center": ops})
+                drafts.add_line(
+                    by=buyer,
+                    po=po,
+                    values=drafts.LineInput(listing=listing, quantity=Decimal(quantity), cost_center=ops),
+                )
             # under the buyer's 500 USD: no approval
             _expect(submission.submit_purchase_order(po=po, by=buyer), submission.Sent)
             po.refresh_from_db()
@@ -423,7 +437,7 @@ class Command(BaseCommand):
         first = fulfilment.record_shipment(
             so=po.sales_order,
             by=shipper,
-            lines={lines["ACM-1100"]: "20", lines["ACM-4001"]: "2"},
+            lines={lines["ACM-1100"]: Decimal("20"), lines["ACM-4001"]: Decimal("2")},
             shipped_on=today - timedelta(days=3),
             carrier="DHL Freight",
             tracking_number="JD014600006281",
@@ -434,14 +448,16 @@ class Command(BaseCommand):
             shipment=first,
             received_on=today - timedelta(days=1),
             lines={
-                lines["ACM-1100"]: {"quantity": "19", "damaged": "1", "reason": "Lens cracked in the box"},
-                lines["ACM-4001"]: {"quantity": "2"},
+                lines["ACM-1100"]: fulfilment.ReceiptLineInput(
+                    quantity=Decimal("19"), damaged=Decimal("1"), reason="Lens cracked in the box"
+                ),
+                lines["ACM-4001"]: fulfilment.ReceiptLineInput(quantity=Decimal("2")),
             },
         )
         fulfilment.record_shipment(
             so=po.sales_order,
             by=shipper,
-            lines={lines["ACM-4001"]: "3"},
+            lines={lines["ACM-4001"]: Decimal("3")},
             shipped_on=today,
             carrier="UPS",
             tracking_number="1Z999AA10123456784",
@@ -449,14 +465,17 @@ class Command(BaseCommand):
         issue_documents(po=po)  # the task would run after the seed commits
         done, lines = confirmed([("ACM-2001", "10")])
         shipment = fulfilment.record_shipment(
-            so=done.sales_order, by=shipper, lines={lines["ACM-2001"]: "10"}, shipped_on=today - timedelta(days=6)
+            so=done.sales_order,
+            by=shipper,
+            lines={lines["ACM-2001"]: Decimal("10")},
+            shipped_on=today - timedelta(days=6),
         )
         fulfilment.record_receipt(
             po=done,
             by=receiver,
             shipment=shipment,
             received_on=today - timedelta(days=4),
-            lines={lines["ACM-2001"]: {"quantity": "10"}},
+            lines={lines["ACM-2001"]: fulfilment.ReceiptLineInput(quantity=Decimal("10"))},
         )
         _, bill = issue_documents(po=done)
         payment = record_payment(
@@ -478,7 +497,7 @@ class Command(BaseCommand):
             po=amended,
             by=buyer,
             reason="The second shift starts next week.",
-            quantities={lines["ACM-1001"]: "10"},
+            quantities={lines["ACM-1001"]: Decimal("10")},
         )
         amendments.accept_amendment(amendment=first, by=sales)
         amendments.request_amendment(
@@ -523,11 +542,11 @@ class Command(BaseCommand):
         line = drafts.add_line(
             by=buyer,
             po=po,
-            values={
-                "listing": Listing.objects.get(supplier=acme, sku="ACM-1001"),
-                "quantity": "40",
-                "cost_center": CostCenter.objects.get(organization=bluebird, code="LAB"),
-            },
+            values=drafts.LineInput(
+                listing=Listing.objects.get(supplier=acme, sku="ACM-1001"),
+                quantity=Decimal("40"),
+                cost_center=CostCenter.objects.get(organization=bluebird, code="LAB"),
+            ),
         )
         _expect(submission.submit_purchase_order(po=po, by=buyer), submission.Sent)  # Bluebird has no policy
         po.refresh_from_db()
@@ -536,7 +555,7 @@ class Command(BaseCommand):
         shipment = fulfilment.record_shipment(
             so=po.sales_order,
             by=people["fulfilment@acme.example"],
-            lines={line.pk: "40"},
+            lines={line.pk: Decimal("40")},
             shipped_on=today - timedelta(days=8),
             carrier="FedEx",
             tracking_number="7712 3456 7890",
@@ -546,7 +565,7 @@ class Command(BaseCommand):
             by=receiver,
             shipment=shipment,
             received_on=today - timedelta(days=6),
-            lines={line.pk: {"quantity": "40"}},
+            lines={line.pk: fulfilment.ReceiptLineInput(quantity=Decimal("40"))},
         )
         issue_documents(po=po)  # dated today: the goods are valued at both rates
         bill = create_bill(
@@ -556,7 +575,9 @@ class Command(BaseCommand):
             bill_date=today - timedelta(days=20),
             due_date=today - timedelta(days=5),
             supplier_reference="ACME-SV-7741",
-            lines=[{"description": "Autoclave service visit", "quantity": "1", "unit_price": "1250.00"}],
+            lines=[
+                BillLineInput(description="Autoclave service visit", quantity=Decimal(1), unit_price=Decimal("1250.00"))
+            ],
         )
         record_payment(
             bill=bill,
