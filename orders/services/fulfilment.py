@@ -164,6 +164,15 @@ def record_shipment(
     return shipment
 
 
+@dataclass(frozen=True)
+class Received:
+    """What recording a receipt did: the receipt, and the order's status after it (``closed``
+    when it completed the order — received and paid)."""
+
+    receipt: Receipt
+    status: str
+
+
 @transaction.atomic
 def record_receipt(
     *,
@@ -173,7 +182,7 @@ def record_receipt(
     received_on: date | None = None,
     shipment: Shipment | None = None,
     note: str = "",
-) -> Receipt:
+) -> Received:
     """Transition 12: the customer records what arrived (per line id, a ``ReceiptLineInput``:
     ``quantity`` in good condition, ``damaged``, and a ``reason`` for damaged or short units;
     a refusal of a line names it with ``DomainError.line``).
@@ -312,9 +321,9 @@ def record_receipt(
             problems=problems,
         )
     _lapse_open_amendment(po, received={row[0].pk for row in rows})
-    close_if_complete(po=po)
+    closed = close_if_complete(po=po)
     interfaces.billing().record_receipt_fx(po=po)  # the goods against the order's bill, if it exists yet
-    return receipt
+    return Received(receipt=receipt, status=PurchaseOrder.Status.CLOSED if closed else po.status)
 
 
 def _receipt_words(line: PurchaseOrderLine, quantity, damaged, short, reason) -> str:

@@ -193,7 +193,7 @@ class ReceiptCreateView(PurchaseOrderMixin, OrgView):
             error, marked = lines.refusal()
             return self.show(po, form, shipment, self.rows(po, shipment, posted, marked), error=error, status=400)
         try:
-            receipt = record_receipt(
+            received = record_receipt(
                 po=po, by=self.membership, lines=lines.received(), shipment=shipment, **form.cleaned_data
             )
         except DomainError as exc:
@@ -201,12 +201,13 @@ class ReceiptCreateView(PurchaseOrderMixin, OrgView):
                 add_domain_error(form, exc)
             marked = lines.input_name(exc.line, exc.field) if exc.line is not None else None
             return self.show(po, form, shipment, self.rows(po, shipment, posted, marked), error=exc, status=400)
-        po.refresh_from_db(fields=["status", "receipt_status"])
         done = {
             "closed": "everything is received: the order is complete",
             "partially_received": "the order is partially received",
         }
         messages.success(
-            request, f"Receipt {receipt.number} recorded; {done.get(po.status, 'nothing is counted as received yet')}."
+            request,
+            f"Receipt {received.receipt.number} recorded; "
+            f"{done.get(received.status, 'nothing is counted as received yet')}.",
         )
         return redirect(self.done_url())

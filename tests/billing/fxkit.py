@@ -50,7 +50,9 @@ def receive(trade: Trade, po, on: date, quantity: str | None = None, damaged: st
     values = {"quantity": quantity if quantity is not None else f"{line.quantity.normalize():f}"}
     if damaged:
         values.update(damaged=damaged, reason=reason or "Broken")
-    return fulfilment.record_receipt(po=po, by=trade.receiver, lines={line.pk: receipt_line(**values)}, received_on=on)
+    return fulfilment.record_receipt(
+        po=po, by=trade.receiver, lines={line.pk: receipt_line(**values)}, received_on=on
+    ).receipt
 
 
 def issue_on(po, day: date, monkeypatch) -> Bill:

@@ -114,7 +114,7 @@ def test_goods_are_valued_at_the_order_price_per_line_without_damaged_units_or_t
     vials, racks = po.lines.order_by("position")
     only_damaged = fulfilment.record_receipt(
         po=po, by=trade.receiver, lines={racks.pk: receipt_line(damaged="1", reason="Bent")}, received_on=days_ago(5)
-    )
+    ).receipt
     fulfilment.record_receipt(
         po=po,
         by=trade.receiver,

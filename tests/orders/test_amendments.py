@@ -60,7 +60,7 @@ def _amend(trade, po, quantities=None, cancel=(), reason="More needed for the ne
 def _receive(trade, po, line, quantity):
     return fulfilment.record_receipt(
         po=po, by=trade.receiver, lines={line.pk: receipt_line(quantity=quantity)}, received_on=timezone.localdate()
-    )
+    ).receipt
 
 
 # --- asking ------------------------------------------------------------------------------

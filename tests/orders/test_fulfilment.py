@@ -80,7 +80,7 @@ def _receive(trade, po, rows, **kwargs):
         lines=values,
         received_on=kwargs.pop("received_on", TODAY()),
         **kwargs,
-    )
+    ).receipt
 
 
 def _state(po):
@@ -267,6 +267,22 @@ def test_receiving_part_then_the_rest_completes_the_pair(trade, po, django_captu
     kinds = list(po.events.values_list("kind", flat=True))
     assert kinds[-3:] == ["received", "received", "closed"]
     assert "Receipt 2" in po.events.filter(kind="received").last().body
+
+
+def test_a_receipt_says_where_the_order_stands(trade, po):
+    _ship(trade, po, ["10", "4"])
+    lines = _lines(po)
+    part = fulfilment.record_receipt(
+        po=po, by=trade.receiver, lines={lines[0].pk: receipt_line(quantity="6")}, received_on=TODAY()
+    )
+    assert (part.receipt.number, part.status) == (1, "partially_received")
+    rest = fulfilment.record_receipt(
+        po=po,
+        by=trade.receiver,
+        lines={lines[0].pk: receipt_line(quantity="4"), lines[1].pk: receipt_line(quantity="4")},
+        received_on=TODAY(),
+    )
+    assert rest.status == "closed" == _state(po)[0]  # the fixture's order is paid: received, it closes
 
 
 def test_goods_may_be_received_without_a_shipment(trade, po):
