@@ -126,6 +126,8 @@ class PriceBreakForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        if self.errors:  # a number that could not be read says so next to it, not "give both"
+            return data
         if (data.get("min_quantity") is None) != (data.get("unit_price") is None):
             raise forms.ValidationError("Give both the quantity and its price, or neither.")
         return data
@@ -148,6 +150,8 @@ class CustomerPriceForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        if self.errors:
+            return data
         if bool(data.get("customer")) != (data.get("unit_price") is not None):
             raise forms.ValidationError("Give both the customer and the price, or neither.")
         return data

@@ -10,6 +10,17 @@ from procurement.errors import DomainError
 from procurement.money import AMOUNT_LIMIT, format_money, quantum, round_money
 
 HUNDRED = Decimal(100)
+TAX_RATE_RULE = "A tax rate is a percentage from 0 to 100, with at most 2 decimals."
+
+
+def tax_rate_problem(rate: Decimal | None) -> str | None:
+    """The one rule of a tax rate — a line's, a proposal's, a bill line's, the live preview's:
+    a percentage from 0 to 100 with at most 2 decimals (None: not given, no problem)."""
+    if rate is None:
+        return None
+    if not rate.is_finite() or not Decimal(0) <= rate <= HUNDRED or rate != rate.quantize(Decimal("0.01")):
+        return TAX_RATE_RULE
+    return None
 
 
 def require_fits(amount: Decimal, currency: str, what: str, field: str | None) -> None:

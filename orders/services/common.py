@@ -91,6 +91,8 @@ def _line_quantity(value: Decimal | None, line: PurchaseOrderLine, what: str, fi
     not negative, in the line's unit. A refusal names the line (``DomainError.line``: its id)."""
     if value is None:
         return Decimal("0")
+    if not value.is_finite():
+        raise DomainError(f"Line {line.position}: type a number.", field=field, line=line.pk)
     if value < 0:
         raise DomainError(f"Line {line.position}: a quantity cannot be negative.", field=field, line=line.pk)
     if value:

@@ -13,7 +13,7 @@ from accounts.models import Connection, Location, Membership
 from accounts.permissions import require
 from accounts.services import next_document_number
 from procurement.errors import DomainError
-from procurement.money import CURRENCIES, MoneyError, decimal_places, parse_price
+from procurement.money import CURRENCIES, MoneyError, parse_price
 from procurement.transactions import require_atomic
 from procurement.validators import clean_text
 
@@ -21,7 +21,7 @@ from .. import rules
 from ..events import record_event
 from ..models import CostCenter, GLAccount, Listing, OrderEvent, PurchaseOrder, PurchaseOrderLine
 from ..pricing import customer_prices, unit_price
-from ..totals import HUNDRED, line_amounts, order_totals
+from ..totals import line_amounts, order_totals, tax_rate_problem
 from ..units import UNITS, quantity_error
 from .common import DEFAULT, _future_date, _lock_po, clean_date
 
@@ -182,8 +182,8 @@ def _check_line(po: PurchaseOrder, values: LineInput, *, listings=None, customer
             listing_price_at_add=None,
         )
     tax_rate = values.tax_rate
-    if not Decimal(0) <= tax_rate <= HUNDRED or decimal_places(tax_rate) > 2:
-        raise DomainError("A tax rate is a percentage from 0 to 100, with at most 2 decimals.", field="tax_rate")
+    if tax_rate_problem(tax_rate):
+        raise DomainError(tax_rate_problem(tax_rate), field="tax_rate")
     cost_center = values.cost_center
     if cost_center is None or cost_center.organization_id != po.customer_id or not cost_center.is_active:
         raise DomainError("Choose one of your active cost centers.", field="cost_center")

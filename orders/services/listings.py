@@ -15,6 +15,7 @@ from accounts.selectors import active_customers_of
 from procurement.errors import DomainError
 from procurement.money import CURRENCIES, MoneyError, parse_price
 from procurement.transactions import require_atomic
+from procurement.validators import clean_text
 
 from ..models import CustomerPrice, Listing, PriceBreak, PurchaseOrder, PurchaseOrderLine
 from ..pricing import customer_prices, unit_price
@@ -59,6 +60,13 @@ def check_listing(values: ListingValues, *, supplier: Organization) -> tuple[Lis
     Returns the clean values (prices rounded, breaks sorted), or a message per field; writes nothing.
     """
     errors: dict[str, str] = {}
+    text = {}
+    for name, limit in (("sku", 64), ("name", 200), ("description", 5000)):  # the form's rules, again
+        raw = getattr(values, name) or ""
+        try:
+            text[name] = clean_text(raw, name, required=name != "description", limit=limit)
+        except DomainError as exc:
+            errors[name] = exc.message
     currency, unit = values.currency, values.unit
     if currency not in CURRENCIES:
         errors["currency"] = f"“{currency}” is not a currency Tandem knows."
@@ -117,7 +125,7 @@ def check_listing(values: ListingValues, *, supplier: Organization) -> tuple[Lis
         customer_prices = cleaned
     if errors:
         return None, errors
-    return replace(values, unit_price=price, price_breaks=breaks, customer_prices=customer_prices), {}
+    return replace(values, **text, unit_price=price, price_breaks=breaks, customer_prices=customer_prices), {}
 
 
 def _break_problem(breaks: list[tuple[Decimal, Decimal]], unit_price: Decimal | None) -> str | None:

@@ -137,13 +137,13 @@ class AmendmentAcceptView(AmendmentAnswerMixin, PostOnlyView):
     def post(self, request, org_slug, number, amendment):
         amendment = self.get_object()
         try:
-            accept_amendment(amendment=amendment, by=self.membership)
+            accepted = accept_amendment(amendment=amendment, by=self.membership)
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
             messages.success(
                 request,
-                f"Amendment {amendment.number} is accepted: the order is revision {amendment.revision_number}, "
+                f"Amendment {accepted.number} is accepted: the order is revision {accepted.revision_number}, "
                 "and the invoice follows.",
             )
         return redirect(self.done_url())

@@ -19,7 +19,7 @@ from .. import selectors
 from ..forms import DraftHeaderForm, LinePreviewForm, ListingPickerForm
 from ..pricing import unit_price
 from ..services.drafts import add_line, remove_line, update_line, update_purchase_order
-from ..totals import line_amounts
+from ..totals import line_amounts, tax_rate_problem
 from ..units import quantity_error
 from .common import PurchaseOrderMixin
 from .purchase_orders import PurchaseOrderDetailView
@@ -126,7 +126,7 @@ class LinePreviewView(PurchaseOrderMixin, OrgView):
                 price = parse_price(data["unit_price"] or Decimal(0), po.currency)  # within the currency's decimals
             rate = data["tax_rate"] or Decimal(0)
             unit = listing.unit if listing else data["unit"] or "ea"
-            if quantity_error(quantity, unit) or not Decimal(0) <= rate <= Decimal(100):
+            if quantity_error(quantity, unit) or tax_rate_problem(rate):
                 raise MoneyError("not a line yet")
             total, tax = line_amounts(quantity, price, rate, po.currency)
         except (MoneyError, DomainError):  # not a number yet, or more than an order can hold

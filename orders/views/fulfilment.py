@@ -203,6 +203,7 @@ class ReceiptCreateView(PurchaseOrderMixin, OrgView):
             return self.show(po, form, shipment, self.rows(po, shipment, posted, marked), error=exc, status=400)
         done = {
             "closed": "everything is received: the order is complete",
+            "received": "everything is received",
             "partially_received": "the order is partially received",
         }
         messages.success(

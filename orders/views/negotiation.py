@@ -61,8 +61,8 @@ class ProposalSaveView(SalesOrderMixin, PostOnlyView):
             if not form.is_valid():
                 return again(*_first_error(form, f"Line {line.position}"))
         for i, form in enumerate(added_forms):
-            if not form.is_valid():
-                return again(*_first_error(form, f"Added line {i + 1}"))
+            if not form.is_valid():  # the page shows the added rows again without the blank ones
+                return again(*_first_error(form, f"Added line {i + 1}", prefix=f"add-{i}"))
         service = accept_with_proposal if "accept" in request.POST else save_proposal
         try:
             service(
@@ -90,17 +90,22 @@ def _typed(form) -> dict:
     return {name: form[name].value() or "" for name in form.fields}
 
 
-def _first_error(form, which: str) -> tuple[DomainError, str]:
-    """A row's first input that could not be read: the refusal, and the input to mark."""
+def _first_error(form, which: str, *, prefix: str | None = None) -> tuple[DomainError, str]:
+    """A row's first input that could not be read: the refusal, and the input to mark (in the
+    row as the page shows it again: ``prefix``, else the form's own)."""
     name, errors = next(iter(form.errors.items()))
-    return DomainError(f"{which}: {errors[0]}"), form.add_prefix(name)
+    return DomainError(f"{which}: {errors[0]}"), f"{prefix}-{name}" if prefix else form.add_prefix(name)
 
 
 def _input_name(exc: DomainError, line_forms: dict, added_forms: list) -> str | None:
     """The input a service's refusal of a line belongs to (``exc.line``: a line id, or
     ``("added", i)``)."""
-    form = added_forms[exc.line[1]] if isinstance(exc.line, tuple) else line_forms.get(exc.line)
-    return form.add_prefix(exc.field) if form is not None and exc.field in form.fields else None
+    if isinstance(exc.line, tuple):  # the i-th added row, as the page shows them again (blank rows left out)
+        form, name = added_forms[exc.line[1]], f"add-{exc.line[1]}-{exc.field}"
+    else:
+        form = line_forms.get(exc.line)
+        name = form.add_prefix(exc.field) if form is not None else None
+    return name if form is not None and exc.field in form.fields else None
 
 
 class SalesOrderAcceptView(SalesOrderMixin, PostOnlyView):

@@ -7,9 +7,12 @@ document.addEventListener("DOMContentLoaded", function () {
 
 // After htmx replaces the order's lines (a line added, changed or removed), keep the keyboard
 // in the same place: on the line form's heading, or the first field it marks as wrong.
+// The live preview and the listing picker update while the person types: they never move the keyboard.
 document.addEventListener("htmx:afterSettle", function (event) {
   var part = document.getElementById("order-main");
-  if (!part || !part.contains(event.detail.elt) && event.detail.elt !== part) { return; }
+  var elt = event.detail.elt;
+  if (!part || !part.contains(elt) && elt !== part) { return; }
+  if (elt.id === "line-preview" || elt.id === "id_listing_select") { return; }
   var target = part.querySelector("[aria-invalid='true']") || document.getElementById("add-line-heading");
   if (target) { target.focus(); }
 });

@@ -45,10 +45,22 @@ def test_buyer_and_supplier_negotiate_and_confirm(live_server, browser):
     buyer.get_by_label("Note to the supplier").fill("Deliver to the back door.")
     buyer.get_by_role("button", name="Create draft").click()
     expect(buyer.get_by_role("alert")).to_contain_text("Draft PO-000001 created")
+    search = buyer.get_by_label("Find a listing")
+    search.click()
     with buyer.expect_response(lambda r: "/lines/picker/" in r.url):
-        buyer.get_by_label("Find a listing").fill("BOLT")
+        search.press_sequentially("BO", delay=60)  # a pause while the picker answers…
+    buyer.wait_for_timeout(300)
+    with buyer.expect_response(lambda r: "/lines/picker/" in r.url):
+        search.press_sequentially("LT", delay=60)  # …and typing goes on in the same field
+    expect(search).to_have_value("BOLT")
     buyer.get_by_label("Listing", exact=True).select_option(label="BOLT — Bolt · 2.50 USD / ea")
-    buyer.get_by_label("Quantity").fill("10")
+    quantity = buyer.get_by_label("Quantity")
+    quantity.click()
+    with buyer.expect_response(lambda r: "/lines/preview/" in r.url):
+        quantity.press_sequentially("1", delay=60)
+    buyer.wait_for_timeout(300)  # the preview has settled: the keyboard stays in the quantity
+    quantity.press_sequentially("0", delay=60)
+    expect(quantity).to_have_value("10")
     expect(buyer.locator("#line-preview")).to_contain_text("25.00 USD")
     buyer.get_by_role("button", name="Add line").click()
     expect(buyer.locator("#lines")).to_contain_text("BOLT")  # htmx has swapped the order part in

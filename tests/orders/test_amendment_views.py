@@ -111,6 +111,8 @@ def test_the_supplier_accepts_and_both_sides_see_the_history(client, trade):
     assert "asks to amend this order" in page and "Accept amendment" in page
     response = client.post(url("amendment-accept", trade.supplier, number=so.number, amendment=1))
     assert response.status_code == 302
+    said = client.get(response["Location"]).content.decode()
+    assert "Amendment 1 is accepted: the order is revision 3, and the invoice follows." in said
     history = client.get(url("amendments", trade.supplier, side="sales-orders", number=so.number)).content.decode()
     assert "Amendment 1" in history and "revision 3" in history and "Second crew" in history
     client.force_login(trade.buyer.user)
