@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
 
 from django import forms
@@ -480,15 +481,14 @@ class LineRowsForm(forms.Form):
     """Inputs per line of the order (``line-<id>`` or ``line-<id>-<name>``), beside a header
     form: the rows of *Record shipment*, *Record receipt* and *Amend order*."""
 
+    ROW_FIELDS: dict[str, forms.Field] = {}  # each subclass: the inputs of one line, by name
+
     def __init__(self, *args, lines, **kwargs):
         super().__init__(*args, **kwargs)
         self.lines = list(lines)
         for line in self.lines:
-            for name, field in self.row_fields().items():
-                self.fields[self.input_name(line.pk, name)] = field
-
-    def row_fields(self) -> dict[str, forms.Field]:
-        raise NotImplementedError
+            for name, field in self.ROW_FIELDS.items():
+                self.fields[self.input_name(line.pk, name)] = copy.deepcopy(field)
 
     @staticmethod
     def input_name(pk: int, name: str) -> str:
@@ -496,18 +496,18 @@ class LineRowsForm(forms.Form):
 
     def typed(self) -> dict[int, dict]:
         """What was typed on each line, to show it again."""
-        names = self.row_fields()
+        names = self.ROW_FIELDS
         return {
             line.pk: {name: self[self.input_name(line.pk, name)].value() or "" for name in names} for line in self.lines
         }
 
     def row(self, pk: int) -> dict:
         """A line's values; call after ``is_valid()``."""
-        return {name: self.cleaned_data[self.input_name(pk, name)] for name in self.row_fields()}
+        return {name: self.cleaned_data[self.input_name(pk, name)] for name in self.ROW_FIELDS}
 
     def refusal(self) -> tuple[DomainError, str]:
         """The first input that could not be read: the refusal naming its line, and the input."""
-        positions = {self.input_name(line.pk, name): line.position for line in self.lines for name in self.row_fields()}
+        positions = {self.input_name(line.pk, name): line.position for line in self.lines for name in self.ROW_FIELDS}
         name, errors = next(iter(self.errors.items()))
         return DomainError(f"Line {positions[name]}: {errors[0]}"), name
 
@@ -515,8 +515,7 @@ class LineRowsForm(forms.Form):
 class ShipmentLinesForm(LineRowsForm):
     """The quantity shipped now of each line (``line-<id>``); blank ships none of it."""
 
-    def row_fields(self):
-        return {"quantity": NumberField(required=False)}
+    ROW_FIELDS = {"quantity": NumberField(required=False)}
 
     @staticmethod
     def input_name(pk: int, name: str) -> str:
@@ -529,12 +528,11 @@ class ShipmentLinesForm(LineRowsForm):
 class ReceiptLinesForm(LineRowsForm):
     """What arrived of each line: ``line-<id>-quantity``, ``-damaged`` and ``-reason``."""
 
-    def row_fields(self):
-        return {
-            "quantity": NumberField(required=False),
-            "damaged": NumberField(required=False),
-            "reason": forms.CharField(required=False, max_length=500, validators=[no_markup]),
-        }
+    ROW_FIELDS = {
+        "quantity": NumberField(required=False),
+        "damaged": NumberField(required=False),
+        "reason": forms.CharField(required=False, max_length=500, validators=[no_markup]),
+    }
 
     def received(self) -> dict[int, ReceiptLineInput]:
         return {line.pk: ReceiptLineInput(**self.row(line.pk)) for line in self.lines}
@@ -543,8 +541,7 @@ class ReceiptLinesForm(LineRowsForm):
 class AmendmentLinesForm(LineRowsForm):
     """*Amend order*: a new quantity (``line-<id>-quantity``) or ``line-<id>-cancel`` per line."""
 
-    def row_fields(self):
-        return {"quantity": NumberField(required=False), "cancel": forms.BooleanField(required=False)}
+    ROW_FIELDS = {"quantity": NumberField(required=False), "cancel": forms.BooleanField(required=False)}
 
     def quantities(self) -> dict[int, Decimal | None]:
         return {line.pk: self.row(line.pk)["quantity"] for line in self.lines}

@@ -23,6 +23,13 @@ def tax_rate_problem(rate: Decimal | None) -> str | None:
     return None
 
 
+def require_tax_rate(rate: Decimal | None) -> None:
+    """Refuse a tax rate ``tax_rate_problem`` finds wrong (on the field ``tax_rate``)."""
+    problem = tax_rate_problem(rate)
+    if problem:
+        raise DomainError(problem, field="tax_rate")
+
+
 def require_fits(amount: Decimal, currency: str, what: str, field: str | None) -> None:
     """An amount the money columns cannot hold is refused here, before anything is written
     (PostgreSQL would refuse the row; SQLite would keep a number no page could read back)."""

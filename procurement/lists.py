@@ -69,15 +69,6 @@ class FilteredListView(OrgView):
     csv = False
     columns: tuple[str, ...] = ()
 
-    def filter_form(self):
-        raise NotImplementedError
-
-    def search(self, form):
-        raise NotImplementedError
-
-    def export(self, rows):
-        raise NotImplementedError
-
     def get(self, request, org_slug):
         form = self.filter_form()
         rows = self.search(form)

@@ -16,7 +16,7 @@ from accounts.services import next_document_number
 from orders.events import notify, record_event
 from orders.models import OrderEvent, PurchaseOrder
 from orders.services.common import clean_date
-from orders.totals import line_amounts, require_fits, tax_rate_problem
+from orders.totals import line_amounts, require_fits, require_tax_rate
 from orders.units import UNITS, quantity_error
 from procurement.errors import DomainError
 from procurement.money import CURRENCIES
@@ -67,8 +67,7 @@ def _clean_line(values: BillLineInput, currency: str, *, position: int) -> BillL
         raise DomainError(problem or "A quantity greater than zero.", field="quantity")
     unit_price = _amount(values.unit_price, currency, "unit_price", positive=False)
     tax_rate = values.tax_rate
-    if tax_rate_problem(tax_rate):
-        raise DomainError(tax_rate_problem(tax_rate), field="tax_rate")
+    require_tax_rate(tax_rate)
     line_total, tax = line_amounts(quantity, unit_price, tax_rate, currency)  # refused: field "quantity"
     return BillLine(
         position=position,

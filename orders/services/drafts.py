@@ -21,7 +21,7 @@ from .. import rules
 from ..events import record_event
 from ..models import CostCenter, GLAccount, Listing, OrderEvent, PurchaseOrder, PurchaseOrderLine
 from ..pricing import customer_prices, unit_price
-from ..totals import line_amounts, order_totals, tax_rate_problem
+from ..totals import line_amounts, order_totals, require_tax_rate
 from ..units import UNITS, quantity_error
 from .common import DEFAULT, _future_date, _lock_po, clean_date
 
@@ -182,8 +182,7 @@ def _check_line(po: PurchaseOrder, values: LineInput, *, listings=None, customer
             listing_price_at_add=None,
         )
     tax_rate = values.tax_rate
-    if tax_rate_problem(tax_rate):
-        raise DomainError(tax_rate_problem(tax_rate), field="tax_rate")
+    require_tax_rate(tax_rate)
     cost_center = values.cost_center
     if cost_center is None or cost_center.organization_id != po.customer_id or not cost_center.is_active:
         raise DomainError("Choose one of your active cost centers.", field="cost_center")

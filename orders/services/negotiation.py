@@ -31,7 +31,7 @@ from ..models import (
     SalesOrder,
 )
 from ..revisions import _jsonable, snapshot, summarize_changes
-from ..totals import HUNDRED, line_amounts, order_totals, tax_rate_problem
+from ..totals import HUNDRED, line_amounts, order_totals, require_tax_rate
 from ..units import UNITS, quantity_error
 from .common import _line_fits, _lock_pair_for_supplier, _lock_po, _lock_so_of, _money, clean_date
 
@@ -157,8 +157,7 @@ def _check_proposal_line(
             values.listing.supplier_id != po.supplier_id or not values.listing.is_active
         ):
             raise DomainError("Choose one of your active listings.", field="listing")
-        if tax_rate_problem(values.tax_rate):
-            raise DomainError(tax_rate_problem(values.tax_rate), field="tax_rate")
+        require_tax_rate(values.tax_rate)
         clean["tax_rate"] = values.tax_rate
     return clean
 
@@ -176,8 +175,7 @@ def _check_proposal_header(po: PurchaseOrder, header: ProposalHeader) -> dict:
     for name in ("accept_by", "confirm_ship_by", "invoice_due_date"):
         clean[name] = clean_date(getattr(header, name), name)
     clean["tax_rate"] = header.tax_rate
-    if tax_rate_problem(header.tax_rate):
-        raise DomainError(tax_rate_problem(header.tax_rate), field="tax_rate")
+    require_tax_rate(header.tax_rate)
     clean["discount"] = None if header.discount is None else _check_price(header.discount, po.currency, "discount")
     terms = header.payment_terms_days
     if terms is not None and not 0 <= terms <= 365:
