@@ -201,6 +201,10 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
                 line_form = self.line_form(po, initial=defaults)
         if editable and paste_form is None:
             paste_form = self.paste_form(po, initial=defaults)
+        if editable:  # both forms choose among the same cost centers: read them once
+            choices = [choice for choice in line_form.fields["cost_center"].choices if choice[0] != ""]
+            line_form.fields["cost_center"].choices = [("", line_form.fields["cost_center"].empty_label), *choices]
+            paste_form.fields["cost_center"].choices = [("", paste_form.fields["cost_center"].empty_label), *choices]
         context = {
             "po": po,
             "so": getattr(po, "sales_order", None),
