@@ -127,7 +127,10 @@ def read_rows(text: str) -> tuple[list[PastedRow], list[RowProblem]]:
     """The pasted text as rows of named cells (blank rows left out), or the problems of its shape
     (too many rows, an unknown header, more cells than columns). Reads no database."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
-    records = [(number, [cell.strip() for cell in cells]) for number, cells in enumerate(reader, 1)]
+    try:  # the text is shorter than the csv module's cell limit, and it is not strict about quotes
+        records = [(number, [cell.strip() for cell in cells]) for number, cells in enumerate(reader, 1)]
+    except csv.Error as exc:  # a guard: no text we tried reaches it (tests/orders/test_bulk_lines.py)
+        return [], [RowProblem(reader.line_num or 1, "", f"The rows cannot be read ({exc}).")]
     records = [(number, cells) for number, cells in records if any(cells)]
     if not records:
         return [], [RowProblem(1, "", "Paste at least one row.")]
@@ -174,7 +177,7 @@ class PasteLinesForm(forms.Form):
         label="Rows from a spreadsheet",
         max_length=MAX_CHARS,
         strip=False,
-        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "font-monospace"}),
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
         error_messages={
             "required": "Paste the rows first.",
             "max_length": f"That is more than {MAX_CHARS:,} characters: paste at most {MAX_ROWS} rows at a time.",
@@ -251,6 +254,8 @@ class PastedRowForm(LineForm):
             "tax_rate": "" if defaults["tax_rate"] is None else str(defaults["tax_rate"]),
             "cost_center": cells.get("cost_center", ""),
         }
+        # The listing and the cost center are looked up in what was read for every row (below),
+        # not in querysets: no query per row.
         super().__init__(data, listings=None, cost_centers=None, gl_accounts=gl_accounts)
         self.cost_centers = cost_centers
         self.fields["unit"].error_messages["invalid_choice"] = "“%(value)s” is not a unit Tandem knows."

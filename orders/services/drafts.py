@@ -161,8 +161,8 @@ def _check_line(po: PurchaseOrder, values: LineInput, *, listings=None, customer
         price = unit_price(listing, quantity=quantity, customer_id=po.customer_id, prices=customer_prices)
         if values.unit_price is not None and values.unit_price != price:  # a listing's price is the supplier's
             raise DomainError(
-                f"{listing.sku} costs {round_money(price, po.currency):f} {po.currency} at this quantity (the supplier's price): "
-                "leave the price out, or give that price.",
+                f"{listing.sku} costs {round_money(price, po.currency):f} {po.currency} at this quantity "
+                "(the supplier's price): leave the price out, or give that price.",
                 field="unit_price",
             )
         clean.update(
@@ -327,6 +327,8 @@ def order_again(*, by: Membership, po: PurchaseOrder) -> OrderedAgain:
     be ordered now — its listing gone, inactive or in another currency, or a coding or minimum
     order quantity that no longer passes — is left out and named in ``left_out``. Refused when
     the connection is not active, or when no line is left."""
+    if po.customer_id != by.organization.pk:
+        raise DomainError("No such purchase order.")
     rules.require("order_again", po=po, membership=by)
     old_lines = list(
         po.lines.select_related("listing", "cost_center", "gl_account").exclude(status__in=VOID_LINE_STATUSES)

@@ -5,6 +5,8 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from accounts.roles import Role
 from accounts.services import suspend_connection
@@ -124,6 +126,14 @@ def test_the_shape_of_the_paste_is_checked_before_any_row(trade):
     assert [str(p) for p in read_rows("BOLT\t1\t\tCC\tsurplus\n")[1]] == [
         "Row 1: It has more cells than there are columns (4): “surplus”."
     ]
+
+
+@given(st.text(alphabet=st.sampled_from('ab1,.;\t\r\n" \x00'), max_size=200) | st.text(max_size=200))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_text_is_read_into_rows_or_refused_in_words(text):
+    rows, problems = read_rows(text)
+    assert rows or problems
+    assert not any(problem.message.startswith("The rows cannot be read") for problem in problems)
 
 
 def test_each_row_is_read_like_one_line_and_its_problems_name_row_and_column(trade):
