@@ -303,7 +303,8 @@ class LineForm(forms.Form):
         return listing
 
     def line_input(self) -> LineInput:
-        """The line as typed; call after ``is_valid()``."""
+        """The line as typed; call after ``is_valid()``. A listing's price is the supplier's: a
+        price left in the custom item's field is not the line's (the page says so)."""
         data = self.cleaned_data
         return LineInput(
             listing=data["listing"],
@@ -311,7 +312,7 @@ class LineForm(forms.Form):
             description=data["description"],
             quantity=data["quantity"],
             unit=data["unit"],
-            unit_price=data["unit_price"],
+            unit_price=None if data["listing"] else data["unit_price"],
             tax_rate=Decimal(0) if data["tax_rate"] is None else data["tax_rate"],
             cost_center=data["cost_center"],
             gl_account=data["gl_account"],

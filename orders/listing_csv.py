@@ -6,7 +6,7 @@
   row number (the header is row 1). A cell that no import can store (a NUL character, more
   than 131,072 characters) is a problem of its row (``procurement.csvio``).
 - **Writing** (``write_listings``): all rows in one transaction, or none — created or updated
-  by SKU (whatever its case).
+  by SKU (whatever its case); a row identical to the stored listing is *unchanged* and not written.
 - **Large files** go to a Celery task: ``queue_listing_import`` keeps the upload as a
   ``ListingImport`` and schedules ``orders.tasks.import_listings`` after the commit;
   ``run_listing_import`` (the task's body) checks every row, publishing its progress every
@@ -69,6 +69,7 @@ class RowError:
 class ImportResult:
     created: int = 0
     updated: int = 0
+    unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
 
 
@@ -163,16 +164,23 @@ def read_listing_rows(
 
 @transaction.atomic
 def write_listings(*, supplier: Organization, rows: list[ListingValues]) -> ImportResult:
-    """Create or update (by SKU) the supplier's listings from rows already checked."""
+    """Create or update (by SKU) the supplier's listings from rows already checked; a row that
+    is the stored listing already (every field, and the price breaks when the file has them) is
+    counted unchanged and not written."""
     existing = {
-        listing.sku.lower(): listing for listing in Listing.objects.select_for_update().filter(supplier=supplier)
+        listing.sku.lower(): listing
+        for listing in Listing.objects.select_for_update().filter(supplier=supplier).prefetch_related("price_breaks")
     }
     to_create, to_update = [], []
+    unchanged = 0
     for values in rows:
         listing = existing.get(values.sku.lower())
         if listing is None:
             listing = Listing(supplier=supplier)
             to_create.append((listing, values))
+        elif _same(listing, values):
+            unchanged += 1
+            continue
         else:
             to_update.append((listing, values))
         _apply(listing, values)
@@ -187,7 +195,16 @@ def write_listings(*, supplier: Organization, rows: list[ListingValues]) -> Impo
     )
     _replace_breaks(to_create + to_update)
     reprice_drafts([listing for listing, _ in to_update])
-    return ImportResult(created=len(to_create), updated=len(to_update))
+    return ImportResult(created=len(to_create), updated=len(to_update), unchanged=unchanged)
+
+
+def _same(listing: Listing, values: ListingValues) -> bool:
+    """The stored listing (its breaks prefetched) is what the checked row says already."""
+    if any(getattr(listing, name) != getattr(values, name) for name in LISTING_FIELDS):
+        return False
+    if values.price_breaks is None:  # the file has no price_breaks column: they stay as they are
+        return True
+    return [(b.min_quantity, b.unit_price) for b in listing.price_breaks.all()] == list(values.price_breaks)
 
 
 def _require_import(by: Membership) -> None:

@@ -31,7 +31,18 @@ from procurement.transitions import require_transition
 from . import interfaces
 from .models import Amendment, PurchaseOrder, PurchaseOrderLine, SalesOrder
 
-PO_ACTIONS = ("edit", "submit", "revise", "confirm", "request_changes", "cancel", "receive", "amend", "mark_billed")
+PO_ACTIONS = (
+    "edit",
+    "submit",
+    "revise",
+    "confirm",
+    "request_changes",
+    "cancel",
+    "receive",
+    "amend",
+    "mark_billed",
+    "order_again",
+)
 SO_ACTIONS = ("adjust", "accept", "decline", "ship")
 
 AMENDABLE = (PurchaseOrder.Status.CONFIRMED, PurchaseOrder.Status.PARTIALLY_RECEIVED)
@@ -275,6 +286,18 @@ def _mark_billed(order: _Order) -> None:
         raise DomainError(f"{po.number} is {po.get_status_display().lower()}: only approved orders are billed.")
 
 
+def _order_again(order: _Order) -> None:
+    """A new draft with this order's lines, in any state, by whoever may raise orders, while the
+    connection is active (a new order needs one)."""
+    _role(order, "orders.add_purchaseorder")
+    po = order.po
+    if po.connection.status != Connection.Status.ACTIVE:
+        raise DomainError(
+            f"The connection with {po.supplier.name} is {po.connection.get_status_display().lower()}: "
+            "no new order can be raised to it."
+        )
+
+
 # ------------------------------------------------------------------- the supplier's actions
 
 
@@ -320,6 +343,7 @@ _CHECKS: dict[str, Callable[[_Order], None]] = {
     "receive": _receive,
     "amend": _amend,
     "mark_billed": _mark_billed,
+    "order_again": _order_again,
     "adjust": _adjust,
     "accept": _accept,
     "decline": _decline,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models.functions import Lower
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user, get_users_with_perms
 
@@ -275,6 +277,23 @@ def orderable_listings(po: PurchaseOrder, q: str = "") -> QuerySet[Listing]:
     for term in q.split()[:6]:
         listings = listings.filter(Q(sku__icontains=term) | Q(name__icontains=term))
     return listings.order_by("sku")
+
+
+def active_listings_by_sku(po: PurchaseOrder, skus: Iterable[str]) -> dict[str, Listing]:
+    """The supplier's active listings (what its customers may order) whose SKU is one of
+    ``skus`` in any case, by lower-cased SKU, their price breaks read: two queries for any number
+    of SKUs. Any currency: the service says when a listing's is not the order's."""
+    typed = {sku.strip() for sku in skus if sku.strip()}
+    if not typed:
+        return {}
+    wanted = {sku.lower() for sku in typed}
+    listings = (
+        Listing.objects.filter(supplier_id=po.supplier_id, is_active=True)
+        .annotate(sku_key=Lower("sku"))
+        .filter(Q(sku_key__in=wanted) | Q(sku__in=typed))  # SQLite's lower() is ASCII only
+        .prefetch_related("price_breaks")
+    )
+    return {listing.sku.lower(): listing for listing in listings if listing.sku.lower() in wanted}
 
 
 def shipments_of(po: PurchaseOrder) -> list[Shipment]:

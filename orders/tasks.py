@@ -37,7 +37,8 @@ def import_listings(import_id: int) -> str:
     if job is None:
         return "nothing to do"
     if job.status == job.Status.DONE:
-        return f"done: {job.listings_created} new, {job.listings_updated} updated"
+        unchanged = f", {job.listings_unchanged} unchanged" if job.listings_unchanged else ""
+        return f"done: {job.listings_created} new, {job.listings_updated} updated{unchanged}"
     count = len(job.errors)
     return f"failed: {count} problem{'s' if count != 1 else ''}"
 

@@ -171,6 +171,8 @@ def world(db):
             "orders:po-detail": po_num,
             "orders:po-edit": po_num,
             "orders:po-line-add": po_num,
+            "orders:po-lines-paste": po_num,
+            "orders:po-order-again": po_num,
             "orders:po-line-preview": po_num,
             "orders:po-listing-picker": po_num,
             "orders:po-line-remove": [{**po_num, "pk": b_line.pk}, {"number": a_po.number, "pk": b_line.pk}],

@@ -118,6 +118,14 @@ class ListingImport(models.Model):
         return f"{self.file_name} ({self.get_status_display()})"
 
     @property
+    def listings_unchanged(self) -> int:
+        """The rows of a finished import that were the stored listings already (not written):
+        every row of a done import is created, updated or unchanged."""
+        if self.status != self.Status.DONE:
+            return 0
+        return max(self.rows_total - self.listings_created - self.listings_updated, 0)
+
+    @property
     def finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.FAILED)
 

@@ -13,13 +13,14 @@ from accounts.models import Connection, Location, Membership
 from accounts.permissions import require
 from accounts.services import next_document_number
 from procurement.errors import DomainError
-from procurement.money import CURRENCIES, MoneyError, parse_price
+from procurement.money import CURRENCIES, MoneyError, parse_price, round_money
 from procurement.transactions import require_atomic
 from procurement.validators import clean_text
 
 from .. import rules
 from ..events import record_event
 from ..models import CostCenter, GLAccount, Listing, OrderEvent, PurchaseOrder, PurchaseOrderLine
+from ..models.purchase import VOID_LINE_STATUSES
 from ..pricing import customer_prices, unit_price
 from ..totals import line_amounts, order_totals, require_tax_rate
 from ..units import UNITS, quantity_error
@@ -158,6 +159,12 @@ def _check_line(po: PurchaseOrder, values: LineInput, *, listings=None, customer
                 field="quantity",
             )
         price = unit_price(listing, quantity=quantity, customer_id=po.customer_id, prices=customer_prices)
+        if values.unit_price is not None and values.unit_price != price:  # a listing's price is the supplier's
+            raise DomainError(
+                f"{listing.sku} costs {round_money(price, po.currency):f} {po.currency} at this quantity "
+                "(the supplier's price): leave the price out, or give that price.",
+                field="unit_price",
+            )
         clean.update(
             listing=listing,
             sku=listing.sku,
@@ -216,32 +223,62 @@ def add_line(*, by: Membership, po: PurchaseOrder, values: LineInput) -> Purchas
     return add_lines(by=by, po=po, lines=[values])[0]
 
 
-@transaction.atomic
-def add_lines(*, by: Membership, po: PurchaseOrder, lines: list[LineInput]) -> list[PurchaseOrderLine]:
-    """Several lines on a draft at once, all or none: one lock, one check of who may edit, the
-    listings and the customer's prices read once, one insert. A problem on a line of several is
-    reported as "Line n: …" with its field (a ``LineInput`` field)."""
-    po = _lock_po(po, by)
-    rules.require("edit", po=po, membership=by)
-    if not lines:
-        raise DomainError("Add at least one line.")
+class LinesRefused(DomainError):
+    """Several lines refused at once: ``errors`` has one ``DomainError`` per bad line, its
+    ``line`` the line's index in the list given (from 0) and its ``field`` a ``LineInput`` field.
+    The message is the first of them, as "Line n: …"."""
+
+    def __init__(self, errors: list[DomainError]):
+        first = errors[0]
+        super().__init__(f"Line {first.line + 1}: {first.message}", field=first.field, line=first.line)
+        self.errors = errors
+
+
+def _check_lines(po: PurchaseOrder, lines: list[LineInput]) -> tuple[list[dict], list[DomainError]]:
+    """Check every line against ``po`` (the listings and the customer's prices read once): the
+    completed values of each, and a refusal per bad line (``line``: its index)."""
     wanted = {values.listing.pk for values in lines if values.listing is not None}
     listings = {
         listing.pk: listing for listing in Listing.objects.filter(pk__in=wanted).prefetch_related("price_breaks")
     }
-    if len(listings) != len(wanted):
-        raise DomainError("Choose an active listing of this supplier.", field="listing")
     prices = customer_prices(list(listings), po.customer_id) if listings else {}
+    cleaned, errors = [], []
+    for index, values in enumerate(lines):
+        if values.listing is not None and values.listing.pk not in listings:
+            errors.append(DomainError("Choose an active listing of this supplier.", field="listing", line=index))
+            continue
+        try:
+            cleaned.append(_check_line(po, values, listings=listings, customer_prices=prices))
+        except DomainError as exc:
+            errors.append(DomainError(exc.message, field=exc.field, line=index))
+    return cleaned, errors
+
+
+def line_problems(*, po: PurchaseOrder, lines: list[LineInput]) -> list[DomainError]:
+    """What ``add_lines`` would refuse of these lines (one ``DomainError`` per bad line, as in
+    ``LinesRefused``), without writing: for a page that shows every problem of a batch at once."""
+    return _check_lines(po, lines)[1]
+
+
+@transaction.atomic
+def add_lines(*, by: Membership, po: PurchaseOrder, lines: list[LineInput]) -> list[PurchaseOrderLine]:
+    """Several lines on a draft at once, all or none: one lock, one check of who may edit, the
+    listings and the customer's prices read once, one insert. Every line is checked before
+    anything is written; problems on several lines are ``LinesRefused`` (each naming its line and
+    field); a single line's problem is its ``DomainError`` as it is."""
+    po = _lock_po(po, by)
+    rules.require("edit", po=po, membership=by)
+    if not lines:
+        raise DomainError("Add at least one line.")
+    cleaned, errors = _check_lines(po, lines)
+    if errors:
+        if len(lines) == 1:
+            raise DomainError(errors[0].message, field=errors[0].field)
+        raise LinesRefused(errors)
     existing = list(po.lines.all())
     position = max((line.position for line in existing), default=0)
     new = []
-    for number, values in enumerate(lines, 1):
-        try:
-            clean = _check_line(po, values, listings=listings, customer_prices=prices)
-        except DomainError as exc:
-            if len(lines) == 1:
-                raise
-            raise DomainError(f"Line {number}: {exc.message}", field=exc.field) from None
+    for clean in cleaned:
         position += 1
         new.append(PurchaseOrderLine(purchase_order=po, position=position, **clean))
     PurchaseOrderLine.objects.bulk_create(new)
@@ -270,3 +307,78 @@ def remove_line(*, by: Membership, po: PurchaseOrder, line: PurchaseOrderLine) -
     rules.require("edit", po=po, membership=by)
     po.lines.filter(pk=line.pk).delete()
     _save_totals(po)
+
+
+@dataclass(frozen=True)
+class OrderedAgain:
+    """The new draft of *Order again*, and the lines of the old order left out, each with why."""
+
+    po: PurchaseOrder
+    left_out: list[str]
+
+
+@transaction.atomic
+def order_again(*, by: Membership, po: PurchaseOrder) -> OrderedAgain:
+    """A new draft to the same supplier with ``po``'s lines at today's prices: its currency (when
+    Tandem still knows it, else the connection's), its ship-to, a fresh number; no dates or note
+    (they belonged to that order). A listing line takes the listing's price now
+    (``pricing.unit_price``); a custom item keeps the price typed for it, which is the buyer's own
+    and has no other source. A void line (rejected, cancelled) is not copied; a line that cannot
+    be ordered now — its listing gone, inactive or in another currency, or a coding or minimum
+    order quantity that no longer passes — is left out and named in ``left_out``. Refused when
+    the connection is not active, or when no line is left."""
+    if po.customer_id != by.organization.pk:
+        raise DomainError("No such purchase order.")
+    rules.require("order_again", po=po, membership=by)
+    old_lines = list(
+        po.lines.select_related("listing", "cost_center", "gl_account").exclude(status__in=VOID_LINE_STATUSES)
+    )
+    currency = po.currency if po.currency in CURRENCIES else ""
+    new_po = create_purchase_order(by=by, connection=po.connection, ship_to=po.ship_to, currency=currency)
+    left_out: list[str] = []
+    candidates: list[tuple[PurchaseOrderLine, LineInput]] = []
+    for line in old_lines:
+        name = " ".join(filter(None, [line.sku, line.description]))
+        listing = line.listing
+        if line.listing_id is None and line.listing_price_at_add is not None:
+            left_out.append(f"{name} (its listing was removed)")
+            continue
+        if listing is not None and (not listing.is_active or listing.supplier_id != new_po.supplier_id):
+            left_out.append(f"{name} (no longer an active listing of {new_po.supplier.name})")
+            continue
+        if listing is not None and listing.currency != new_po.currency:
+            left_out.append(f"{name} (now priced in {listing.currency})")
+            continue
+        candidates.append(
+            (
+                line,
+                LineInput(
+                    quantity=line.quantity,
+                    cost_center=line.cost_center,
+                    listing=listing,
+                    sku="" if listing else line.sku,
+                    description="" if listing else line.description,
+                    unit="" if listing else line.unit,
+                    unit_price=None if listing else line.unit_price,
+                    tax_rate=line.tax_rate,
+                    gl_account=line.gl_account,
+                    fund=line.fund,
+                    department=line.department,
+                    program=line.program,
+                ),
+            )
+        )
+    problems = {problem.line: problem.message for problem in line_problems(po=new_po, lines=[c[1] for c in candidates])}
+    kept = []
+    for index, (line, values) in enumerate(candidates):
+        if index in problems:
+            left_out.append(f"{' '.join(filter(None, [line.sku, line.description]))} ({problems[index]})")
+        else:
+            kept.append(values)
+    if not kept:
+        raise DomainError(
+            f"No line of {po.number} can be ordered again"
+            + (f": {'; '.join(left_out)}." if left_out else " (it has none).")
+        )
+    add_lines(by=by, po=new_po, lines=kept)
+    return OrderedAgain(po=new_po, left_out=left_out)

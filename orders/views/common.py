@@ -9,6 +9,7 @@ from accounts.permissions import can
 from .. import interfaces, rules, selectors
 from ..forms import LineForm
 from ..models import PurchaseOrder
+from ..paste import PasteLinesForm
 from ..revisions import diff_headers, diff_revisions
 
 
@@ -17,6 +18,16 @@ class PurchaseOrderMixin:
 
     def get_po(self):
         return selectors.purchase_order_for(customer=self.org, number=self.kwargs["number"])
+
+    def paste_form(self, po, data=None, initial=None):
+        return PasteLinesForm(
+            data,
+            prefix="paste",
+            initial=initial,
+            po=po,
+            cost_centers=selectors.cost_centers_of(self.org),
+            gl_accounts=selectors.gl_accounts_of(self.org),
+        )
 
     def line_form(self, po, data=None, prefix=None, initial=None):
         return LineForm(

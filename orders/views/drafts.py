@@ -1,4 +1,5 @@
-"""Editing a draft purchase order: its header and lines, the line preview and the listing picker."""
+"""Editing a draft purchase order: its header and lines, lines pasted from a spreadsheet, the line
+preview and the listing picker; and *Order again*, which copies any order into a new draft."""
 
 from __future__ import annotations
 
@@ -15,10 +16,20 @@ from procurement.forms import add_domain_error
 from procurement.money import MoneyError, format_money, parse_price
 from procurement.views import OrgView, PostOnlyView
 
-from .. import selectors
+from .. import rules, selectors
 from ..forms import DraftHeaderForm, LinePreviewForm, ListingPickerForm
+from ..paste import RowProblem, column_of, problem_of
 from ..pricing import unit_price
-from ..services.drafts import add_line, remove_line, update_line, update_purchase_order
+from ..services.drafts import (
+    LinesRefused,
+    add_line,
+    add_lines,
+    line_problems,
+    order_again,
+    remove_line,
+    update_line,
+    update_purchase_order,
+)
 from ..totals import line_amounts, tax_rate_problem
 from ..units import quantity_error
 from .common import PurchaseOrderMixin
@@ -80,6 +91,81 @@ class LineSaveView(PurchaseOrderMixin, PostOnlyView):
                 return redirect(self.done_url())
         detail = PurchaseOrderDetailView(request=request, kwargs=self.kwargs, org=self.org, membership=self.membership)
         return detail.show(po, line_form=form, editing=line, status=200 if request.htmx else 400)
+
+
+class PasteLinesView(PurchaseOrderMixin, PostOnlyView):
+    """*Paste lines*: rows from a spreadsheet added to a draft, all or none. Every row is read
+    like one line and checked by the service; the problems are listed by row and column next to
+    the box, which keeps the pasted text for correcting."""
+
+    permission = "orders.change_purchaseorder"
+    get_object = PurchaseOrderMixin.get_po
+
+    def done_url(self):
+        return self.org_url("orders:po-detail", number=self.kwargs["number"])
+
+    def post(self, request, org_slug, number):
+        po = self.get_po()
+        refused = rules.refusal("edit", po=po, membership=self.membership)
+        if refused:
+            messages.error(request, refused)
+            return redirect(self.done_url())
+        form = self.paste_form(po, request.POST)
+        problems: list[RowProblem] = []
+        if form.is_valid():
+            read, problems = form.lines()
+            rows, lines = [number for number, _ in read], [values for _, values in read]
+            if problems:  # the rows that could be read are checked too: every problem at once
+                problems += [problem_of(error, rows) for error in line_problems(po=po, lines=lines)]
+                problems.sort(key=lambda problem: problem.row)
+            else:
+                try:
+                    added = add_lines(by=self.membership, po=po, lines=lines)
+                except LinesRefused as exc:
+                    problems = [problem_of(error, rows) for error in exc.errors]
+                except DomainError as exc:
+                    if len(lines) == 1 and exc.field:
+                        problems = [RowProblem(rows[0], column_of(exc.field), exc.message)]
+                    else:
+                        form.add_error(None, exc.message)
+                else:
+                    count = len(added)
+                    messages.success(request, f"{count} line{'s' if count != 1 else ''} added from the pasted rows.")
+                    return redirect(self.done_url())
+        if problems:
+            count = len(problems)
+            form.add_error(
+                "text",
+                f"Nothing was added: {count} problem{'s' if count != 1 else ''} (below). "
+                "Correct the rows and add them again.",
+            )
+        detail = PurchaseOrderDetailView(request=request, kwargs=self.kwargs, org=self.org, membership=self.membership)
+        return detail.show(po, paste_form=form, paste_problems=problems, status=400)
+
+
+class OrderAgainView(PurchaseOrderMixin, PostOnlyView):
+    """*Order again*: a new draft with this order's lines at today's prices (POST only)."""
+
+    permission = "orders.add_purchaseorder"
+    get_object = PurchaseOrderMixin.get_po
+
+    def done_url(self):
+        return self.org_url("orders:po-detail", number=self.kwargs["number"])
+
+    def post(self, request, org_slug, number):
+        po = self.get_po()
+        try:
+            result = order_again(by=self.membership, po=po)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return redirect(self.done_url())
+        new = result.po
+        messages.success(
+            request, f"Draft {new.number} created from {po.number} at today's prices: check it, then submit it."
+        )
+        if result.left_out:
+            messages.warning(request, f"Not copied from {po.number}: {'; '.join(result.left_out)}.")
+        return redirect(self.org_url("orders:po-detail", number=new.number))
 
 
 class LineRemoveView(PurchaseOrderMixin, PostOnlyView):

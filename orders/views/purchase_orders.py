@@ -152,7 +152,18 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
     def get(self, request, org_slug, number):
         return self.show(self.get_po())
 
-    def show(self, po, *, header_form=None, line_form=None, editing=None, thread_post=None, status=200):
+    def show(
+        self,
+        po,
+        *,
+        header_form=None,
+        line_form=None,
+        editing=None,
+        thread_post=None,
+        paste_form=None,
+        paste_problems=(),
+        status=200,
+    ):
         lines = selectors.lines_of(po)
         amendments = _amendments(po)
         approval_requests = interfaces.approvals().requests_for_page(po=po, membership=self.membership)
@@ -182,16 +193,23 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
         edit = parse_integer(self.request.GET.get("edit"), minimum=1)
         if editable and editing is None and edit is not None:
             editing = next((line for line in lines if line.pk == edit), None)
+        defaults = {"cost_center": self.default_cost_center(lines), "tax_rate": "0"} if editable else {}
         if editable and line_form is None:
             if editing is not None:
                 line_form = self.line_form(po, initial=_line_initial(editing))
             else:
-                line_form = self.line_form(
-                    po, initial={"cost_center": self.default_cost_center(lines), "tax_rate": "0"}
-                )
+                line_form = self.line_form(po, initial=defaults)
+        if editable and paste_form is None:
+            paste_form = self.paste_form(po, initial=defaults)
+        if editable:  # both forms choose among the same cost centers: read them once
+            choices = [choice for choice in line_form.fields["cost_center"].choices if choice[0] != ""]
+            line_form.fields["cost_center"].choices = [("", line_form.fields["cost_center"].empty_label), *choices]
+            paste_form.fields["cost_center"].choices = [("", paste_form.fields["cost_center"].empty_label), *choices]
         context = {
             "po": po,
             "so": getattr(po, "sales_order", None),
+            "paste_form": paste_form,
+            "paste_problems": paste_problems,
             "lines": lines,
             "editable": editable,
             "header_form": header_form,

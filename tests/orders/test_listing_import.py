@@ -142,7 +142,7 @@ def test_a_listing_export_imported_again_changes_nothing(client, sales, django_c
             {"file": SimpleUploadedFile("listings.csv", exported)},
         )
     page = client.get(response["Location"]).content.decode()
-    assert "Imported: 0 new, 9 updated." in page
+    assert "Imported: 0 new, 0 updated, 9 unchanged." in page
     assert snapshot(sales.organization) == before
 
 
@@ -192,7 +192,7 @@ def test_export_then_import_is_lossless_for_any_values(data):
         listing_csv.export_rows(Listing.objects.filter(supplier=sales.organization).prefetch_related("price_breaks"))
     )
     result = listing_csv.import_listings(by=sales, data=out.getvalue().encode())
-    assert (result.created, result.updated) == (0, len(before))
+    assert (result.created, result.updated, result.unchanged) == (0, 0, len(before))
     assert snapshot(sales.organization) == before
 
 
@@ -389,3 +389,26 @@ def test_the_import_pages_read_a_bounded_number_of_queries(client, sales, count,
         assert client.get(reverse("orders:listings-import", args=[slug])).status_code == 200
     with django_assert_max_num_queries(8):
         assert client.get(reverse("orders:listing-import", args=[slug, job.pk])).status_code == 200
+
+
+def test_a_file_imported_again_unchanged_counts_its_rows_unchanged_and_writes_none(
+    client, sales, django_capture_on_commit_callbacks
+):
+    """Rows identical to the stored listings are "unchanged": not counted as updated, not written
+    (their ``updated_at`` stays), and the import's page and task say so."""
+    data = (HEADER + "A-1,Alpha,,ea,2.50,USD,1,yes,10=2.40; 50=2.20\nB-2,Beta,Nice,kg,3.10,USD,0.5,no,\n").encode()
+    assert (listing_csv.import_listings(by=sales, data=data).created, Listing.objects.count()) == (2, 2)
+    stamps = dict(Listing.objects.values_list("sku", "updated_at"))
+    again = listing_csv.import_listings(by=sales, data=data.replace(b"2.50", b"2.5"))  # the same number
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
+    assert dict(Listing.objects.values_list("sku", "updated_at")) == stamps  # nothing written
+
+    changed = data.replace(b"Nice", b"Nicer").replace(b"50=2.20", b"50=2.10")
+    result = listing_csv.import_listings(by=sales, data=changed)
+    assert (result.created, result.updated, result.unchanged) == (0, 2, 0)  # a break is a change too
+
+    job = listing_csv.queue_listing_import(by=sales, data=changed + b"C-3,Gamma,,ea,1,USD,1,yes,\n", file_name="x.csv")
+    assert tasks.import_listings(job.pk) == "done: 1 new, 0 updated, 2 unchanged"
+    client.force_login(sales.user)
+    page = client.get(reverse("orders:listing-import", args=[sales.organization.slug, job.pk])).content.decode()
+    assert "Imported: 1 new, 0 updated, 2 unchanged." in page

@@ -182,6 +182,8 @@ def _call(action: str, case: Case, by) -> None:
         amendments.request_amendment(po=po, by=by, reason="More", quantities={line.pk: line.quantity + 1})
     elif action == "mark_billed":
         mark_po_billed(po=po, by=by)
+    elif action == "order_again":
+        drafts.order_again(by=by, po=po)
     elif action == "adjust":
         negotiation.save_proposal(so=_so(po), by=by, lines={})
     elif action == "accept":
@@ -223,6 +225,7 @@ PO_MARKS = {
     "receive": "orders:po-receive",
     "amend": "orders:po-amend",
     "mark_billed": "billing:po-mark-billed",
+    "order_again": "orders:po-order-again",
 }
 PAGE_ROLES = {"customer": ("requester", "buyer", "admin", "receiver"), "supplier": ("sales", "fulfilment")}
 SO_MARKS = {
