@@ -251,7 +251,9 @@ def test_the_confirmed_order_shows_every_column_on_a_desktop_with_the_thread_bel
         assert box["x"] + box["width"] <= width, (label, box)
         assert all(in_view(page, c) for c in column(page, "table#lines", label)), label
     # Nothing of the table is behind a sideways scroll.
-    wrapper = page.evaluate("() => { const w = document.querySelector('#lines').parentElement; return [w.scrollWidth, w.clientWidth]; }")
+    wrapper = page.locator("table#lines").evaluate(
+        "table => [table.parentElement.scrollWidth, table.parentElement.clientWidth]"
+    )
     assert wrapper[0] <= wrapper[1], wrapper
     # The thread is below the lines, not beside them, and the page is not a long side column.
     table = lines.bounding_box()
