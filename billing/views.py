@@ -5,6 +5,7 @@ the field."""
 from __future__ import annotations
 
 import csv
+from datetime import timedelta
 from decimal import Decimal
 from functools import partial
 
@@ -13,6 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
 from accounts.permissions import can
 from accounts.selectors import connected_supplier, customers_of, locations_of, suppliers_of
@@ -24,10 +26,21 @@ from procurement.errors import DomainError
 from procurement.forms import add_domain_error
 from procurement.lists import PAGE_SIZE, FilteredListView, apply_filters
 from procurement.money import minor_units, round_money
+from procurement.validators import parse_integer
 from procurement.views import OrgView, PostOnlyView
 
 from . import pdf, selectors
-from .forms import BillEditForm, BillForm, BillLinesForm, DisputeForm, FxReportForm, MatchForm, PaymentForm, VerifyForm
+from .forms import (
+    BillEditForm,
+    BillForm,
+    BillLinesForm,
+    DisputeForm,
+    FxReportForm,
+    MatchForm,
+    PaymentForm,
+    VerifyForm,
+    posted_date,
+)
 from .matching import LABELS
 from .models import Bill, Invoice, Payment
 from .services.billed import mark_po_billed, match_bill, unmatch_bill
@@ -259,16 +272,41 @@ class BillCreateView(OrgView):
     template_name = "billing/bill_form.html"
     FIELDS = ("sku", "description", "quantity", "unit", "unit_price", "tax_rate")
 
+    def suppliers(self) -> list[tuple[int, str, str, int]]:
+        """The customer's suppliers: id, name, the currency it trades in (the connection's,
+        else the supplier's own) and the payment terms (net days)."""
+        if not hasattr(self, "_suppliers"):
+            rows = (
+                suppliers_of(self.org)
+                .exclude(supplier=None)
+                .order_by("supplier__name")
+                .values_list(
+                    "supplier_id", "supplier__name", "currency", "supplier__base_currency", "payment_terms_days"
+                )
+            )
+            self._suppliers = [(pk, name, cur or base, days) for pk, name, cur, base, days in rows]
+        return self._suppliers
+
     def header_form(self, data=None, initial=None):
+        suppliers = self.suppliers()
         return BillForm(
             data,
             initial=initial,
-            suppliers=suppliers_of(self.org)
-            .exclude(supplier=None)
-            .order_by("supplier__name")
-            .values_list("supplier_id", "supplier__name"),
+            suppliers=[(pk, name) for pk, name, _, _ in suppliers],
+            currencies={pk: currency for pk, _, currency, _ in suppliers},
             locations=locations_of(self.org).values_list("pk", "name"),
         )
+
+    def new_bill(self) -> dict:
+        """What a new bill starts with: dated today, in the organization's base currency; with
+        a supplier chosen (``?supplier=``), in the currency it trades in and due on its terms."""
+        today = timezone.localdate()
+        initial = {"bill_date": today, "currency": self.org.base_currency}
+        chosen = parse_integer(self.request.GET.get("supplier"))
+        for pk, _, currency, days in self.suppliers():
+            if pk == chosen:
+                initial.update(supplier=pk, currency=currency, due_date=today + timedelta(days=days))
+        return initial
 
     def rows(self, posted=None, count=3, marked=None):
         posted = posted or []
@@ -323,7 +361,7 @@ class BillCreateView(OrgView):
         )
 
     def get(self, request, org_slug):
-        return self.show(self.header_form(), self.rows())
+        return self.show(self.header_form(initial=self.new_bill()), self.rows())
 
     def post(self, request, org_slug):
         form = self.header_form(request.POST)
@@ -384,6 +422,8 @@ class BillEditView(BillMixin, BillCreateView):
                 for field in LOCKED_FIELDS:
                     if field in request.POST:
                         changes[field] = request.POST[field]
+                if "bill_date" in changes:
+                    changes["bill_date"] = posted_date(changes["bill_date"])
                 if "supplier" in changes:
                     changes["supplier"] = None if str(bill.supplier_id) != changes["supplier"] else bill.supplier
                 if "location" in changes:

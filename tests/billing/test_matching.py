@@ -1,7 +1,7 @@
 """Bills entered by hand, the PO lock, bill-to-PO matching with the billed mark, and the
 3-way match (SPEC §6)."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -124,7 +124,7 @@ def order_bill(trade):
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("bill_date", "2020-01-01"),
+        ("bill_date", date(2020, 1, 1)),
         ("supplier", None),
         ("location", None),
         ("supplier_reference", "OTHER-1"),
@@ -144,6 +144,27 @@ def test_the_po_lock_refuses_each_locked_field(trade, order_bill, field, value):
     assert exc.value.field == field
     assert Bill.objects.filter(pk=order_bill.pk).values().get() == before
     assert list(order_bill.lines.values()) == lines
+
+
+@pytest.mark.parametrize("field", ["bill_date", "due_date"])
+def test_the_bill_services_take_dates_not_text(trade, order_bill, field):
+    """Dates typed by a person are parsed by the forms' DateFields; the services refuse text
+    (they read ISO strings once), and write nothing."""
+    text = str(TODAY())
+    dates = {"bill_date": TODAY(), "due_date": TODAY(), field: text}
+    with pytest.raises(TypeError, match=f"{field} must be a date"):
+        create_bill(
+            by=trade.payables,
+            supplier=trade.supplier,
+            currency="USD",
+            lines=[bill_line(description="Paper invoice", quantity="1", unit_price="1")],
+            **dates,
+        )
+    assert Bill.objects.count() == 1  # the order's own
+    before = Bill.objects.filter(pk=order_bill.pk).values().get()
+    with pytest.raises(TypeError, match=f"{field} must be a date"):
+        update_bill(bill=order_bill, by=trade.payables, **{field: text})
+    assert Bill.objects.filter(pk=order_bill.pk).values().get() == before
 
 
 def test_the_po_lock_leaves_due_date_reference_and_notes_open(trade, order_bill):

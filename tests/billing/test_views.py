@@ -323,3 +323,69 @@ def test_the_bill_lines_form_leaves_blank_rows_out_and_names_a_refused_line_by_i
     error, marked = bad.refusal()
     assert marked == "line-2-unit_price" and "use a point" in error.message
     assert BillLinesForm.posted({**data, "rows": "٣"}).count == 0  # rows not read as a number: none
+
+
+def _label_for(page: str, text: str) -> str:
+    """The ``for`` of the label that reads ``text``."""
+    import re
+
+    found = re.search(r'<label[^>]*for="([^"]+)"[^>]*>' + re.escape(text), page)
+    assert found, text
+    return found.group(1)
+
+
+def test_a_hand_entered_bills_page_gives_each_input_its_own_id(client, trade):
+    """Issue 18 #7: the payment's amount and the amount to match were both ``id_amount``: the
+    label "Amount to match" filled the payment field."""
+    from tests.crawl import duplicate_ids
+
+    po = trade.confirmed(lines=[{"description": "Valve", "quantity": "10", "unit": "ea", "unit_price": "10"}])
+    _, own = issue_documents(po=po)
+    cancel_bill(bill=own, by=trade.payables, reason="Invoiced on paper")
+    bill = create_bill(
+        by=trade.payables,
+        supplier=trade.supplier,
+        currency="USD",
+        bill_date=TODAY(),
+        due_date=TODAY(),
+        lines=[bill_line(description="Valves", quantity="10", unit_price="10")],
+    )
+    client.force_login(trade.payables.user)
+    page = client.get(url("bill-detail", trade.customer, number=bill.number)).content.decode()
+    assert "Record payment" in page and "Match to a purchase order" in page
+    assert duplicate_ids(page) == []
+    match_amount, payment_amount = _label_for(page, "Amount to match"), _label_for(page, "Amount")
+    assert match_amount != payment_amount
+    assert f'id="{match_amount}"' in page and 'name="amount"' in page
+    # Posted with its errors, the match form keeps its own ids too.
+    response = client.post(url("bill-match", trade.customer, number=bill.number), {"po": po.pk, "amount": "101"})
+    assert response.status_code == 400 and duplicate_ids(response.content.decode()) == []
+
+
+def test_a_new_bill_starts_today_in_the_base_currency_or_the_suppliers(client, trade):
+    """Issue 18 #6: the form started in AED (the first currency of the list) with no date."""
+    other = SupplierFactory(base_currency="JPY")
+    ConnectionFactory(customer=trade.customer, supplier=other, currency="")  # trades in the supplier's yen
+    euro = SupplierFactory(base_currency="USD")
+    ConnectionFactory(customer=trade.customer, supplier=euro, currency="EUR")  # the customer's terms: euros
+    trade.customer.base_currency = "GBP"
+    trade.customer.save()
+    client.force_login(trade.payables.user)
+    response = client.get(url("bill-new", trade.customer))
+    form = response.context["form"]
+    assert form["currency"].value() == "GBP" and form["bill_date"].value() == TODAY()
+    page = response.content.decode()
+    assert '<option value="GBP" selected>' in page and f'value="{TODAY().isoformat()}"' in page
+    # Each supplier's option says the currency it trades in, for the page to follow the choice.
+    assert 'data-currency-target="id_currency"' in page
+    assert f'<option value="{other.pk}" data-currency="JPY">' in page
+    assert f'<option value="{euro.pk}" data-currency="EUR">' in page
+    assert f'<option value="{trade.supplier.pk}" data-currency="USD">' in page
+    # Opened for one supplier: its currency, and due on its terms.
+    form = client.get(url("bill-new", trade.customer), {"supplier": euro.pk}).context["form"]
+    assert (form["supplier"].value(), form["currency"].value()) == (euro.pk, "EUR")
+    assert form["due_date"].value() == TODAY() + timedelta(days=30)
+    # Another organization's supplier is not chosen.
+    stranger = SupplierFactory()
+    form = client.get(url("bill-new", trade.customer), {"supplier": stranger.pk}).context["form"]
+    assert form["supplier"].value() is None and form["currency"].value() == "GBP"
