@@ -79,6 +79,7 @@ _BADGES = {
     "accepted": "info",
     **dict.fromkeys(("confirmed", "completed", "closed", "received", "shipped", "fully_received"), "success"),
     "not_received": "light",
+    "awaiting_receipt": "secondary",
     **dict.fromkeys(("declined", "cancelled", "expired", "rejected"), "danger"),
     # bills, invoices, payments, 3-way match
     "open": "primary",

@@ -15,6 +15,7 @@ from billing.services.billed import mark_po_billed, match_bill, unmatch_bill
 from billing.services.bills import cancel_bill, create_bill, update_bill
 from billing.services.documents import issue_documents
 from billing.services.payments import record_payment, verify_payment
+from orders.models import PurchaseOrder
 from orders.services import fulfilment
 from procurement.errors import DomainError, NotAllowed
 from tests.factories import ConnectionFactory, SupplierFactory, bill_line, member, receipt_line
@@ -341,7 +342,11 @@ def test_allocations_stay_within_the_bill_and_the_order(trade):
         match_bill(bill=bill, po=po, amount=Decimal("1"), by=trade.payables)
     match_bill(bill=bill, po=other, amount=Decimal("60"), by=trade.payables)
     assert list(selectors.matchable_orders(bill)) == []  # both matched
-    assert selectors.three_way(bill).badge in ("mismatch",)  # billed, nothing received yet
+    result = selectors.three_way(bill)
+    assert result.badge == "awaiting_receipt"  # billed, nothing received yet: not a mismatch
+    assert f"{po.number}: 90.00 USD billed, goods received worth 0.00 USD so far: awaiting receipt" in result.reasons[0]
+    PurchaseOrder.objects.filter(pk=po.pk).update(status=PurchaseOrder.Status.RECEIVED)  # as if the rest never came
+    assert selectors.three_way(bill).badge == "mismatch"
 
 
 def test_unmatching_is_recorded_and_lifts_the_billed_mark(trade):
@@ -397,11 +402,25 @@ def _receive(trade, po, quantity):
 
 
 def test_three_way_per_line(trade, order_bill):
+    """Issue 18 #10: from the moment of confirmation, goods not received yet are awaited, not
+    a mismatch; a mismatch is what truly disagrees."""
     po = order_bill.purchase_order
     result = selectors.three_way(order_bill)
+    assert (result.badge, result.label) == ("awaiting_receipt", "Awaiting receipt")
+    assert result.lines[0].reasons == ["Billed 10 ea, received 0 ea: awaiting receipt of 10 ea."]
+    _receive(trade, po, "4")
+    result = selectors.three_way(order_bill)
+    assert result.badge == "awaiting_receipt"
+    assert result.lines[0].reasons == ["Billed 10 ea, received 4 ea: awaiting receipt of 6 ea."]
+    # An order that receives no more (received in full elsewhere, or closed): the rest is a mismatch.
+    PurchaseOrder.objects.filter(pk=po.pk).update(status=PurchaseOrder.Status.RECEIVED)
+    order_bill = Bill.objects.select_related("purchase_order").get(pk=order_bill.pk)
+    result = selectors.three_way(order_bill)
     assert result.badge == "mismatch"
-    assert result.lines[0].reasons == ["Billed 10 ea, received 0 ea: 10 ea not received (yet)."]
-    _receive(trade, po, "10")
+    assert result.lines[0].reasons == ["Billed 10 ea, received 4 ea: 6 ea billed and not received."]
+    PurchaseOrder.objects.filter(pk=po.pk).update(status=PurchaseOrder.Status.PARTIALLY_RECEIVED)
+    order_bill = Bill.objects.select_related("purchase_order").get(pk=order_bill.pk)
+    _receive(trade, po, "6")
     result = selectors.three_way(order_bill)
     assert (result.badge, result.lines[0].badge) == ("matched", "matched")
 
@@ -409,7 +428,7 @@ def test_three_way_per_line(trade, order_bill):
 def test_three_way_under_receipt_is_a_variance_within_the_tolerance(trade, order_bill):
     po = order_bill.purchase_order
     _receive(trade, po, "9")
-    assert selectors.three_way(order_bill).badge == "mismatch"
+    assert selectors.three_way(order_bill).badge == "awaiting_receipt"
     account_services.update_tolerance_policy(by=trade.customer_admin, under_receipt_percent=Decimal("10"))
     result = selectors.three_way(order_bill)
     assert result.badge == "variance"

@@ -39,7 +39,8 @@ def test_the_bill_page_shows_the_lock_the_match_and_the_payment_form(client, tra
     page = client.get(url("bill-detail", trade.customer, number=bill.number)).content.decode()
     assert 'aria-label="Locked to the order"' in page
     assert f"Made from purchase order {bill.purchase_order.number}" in page
-    assert "3-way match" in page and "Mismatch" in page and "not received (yet)" in page
+    assert "3-way match" in page and "Awaiting receipt" in page and "awaiting receipt of 10 ea" in page
+    assert "Mismatch" not in page and "shows a mismatch" not in page  # nothing disagrees: it is to come
     assert "Record payment" in page and 'name="amount" value="25"' in page
     client.force_login(trade.buyer.user)  # sees the bill, may not pay it
     page = client.get(url("bill-detail", trade.customer, number=bill.number)).content.decode()
@@ -389,3 +390,22 @@ def test_a_new_bill_starts_today_in_the_base_currency_or_the_suppliers(client, t
     stranger = SupplierFactory()
     form = client.get(url("bill-new", trade.customer), {"supplier": stranger.pk}).context["form"]
     assert form["supplier"].value() is None and form["currency"].value() == "GBP"
+
+
+def test_the_payment_forms_warning_gives_every_lines_reason(client, trade):
+    """Issue 18 #10: the warning above the payment form quoted line 1's reason only."""
+    po = trade.confirmed(
+        lines=[
+            {"description": "Valve", "quantity": "10", "unit": "ea", "unit_price": "10"},
+            {"description": "Seal", "quantity": "5", "unit": "ea", "unit_price": "4"},
+        ]
+    )
+    _, bill = issue_documents(po=po)
+    for line in bill.lines.all():  # the supplier's prices disagree with the order's on both lines
+        line.unit_price += Decimal("1")
+        line.save()
+    client.force_login(trade.payables.user)
+    page = client.get(url("bill-detail", trade.customer, number=bill.number)).content.decode()
+    warning = page[page.index("shows a mismatch") : page.index('<form method="post" action="/o/')]
+    assert "Line 1: Unit price 11.00 USD, ordered at 10.00 USD" in warning
+    assert "Line 2: Unit price 5.00 USD, ordered at 4.00 USD" in warning
