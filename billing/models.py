@@ -143,6 +143,9 @@ class Bill(ConcurrentTransitionMixin, FSMModelMixin, Document):
 
     @property
     def outstanding(self) -> Decimal:
+        """What is left to pay: nothing on a cancelled bill."""
+        if self.status == self.Status.CANCELLED:
+            return self.total * 0
         return self.total - self.paid_total
 
     @property

@@ -43,7 +43,7 @@ from .forms import (
 )
 from .matching import LABELS
 from .models import Bill, Invoice, Payment
-from .services.billed import mark_po_billed, match_bill, unmatch_bill
+from .services.billed import mark_po_billed, match_bill, unmark_po_billed, unmatch_bill
 from .services.bills import LOCKED_FIELDS, cancel_bill, create_bill, update_bill
 from .services.payments import dispute_payment, record_payment, verify_payment
 
@@ -552,6 +552,23 @@ class MarkBilledView(PostOnlyView):
             messages.error(request, exc.message)
         else:
             messages.success(request, f"{po.number} is marked billed: no more bills will be matched to it.")
+        return redirect(self.done_url())
+
+
+class UnmarkBilledView(MarkBilledView):
+    """Undo a *billed* mark made by hand: bills can be matched to the order again."""
+
+    def post(self, request, org_slug, number):
+        po = self.get_object()
+        try:
+            po = unmark_po_billed(po=po, by=self.membership)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            if po.billed_at is None:
+                messages.success(request, f"{po.number} is no longer marked billed: bills can be matched to it again.")
+            else:
+                messages.success(request, f"{po.number} is no longer marked billed by hand; its bills cover it.")
         return redirect(self.done_url())
 
 

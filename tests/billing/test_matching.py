@@ -11,12 +11,12 @@ from accounts import services as account_services
 from accounts.roles import Role
 from billing import selectors
 from billing.models import Bill, BillMatch
-from billing.services.billed import mark_po_billed, match_bill, unmatch_bill
+from billing.services.billed import mark_po_billed, match_bill, unmark_po_billed, unmatch_bill
 from billing.services.bills import cancel_bill, create_bill, update_bill
 from billing.services.documents import issue_documents
 from billing.services.payments import record_payment, verify_payment
 from orders.models import PurchaseOrder
-from orders.services import fulfilment
+from orders.services import fulfilment, negotiation
 from procurement.errors import DomainError, NotAllowed
 from tests.factories import ConnectionFactory, SupplierFactory, bill_line, member, receipt_line
 
@@ -274,6 +274,41 @@ def test_who_may_mark_billed(trade):
     mark_po_billed(po=po, by=trade.customer_admin)
     with pytest.raises(DomainError, match="already"):
         mark_po_billed(po=po, by=trade.buyer)
+
+
+def test_a_billed_mark_made_by_hand_is_undone_by_the_same_people(trade):
+    po = _sent(trade)
+    assert not po.events.filter(kind="marked_billed").exists()
+    with pytest.raises(DomainError, match="is not marked billed"):
+        unmark_po_billed(po=po, by=trade.buyer)
+    mark_po_billed(po=po, by=trade.buyer)
+    with pytest.raises(NotAllowed, match="undo its billed mark"):
+        unmark_po_billed(po=po, by=trade.payables)
+    with pytest.raises(NotAllowed):
+        unmark_po_billed(po=po, by=member(trade.customer, Role.BUYER))  # not the requester
+    po = unmark_po_billed(po=po, by=trade.customer_admin)
+    assert (po.billed_at, po.billed_by) == (None, None)
+    undone = po.events.get(kind="billed_undone")
+    assert undone.actor == trade.customer_admin.user and "bills can be matched to it again" in undone.body
+    match_bill(bill=_hand_bill(trade), po=po, amount=Decimal("1"), by=trade.payables)  # matched again
+    # A mark the bills made is lifted by unmatching them, not by hand.
+    match_bill(bill=_hand_bill(trade, "99"), po=po, amount=Decimal("99"), by=trade.payables)
+    po.refresh_from_db()
+    assert po.billed_at is not None and po.billed_by is None
+    with pytest.raises(DomainError, match="billed by its bills, not by hand"):
+        unmark_po_billed(po=po, by=trade.buyer)
+
+
+def test_mark_billed_only_from_confirmation_until_closed(trade):
+    """Before confirmation the order's own bill is still to come: marking it billed then would
+    stop its matching before it began."""
+    accepted = trade.sent()
+    negotiation.accept_sales_order(so=accepted.sales_order, by=trade.sales)
+    for po in (trade.sent(), accepted):
+        with pytest.raises(DomainError, match="from its confirmation until it is closed"):
+            mark_po_billed(po=po, by=trade.buyer)
+        po.refresh_from_db()
+        assert po.billed_at is None
 
 
 def test_only_confirmed_open_orders_are_matched(trade):

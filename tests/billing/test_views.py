@@ -17,6 +17,7 @@ from billing.models import Bill, BillMatch, Payment
 from billing.services.bills import cancel_bill, create_bill
 from billing.services.documents import issue_documents
 from billing.services.payments import record_payment
+from orders.services import negotiation
 from tests.factories import ConnectionFactory, SupplierFactory, bill_line
 
 pytestmark = pytest.mark.django_db
@@ -184,14 +185,59 @@ def test_matching_through_the_page(client, trade):
     assert po.billed_at is None
 
 
-def test_mark_billed_from_the_order_page(client, trade):
-    po = trade.sent()
+def test_mark_billed_from_the_order_page_and_undo_it(client, trade):
+    """Issue 18 #12: *Mark billed* was offered on an order only accepted by the supplier (its own
+    bill still to come), with no undo."""
     client.force_login(trade.buyer.user)  # the requester
-    page = client.get(reverse("orders:po-detail", args=[trade.customer.slug, po.number])).content.decode()
-    assert "Mark billed" in page
-    client.post(url("po-mark-billed", trade.customer, number=po.number))
+    accepted = trade.sent()
+    negotiation.accept_sales_order(so=accepted.sales_order, by=trade.sales)
+    page = client.get(reverse("orders:po-detail", args=[trade.customer.slug, accepted.number])).content.decode()
+    assert "Mark billed" not in page and url("po-mark-billed", trade.customer, number=accepted.number) not in page
+    client.post(url("po-mark-billed", trade.customer, number=accepted.number))
+    accepted.refresh_from_db()
+    assert accepted.billed_at is None
+    # Confirmed, its own bill cancelled (the supplier invoiced on paper): open to bills by hand.
+    po = trade.confirmed()
+    _, own = issue_documents(po=po)
+    cancel_bill(bill=own, by=trade.payables, reason="Invoiced on paper")
+    detail = reverse("orders:po-detail", args=[trade.customer.slug, po.number])
+    page = client.get(detail).content.decode()
+    assert "Mark billed" in page and "Undo billed mark" not in page
+    response = client.post(url("po-mark-billed", trade.customer, number=po.number), follow=True)
+    assert f"{po.number} is marked billed" in response.content.decode()
     po.refresh_from_db()
     assert po.billed_by == trade.buyer.user
+    page = client.get(detail).content.decode()
+    assert "Marked billed by" in page and "Undo billed mark" in page
+    response = client.post(url("po-unmark-billed", trade.customer, number=po.number), follow=True)
+    assert f"{po.number} is no longer marked billed: bills can be matched to it again." in response.content.decode()
+    po.refresh_from_db()
+    assert (po.billed_at, po.billed_by) == (None, None)
+    assert list(po.events.filter(kind__in=["marked_billed", "billed_undone"]).values_list("kind", "actor")) == [
+        ("marked_billed", trade.buyer.user.pk),
+        ("billed_undone", trade.buyer.user.pk),
+    ]
+    page = client.get(detail).content.decode()
+    assert "Mark billed" in page and "Undo billed mark" not in page
+
+
+def test_an_orders_cancelled_bill_is_not_outstanding_nor_a_mismatch(client, trade):
+    """Issue 18 #12: after its own bill was cancelled, the order page still showed that bill as
+    outstanding, with a Mismatch."""
+    po = trade.confirmed()
+    _, own = issue_documents(po=po)
+    cancel_bill(bill=own, by=trade.payables, reason="Invoiced on paper")
+    client.force_login(trade.buyer.user)
+    response = client.get(reverse("orders:po-detail", args=[trade.customer.slug, po.number]))
+    page = response.content.decode()
+    assert response.context["bill_match"] is None and "3-way match" not in page
+    assert "Mismatch" not in page and "Awaiting receipt" not in page
+    documents = page[page.index('id="documents"') :]
+    assert "Cancelled" in documents and 'Outstanding</dt><dd class="col-7">0.00 USD' in documents
+    own.refresh_from_db()
+    assert own.outstanding == 0
+    bill_page = client.get(url("bill-detail", trade.customer, number=own.number)).content.decode()
+    assert "3-way match" not in bill_page and "Record payment" not in bill_page
 
 
 def test_pdfs(client, trade, bill):
