@@ -25,7 +25,7 @@ from procurement.csvio import guard_formula
 from procurement.errors import DomainError
 from procurement.forms import add_domain_error
 from procurement.lists import PAGE_SIZE, FilteredListView, apply_filters
-from procurement.money import minor_units, round_money
+from procurement.money import format_money, money_input, round_money
 from procurement.validators import parse_integer
 from procurement.views import OrgView, PostOnlyView
 
@@ -223,17 +223,15 @@ class BillDetailView(BillMixin, OrgView):
             "can_cancel": open_bill and not bill.paid_total and can(m, "billing.cancel_bill"),
             "can_match": bool(matchable) or (match_form is not None),
             "can_unmatch": open_bill and not bill.paid_total and can(m, "billing.match_bill"),
-            "payment_form": payment_form or PaymentForm(initial={"amount": _plain(bill.outstanding)}),
-            "match_form": match_form
-            or MatchForm(
-                orders=[(pk, f"{num} — {round_money(total, cur)} {cur}") for pk, num, total, cur in matchable]
-            ),
+            "payment_form": payment_form
+            or PaymentForm(initial={"amount": money_input(bill.outstanding, bill.currency)}),
+            "match_form": match_form or MatchForm(orders=_order_choices(matchable)),
         }
         return render(self.request, self.template_name, context, status=status)
 
 
 def _order_choices(orders) -> list[tuple[int, str]]:
-    return [(pk, f"{number} — {round_money(total, currency)} {currency}") for pk, number, total, currency in orders]
+    return [(pk, f"{number} — {format_money(total, currency)}") for pk, number, total, currency in orders]
 
 
 def _plain(value) -> str:
@@ -260,7 +258,8 @@ class BillPayView(BillMixin, OrgView):
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
-                messages.success(request, f"Payment of {form.cleaned_data['amount']} {bill.currency} recorded.")
+                amount = format_money(form.cleaned_data["amount"], bill.currency)
+                messages.success(request, f"Payment of {amount} recorded.")
                 return redirect(self.bill_url())
         return BillDetailView.show(self, bill, payment_form=form, status=400)
 
@@ -394,8 +393,10 @@ class BillEditView(BillMixin, BillCreateView):
             return self.show_locked(bill, BillEditForm(initial=_values(bill)))
         lines = [
             {
-                f: _plain(getattr(line, f)) if f in ("quantity", "unit_price", "tax_rate") else getattr(line, f)
-                for f in self.FIELDS
+                **{f: getattr(line, f) for f in self.FIELDS},
+                "quantity": _plain(line.quantity),
+                "unit_price": money_input(line.unit_price, bill.currency),
+                "tax_rate": _plain(line.tax_rate),
             }
             for line in bill.lines.all()
         ]
@@ -652,7 +653,8 @@ class PaymentDecisionView(OrgView):
             self.template_name,
             {
                 "payment": payment,
-                "verify_form": verify_form or VerifyForm(initial={"amount_received": _plain(payment.amount)}),
+                "verify_form": verify_form
+                or VerifyForm(initial={"amount_received": money_input(payment.amount, payment.currency)}),
                 "dispute_form": dispute_form or DisputeForm(),
             },
             status=status,
@@ -779,4 +781,4 @@ def _fx_table(rows: list[dict]) -> tuple[list[dict], list[dict]]:
 
 
 def _number(value: Decimal, currency: str) -> str:
-    return f"{round_money(Decimal(value), currency):.{minor_units(currency)}f}"
+    return money_input(Decimal(value), currency)

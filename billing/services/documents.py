@@ -17,6 +17,7 @@ from orders.models import OrderEvent, PurchaseOrder, PurchaseOrderLine
 from procurement.money import format_money
 from procurement.transactions import require_atomic
 from procurement.transitions import transition
+from procurement.validators import format_date
 
 from ..fx import record_fx
 from ..models import Bill, BillLine, Invoice, InvoiceLine
@@ -103,7 +104,7 @@ def issue_documents(*, po: PurchaseOrder) -> tuple[Invoice, Bill] | None:
         po,
         OrderEvent.Kind.INVOICED,
         body=f"Invoice {invoice.number} issued for {format_money(invoice.total, invoice.currency)}, "
-        f"due {invoice.due_date:%d %b %Y}.",
+        f"due {format_date(invoice.due_date)}.",
         data={"invoice": invoice.pk, "bill": bill.pk},
     )
     _tell(po, invoice, bill)

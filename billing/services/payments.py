@@ -26,7 +26,7 @@ from procurement.errors import DomainError, NotAllowed
 from procurement.money import format_money
 from procurement.transactions import require_atomic
 from procurement.transitions import transition
-from procurement.validators import business_day, clean_text
+from procurement.validators import business_day, clean_text, format_date
 
 from ..fx import record_fx
 from ..models import Bill, BillMatch, Invoice, Payment
@@ -132,7 +132,7 @@ def record_payment(
     words = (
         f"Payment of {format_money(amount, bill.currency)} recorded ({payment.get_method_display().lower()}"
         + (f", reference {reference}" if reference else "")
-        + f", paid {paid_on:%d %b %Y}); it waits for {bill.supplier.name}'s verification."
+        + f", paid {format_date(paid_on)}); it waits for {bill.supplier.name}'s verification."
     )
     if bill.purchase_order_id:
         record_event(bill.purchase_order, OrderEvent.Kind.PAYMENT, by=by, body=words, data={"payment": payment.pk})

@@ -42,7 +42,7 @@ def test_the_bill_page_shows_the_lock_the_match_and_the_payment_form(client, tra
     assert f"Made from purchase order {bill.purchase_order.number}" in page
     assert "3-way match" in page and "Awaiting receipt" in page and "awaiting receipt of 10 ea" in page
     assert "Mismatch" not in page and "shows a mismatch" not in page  # nothing disagrees: it is to come
-    assert "Record payment" in page and 'name="amount" value="25"' in page
+    assert "Record payment" in page and 'name="amount" value="25.00"' in page  # the currency's decimals
     client.force_login(trade.buyer.user)  # sees the bill, may not pay it
     page = client.get(url("bill-detail", trade.customer, number=bill.number)).content.decode()
     assert "Record payment" not in page
