@@ -52,8 +52,8 @@ def _flat(choices) -> bool:
 def widget(field):
     """Render a bound field's widget with its Bootstrap class, and tie it to its error
     and help texts for screen readers."""
-    css = "form-select" if field.widget_type in _SELECTS else "form-control"
-    attrs = {"class": css}
+    selects = field.widget_type in _SELECTS or isinstance(field.field.widget, forms.Select)  # and its subclasses
+    attrs = {"class": "form-select" if selects else "form-control"}
     described = []
     if field.help_text:
         described.append(f"{field.auto_id}-help")

@@ -425,6 +425,7 @@ def test_a_new_bill_starts_today_in_the_base_currency_or_the_suppliers(client, t
     assert '<option value="GBP" selected>' in page and f'value="{TODAY().isoformat()}"' in page
     # Each supplier's option says the currency it trades in, for the page to follow the choice.
     assert 'data-currency-target="id_currency"' in page
+    assert '<select name="supplier" data-currency-target="id_currency" class="form-select"' in page  # as other selects
     assert f'<option value="{other.pk}" data-currency="JPY">' in page
     assert f'<option value="{euro.pk}" data-currency="EUR">' in page
     assert f'<option value="{trade.supplier.pk}" data-currency="USD">' in page
