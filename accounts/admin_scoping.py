@@ -38,6 +38,17 @@ def administered(request) -> frozenset[int]:
     return cached
 
 
+def base_currency_of(request, obj=None) -> str | None:
+    """The base currency a row's amounts are in: its organization's, or on an add page the one
+    organization the signed-in person administers (None when that is not known yet)."""
+    if obj is not None:
+        return obj.organization.base_currency
+    orgs = administered(request)
+    if request.user.is_superuser or len(orgs) != 1:
+        return None
+    return Organization.objects.filter(pk__in=orgs).values_list("base_currency", flat=True).first()
+
+
 def scoped_choices(model: type[Model], request, queryset: QuerySet | None = None) -> QuerySet | None:
     """The rows of ``model`` an organization admin may pick in a form (None: no restriction)."""
     if request.user.is_superuser:
@@ -79,6 +90,8 @@ class _Scoped(InputRulesMixin):
             choices = scoped_choices(db_field.related_model, request)
             if choices is not None:
                 kwargs["queryset"] = choices
+        if db_field.related_model is Organization and not db_field.null and len(administered(request)) == 1:
+            kwargs.setdefault("empty_label", None)  # their one organization, chosen: no "---------" beside it
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):

@@ -8,12 +8,15 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.utils.html import format_html, format_html_join
 
-from accounts.admin_scoping import OrganizationScopedAdmin, ScopedInlineMixin, administered
+from accounts.admin_scoping import OrganizationScopedAdmin, ScopedInlineMixin, administered, base_currency_of
 from accounts.models import Membership, User
+from accounts.roles import Role
+from procurement.admin_rules import in_currency
 from procurement.money import format_money
 
 from .models import (
     APPROVING_ROLES,
+    LIMIT_ROLES,
     ApprovalPolicy,
     ApprovalRequest,
     ApprovalStep,
@@ -62,6 +65,12 @@ class ApprovalStepInline(ScopedInlineMixin, admin.StackedInline):
     form = ApprovalStepForm
     extra = 0
     fields = [("position", "name"), ("threshold", "rule"), ("approver_role", "approvers"), "cost_centers"]
+    filter_horizontal = ["approvers", "cost_centers"]
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        in_currency(formset.form, "threshold", base_currency_of(request, obj))
+        return formset
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "approvers":
@@ -94,6 +103,16 @@ class SpendingLimitAdmin(OrganizationScopedAdmin):
     list_filter = ["role"]
     fields = ["organization", "user", "role", "amount"]
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        in_currency(form, "amount", base_currency_of(request, obj))
+        return form
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "role":  # a limit is for people who release orders: roles that can buy
+            kwargs["choices"] = [("", "—"), *((r.value, r.label) for r in Role if r in LIMIT_ROLES)]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
     @admin.display(description="for", ordering="user__full_name")
     def who(self, limit):
         return str(limit.user) if limit.user_id else f"Every {limit.get_role_display().lower()}"
@@ -110,6 +129,11 @@ class BudgetAdmin(OrganizationScopedAdmin):
     list_filter = ["period_start"]
     search_fields = ["cost_center__code", "cost_center__name", "name"]
     fields = ["organization", "cost_center", "name", ("period_start", "period_end"), "amount", "owner"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        in_currency(form, "amount", base_currency_of(request, obj))
+        return form
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "owner":

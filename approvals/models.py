@@ -18,13 +18,16 @@ from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from accounts.models import Membership, Organization
-from accounts.roles import Role
+from accounts.roles import Role, roles_granting
 from orders.models import CostCenter, PurchaseOrder
 from orders.models.fields import money_field
+from procurement.money import format_money
 
 # The roles whose members may approve (SPEC §2: "approve / reject (when assigned)").
 APPROVING_ROLES = (Role.ADMIN, Role.APPROVER)
 APPROVER_ROLE_CHOICES = [(r.value, r.label) for r in APPROVING_ROLES]
+# A spending limit is the requester's (SPEC §5): for the roles that submit orders.
+LIMIT_ROLES = roles_granting("orders.submit_purchaseorder")
 
 
 def may_approve(user_id: int, organization_id: int) -> bool:
@@ -159,9 +162,14 @@ class SpendingLimit(models.Model):
             who = f"Every {Role(self.role).label.lower()}"
         else:
             who = "Spending limit"
-        return f"{who}: {self.amount.normalize():f}" if self.amount is not None else who
+        if self.amount is None or not self.organization_id:
+            return who
+        return f"{who}: {format_money(self.amount, self.organization.base_currency)}"
 
     def clean(self) -> None:
+        if self.role and self.role not in LIMIT_ROLES:
+            names = " or ".join(sorted(Role(r).label.lower() for r in LIMIT_ROLES))
+            raise ValidationError({"role": f"Only people who submit orders have a spending limit: {names}."})
         members = Membership.objects.filter(user_id=self.user_id, organization_id=self.organization_id)
         if self.user_id and self.organization_id and not members.exists():
             raise ValidationError({"user": "This person is not a member of the organization."})

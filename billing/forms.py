@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from django import forms
@@ -20,8 +21,27 @@ DATE = forms.DateInput(attrs={"type": "date"})
 AMOUNT = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
 
 
+class SupplierSelect(forms.Select):
+    """The suppliers, each option with the currency it trades in (``data-currency``: the
+    connection's currency); ``static/js/tandem.js`` sets the currency input to it when the
+    supplier changes, unless the person chose a currency themselves."""
+
+    def __init__(self, *args, currencies: dict[int, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.currencies = currencies or {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        currency = self.currencies.get(value)
+        if currency:
+            option["attrs"]["data-currency"] = currency
+        return option
+
+
 class BillForm(forms.Form):
-    """The header of a bill entered by hand; its lines are read beside it."""
+    """The header of a bill entered by hand; its lines are read beside it. Given the
+    connections' currencies (``currencies``: supplier id → currency), the supplier's input
+    tells the page which currency each supplier trades in."""
 
     supplier = forms.TypedChoiceField(label="Supplier", coerce=int)
     supplier_reference = forms.CharField(
@@ -36,10 +56,22 @@ class BillForm(forms.Form):
         label="Notes", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), validators=[no_markup]
     )
 
-    def __init__(self, *args, suppliers, locations, **kwargs):
+    def __init__(self, *args, suppliers, locations, currencies: dict[int, str] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["supplier"].widget = SupplierSelect(
+            currencies=currencies, attrs={"data-currency-target": self["currency"].auto_id}
+        )
         self.fields["supplier"].choices = [("", "Choose a supplier"), *suppliers]
         self.fields["location"].choices = [("", "None"), *locations]
+
+
+def posted_date(text: str) -> date | None:
+    """A date posted where no input offers one (a locked bill's date): read as the date
+    inputs read it, None when it is no date (the service refuses it either way)."""
+    try:
+        return forms.DateField(required=False).clean(text)
+    except forms.ValidationError:
+        return None
 
 
 class BillLinesForm(forms.Form):
@@ -163,6 +195,7 @@ class MatchForm(forms.Form):
     amount = NumberField(label="Amount to match", widget=AMOUNT)
 
     def __init__(self, *args, orders, **kwargs):
+        kwargs.setdefault("auto_id", "id_match_%s")  # beside the payment form's "amount" on the bill's page
         super().__init__(*args, **kwargs)
         self.fields["po"].choices = [("", "Choose an order"), *orders]
 

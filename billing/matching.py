@@ -1,6 +1,8 @@
 """The 3-way match (SPEC §6): the order, the invoice (or bill) and the receipts, per line and
-per bill, with a badge — *Matched*, *Variance* (a difference within the tolerance policy) or
-*Mismatch* — and the reasons in words. Pure functions of loaded rows: no query of their own."""
+per bill, with a badge — *Matched*, *Awaiting receipt* (billed goods not received yet while the
+order is still being received: nothing disagrees), *Variance* (a difference within the
+tolerance policy) or *Mismatch* (something received or billed truly disagrees) — and the
+reasons in words. Pure functions of loaded rows: no query of their own."""
 
 from __future__ import annotations
 
@@ -8,11 +10,19 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from accounts.models import Tolerances
+from orders.models import PurchaseOrder
 from procurement.money import format_money, round_money
 
-MATCHED, VARIANCE, MISMATCH = "matched", "variance", "mismatch"
-LABELS = {MATCHED: "Matched", VARIANCE: "Variance", MISMATCH: "Mismatch"}
-_RANK = {MATCHED: 0, VARIANCE: 1, MISMATCH: 2}
+MATCHED, AWAITING, VARIANCE, MISMATCH = "matched", "awaiting_receipt", "variance", "mismatch"
+LABELS = {MATCHED: "Matched", AWAITING: "Awaiting receipt", VARIANCE: "Variance", MISMATCH: "Mismatch"}
+_RANK = {MATCHED: 0, AWAITING: 1, VARIANCE: 2, MISMATCH: 3}
+# An order in these states may still receive goods: what is billed and not received yet is
+# awaited, not a mismatch (once it is received, or closed, a shortfall is one).
+RECEIVING = (PurchaseOrder.Status.CONFIRMED, PurchaseOrder.Status.PARTIALLY_RECEIVED)
+
+
+def receiving(po) -> bool:
+    return po.status in RECEIVING
 
 
 @dataclass
@@ -44,8 +54,9 @@ def _q(value: Decimal, unit: str) -> str:
     return f"{value.normalize():f} {unit}"
 
 
-def match_line(line, po_line, tolerances: Tolerances, currency: str) -> LineResult:
-    """One billed line against its order line (quantity and price) and what was received."""
+def match_line(line, po_line, tolerances: Tolerances, currency: str, *, awaiting: bool = False) -> LineResult:
+    """One billed line against its order line (quantity and price) and what was received
+    (``awaiting``: the order may still receive goods)."""
     result = LineResult(line=line)
     unit = po_line.unit
     if line.quantity > po_line.quantity:
@@ -70,8 +81,10 @@ def match_line(line, po_line, tolerances: Tolerances, currency: str) -> LineResu
         words = f"Billed {_q(line.quantity, unit)}, received {_q(received, unit)}"
         if received >= floor:
             result.add(VARIANCE, words + ", within the under-receipt tolerance.")
+        elif awaiting:
+            result.add(AWAITING, words + f": awaiting receipt of {_q(line.quantity - received, unit)}.")
         else:
-            result.add(MISMATCH, words + f": {_q(line.quantity - received, unit)} not received (yet).")
+            result.add(MISMATCH, words + f": {_q(line.quantity - received, unit)} billed and not received.")
     if not result.reasons:
         result.reasons.append("Quantity and price as ordered; everything billed is received.")
     return result
@@ -83,11 +96,12 @@ def match_bill(bill, lines, po_lines: dict, tolerances: Tolerances, matches=()) 
     and what was received of them. None when there is nothing to match against."""
     result = BillResult()
     if bill.purchase_order_id:
+        awaiting = receiving(bill.purchase_order)
         for line in lines:
             po_line = po_lines.get(line.po_line_id)
             if po_line is None:
                 continue
-            line_result = match_line(line, po_line, tolerances, bill.currency)
+            line_result = match_line(line, po_line, tolerances, bill.currency, awaiting=awaiting)
             result.lines.append(line_result)
             if line_result.badge != MATCHED:
                 result.add(line_result.badge, f"Line {line.position}: {' '.join(line_result.reasons)}")
@@ -106,11 +120,14 @@ def match_bill(bill, lines, po_lines: dict, tolerances: Tolerances, matches=()) 
         po = m.purchase_order
         value = received_value(po_lines.get(po.pk, ()), po.currency)
         if m.amount > value:
-            result.add(
-                MISMATCH,
+            words = (
                 f"{po.number}: {format_money(m.amount, po.currency)} billed, goods received worth "
-                f"{format_money(value, po.currency)}.",
+                f"{format_money(value, po.currency)}"
             )
+            if receiving(po):
+                result.add(AWAITING, words + " so far: awaiting receipt of the rest.")
+            else:
+                result.add(MISMATCH, words + ".")
     if not result.reasons:
         result.reasons.append("Matched in full to orders whose goods are received.")
     return result

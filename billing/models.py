@@ -16,7 +16,8 @@ from accounts.models import Location, Organization, User
 from orders.models import PurchaseOrder, PurchaseOrderLine, Receipt, SalesOrder
 from orders.models.fields import money_field, quantity_field
 from orders.units import UNIT_CHOICES
-from procurement.money import CURRENCY_CHOICES, RATE_DECIMAL_PLACES, RATE_MAX_DIGITS
+from procurement.money import CURRENCY_CHOICES, RATE_DECIMAL_PLACES, RATE_MAX_DIGITS, format_money
+from procurement.validators import format_date
 
 
 class Document(models.Model):
@@ -143,6 +144,9 @@ class Bill(ConcurrentTransitionMixin, FSMModelMixin, Document):
 
     @property
     def outstanding(self) -> Decimal:
+        """What is left to pay: nothing on a cancelled bill."""
+        if self.status == self.Status.CANCELLED:
+            return self.total * 0
         return self.total - self.paid_total
 
     @property
@@ -264,7 +268,7 @@ class Payment(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
         indexes = [models.Index(fields=["supplier", "status"]), models.Index(fields=["customer", "status"])]
 
     def __str__(self) -> str:
-        return f"{self.amount} {self.currency} on {self.paid_on}"
+        return f"{format_money(self.amount, self.currency)} on {format_date(self.paid_on)}"
 
     @property
     def shortfall(self) -> Decimal:

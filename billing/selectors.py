@@ -214,7 +214,10 @@ def match_of_bill(bill: Bill, pk: int) -> BillMatch:
 
 
 def three_way(bill: Bill) -> matching.BillResult | None:
-    """The bill's 3-way match, in a fixed number of queries."""
+    """The bill's 3-way match, in a fixed number of queries; none for a cancelled bill (it
+    bills nothing: its order is billed, and matched, by other bills)."""
+    if bill.status == Bill.Status.CANCELLED:
+        return None
     tolerances = tolerances_for(customer_id=bill.customer_id, supplier_id=bill.supplier_id)
     if bill.purchase_order_id:
         lines = list(bill.lines.all())

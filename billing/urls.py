@@ -19,6 +19,7 @@ org_urlpatterns = [
     path("fx/", views.FxReportView.as_view(), name="fx-report"),
     path("fx/export.csv", views.FxReportView.as_view(csv=True), name="fx-export"),
     path("purchase-orders/<str:number>/mark-billed/", views.MarkBilledView.as_view(), name="po-mark-billed"),
+    path("purchase-orders/<str:number>/unmark-billed/", views.UnmarkBilledView.as_view(), name="po-unmark-billed"),
     # The supplier's invoices and the payments it receives.
     path("invoices/", views.InvoiceListView.as_view(), name="invoice-list"),
     path("invoices/export.csv", views.InvoiceListView.as_view(csv=True), name="invoice-export"),

@@ -5,6 +5,7 @@ the field."""
 from __future__ import annotations
 
 import csv
+from datetime import timedelta
 from decimal import Decimal
 from functools import partial
 
@@ -13,6 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
 from accounts.permissions import can
 from accounts.selectors import connected_supplier, customers_of, locations_of, suppliers_of
@@ -23,14 +25,25 @@ from procurement.csvio import guard_formula
 from procurement.errors import DomainError
 from procurement.forms import add_domain_error
 from procurement.lists import PAGE_SIZE, FilteredListView, apply_filters
-from procurement.money import minor_units, round_money
+from procurement.money import format_money, money_input, round_money
+from procurement.validators import parse_integer
 from procurement.views import OrgView, PostOnlyView
 
 from . import pdf, selectors
-from .forms import BillEditForm, BillForm, BillLinesForm, DisputeForm, FxReportForm, MatchForm, PaymentForm, VerifyForm
+from .forms import (
+    BillEditForm,
+    BillForm,
+    BillLinesForm,
+    DisputeForm,
+    FxReportForm,
+    MatchForm,
+    PaymentForm,
+    VerifyForm,
+    posted_date,
+)
 from .matching import LABELS
 from .models import Bill, Invoice, Payment
-from .services.billed import mark_po_billed, match_bill, unmatch_bill
+from .services.billed import mark_po_billed, match_bill, unmark_po_billed, unmatch_bill
 from .services.bills import LOCKED_FIELDS, cancel_bill, create_bill, update_bill
 from .services.payments import dispute_payment, record_payment, verify_payment
 
@@ -210,17 +223,15 @@ class BillDetailView(BillMixin, OrgView):
             "can_cancel": open_bill and not bill.paid_total and can(m, "billing.cancel_bill"),
             "can_match": bool(matchable) or (match_form is not None),
             "can_unmatch": open_bill and not bill.paid_total and can(m, "billing.match_bill"),
-            "payment_form": payment_form or PaymentForm(initial={"amount": _plain(bill.outstanding)}),
-            "match_form": match_form
-            or MatchForm(
-                orders=[(pk, f"{num} — {round_money(total, cur)} {cur}") for pk, num, total, cur in matchable]
-            ),
+            "payment_form": payment_form
+            or PaymentForm(initial={"amount": money_input(bill.outstanding, bill.currency)}),
+            "match_form": match_form or MatchForm(orders=_order_choices(matchable)),
         }
         return render(self.request, self.template_name, context, status=status)
 
 
 def _order_choices(orders) -> list[tuple[int, str]]:
-    return [(pk, f"{number} — {round_money(total, currency)} {currency}") for pk, number, total, currency in orders]
+    return [(pk, f"{number} — {format_money(total, currency)}") for pk, number, total, currency in orders]
 
 
 def _plain(value) -> str:
@@ -247,7 +258,8 @@ class BillPayView(BillMixin, OrgView):
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
-                messages.success(request, f"Payment of {form.cleaned_data['amount']} {bill.currency} recorded.")
+                amount = format_money(form.cleaned_data["amount"], bill.currency)
+                messages.success(request, f"Payment of {amount} recorded.")
                 return redirect(self.bill_url())
         return BillDetailView.show(self, bill, payment_form=form, status=400)
 
@@ -259,16 +271,41 @@ class BillCreateView(OrgView):
     template_name = "billing/bill_form.html"
     FIELDS = ("sku", "description", "quantity", "unit", "unit_price", "tax_rate")
 
+    def suppliers(self) -> list[tuple[int, str, str, int]]:
+        """The customer's suppliers: id, name, the currency it trades in (the connection's,
+        else the supplier's own) and the payment terms (net days)."""
+        if not hasattr(self, "_suppliers"):
+            rows = (
+                suppliers_of(self.org)
+                .exclude(supplier=None)
+                .order_by("supplier__name")
+                .values_list(
+                    "supplier_id", "supplier__name", "currency", "supplier__base_currency", "payment_terms_days"
+                )
+            )
+            self._suppliers = [(pk, name, cur or base, days) for pk, name, cur, base, days in rows]
+        return self._suppliers
+
     def header_form(self, data=None, initial=None):
+        suppliers = self.suppliers()
         return BillForm(
             data,
             initial=initial,
-            suppliers=suppliers_of(self.org)
-            .exclude(supplier=None)
-            .order_by("supplier__name")
-            .values_list("supplier_id", "supplier__name"),
+            suppliers=[(pk, name) for pk, name, _, _ in suppliers],
+            currencies={pk: currency for pk, _, currency, _ in suppliers},
             locations=locations_of(self.org).values_list("pk", "name"),
         )
+
+    def new_bill(self) -> dict:
+        """What a new bill starts with: dated today, in the organization's base currency; with
+        a supplier chosen (``?supplier=``), in the currency it trades in and due on its terms."""
+        today = timezone.localdate()
+        initial = {"bill_date": today, "currency": self.org.base_currency}
+        chosen = parse_integer(self.request.GET.get("supplier"))
+        for pk, _, currency, days in self.suppliers():
+            if pk == chosen:
+                initial.update(supplier=pk, currency=currency, due_date=today + timedelta(days=days))
+        return initial
 
     def rows(self, posted=None, count=3, marked=None):
         posted = posted or []
@@ -323,7 +360,7 @@ class BillCreateView(OrgView):
         )
 
     def get(self, request, org_slug):
-        return self.show(self.header_form(), self.rows())
+        return self.show(self.header_form(initial=self.new_bill()), self.rows())
 
     def post(self, request, org_slug):
         form = self.header_form(request.POST)
@@ -356,8 +393,10 @@ class BillEditView(BillMixin, BillCreateView):
             return self.show_locked(bill, BillEditForm(initial=_values(bill)))
         lines = [
             {
-                f: _plain(getattr(line, f)) if f in ("quantity", "unit_price", "tax_rate") else getattr(line, f)
-                for f in self.FIELDS
+                **{f: getattr(line, f) for f in self.FIELDS},
+                "quantity": _plain(line.quantity),
+                "unit_price": money_input(line.unit_price, bill.currency),
+                "tax_rate": _plain(line.tax_rate),
             }
             for line in bill.lines.all()
         ]
@@ -384,6 +423,8 @@ class BillEditView(BillMixin, BillCreateView):
                 for field in LOCKED_FIELDS:
                     if field in request.POST:
                         changes[field] = request.POST[field]
+                if "bill_date" in changes:
+                    changes["bill_date"] = posted_date(changes["bill_date"])
                 if "supplier" in changes:
                     changes["supplier"] = None if str(bill.supplier_id) != changes["supplier"] else bill.supplier
                 if "location" in changes:
@@ -515,6 +556,23 @@ class MarkBilledView(PostOnlyView):
         return redirect(self.done_url())
 
 
+class UnmarkBilledView(MarkBilledView):
+    """Undo a *billed* mark made by hand: bills can be matched to the order again."""
+
+    def post(self, request, org_slug, number):
+        po = self.get_object()
+        try:
+            po = unmark_po_billed(po=po, by=self.membership)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            if po.billed_at is None:
+                messages.success(request, f"{po.number} is no longer marked billed: bills can be matched to it again.")
+            else:
+                messages.success(request, f"{po.number} is no longer marked billed by hand; its bills cover it.")
+        return redirect(self.done_url())
+
+
 # ------------------------------------------------------------------------------- invoices
 
 
@@ -595,7 +653,8 @@ class PaymentDecisionView(OrgView):
             self.template_name,
             {
                 "payment": payment,
-                "verify_form": verify_form or VerifyForm(initial={"amount_received": _plain(payment.amount)}),
+                "verify_form": verify_form
+                or VerifyForm(initial={"amount_received": money_input(payment.amount, payment.currency)}),
                 "dispute_form": dispute_form or DisputeForm(),
             },
             status=status,
@@ -722,4 +781,4 @@ def _fx_table(rows: list[dict]) -> tuple[list[dict], list[dict]]:
 
 
 def _number(value: Decimal, currency: str) -> str:
-    return f"{round_money(Decimal(value), currency):.{minor_units(currency)}f}"
+    return money_input(Decimal(value), currency)

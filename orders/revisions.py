@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
 from accounts.models import Membership
+from procurement.money import format_money
 from procurement.transactions import require_atomic
+from procurement.validators import format_date
 
 from .models import PurchaseOrder, PurchaseOrderLine, Revision, RevisionLine
 
@@ -117,8 +120,9 @@ HEADER_LABELS = {
 }
 
 
-def diff_headers(old: Revision | None, new: Revision) -> list[tuple[str, str, str]]:
-    """(label, before, after) of each header field ``new`` changed, the discount included."""
+def diff_headers(old: Revision | None, new: Revision, currency: str = "") -> list[tuple[str, str, str]]:
+    """(label, before, after) of each header field ``new`` changed, the discount included (as
+    money when the order's ``currency`` is given); dates as the pages show them."""
     if old is None:
         return []
     rows = [
@@ -126,14 +130,28 @@ def diff_headers(old: Revision | None, new: Revision) -> list[tuple[str, str, st
         for name, label in HEADER_LABELS.items()
         if old.header.get(name) != new.header.get(name)
     ]
+    rows = [(label, _shown(before), _shown(after)) for label, before, after in rows]
     if old.discount != new.discount:
-        rows.append(("discount", f"{old.discount.normalize():f}", f"{new.discount.normalize():f}"))
+        if currency:
+            rows.append(("discount", format_money(old.discount, currency), format_money(new.discount, currency)))
+        else:
+            rows.append(("discount", f"{old.discount.normalize():f}", f"{new.discount.normalize():f}"))
     return rows
 
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _shown(value: str) -> str:
+    """A header value as people read it: a date (kept as ISO text in the revision) as the pages
+    show dates."""
+    return format_date(date.fromisoformat(value)) if _ISO_DATE.match(value) else value
+
+
 def summarize_changes(old: Revision | None, new: Revision) -> list[str]:
-    """The diff in words, for the thread and the e-mail."""
-    words = [f"{label} {before} → {after}" for label, before, after in diff_headers(old, new)]
+    """The diff in words, for the thread and the e-mail: money and dates as the pages show them."""
+    currency = new.purchase_order.currency
+    words = [f"{label} {before} → {after}" for label, before, after in diff_headers(old, new, currency)]
     for row in diff_revisions(old, new):
         line, before = row["line"], row["before"]
         name = line.sku or line.description[:40]
@@ -146,11 +164,14 @@ def summarize_changes(old: Revision | None, new: Revision) -> list[str]:
             if "quantity" in row["fields"]:
                 parts.append(f"quantity {before.quantity.normalize():f} → {line.quantity.normalize():f}")
             if "unit_price" in row["fields"]:
-                parts.append(f"price {before.unit_price.normalize():f} → {line.unit_price.normalize():f}")
+                parts.append(
+                    f"price {format_money(before.unit_price, currency)} → {format_money(line.unit_price, currency)}"
+                )
             if "backorder_quantity" in row["fields"] and line.backorder_quantity:
-                parts.append(f"{line.backorder_quantity.normalize():f} backordered to {line.backorder_date}")
+                backorder = f"{line.backorder_quantity.normalize():f}"
+                parts.append(f"{backorder} backordered to {format_date(line.backorder_date)}")
             if "promised_date" in row["fields"]:
-                parts.append(f"promised {line.promised_date}")
+                parts.append(f"promised {format_date(line.promised_date)}")
             if parts:
                 words.append(f"{name}: " + ", ".join(parts))
     return words

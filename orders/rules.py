@@ -42,6 +42,7 @@ PO_ACTIONS = (
     "amend",
     "mark_billed",
     "order_again",
+    "unmark_billed",
 )
 SO_ACTIONS = ("adjust", "accept", "decline", "ship")
 
@@ -274,16 +275,40 @@ def _amend(order: _Order) -> None:
         raise DomainError(f"Every line of {order.po.number} has receipts or is void: nothing is left to amend.")
 
 
-def _mark_billed(order: _Order) -> None:
-    """Admins, and the order's requester, say by hand that an approved order is billed."""
+# Bills are matched to an order from its confirmation until it is closed (billing's MATCHABLE):
+# before, its own bill is still to come; the *billed* mark, which stops the matching, is set
+# and undone by hand in the same states.
+BILLABLE = (PurchaseOrder.Status.CONFIRMED, PurchaseOrder.Status.PARTIALLY_RECEIVED, PurchaseOrder.Status.RECEIVED)
+
+
+def _billed_by_hand(order: _Order, words: str) -> None:
     po, membership = order.po, order.membership
     _role(order, "orders.view_purchaseorder")
     if not (membership.may("orders.mark_billed_purchaseorder") or po.requester_id == membership.user_id):
-        raise NotAllowed("Only an admin or the order's requester can mark it billed.")
-    if po.billed_at is not None:
-        raise DomainError(f"{po.number} is marked billed already.")
-    if po.status not in PurchaseOrder.APPROVED:
-        raise DomainError(f"{po.number} is {po.get_status_display().lower()}: only approved orders are billed.")
+        raise NotAllowed(f"Only an admin or the order's requester can {words}.")
+    if po.status not in BILLABLE:
+        raise DomainError(
+            f"{po.number} is {po.get_status_display().lower()}: an order is marked billed by hand from its "
+            "confirmation until it is closed."
+        )
+
+
+def _mark_billed(order: _Order) -> None:
+    """Admins, and the order's requester, say by hand that a confirmed order is billed."""
+    _billed_by_hand(order, "mark it billed")
+    if order.po.billed_at is not None:
+        raise DomainError(f"{order.po.number} is marked billed already.")
+
+
+def _unmark_billed(order: _Order) -> None:
+    """The same people undo a *billed* mark made by hand (one its bills made is lifted by
+    unmatching them)."""
+    _billed_by_hand(order, "undo its billed mark")
+    po = order.po
+    if po.billed_at is None:
+        raise DomainError(f"{po.number} is not marked billed.")
+    if po.billed_by_id is None:
+        raise DomainError(f"{po.number} is billed by its bills, not by hand: unmatch a bill to change that.")
 
 
 def _order_again(order: _Order) -> None:
@@ -344,6 +369,7 @@ _CHECKS: dict[str, Callable[[_Order], None]] = {
     "amend": _amend,
     "mark_billed": _mark_billed,
     "order_again": _order_again,
+    "unmark_billed": _unmark_billed,
     "adjust": _adjust,
     "accept": _accept,
     "decline": _decline,

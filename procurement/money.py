@@ -143,6 +143,14 @@ def format_money(amount: Decimal | None, currency: str, *, with_code: bool = Tru
     return f"{text} {currency}" if with_code else text
 
 
+def money_input(amount: Decimal | None, currency: str) -> str:
+    """An amount as an input shows it for typing over: the currency's decimals and no thousands
+    separator, which ``parse_price`` reads back (``822.5, "USD"`` → ``"822.50"``)."""
+    if amount is None:
+        return ""
+    return format_money(amount, currency, with_code=False).replace(",", "")
+
+
 def format_rate(rate: Decimal | None) -> str:
     """``Decimal("1.10000000")`` → ``"1.10"``: as many decimals as the rate has, at least two."""
     if rate is None:

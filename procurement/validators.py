@@ -2,7 +2,7 @@
 dates within a sensible window. Forms (pages and admin) and services apply the same functions."""
 
 import re
-from datetime import date
+from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -84,8 +84,29 @@ def business_date_problem(value: date | None) -> str | None:
         return None
     latest = latest_date()
     if not EARLIEST_DATE <= value <= latest:
-        return f"Enter a date from {EARLIEST_DATE:%d %b %Y} to {latest:%d %b %Y}."
+        return f"Enter a date from {format_date(EARLIEST_DATE)} to {format_date(latest)}."
     return None
+
+
+def business_day(value: date | None, field: str) -> date | None:
+    """A business date given to a service: a ``date`` (parsed by the form's ``DateField``) or
+    None, within the window. Text is refused, not guessed: parsing is the form's job."""
+    if value is None:
+        return None
+    if not isinstance(value, date) or isinstance(value, datetime):
+        raise TypeError(f"{field} must be a date, not {type(value).__name__}")
+    problem = business_date_problem(value)
+    if problem:
+        raise DomainError(problem, field=field)
+    return value
+
+
+def format_date(value: date | None) -> str:
+    """``date(2026, 12, 3)`` → ``"3 Dec 2026"``: how every page, message, thread entry and e-mail
+    shows a date (the templates' ``|date:"j M Y"``)."""
+    if value is None:
+        return ""
+    return f"{value.day} {value:%b %Y}"
 
 
 def business_date(value: date | None) -> None:

@@ -182,6 +182,28 @@ class _Inline(HTMLParser):
             self._script = None
 
 
+class _Ids(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.seen: dict[str, int] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        value = dict(attrs).get("id")
+        if value is not None:
+            self.seen[value] = self.seen.get(value, 0) + 1
+
+    handle_startendtag = handle_starttag
+
+
+def duplicate_ids(html: str) -> list[str]:
+    """The ``id`` values that more than one element of ``html`` carries: a label's ``for``, a
+    link's ``#fragment`` and ``aria-describedby`` then reach the wrong element."""
+    parser = _Ids()
+    parser.feed(html)
+    parser.close()
+    return sorted(value for value, count in parser.seen.items() if count > 1)
+
+
 def inline_code(html: str) -> list[str]:
     """What a strict Content-Security-Policy would block in ``html``: inline script bodies,
     ``on*=`` handlers, ``style=`` attributes and ``<style>`` elements (SVG's included)."""

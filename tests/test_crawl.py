@@ -1,5 +1,6 @@
-"""Every page of the demo, as every demo person sees it, carries the security headers and no
-inline code that the Content-Security-Policy would block (tests/crawl.py walks the links)."""
+"""Every page of the demo, as every demo person sees it, carries the security headers, no
+inline code that the Content-Security-Policy would block, and no id used twice (tests/crawl.py
+walks the links)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import User
-from tests.crawl import assert_security_headers, crawl, inline_code
+from tests.crawl import assert_security_headers, crawl, duplicate_ids, inline_code
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +29,8 @@ def test_every_page_of_the_demo_has_the_headers_and_no_inline_code(demo):
         if "text/html" in response["Content-Type"]:
             problems = inline_code(response.content.decode())
             assert not problems, f"{where}:\n" + "\n".join(problems)
+            twice = duplicate_ids(response.content.decode())
+            assert not twice, f"{where}: ids used twice: {twice}"
         pages.setdefault(email, set()).add(url)
     assert set(pages) == set(demo)  # everybody's walk started
     assert sum(len(urls) for urls in pages.values()) >= 150, pages
@@ -45,6 +48,8 @@ def test_the_django_admin_of_an_organization_admin_has_the_headers_and_no_inline
         assert_security_headers(response, signed_in=True, where=where)
         problems = inline_code(response.content.decode())
         assert not problems, f"{where}:\n" + "\n".join(problems)
+        twice = duplicate_ids(response.content.decode())
+        assert not twice, f"{where}: ids used twice: {twice}"
         seen.append(url)
     assert "/admin/" in seen
     assert any(url.endswith("/add/") for url in seen), seen  # a form, with its widgets

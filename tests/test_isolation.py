@@ -207,6 +207,7 @@ def world(db):
             "billing:bill-pdf": bill_num,
             "billing:bill-unmatch": [{**bill_num, "pk": b_match.pk}, {"number": a_bill.number, "pk": b_match.pk}],
             "billing:po-mark-billed": po_num,
+            "billing:po-unmark-billed": po_num,
             "billing:invoice-detail": {"number": invoice.number},
             "billing:invoice-pdf": {"number": invoice.number},
             "billing:payment-verify": {"pk": d_payment.pk},

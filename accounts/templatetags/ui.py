@@ -52,8 +52,8 @@ def _flat(choices) -> bool:
 def widget(field):
     """Render a bound field's widget with its Bootstrap class, and tie it to its error
     and help texts for screen readers."""
-    css = "form-select" if field.widget_type in _SELECTS else "form-control"
-    attrs = {"class": css}
+    selects = field.widget_type in _SELECTS or isinstance(field.field.widget, forms.Select)  # and its subclasses
+    attrs = {"class": "form-select" if selects else "form-control"}
     described = []
     if field.help_text:
         described.append(f"{field.auto_id}-help")
@@ -79,6 +79,7 @@ _BADGES = {
     "accepted": "info",
     **dict.fromkeys(("confirmed", "completed", "closed", "received", "shipped", "fully_received"), "success"),
     "not_received": "light",
+    "awaiting_receipt": "secondary",
     **dict.fromkeys(("declined", "cancelled", "expired", "rejected"), "danger"),
     # bills, invoices, payments, 3-way match
     "open": "primary",

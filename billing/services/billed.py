@@ -14,7 +14,8 @@ from accounts.models import Membership
 from accounts.permissions import require
 from accounts.selectors import tolerances_for
 from orders import rules
-from orders.models import PurchaseOrder
+from orders.events import record_event
+from orders.models import OrderEvent, PurchaseOrder
 from procurement.errors import DomainError
 from procurement.money import format_money
 from procurement.transactions import require_atomic
@@ -52,11 +53,7 @@ def _refresh_billed(po: PurchaseOrder) -> None:
 # come (and would bill it twice). A confirmed order's own bill covers it — it is *billed* — so a
 # bill by hand is matched to one only after its own bill was cancelled (the supplier sent
 # another invoice, say).
-MATCHABLE = (
-    PurchaseOrder.Status.CONFIRMED,
-    PurchaseOrder.Status.PARTIALLY_RECEIVED,
-    PurchaseOrder.Status.RECEIVED,
-)
+MATCHABLE = rules.BILLABLE
 
 
 @transaction.atomic
@@ -68,6 +65,33 @@ def mark_po_billed(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder:
     po.billed_at = timezone.now()
     po.billed_by = by.user
     po.save(update_fields=["billed_at", "billed_by", "updated_at"])
+    record_event(
+        po,
+        OrderEvent.Kind.MARKED_BILLED,
+        by=by,
+        body=f"{po.number} marked billed by hand: no more bills are matched to it.",
+    )
+    return po
+
+
+@transaction.atomic
+def unmark_po_billed(*, po: PurchaseOrder, by: Membership) -> PurchaseOrder:
+    """Undo a *billed* mark made by hand (the same people may): bills can be matched again, and
+    the order is billed again at once if its bills cover it. Recorded in the order's thread."""
+    require(by, "orders.view_purchaseorder")
+    po = _lock_po_of_customer(po, by)
+    rules.require("unmark_billed", po=po, membership=by)
+    po.billed_at = None
+    po.billed_by = None
+    po.save(update_fields=["billed_at", "billed_by", "updated_at"])
+    _refresh_billed(po)
+    record_event(
+        po,
+        OrderEvent.Kind.BILLED_MARK_UNDONE,
+        by=by,
+        body=f"The billed mark of {po.number} was undone: "
+        + ("its bills cover it." if po.billed_at else "bills can be matched to it again."),
+    )
     return po
 
 

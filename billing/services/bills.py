@@ -5,6 +5,7 @@ bill, and the cancellation of a bill. Lock order: see ``common``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import transaction
@@ -15,13 +16,12 @@ from accounts.permissions import require
 from accounts.services import next_document_number
 from orders.events import notify, record_event
 from orders.models import OrderEvent, PurchaseOrder
-from orders.services.common import clean_date
 from orders.totals import line_amounts, require_fits, require_tax_rate
 from orders.units import UNITS, quantity_error
 from procurement.errors import DomainError
 from procurement.money import CURRENCIES
 from procurement.transitions import transition
-from procurement.validators import clean_text
+from procurement.validators import business_day, clean_text
 
 from ..fx import record_fx
 from ..models import Bill, BillLine, BillMatch, Payment
@@ -102,12 +102,12 @@ def _totals(lines: list[BillLine]) -> dict[str, Decimal]:
 
 
 def _header(by: Membership, values: dict, currency: str) -> dict:
-    bill_date = clean_date(values.get("bill_date"), "bill_date")
+    bill_date = business_day(values.get("bill_date"), "bill_date")
     if bill_date is None:
         raise DomainError("When is the bill dated?", field="bill_date")
     if bill_date > timezone.localdate():
         raise DomainError("A bill cannot be dated in the future.", field="bill_date")
-    due = clean_date(values.get("due_date"), "due_date")
+    due = business_day(values.get("due_date"), "due_date")
     if due is None:
         raise DomainError("When is it due?", field="due_date")
     if due < bill_date:
@@ -242,8 +242,8 @@ def _differs(bill: Bill, field: str, value) -> bool:
     if field == "lines":
         return True  # an order's bill takes its lines from the order, never from a form
     current = getattr(bill, field)
-    if field == "bill_date":
-        value = clean_date(value, field)
+    if field == "bill_date" and value is not None and (not isinstance(value, date) or isinstance(value, datetime)):
+        raise TypeError(f"bill_date must be a date, not {type(value).__name__}")
     return (current or None) != (value or None)
 
 

@@ -8,20 +8,21 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
-from accounts.mail import absolute_url, queue_email
+from accounts.mail import queue_email
 from accounts.services import next_document_number
 from orders.events import emails_of, record_event
 from orders.models import OrderEvent, PurchaseOrder, PurchaseOrderLine
 from procurement.money import format_money
 from procurement.transactions import require_atomic
 from procurement.transitions import transition
+from procurement.validators import format_date
 
 from ..fx import record_fx
 from ..models import Bill, BillLine, Invoice, InvoiceLine
 from .billed import _refresh_billed
+from .common import _bill_url, _invoice_url
 
 LINE_FIELDS = ("sku", "description", "quantity", "unit", "unit_price", "tax_rate", "line_total", "tax_amount")
 INVOICED = (
@@ -103,7 +104,7 @@ def issue_documents(*, po: PurchaseOrder) -> tuple[Invoice, Bill] | None:
         po,
         OrderEvent.Kind.INVOICED,
         body=f"Invoice {invoice.number} issued for {format_money(invoice.total, invoice.currency)}, "
-        f"due {invoice.due_date:%d %b %Y}.",
+        f"due {format_date(invoice.due_date)}.",
         data={"invoice": invoice.pk, "bill": bill.pk},
     )
     _tell(po, invoice, bill)
@@ -180,15 +181,13 @@ def _tell(po: PurchaseOrder, invoice: Invoice, bill: Bill, *, revised: bool = Fa
     """The supplier's receivables and the customer's payables hear of their document, once
     (the outbox key is the document's, and its revision's when an amendment revised it)."""
     again = f":{invoice.revision}" if revised else ""
-    so_url = reverse("orders:so-detail", kwargs={"org_slug": po.supplier.slug, "number": po.sales_order.number})
-    po_url = reverse("orders:po-detail", kwargs={"org_slug": po.customer.slug, "number": po.number})
     queue_email(
         key=f"invoice_issued:{invoice.pk}{again}",
         to=emails_of(po.supplier, "receivables", "sales"),
         template="invoice_issued",
         organization=po.supplier,
         attachments=[{"renderer": "invoice_pdf", "pk": invoice.pk}],
-        context={"po": po, "invoice": invoice, "bill": bill, "revised": revised, "url": absolute_url(so_url)},
+        context={"po": po, "invoice": invoice, "bill": bill, "revised": revised, "url": _invoice_url(invoice)},
     )
     if not bill_too:
         return
@@ -198,5 +197,5 @@ def _tell(po: PurchaseOrder, invoice: Invoice, bill: Bill, *, revised: bool = Fa
         template="bill_received",
         organization=po.customer,
         attachments=[{"renderer": "bill_pdf", "pk": bill.pk}],
-        context={"po": po, "invoice": invoice, "bill": bill, "revised": revised, "url": absolute_url(po_url)},
+        context={"po": po, "invoice": invoice, "bill": bill, "revised": revised, "url": _bill_url(bill)},
     )

@@ -21,13 +21,12 @@ from accounts.permissions import require
 from orders.events import emails_of, record_event
 from orders.models import OrderEvent, PurchaseOrder
 from orders.rules import require_active
-from orders.services.common import clean_date
 from orders.services.fulfilment import close_if_complete
 from procurement.errors import DomainError, NotAllowed
 from procurement.money import format_money
 from procurement.transactions import require_atomic
 from procurement.transitions import transition
-from procurement.validators import clean_text
+from procurement.validators import business_day, clean_text, format_date
 
 from ..fx import record_fx
 from ..models import Bill, BillMatch, Invoice, Payment
@@ -101,7 +100,7 @@ def record_payment(
         raise DomainError(
             f"At most {format_money(bill.outstanding, bill.currency)} is outstanding on this bill.", field="amount"
         )
-    paid_on = clean_date(paid_on, "paid_on")
+    paid_on = business_day(paid_on, "paid_on")
     if paid_on is None:
         raise DomainError("When was it paid?", field="paid_on")
     if paid_on > timezone.localdate():
@@ -133,7 +132,7 @@ def record_payment(
     words = (
         f"Payment of {format_money(amount, bill.currency)} recorded ({payment.get_method_display().lower()}"
         + (f", reference {reference}" if reference else "")
-        + f", paid {paid_on:%d %b %Y}); it waits for {bill.supplier.name}'s verification."
+        + f", paid {format_date(paid_on)}); it waits for {bill.supplier.name}'s verification."
     )
     if bill.purchase_order_id:
         record_event(bill.purchase_order, OrderEvent.Kind.PAYMENT, by=by, body=words, data={"payment": payment.pk})

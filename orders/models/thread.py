@@ -38,6 +38,8 @@ class OrderEvent(models.Model):
         PAYMENT_VERIFIED = "payment_verified", "Payment verified"
         PAYMENT_DISPUTED = "payment_disputed", "Payment disputed"
         BILL_CANCELLED = "bill_cancelled", "Bill cancelled"
+        MARKED_BILLED = "marked_billed", "Marked billed"
+        BILLED_MARK_UNDONE = "billed_undone", "Billed mark undone"
         AMENDMENT = "amendment", "Amendment requested"
         AMENDMENT_ACCEPTED = "amendment_accepted", "Amendment accepted"
         AMENDMENT_DECLINED = "amendment_declined", "Amendment declined"

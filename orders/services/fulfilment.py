@@ -15,7 +15,7 @@ from accounts.selectors import tolerances_for
 from procurement.errors import DomainError
 from procurement.transactions import require_atomic
 from procurement.transitions import transition
-from procurement.validators import clean_text
+from procurement.validators import clean_text, format_date
 
 from .. import interfaces, rules
 from ..events import notify, record_event
@@ -148,7 +148,7 @@ def record_shipment(
         po,
         OrderEvent.Kind.SHIPPED,
         by=by,
-        body=f"Shipment {number} sent {shipped_on:%d %b %Y}{f' ({how})' if how else ''}: "
+        body=f"Shipment {number} sent {format_date(shipped_on)}{f' ({how})' if how else ''}: "
         + "; ".join(f"{_units(q, line.unit)} {line.sku or line.description[:40]}" for line, q in shipped)
         + ".",
         data={"shipment": shipment.pk, "lines": {str(line.pk): str(q) for line, q in shipped}},
@@ -207,7 +207,7 @@ def record_receipt(
             raise DomainError(f"Shipment {shipment.number} is received already.", field="shipment")
         if received_on < shipment.shipped_on:
             raise DomainError(
-                f"Shipment {shipment.number} left {po.supplier.name} on {shipment.shipped_on:%d %b %Y}: "
+                f"Shipment {shipment.number} left {po.supplier.name} on {format_date(shipment.shipped_on)}: "
                 "it cannot have arrived before.",
                 field="received_on",
             )
@@ -301,7 +301,7 @@ def record_receipt(
         po,
         OrderEvent.Kind.RECEIVED,
         by=by,
-        body=f"Receipt {number} of {received_on:%d %b %Y}"
+        body=f"Receipt {number} of {format_date(received_on)}"
         + (f" (shipment {shipment.number})" if shipment else "")
         + ": "
         + "; ".join(_receipt_words(line, q, d, sh, r) for line, q, d, sh, r in rows)

@@ -13,7 +13,7 @@ from accounts.services import next_document_number
 from procurement.errors import DomainError
 from procurement.transactions import require_atomic
 from procurement.transitions import refusal, transition
-from procurement.validators import clean_text
+from procurement.validators import clean_text, format_date
 
 from .. import interfaces, rules
 from ..events import notify, record_event
@@ -167,6 +167,6 @@ def expire_purchase_order(*, po: PurchaseOrder) -> PurchaseOrder | None:
     po.save()
     so.save()
     Proposal.objects.filter(sales_order=so).delete()
-    record_event(po, OrderEvent.Kind.EXPIRED, body=f"Not accepted by {po.valid_until:%d %b %Y}.")
+    record_event(po, OrderEvent.Kind.EXPIRED, body=f"Not accepted by {format_date(po.valid_until)}.")
     notify(po, "order_expired", to_customer=True, to_supplier=True)
     return po

@@ -68,6 +68,7 @@ def _fulfilment(po: PurchaseOrder, side: str, membership=None) -> dict:
     context = {"progress": False, "shipments": [], "receipts": [], "document": None}
     if side == "customer":
         context["can_mark_billed"] = rules.refusal("mark_billed", po=po, membership=membership) is None
+        context["can_unmark_billed"] = rules.refusal("unmark_billed", po=po, membership=membership) is None
     context.update(interfaces.billing().order_page(po=po, side=side, membership=membership))
     if po.confirmed_at is not None:
         context.update(progress=True, shipments=selectors.shipments_of(po), receipts=selectors.receipts_of(po))

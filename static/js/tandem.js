@@ -25,3 +25,19 @@ document.addEventListener("change", function (event) {
     field.form.requestSubmit ? field.form.requestSubmit() : field.form.submit();
   }
 });
+
+// The supplier of a bill entered by hand (a select marked data-currency-target) brings the
+// currency it trades in (its option's data-currency) into that currency input, unless the
+// person chose a currency there themselves.
+document.addEventListener("change", function (event) {
+  var field = event.target;
+  if (!field.matches) { return; }
+  if (field.matches("select[data-currency-target]")) {
+    var target = document.getElementById(field.getAttribute("data-currency-target"));
+    var option = field.options[field.selectedIndex];
+    var currency = option ? option.getAttribute("data-currency") : null;
+    if (target && currency && !target.hasAttribute("data-chosen")) { target.value = currency; }
+  } else if (field.id && document.querySelector("select[data-currency-target='" + field.id + "']")) {
+    field.setAttribute("data-chosen", "");
+  }
+});

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from accounts.roles import Role
@@ -263,3 +264,59 @@ def test_the_view_on_site_redirect_is_for_platform_staff(client, two):
     client.force_login(two["mine"]["admin"].user)
     ct = ContentType.objects.get_for_model(two["theirs"]["org"])
     assert client.get(reverse("admin:view_on_site", args=[ct.pk, two["theirs"]["org"].pk])).status_code == 404
+
+
+# --- issue 18 #16: amounts with their currency, sensible choices, filter widgets ---------------
+
+
+def test_amounts_show_their_currency_and_its_decimals(client, two):
+    mine = two["mine"]
+    currency = mine["org"].base_currency
+    client.force_login(mine["admin"].user)
+    page = client.get(_url(mine["policy"])).content.decode()
+    assert 'name="steps-0-threshold" value="10.00"' in page and "10.0000" not in page
+    assert f"Threshold ({currency})" in page
+    page = client.get(_url(mine["limit"])).content.decode()
+    assert 'name="amount" value="100.00"' in page and f"Amount ({currency})" in page
+    assert f"Every buyer: 100.00 {currency}" in page  # the page's title names the limit as money
+    page = client.get(_url(mine["budget"])).content.decode()
+    assert 'name="amount" value="1000.00"' in page
+    changelist = client.get(_url(mine["limit"], "changelist")).content.decode()
+    assert f"100.00 {currency}" in changelist
+    add = client.get(reverse("admin:approvals_spendinglimit_add")).content.decode()
+    assert f"Amount ({currency})" in add  # their one organization's currency
+
+
+def test_spending_limits_are_offered_for_roles_that_buy_only(client, two):
+    mine = two["mine"]
+    client.force_login(mine["admin"].user)
+    response = client.get(reverse("admin:approvals_spendinglimit_add"))
+    choices = [value for value, _ in response.context["adminform"].form.fields["role"].choices]
+    assert choices == ["", "admin", "buyer"]
+    response = client.post(
+        reverse("admin:approvals_spendinglimit_add"),
+        {"organization": mine["org"].pk, "role": "receiver", "amount": "50"},
+    )
+    assert response.status_code == 200 and "receiver" in str(response.context["adminform"].form.errors["role"])
+    limit = SpendingLimit(organization=mine["org"], role="payables", amount=Decimal("5"))
+    with pytest.raises(ValidationError, match="Only people who submit orders have a spending limit"):
+        limit.full_clean()
+
+
+def test_an_admin_of_one_organization_finds_it_chosen_without_an_empty_choice(client, two):
+    mine = two["mine"]
+    client.force_login(mine["admin"].user)
+    for name in ("approvals_spendinglimit_add", "approvals_budget_add", "approvals_approvalpolicy_add"):
+        form = client.get(reverse(f"admin:{name}")).context["adminform"].form
+        field = form.fields["organization"]
+        assert [value for value, _ in field.choices] == [mine["org"].pk], name  # no "---------"
+        assert form.initial["organization"] == mine["org"].pk, name
+
+
+def test_several_are_chosen_with_the_filter_widget_not_control_click(client, two):
+    mine = two["mine"]
+    client.force_login(mine["admin"].user)
+    page = client.get(_url(mine["policy"])).content.decode()
+    assert "Hold down" not in page
+    assert 'class="selectfilter"' in page and 'data-field-name="approvers"' in page
+    assert 'data-field-name="cost centers"' in page

@@ -5,6 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -164,3 +165,19 @@ def test_each_side_sees_its_document_on_the_order_page(client, trade, django_cap
     so_page = reverse("orders:so-detail", kwargs={"org_slug": trade.supplier.slug, "number": po.sales_order.number})
     page = client.get(so_page).content.decode()
     assert "INV-000001" in page and "BILL-000001" not in page  # the customer's own number stays theirs
+
+
+def test_the_bill_and_invoice_e_mails_link_to_the_bill_and_the_invoice(trade, django_capture_on_commit_callbacks):
+    """Issue 18: the bill e-mail opened the order; each e-mail opens its own document."""
+    po = _accepted(trade)
+    with django_capture_on_commit_callbacks(execute=True):
+        negotiation.confirm_purchase_order(po=po, by=trade.buyer)
+    po.refresh_from_db()
+    bill_mail = next(m for m in mail.outbox if m.subject.startswith(f"Bill {po.bill.number}"))
+    invoice_mail = next(m for m in mail.outbox if m.subject.startswith(f"Invoice {po.invoice.number}"))
+    bill_url = f"/o/{trade.customer.slug}/bills/{po.bill.number}/"
+    invoice_url = f"/o/{trade.supplier.slug}/invoices/{po.invoice.number}/"
+    assert f"Open the bill: {settings.SITE_URL}{bill_url}" in bill_mail.body
+    assert f"/purchase-orders/{po.number}/" not in bill_mail.body
+    assert bill_url in bill_mail.alternatives[0][0] and f"Open bill {po.bill.number}" in bill_mail.alternatives[0][0]
+    assert invoice_url in invoice_mail.body and f"/sales-orders/{po.sales_order.number}/" not in invoice_mail.body

@@ -139,7 +139,7 @@ def test_a_payment_date_outside_the_window_is_refused_next_to_the_field(client, 
         {"amount": "5", "paid_on": paid_on, "method": "bank_transfer"},
     )
     assert response.status_code == 400
-    assert "Enter a date from 01 Jan 2000" in response.context["payment_form"].errors["paid_on"][0]
+    assert "Enter a date from 1 Jan 2000" in response.context["payment_form"].errors["paid_on"][0]
     assert f'value="{paid_on}"' in response.content.decode()
     assert not Payment.objects.exists()
 

@@ -1,7 +1,7 @@
 """Bills entered by hand, the PO lock, bill-to-PO matching with the billed mark, and the
 3-way match (SPEC §6)."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,11 +11,12 @@ from accounts import services as account_services
 from accounts.roles import Role
 from billing import selectors
 from billing.models import Bill, BillMatch
-from billing.services.billed import mark_po_billed, match_bill, unmatch_bill
+from billing.services.billed import mark_po_billed, match_bill, unmark_po_billed, unmatch_bill
 from billing.services.bills import cancel_bill, create_bill, update_bill
 from billing.services.documents import issue_documents
 from billing.services.payments import record_payment, verify_payment
-from orders.services import fulfilment
+from orders.models import PurchaseOrder
+from orders.services import fulfilment, negotiation
 from procurement.errors import DomainError, NotAllowed
 from tests.factories import ConnectionFactory, SupplierFactory, bill_line, member, receipt_line
 
@@ -124,7 +125,7 @@ def order_bill(trade):
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("bill_date", "2020-01-01"),
+        ("bill_date", date(2020, 1, 1)),
         ("supplier", None),
         ("location", None),
         ("supplier_reference", "OTHER-1"),
@@ -144,6 +145,27 @@ def test_the_po_lock_refuses_each_locked_field(trade, order_bill, field, value):
     assert exc.value.field == field
     assert Bill.objects.filter(pk=order_bill.pk).values().get() == before
     assert list(order_bill.lines.values()) == lines
+
+
+@pytest.mark.parametrize("field", ["bill_date", "due_date"])
+def test_the_bill_services_take_dates_not_text(trade, order_bill, field):
+    """Dates typed by a person are parsed by the forms' DateFields; the services refuse text
+    (they read ISO strings once), and write nothing."""
+    text = str(TODAY())
+    dates = {"bill_date": TODAY(), "due_date": TODAY(), field: text}
+    with pytest.raises(TypeError, match=f"{field} must be a date"):
+        create_bill(
+            by=trade.payables,
+            supplier=trade.supplier,
+            currency="USD",
+            lines=[bill_line(description="Paper invoice", quantity="1", unit_price="1")],
+            **dates,
+        )
+    assert Bill.objects.count() == 1  # the order's own
+    before = Bill.objects.filter(pk=order_bill.pk).values().get()
+    with pytest.raises(TypeError, match=f"{field} must be a date"):
+        update_bill(bill=order_bill, by=trade.payables, **{field: text})
+    assert Bill.objects.filter(pk=order_bill.pk).values().get() == before
 
 
 def test_the_po_lock_leaves_due_date_reference_and_notes_open(trade, order_bill):
@@ -254,6 +276,41 @@ def test_who_may_mark_billed(trade):
         mark_po_billed(po=po, by=trade.buyer)
 
 
+def test_a_billed_mark_made_by_hand_is_undone_by_the_same_people(trade):
+    po = _sent(trade)
+    assert not po.events.filter(kind="marked_billed").exists()
+    with pytest.raises(DomainError, match="is not marked billed"):
+        unmark_po_billed(po=po, by=trade.buyer)
+    mark_po_billed(po=po, by=trade.buyer)
+    with pytest.raises(NotAllowed, match="undo its billed mark"):
+        unmark_po_billed(po=po, by=trade.payables)
+    with pytest.raises(NotAllowed):
+        unmark_po_billed(po=po, by=member(trade.customer, Role.BUYER))  # not the requester
+    po = unmark_po_billed(po=po, by=trade.customer_admin)
+    assert (po.billed_at, po.billed_by) == (None, None)
+    undone = po.events.get(kind="billed_undone")
+    assert undone.actor == trade.customer_admin.user and "bills can be matched to it again" in undone.body
+    match_bill(bill=_hand_bill(trade), po=po, amount=Decimal("1"), by=trade.payables)  # matched again
+    # A mark the bills made is lifted by unmatching them, not by hand.
+    match_bill(bill=_hand_bill(trade, "99"), po=po, amount=Decimal("99"), by=trade.payables)
+    po.refresh_from_db()
+    assert po.billed_at is not None and po.billed_by is None
+    with pytest.raises(DomainError, match="billed by its bills, not by hand"):
+        unmark_po_billed(po=po, by=trade.buyer)
+
+
+def test_mark_billed_only_from_confirmation_until_closed(trade):
+    """Before confirmation the order's own bill is still to come: marking it billed then would
+    stop its matching before it began."""
+    accepted = trade.sent()
+    negotiation.accept_sales_order(so=accepted.sales_order, by=trade.sales)
+    for po in (trade.sent(), accepted):
+        with pytest.raises(DomainError, match="from its confirmation until it is closed"):
+            mark_po_billed(po=po, by=trade.buyer)
+        po.refresh_from_db()
+        assert po.billed_at is None
+
+
 def test_only_confirmed_open_orders_are_matched(trade):
     """Before confirmation the order's own bill is still to come: matching then would bill it twice."""
     for po in (trade.draft(), trade.sent()):
@@ -320,7 +377,11 @@ def test_allocations_stay_within_the_bill_and_the_order(trade):
         match_bill(bill=bill, po=po, amount=Decimal("1"), by=trade.payables)
     match_bill(bill=bill, po=other, amount=Decimal("60"), by=trade.payables)
     assert list(selectors.matchable_orders(bill)) == []  # both matched
-    assert selectors.three_way(bill).badge in ("mismatch",)  # billed, nothing received yet
+    result = selectors.three_way(bill)
+    assert result.badge == "awaiting_receipt"  # billed, nothing received yet: not a mismatch
+    assert f"{po.number}: 90.00 USD billed, goods received worth 0.00 USD so far: awaiting receipt" in result.reasons[0]
+    PurchaseOrder.objects.filter(pk=po.pk).update(status=PurchaseOrder.Status.RECEIVED)  # as if the rest never came
+    assert selectors.three_way(bill).badge == "mismatch"
 
 
 def test_unmatching_is_recorded_and_lifts_the_billed_mark(trade):
@@ -376,11 +437,25 @@ def _receive(trade, po, quantity):
 
 
 def test_three_way_per_line(trade, order_bill):
+    """Issue 18 #10: from the moment of confirmation, goods not received yet are awaited, not
+    a mismatch; a mismatch is what truly disagrees."""
     po = order_bill.purchase_order
     result = selectors.three_way(order_bill)
+    assert (result.badge, result.label) == ("awaiting_receipt", "Awaiting receipt")
+    assert result.lines[0].reasons == ["Billed 10 ea, received 0 ea: awaiting receipt of 10 ea."]
+    _receive(trade, po, "4")
+    result = selectors.three_way(order_bill)
+    assert result.badge == "awaiting_receipt"
+    assert result.lines[0].reasons == ["Billed 10 ea, received 4 ea: awaiting receipt of 6 ea."]
+    # An order that receives no more (received in full elsewhere, or closed): the rest is a mismatch.
+    PurchaseOrder.objects.filter(pk=po.pk).update(status=PurchaseOrder.Status.RECEIVED)
+    order_bill = Bill.objects.select_related("purchase_order").get(pk=order_bill.pk)
+    result = selectors.three_way(order_bill)
     assert result.badge == "mismatch"
-    assert result.lines[0].reasons == ["Billed 10 ea, received 0 ea: 10 ea not received (yet)."]
-    _receive(trade, po, "10")
+    assert result.lines[0].reasons == ["Billed 10 ea, received 4 ea: 6 ea billed and not received."]
+    PurchaseOrder.objects.filter(pk=po.pk).update(status=PurchaseOrder.Status.PARTIALLY_RECEIVED)
+    order_bill = Bill.objects.select_related("purchase_order").get(pk=order_bill.pk)
+    _receive(trade, po, "6")
     result = selectors.three_way(order_bill)
     assert (result.badge, result.lines[0].badge) == ("matched", "matched")
 
@@ -388,7 +463,7 @@ def test_three_way_per_line(trade, order_bill):
 def test_three_way_under_receipt_is_a_variance_within_the_tolerance(trade, order_bill):
     po = order_bill.purchase_order
     _receive(trade, po, "9")
-    assert selectors.three_way(order_bill).badge == "mismatch"
+    assert selectors.three_way(order_bill).badge == "awaiting_receipt"
     account_services.update_tolerance_policy(by=trade.customer_admin, under_receipt_percent=Decimal("10"))
     result = selectors.three_way(order_bill)
     assert result.badge == "variance"

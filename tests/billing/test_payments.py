@@ -105,7 +105,7 @@ def test_nothing_more_than_outstanding(trade, bill):
         ({"amount": "1.001"}, "amount"),
         ({"amount": ""}, "amount"),
         ({"paid_on": None}, "paid_on"),
-        ({"paid_on": "tomorrow"}, "paid_on"),
+        ({"paid_on": TODAY() + timedelta(days=1)}, "paid_on"),
         ({"method": "barter"}, "method"),
         ({"reference": "<script>x</script>"}, "reference"),
     ],
@@ -117,6 +117,16 @@ def test_bad_payments_are_refused_and_write_nothing(trade, bill, values, field):
     with pytest.raises(DomainError) as exc:
         _pay(trade, bill, amount, **kwargs)
     assert exc.value.field == field
+    assert _written(bill) == before
+
+
+@pytest.mark.parametrize("paid_on", ["2026-01-05", "tomorrow", timezone.now()])
+def test_the_payment_service_takes_a_date_not_text(trade, bill, paid_on):
+    """A date typed by a person is parsed by the form's DateField; the service refuses text (it
+    read ISO strings once) and a datetime, and writes nothing."""
+    before = _written(bill)
+    with pytest.raises(TypeError, match="paid_on must be a date"):
+        _pay(trade, bill, "1", paid_on=paid_on)
     assert _written(bill) == before
 
 

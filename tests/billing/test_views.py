@@ -17,6 +17,7 @@ from billing.models import Bill, BillMatch, Payment
 from billing.services.bills import cancel_bill, create_bill
 from billing.services.documents import issue_documents
 from billing.services.payments import record_payment
+from orders.services import negotiation
 from tests.factories import ConnectionFactory, SupplierFactory, bill_line
 
 pytestmark = pytest.mark.django_db
@@ -39,8 +40,9 @@ def test_the_bill_page_shows_the_lock_the_match_and_the_payment_form(client, tra
     page = client.get(url("bill-detail", trade.customer, number=bill.number)).content.decode()
     assert 'aria-label="Locked to the order"' in page
     assert f"Made from purchase order {bill.purchase_order.number}" in page
-    assert "3-way match" in page and "Mismatch" in page and "not received (yet)" in page
-    assert "Record payment" in page and 'name="amount" value="25"' in page
+    assert "3-way match" in page and "Awaiting receipt" in page and "awaiting receipt of 10 ea" in page
+    assert "Mismatch" not in page and "shows a mismatch" not in page  # nothing disagrees: it is to come
+    assert "Record payment" in page and 'name="amount" value="25.00"' in page  # the currency's decimals
     client.force_login(trade.buyer.user)  # sees the bill, may not pay it
     page = client.get(url("bill-detail", trade.customer, number=bill.number)).content.decode()
     assert "Record payment" not in page
@@ -183,14 +185,59 @@ def test_matching_through_the_page(client, trade):
     assert po.billed_at is None
 
 
-def test_mark_billed_from_the_order_page(client, trade):
-    po = trade.sent()
+def test_mark_billed_from_the_order_page_and_undo_it(client, trade):
+    """Issue 18 #12: *Mark billed* was offered on an order only accepted by the supplier (its own
+    bill still to come), with no undo."""
     client.force_login(trade.buyer.user)  # the requester
-    page = client.get(reverse("orders:po-detail", args=[trade.customer.slug, po.number])).content.decode()
-    assert "Mark billed" in page
-    client.post(url("po-mark-billed", trade.customer, number=po.number))
+    accepted = trade.sent()
+    negotiation.accept_sales_order(so=accepted.sales_order, by=trade.sales)
+    page = client.get(reverse("orders:po-detail", args=[trade.customer.slug, accepted.number])).content.decode()
+    assert "Mark billed" not in page and url("po-mark-billed", trade.customer, number=accepted.number) not in page
+    client.post(url("po-mark-billed", trade.customer, number=accepted.number))
+    accepted.refresh_from_db()
+    assert accepted.billed_at is None
+    # Confirmed, its own bill cancelled (the supplier invoiced on paper): open to bills by hand.
+    po = trade.confirmed()
+    _, own = issue_documents(po=po)
+    cancel_bill(bill=own, by=trade.payables, reason="Invoiced on paper")
+    detail = reverse("orders:po-detail", args=[trade.customer.slug, po.number])
+    page = client.get(detail).content.decode()
+    assert "Mark billed" in page and "Undo billed mark" not in page
+    response = client.post(url("po-mark-billed", trade.customer, number=po.number), follow=True)
+    assert f"{po.number} is marked billed" in response.content.decode()
     po.refresh_from_db()
     assert po.billed_by == trade.buyer.user
+    page = client.get(detail).content.decode()
+    assert "Marked billed by" in page and "Undo billed mark" in page
+    response = client.post(url("po-unmark-billed", trade.customer, number=po.number), follow=True)
+    assert f"{po.number} is no longer marked billed: bills can be matched to it again." in response.content.decode()
+    po.refresh_from_db()
+    assert (po.billed_at, po.billed_by) == (None, None)
+    assert list(po.events.filter(kind__in=["marked_billed", "billed_undone"]).values_list("kind", "actor")) == [
+        ("marked_billed", trade.buyer.user.pk),
+        ("billed_undone", trade.buyer.user.pk),
+    ]
+    page = client.get(detail).content.decode()
+    assert "Mark billed" in page and "Undo billed mark" not in page
+
+
+def test_an_orders_cancelled_bill_is_not_outstanding_nor_a_mismatch(client, trade):
+    """Issue 18 #12: after its own bill was cancelled, the order page still showed that bill as
+    outstanding, with a Mismatch."""
+    po = trade.confirmed()
+    _, own = issue_documents(po=po)
+    cancel_bill(bill=own, by=trade.payables, reason="Invoiced on paper")
+    client.force_login(trade.buyer.user)
+    response = client.get(reverse("orders:po-detail", args=[trade.customer.slug, po.number]))
+    page = response.content.decode()
+    assert response.context["bill_match"] is None and "3-way match" not in page
+    assert "Mismatch" not in page and "Awaiting receipt" not in page
+    documents = page[page.index('id="documents"') :]
+    assert "Cancelled" in documents and 'Outstanding</dt><dd class="col-7">0.00 USD' in documents
+    own.refresh_from_db()
+    assert own.outstanding == 0
+    bill_page = client.get(url("bill-detail", trade.customer, number=own.number)).content.decode()
+    assert "3-way match" not in bill_page and "Record payment" not in bill_page
 
 
 def test_pdfs(client, trade, bill):
@@ -323,3 +370,89 @@ def test_the_bill_lines_form_leaves_blank_rows_out_and_names_a_refused_line_by_i
     error, marked = bad.refusal()
     assert marked == "line-2-unit_price" and "use a point" in error.message
     assert BillLinesForm.posted({**data, "rows": "٣"}).count == 0  # rows not read as a number: none
+
+
+def _label_for(page: str, text: str) -> str:
+    """The ``for`` of the label that reads ``text``."""
+    import re
+
+    found = re.search(r'<label[^>]*for="([^"]+)"[^>]*>' + re.escape(text), page)
+    assert found, text
+    return found.group(1)
+
+
+def test_a_hand_entered_bills_page_gives_each_input_its_own_id(client, trade):
+    """Issue 18 #7: the payment's amount and the amount to match were both ``id_amount``: the
+    label "Amount to match" filled the payment field."""
+    from tests.crawl import duplicate_ids
+
+    po = trade.confirmed(lines=[{"description": "Valve", "quantity": "10", "unit": "ea", "unit_price": "10"}])
+    _, own = issue_documents(po=po)
+    cancel_bill(bill=own, by=trade.payables, reason="Invoiced on paper")
+    bill = create_bill(
+        by=trade.payables,
+        supplier=trade.supplier,
+        currency="USD",
+        bill_date=TODAY(),
+        due_date=TODAY(),
+        lines=[bill_line(description="Valves", quantity="10", unit_price="10")],
+    )
+    client.force_login(trade.payables.user)
+    page = client.get(url("bill-detail", trade.customer, number=bill.number)).content.decode()
+    assert "Record payment" in page and "Match to a purchase order" in page
+    assert duplicate_ids(page) == []
+    match_amount, payment_amount = _label_for(page, "Amount to match"), _label_for(page, "Amount")
+    assert match_amount != payment_amount
+    assert f'id="{match_amount}"' in page and 'name="amount"' in page
+    # Posted with its errors, the match form keeps its own ids too.
+    response = client.post(url("bill-match", trade.customer, number=bill.number), {"po": po.pk, "amount": "101"})
+    assert response.status_code == 400 and duplicate_ids(response.content.decode()) == []
+
+
+def test_a_new_bill_starts_today_in_the_base_currency_or_the_suppliers(client, trade):
+    """Issue 18 #6: the form started in AED (the first currency of the list) with no date."""
+    other = SupplierFactory(base_currency="JPY")
+    ConnectionFactory(customer=trade.customer, supplier=other, currency="")  # trades in the supplier's yen
+    euro = SupplierFactory(base_currency="USD")
+    ConnectionFactory(customer=trade.customer, supplier=euro, currency="EUR")  # the customer's terms: euros
+    trade.customer.base_currency = "GBP"
+    trade.customer.save()
+    client.force_login(trade.payables.user)
+    response = client.get(url("bill-new", trade.customer))
+    form = response.context["form"]
+    assert form["currency"].value() == "GBP" and form["bill_date"].value() == TODAY()
+    page = response.content.decode()
+    assert '<option value="GBP" selected>' in page and f'value="{TODAY().isoformat()}"' in page
+    # Each supplier's option says the currency it trades in, for the page to follow the choice.
+    assert 'data-currency-target="id_currency"' in page
+    assert '<select name="supplier" data-currency-target="id_currency" class="form-select"' in page  # as other selects
+    assert f'<option value="{other.pk}" data-currency="JPY">' in page
+    assert f'<option value="{euro.pk}" data-currency="EUR">' in page
+    assert f'<option value="{trade.supplier.pk}" data-currency="USD">' in page
+    # Opened for one supplier: its currency, and due on its terms.
+    form = client.get(url("bill-new", trade.customer), {"supplier": euro.pk}).context["form"]
+    assert (form["supplier"].value(), form["currency"].value()) == (euro.pk, "EUR")
+    assert form["due_date"].value() == TODAY() + timedelta(days=30)
+    # Another organization's supplier is not chosen.
+    stranger = SupplierFactory()
+    form = client.get(url("bill-new", trade.customer), {"supplier": stranger.pk}).context["form"]
+    assert form["supplier"].value() is None and form["currency"].value() == "GBP"
+
+
+def test_the_payment_forms_warning_gives_every_lines_reason(client, trade):
+    """Issue 18 #10: the warning above the payment form quoted line 1's reason only."""
+    po = trade.confirmed(
+        lines=[
+            {"description": "Valve", "quantity": "10", "unit": "ea", "unit_price": "10"},
+            {"description": "Seal", "quantity": "5", "unit": "ea", "unit_price": "4"},
+        ]
+    )
+    _, bill = issue_documents(po=po)
+    for line in bill.lines.all():  # the supplier's prices disagree with the order's on both lines
+        line.unit_price += Decimal("1")
+        line.save()
+    client.force_login(trade.payables.user)
+    page = client.get(url("bill-detail", trade.customer, number=bill.number)).content.decode()
+    warning = page[page.index("shows a mismatch") : page.index('<form method="post" action="/o/')]
+    assert "Line 1: Unit price 11.00 USD, ordered at 10.00 USD" in warning
+    assert "Line 2: Unit price 5.00 USD, ordered at 4.00 USD" in warning

@@ -61,7 +61,7 @@ def test_bill_paid_in_two_parts_each_verified_by_the_supplier(live_server, brows
     customer.get_by_role("link", name=bill.number).click()
     expect(customer.get_by_role("note")).to_contain_text(f"Made from purchase order {po.number}")
     expect(customer.get_by_role("heading", level=1)).to_contain_text("Open")
-    expect(customer.get_by_label("Amount")).to_have_value("25")  # what is outstanding
+    expect(customer.get_by_label("Amount")).to_have_value("25.00")  # what is outstanding, as money
     customer.get_by_label("Amount").fill("30.00")
     customer.get_by_label("Method").select_option(label="Bank transfer")
     customer.get_by_label("Reference").fill("TRX-0001")
@@ -94,7 +94,7 @@ def test_bill_paid_in_two_parts_each_verified_by_the_supplier(live_server, brows
     supplier.get_by_role("link", name="Verify payment").click()
     expect(supplier.get_by_role("heading", level=1)).to_contain_text("Payment of 10.00 USD from Acme Works")
     expect(supplier.locator("main")).to_contain_text("TRX-0001")
-    expect(supplier.get_by_label("Amount actually received")).to_have_value("10")
+    expect(supplier.get_by_label("Amount actually received")).to_have_value("10.00")
     supplier.get_by_label("Amount actually received").fill("10.00")
     shot(supplier, "04-receivables-verifies")
     supplier.get_by_role("button", name="Verify payment").click()
@@ -108,7 +108,7 @@ def test_bill_paid_in_two_parts_each_verified_by_the_supplier(live_server, brows
     customer.reload()
     assert _balance(customer, "Verified by Crate & Co") == "10.00 USD"
     expect(customer.get_by_role("table", name="Payments")).to_contain_text("Verified")
-    expect(customer.get_by_label("Amount")).to_have_value("15")
+    expect(customer.get_by_label("Amount")).to_have_value("15.00")
     customer.get_by_label("Amount").fill("15.00")
     customer.get_by_label("Method").select_option(label="Bank transfer")
     customer.get_by_label("Reference").fill("TRX-0002")
@@ -141,3 +141,60 @@ def test_bill_paid_in_two_parts_each_verified_by_the_supplier(live_server, brows
     bill.refresh_from_db()
     invoice.refresh_from_db()
     assert (bill.status, bill.paid_total, bill.verified_total, invoice.status) == ("verified", 25, 25, "paid")
+
+
+def test_a_bill_entered_by_hand_follows_the_supplier_then_is_matched(live_server, browser):
+    """Issue 18 #6 and #7: the form starts today in the base currency; choosing a supplier brings
+    the currency it trades in, unless payables chose one; on the bill's page the label "Amount to
+    match" reaches the match form's input, not the payment's."""
+    import datetime
+
+    from billing.services.bills import cancel_bill
+    from billing.services.documents import issue_documents
+    from tests.factories import ConnectionFactory, SupplierFactory
+
+    trade = Trade()
+    trade.customer.base_currency = "GBP"
+    trade.customer.save()
+    payables = member(trade.customer, Role.PAYABLES)
+    yen = SupplierFactory(name="Nippon Bolts", base_currency="JPY")
+    ConnectionFactory(customer=trade.customer, supplier=yen, currency="")
+    po = trade.confirmed(lines=[{"description": "Valve", "quantity": "10", "unit": "ea", "unit_price": "10"}])
+    _, own = issue_documents(po=po)
+    cancel_bill(bill=own, by=payables, reason="Invoiced on paper")
+    base = live_server.url
+
+    page = log_in(browser, base, payables.user.email, width=1366)
+    page.goto(f"{base}/o/{trade.customer.slug}/bills/new/")
+    currency, supplier = page.get_by_label("Currency"), page.get_by_label("Supplier", exact=True)
+    expect(currency).to_have_value("GBP")
+    expect(page.get_by_label("Bill date")).to_have_value(datetime.date.today().isoformat())
+    supplier.select_option(label="Nippon Bolts")
+    expect(currency).to_have_value("JPY")  # the supplier's own currency
+    supplier.select_option(label=trade.supplier.name)
+    expect(currency).to_have_value("USD")  # the connection's
+    shot(page, "09-bill-by-hand-follows-supplier")
+    currency.select_option("EUR")  # chosen by hand: a later supplier leaves it
+    supplier.select_option(label="Nippon Bolts")
+    expect(currency).to_have_value("EUR")
+    supplier.select_option(label=trade.supplier.name)
+    currency.select_option("USD")
+    page.get_by_label("Due date").press_sequentially(datetime.date.today().strftime("%m%d%Y"), delay=60)
+    page.get_by_label("Description").first.press_sequentially("Valves", delay=60)
+    page.get_by_label("Quantity").first.fill("")
+    page.get_by_label("Quantity").first.press_sequentially("10", delay=60)
+    page.get_by_label("Unit price").first.press_sequentially("10", delay=60)
+    page.get_by_role("button", name="Enter bill").click()
+    expect(page.get_by_role("alert")).to_contain_text("entered")
+    expect(page.get_by_label("Amount", exact=True)).to_have_value("100.00")
+    page.get_by_label("Purchase order").select_option(index=1)
+    match = page.get_by_label("Amount to match")
+    match.press_sequentially("100", delay=60)
+    expect(match).to_have_value("100")
+    expect(page.get_by_label("Amount", exact=True)).to_have_value("100.00")  # the payment's, untouched
+    shot(page, "10-bill-by-hand-match")
+    page.get_by_role("button", name="Match").click()
+    expect(page.get_by_role("alert")).to_contain_text(f"matched to {po.number}")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    shot(page, "11-bill-by-hand-matched-phone")

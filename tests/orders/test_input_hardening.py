@@ -274,8 +274,8 @@ def test_order_dates_keep_to_a_sensible_window_next_to_the_field(client, trade, 
     )
     assert response.status_code == 200
     errors = response.context["form"].errors
-    assert "Enter a date from 01 Jan 2000" in str(errors["expected_delivery_date"])
-    assert "Enter a date from 01 Jan 2000" in str(errors["valid_until"])
+    assert "Enter a date from 1 Jan 2000" in str(errors["expected_delivery_date"])
+    assert "Enter a date from 1 Jan 2000" in str(errors["valid_until"])
     assert f'value="{typed}"' in response.content.decode()
     assert not PurchaseOrder.objects.exists()
 

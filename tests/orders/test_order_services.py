@@ -544,7 +544,9 @@ def test_header_changes_are_published_and_described(trade):
     po.refresh_from_db()
     assert (po.payment_terms_days, po.discount, po.total) == (45, Decimal("2.00"), Decimal("23.00"))
     body = po.events.last().body
-    assert "ships by — → 2030-03-01" in body and "payment terms (days) 30 → 45" in body and "discount 0 → 2" in body
+    # Dates and money as the pages show them (issue 18 #11: the thread said "2030-03-01").
+    assert "ships by — → 1 Mar 2030" in body and "payment terms (days) 30 → 45" in body
+    assert "discount 0.00 USD → 2.00 USD" in body
 
 
 def test_a_rejected_order_is_revised_into_a_draft(trade, client):

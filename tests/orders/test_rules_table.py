@@ -19,7 +19,7 @@ from accounts.roles import Role
 from accounts.services import suspend_connection, update_tolerance_policy
 from approvals.models import ApprovalRequest
 from approvals.services import reject_step
-from billing.services.billed import mark_po_billed
+from billing.services.billed import mark_po_billed, unmark_po_billed
 from orders import rules
 from orders.models import PurchaseOrder, SalesOrder
 from orders.services import amendments, drafts, fulfilment, negotiation, submission
@@ -184,6 +184,8 @@ def _call(action: str, case: Case, by) -> None:
         mark_po_billed(po=po, by=by)
     elif action == "order_again":
         drafts.order_again(by=by, po=po)
+    elif action == "unmark_billed":
+        unmark_po_billed(po=po, by=by)
     elif action == "adjust":
         negotiation.save_proposal(so=_so(po), by=by, lines={})
     elif action == "accept":
@@ -226,6 +228,7 @@ PO_MARKS = {
     "amend": "orders:po-amend",
     "mark_billed": "billing:po-mark-billed",
     "order_again": "orders:po-order-again",
+    "unmark_billed": "billing:po-unmark-billed",
 }
 PAGE_ROLES = {"customer": ("requester", "buyer", "admin", "receiver"), "supplier": ("sales", "fulfilment")}
 SO_MARKS = {
