@@ -432,7 +432,7 @@ def sales_by_month(supplier: Organization, *, today: date | None = None) -> ByMo
     """Home's chart: per month of the last ``MONTHS``, what the supplier *sold* (its confirmed
     and later sales orders, by the month they were created) and *invoiced* (its invoices not
     cancelled, by invoice date), in its base currency at its rates of each day. Two queries, and
-    one per foreign currency met."""
+    one per foreign currency met by each."""
     today = today or timezone.localdate()
     months = months_back(today)
     sold = gather_in_base(
