@@ -17,11 +17,11 @@ from procurement.figures import ZERO, BudgetUse, ByMonth, ByParty, month_end
 from procurement.money import format_money
 
 WIDTH = 360
-FONT = 11
+FONT = 13
 AXIS = 44  # room left of the bars for the amounts of the grid lines
 PLOT_TOP = 10
 PLOT_HEIGHT = 150
-MONTH_LABELS = 28  # room under the bars for the month and the year
+MONTH_LABELS = 34  # room under the bars for the month and the year
 
 
 def compact(amount: Decimal) -> str:
@@ -72,8 +72,8 @@ class Label:
     x: float
     text: str
     year: str = ""
-    y: float = PLOT_TOP + PLOT_HEIGHT + 14
-    year_y: float = PLOT_TOP + PLOT_HEIGHT + 27
+    y: float = PLOT_TOP + PLOT_HEIGHT + 15
+    year_y: float = PLOT_TOP + PLOT_HEIGHT + 30
 
 
 @dataclass
@@ -178,7 +178,8 @@ def by_month(key: str, figures: ByMonth, *, title: str, description: str, lists:
     return chart
 
 
-ROW = 34  # one counterparty or budget: its name above, its bar below
+ROW = 38  # one counterparty or budget: its name above, its bar below
+BUDGET_ROW = 58  # a budget: its cost center, its bar, then its use
 
 
 def by_party(
@@ -246,14 +247,14 @@ def budget_use(figures: BudgetUse, *, url: str) -> Chart:
             f"against the budget, in {money}."
         ),
         currency=money,
-        height=ROW * max(len(figures.budgets), 1) + 4,
+        height=BUDGET_ROW * max(len(figures.budgets), 1) + 4,
         empty=figures.empty,
         more=(url, "See the budgets"),
     )
     chart.legend = [("chart-committed", "Committed"), ("chart-in-approval", "In approval"), ("chart-track", "Budget")]
     chart.header = ["Cost center", f"Budget ({money})", f"Committed ({money})", f"In approval ({money})"]
     for index, b in enumerate(figures.budgets):
-        y = ROW * index
+        y = BUDGET_ROW * index
         scale = max(b.amount, b.committed + b.in_approval) or Decimal(1)
         track = (WIDTH - 4) * float(b.amount / scale)
         committed = (WIDTH - 4) * float(b.committed / scale)
@@ -263,7 +264,7 @@ def budget_use(figures: BudgetUse, *, url: str) -> Chart:
             used += f" + {format_money(b.in_approval, money, with_code=False)} in approval"
         bar_y = y + FONT + 5
         chart.texts.append({"x": 0, "y": y + FONT + 1, "text": b.label, "anchor": "start", "css": "chart-label"})
-        chart.texts.append({"x": WIDTH, "y": y + FONT + 1, "text": used, "anchor": "end", "css": "chart-value"})
+        chart.texts.append({"x": 0, "y": bar_y + 14 + FONT, "text": used, "anchor": "start", "css": "chart-value"})
         chart.bars.append(Bar(0, bar_y, round(max(track, 1.0), 2), 12, "chart-track", url, f"{b.label} budget"))
         chart.bars.append(Bar(0, bar_y, round(committed, 2), 12, "chart-committed", url, f"{b.label}: {used}"))
         chart.bars.append(
