@@ -13,6 +13,7 @@ from django.db.models import Case, Q, QuerySet, Subquery, Value, When
 from django.http import Http404
 from django.utils import timezone
 
+from procurement.figures import Gathered
 from procurement.money import inverse_rate
 
 from .models import (
@@ -291,3 +292,29 @@ def rate_to_base(currency: str, base_currency: str, on: date, *, organization) -
     if currency == base_currency:
         return Decimal("1")
     return exchange_rate(organization=organization, currency=currency, base_currency=base_currency, on=on)
+
+
+def gather_in_base(*, organization, into: Gathered, rows: Iterable[tuple]) -> Gathered:
+    """Add ``rows`` — ``(key, currency, day, amount, count)``: ``count`` documents in ``currency``
+    dated ``day`` adding up to ``amount`` — to ``into`` in its (the organization's base) currency,
+    each at the rate of its day (``exchange_rate``'s rule); those of a day without a rate are
+    counted as not converted, never as zero. One query per foreign currency, whatever the rows."""
+    rows = list(rows)
+    days_of: dict[str, set[date]] = {}
+    for _, currency, day, _, _ in rows:
+        if currency != into.currency:
+            days_of.setdefault(currency, set()).add(day)
+    rates = {
+        currency: rates_with_days(organization=organization, currency=currency, base_currency=into.currency, days=days)
+        for currency, days in sorted(days_of.items())
+    }
+    for key, currency, day, amount, count in rows:
+        if currency == into.currency:
+            into.add(key, amount)
+            continue
+        rate = rates[currency][day]
+        if rate is None:
+            into.miss(currency, count)
+        else:
+            into.add(key, amount * rate.shown)
+    return into

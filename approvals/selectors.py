@@ -5,15 +5,17 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import DecimalField, Exists, F, OuterRef, Prefetch, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, DecimalField, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
 from accounts.models import Membership, Organization
 from accounts.permissions import can
 from orders.models import PurchaseOrder, PurchaseOrderLine
 from orders.models.purchase import VOID_LINE_STATUSES
+from procurement.figures import Budgeted, BudgetUse, Gathered
 from procurement.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 
 from .models import ApprovalRequest, Budget, Decision, RequestStep
@@ -166,3 +168,54 @@ def may_decide(request: ApprovalRequest, membership: Membership) -> bool:
             decided = {d.user_id for d in step.decisions.all()}
             return any(u.pk == membership.user_id for u in step.approvers.all()) and membership.user_id not in decided
     return False
+
+
+# ------------------------------------------------------------------------------ Home's figures
+
+
+def budget_use(organization: Organization, *, today: date | None = None) -> BudgetUse:
+    """Home's chart: the budgets that cover today, each with what is committed and what is in
+    approval (``with_spend``'s rule, as the budgets page shows it), in the base currency. One query."""
+    today = today or timezone.localdate()
+    return BudgetUse(
+        currency=organization.base_currency,
+        budgets=[
+            Budgeted(
+                pk=budget.pk,
+                label=budget.cost_center.code,
+                amount=budget.amount,
+                committed=budget.committed,
+                in_approval=budget.in_approval,
+                unmeasured=budget.unmeasured,
+            )
+            for budget in budgets_of(organization, on=today).order_by("cost_center__code")
+        ],
+    )
+
+
+def waiting_total(membership: Membership) -> Gathered:
+    """What the requests waiting for this person add up to (``count``, ``amount``), in the base
+    currency at the rates recorded on submission; those without one counted by currency. One query."""
+    base = membership.organization.base_currency
+    measured = Q(purchase_order__base_rate__isnull=False)
+    rows = (
+        waiting_for(membership)
+        .values("currency")
+        .annotate(
+            n=Count("pk"),
+            amount=Sum(F("total") * F("purchase_order__base_rate"), filter=measured, output_field=_SUM),
+            raw=Sum("total"),
+            unmeasured=Count("pk", filter=~measured),
+        )
+        .order_by()
+    )
+    gathered = Gathered(base)
+    gathered.add("amount", Decimal("0"))
+    for row in rows:
+        gathered.add("count", row["n"])
+        if row["currency"] == base:  # no rate needed
+            gathered.add("amount", row["raw"])
+        else:
+            gathered.add("amount", row["amount"] or Decimal("0"))
+            gathered.miss(row["currency"], row["unmeasured"])
+    return gathered

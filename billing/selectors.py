@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections import Counter
+from datetime import date, timedelta
 
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
@@ -10,13 +11,16 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import Organization
-from accounts.selectors import exchange_rates, tolerances_for
+from accounts.selectors import exchange_rates, gather_in_base, tolerances_for
+from orders import selectors as order_selectors
 from orders.models import PurchaseOrder, PurchaseOrderLine, Receipt, ReceiptLine
+from procurement.figures import ZERO, ByMonth, Gathered, Series, Unconverted, months_back
 
 from . import matching
 from .models import Bill, BillMatch, FxDifference, Invoice, Payment
 
 OVERDUE = "overdue"
+LIVE = "live"  # not a status: every document but the cancelled ones (what Home's charts add up)
 
 
 def bill_of(po: PurchaseOrder) -> Bill | None:
@@ -58,6 +62,8 @@ INVOICE_SORTS = {
 def _search(docs: QuerySet, *, status, counterparty: dict, q, date_from, date_to, sort, sorts, date_field, open_states):
     if status == OVERDUE:
         docs = docs.filter(status__in=open_states, due_date__lt=timezone.localdate())
+    elif status == LIVE:
+        docs = docs.exclude(status="cancelled")
     elif status:
         docs = docs.filter(status=status)
     docs = docs.filter(**{k: v for k, v in counterparty.items() if v})
@@ -232,25 +238,76 @@ def three_way(bill: Bill) -> matching.BillResult | None:
     return matching.match_bill(bill, [], po_lines, tolerances, matches)
 
 
-def inbox_counts(organization: Organization, *, customer: bool, supplier: bool) -> dict[str, int]:
-    """The home page's rows: bills to pay and overdue (one query), payments to verify and
-    invoices overdue (one more)."""
+def inbox_counts(organization: Organization, *, customer: bool, supplier: bool) -> dict:
+    """The home page's rows, with their amounts in the base currency (at the latest rates
+    recorded; ``unconverted`` lists what none converts): bills to pay — how many, their balance,
+    due in the next 7 days, overdue — (one query), payments to verify (one more), open and
+    overdue invoices (one more); and one query per foreign currency met."""
     today = timezone.localdate()
-    counts: dict[str, int] = {}
+    week = today + timedelta(days=6)
+    counts: dict = {}
     if customer:
-        counts.update(
-            Bill.objects.filter(customer=organization, status__in=Bill.OPEN_STATES).aggregate(
-                to_pay=Count("pk"), bills_overdue=Count("pk", filter=Q(due_date__lt=today))
+        balance = F("total") - F("paid_total")
+        rows = (
+            Bill.objects.filter(customer=organization, status__in=Bill.OPEN_STATES)
+            .values("currency")
+            .annotate(
+                n=Count("pk"),
+                overdue=Count("pk", filter=Q(due_date__lt=today)),
+                week=Count("pk", filter=Q(due_date__gte=today, due_date__lte=week)),
+                balance=Sum(balance),
+                overdue_balance=Sum(balance, filter=Q(due_date__lt=today)),
+                week_balance=Sum(balance, filter=Q(due_date__gte=today, due_date__lte=week)),
             )
+            .order_by()
+        )
+        amounts = _today_in_base(organization, rows, today, ("balance", "overdue_balance", "week_balance"))
+        counts.update(
+            to_pay=sum(row["n"] for row in rows),
+            bills_overdue=sum(row["overdue"] for row in rows),
+            bills_due_week=sum(row["week"] for row in rows),
+            to_pay_amount=amounts.get("balance"),
+            bills_overdue_amount=amounts.get("overdue_balance"),
+            bills_due_week_amount=amounts.get("week_balance"),
+            bills_unconverted=amounts.unconverted,
         )
     if supplier:
         counts["to_verify"] = Payment.objects.filter(supplier=organization, status=Payment.Status.PENDING).count()
-        counts["invoices_overdue"] = (
-            Invoice.objects.filter(supplier=organization, status=Invoice.Status.OPEN, due_date__lt=today)
+        rows = (
+            Invoice.objects.filter(supplier=organization, status=Invoice.Status.OPEN)
             .exclude(bill__status=Bill.Status.CANCELLED)  # the customer bills it otherwise now
-            .count()
+            .values("currency")
+            .annotate(
+                n=Count("pk"),
+                overdue=Count("pk", filter=Q(due_date__lt=today)),
+                open_total=Sum("total"),
+                overdue_total=Sum("total", filter=Q(due_date__lt=today)),
+            )
+            .order_by()
+        )
+        amounts = _today_in_base(organization, rows, today, ("open_total", "overdue_total"))
+        counts.update(
+            invoices_open=sum(row["n"] for row in rows),
+            invoices_overdue=sum(row["overdue"] for row in rows),
+            invoices_open_amount=amounts.get("open_total"),
+            invoices_overdue_amount=amounts.get("overdue_total"),
+            invoices_unconverted=amounts.unconverted,
         )
     return counts
+
+
+def _today_in_base(organization: Organization, rows, today: date, keys: tuple[str, ...]) -> Gathered:
+    """The sums per currency ``rows`` added up per key in the base currency at today's rates;
+    the documents (``n``) of a currency without a rate counted once."""
+    return gather_in_base(
+        organization=organization,
+        into=Gathered(organization.base_currency),
+        rows=[
+            (key, row["currency"], today, row[key] or ZERO, row["n"] if key == keys[0] else 0)
+            for key in keys
+            for row in rows
+        ],
+    )
 
 
 # ------------------------------------------------------------------------------ FX gain/loss
@@ -355,3 +412,72 @@ def bill_fx(bill: Bill, *, payments: list[Payment]):
     days = days_to_explain(bill, rows, receipts, payments)
     rates = exchange_rates(organization=bill.customer_id, currency=bill.currency, base_currency=base, days=days)
     return describe(bill, base, rows, receipts, payments, rates)
+
+
+# ------------------------------------------------------------------------------ Home's charts
+
+
+def spend_by_month(customer: Organization, *, today: date | None = None) -> ByMonth:
+    """Home's chart: per month of the last ``MONTHS``, what the customer *committed* (its
+    confirmed and later orders, by the month they were created, at the rate recorded on
+    submission) and was *billed* (its bills not cancelled, by bill date, at its rate of the bill's
+    day), in its base currency. Two queries, and one per foreign currency billed."""
+    today = today or timezone.localdate()
+    months = months_back(today)
+    committed = order_selectors.gather_committed(
+        customer, order_selectors.committed_by_day(customer, start=months[0], end=today), "month"
+    )
+    billed = _billed(bills_of(customer).exclude(status=Bill.Status.CANCELLED), "bill_date", customer, months[0], today)
+    return _by_month(customer, months, [("committed", "Committed", committed), ("billed", "Billed", billed)])
+
+
+def sales_by_month(supplier: Organization, *, today: date | None = None) -> ByMonth:
+    """Home's chart: per month of the last ``MONTHS``, what the supplier *sold* (its confirmed
+    and later sales orders, by the month they were created) and *invoiced* (its invoices not
+    cancelled, by invoice date), in its base currency at its rates of each day. Two queries, and
+    one per foreign currency met by each."""
+    today = today or timezone.localdate()
+    months = months_back(today)
+    sold = gather_in_base(
+        organization=supplier,
+        into=Gathered(supplier.base_currency),
+        rows=[
+            (day.replace(day=1), currency, day, amount, count)
+            for (day, _, _), currency, _, amount, count in order_selectors.sold_by_day(
+                supplier, start=months[0], end=today
+            )
+        ],
+    )
+    invoiced = _billed(
+        invoices_of(supplier).exclude(status=Invoice.Status.CANCELLED), "invoice_date", supplier, months[0], today
+    )
+    return _by_month(supplier, months, [("sold", "Sold", sold), ("invoiced", "Invoiced", invoiced)])
+
+
+def _billed(docs: QuerySet, date_field: str, organization: Organization, start: date, end: date) -> Gathered:
+    """Bills or invoices dated from ``start`` to ``end``, added up by month in the base currency."""
+    rows = (
+        docs.filter(**{f"{date_field}__gte": start, f"{date_field}__lte": end})
+        .values(date_field, "currency")
+        .annotate(amount=Sum("total"), n=Count("pk"))
+        .order_by()
+    )
+    return gather_in_base(
+        organization=organization,
+        into=Gathered(organization.base_currency),
+        rows=[
+            (row[date_field].replace(day=1), row["currency"], row[date_field], row["amount"], row["n"]) for row in rows
+        ],
+    )
+
+
+def _by_month(organization: Organization, months: list[date], series: list[tuple[str, str, Gathered]]) -> ByMonth:
+    missing: Counter = Counter()
+    for _, _, gathered in series:
+        missing.update(gathered.missing)
+    return ByMonth(
+        currency=organization.base_currency,
+        months=months,
+        series=[Series(key, label, [gathered.get(month) for month in months]) for key, label, gathered in series],
+        unconverted=[Unconverted(currency, count) for currency, count in sorted(missing.items())],
+    )

@@ -72,7 +72,7 @@ class BillListView(FilteredListView):
     def filter_form(self):
         return OrderFilterForm(
             self.request.GET,
-            statuses=[*Bill.Status.choices, (selectors.OVERDUE, "Overdue")],
+            statuses=[*Bill.Status.choices, (selectors.OVERDUE, "Overdue"), (selectors.LIVE, "Not cancelled")],
             counterparties=suppliers_of(self.org)
             .exclude(supplier=None)
             .order_by("supplier__name")
@@ -142,7 +142,7 @@ class InvoiceListView(FilteredListView):
     def filter_form(self):
         return OrderFilterForm(
             self.request.GET,
-            statuses=[*Invoice.Status.choices, (selectors.OVERDUE, "Overdue")],
+            statuses=[*Invoice.Status.choices, (selectors.OVERDUE, "Overdue"), (selectors.LIVE, "Not cancelled")],
             counterparties=customers_of(self.org)
             .order_by("customer__name")
             .values_list("customer_id", "customer__name"),

@@ -4,16 +4,32 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import date
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
-from django.db.models.functions import Lower
+from django.db.models import (
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Sum,
+    prefetch_related_objects,
+)
+from django.db.models.functions import Lower, TruncDate
 from django.http import Http404
+from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user, get_users_with_perms
 
 from accounts.models import Organization
 from accounts.permissions import can
+from accounts.selectors import gather_in_base
+from procurement.figures import ByParty, Gathered, by_party, months_back
 from procurement.lookups import one_or_404
+from procurement.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 from procurement.validators import parse_integer
 
 from . import interfaces
@@ -37,6 +53,9 @@ from .models import (
 )
 
 SORT_LABELS = {"sku": "SKU", "name": "name", "price": "unit price", "updated": "last update"}
+
+
+_SUM = DecimalField(max_digits=AMOUNT_MAX_DIGITS + 8, decimal_places=AMOUNT_DECIMAL_PLACES)
 
 
 def both_ways(**columns: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
@@ -158,8 +177,11 @@ def search_purchase_orders(
 
 
 def _filtered(orders: QuerySet, status: str, counterparty: dict, date_from, date_to) -> QuerySet:
-    """The filter bar shared by both order lists: status, counterparty, creation dates."""
-    if status:
+    """The filter bar shared by both order lists: status (or ``CONFIRMED_AND_LATER``),
+    counterparty, creation dates."""
+    if status == CONFIRMED_AND_LATER:
+        orders = orders.filter(status__in=CONFIRMED_STATUSES[orders.model])
+    elif status:
         orders = orders.filter(status=status)
     orders = orders.filter(**{field: value for field, value in counterparty.items() if value})
     if date_from:
@@ -197,6 +219,13 @@ def sales_order_for(*, supplier: Organization, number: str) -> SalesOrder:
 
 
 AMENDMENT_TO_ANSWER = "amendment"
+# Not a status either: the orders both sides confirmed, and those further on (what Home's charts
+# count as committed by the customer and sold by the supplier).
+CONFIRMED_AND_LATER = "confirmed_and_later"
+CONFIRMED_STATUSES = {
+    PurchaseOrder: [*PurchaseOrder.RECEIVABLE, PurchaseOrder.Status.CLOSED],
+    SalesOrder: [*SalesOrder.SHIPPABLE, SalesOrder.Status.COMPLETED],
+}
 
 
 def _amendments_to_answer() -> QuerySet[Amendment]:
@@ -401,3 +430,96 @@ def accounting_code_for(*, organization: Organization, kind: str, pk: int):
     if obj is None:
         raise Http404("No such code.")
     return obj
+
+
+# ------------------------------------------------------------------------------ Home's figures
+
+
+def committed_by_day(customer: Organization, *, start: date, end: date) -> list[dict]:
+    """The customer's confirmed-and-later orders created from ``start`` to ``end`` (the day the
+    order list's dates filter by), added up per day, supplier and currency: ``amount`` in the
+    base currency at the rate recorded on submission, ``unmeasured`` the orders without one
+    (``raw`` their total). One query."""
+    return list(
+        purchase_orders_of(customer)
+        .filter(
+            status__in=CONFIRMED_STATUSES[PurchaseOrder],
+            created_at__date__gte=start,
+            created_at__date__lte=end,
+        )
+        .annotate(day=TruncDate("created_at"))
+        .values("day", "supplier_id", "supplier__name", "currency")
+        .annotate(
+            amount=Sum(F("total") * F("base_rate"), filter=Q(base_rate__isnull=False), output_field=_SUM),
+            raw=Sum("total", filter=Q(base_rate__isnull=True)),
+            unmeasured=Count("pk", filter=Q(base_rate__isnull=True)),
+        )
+        .order_by()
+    )
+
+
+def gather_committed(customer: Organization, rows: list[dict], key: str) -> Gathered:
+    """``committed_by_day`` rows added up by ``key`` ("month" or "supplier") in the base currency."""
+    gathered = Gathered(customer.base_currency)
+    for row in rows:
+        at = row["day"].replace(day=1) if key == "month" else row["supplier_id"]
+        if row["amount"] is not None:
+            gathered.add(at, row["amount"])
+        if row["unmeasured"]:
+            if row["currency"] == customer.base_currency:  # no rate needed
+                gathered.add(at, row["raw"])
+            else:
+                gathered.miss(row["currency"], row["unmeasured"])
+    return gathered
+
+
+def sold_by_day(supplier: Organization, *, start: date, end: date) -> list[tuple]:
+    """The supplier's confirmed-and-later sales orders created from ``start`` to ``end``, added
+    up per day, customer and currency, as ``gather_in_base`` rows keyed ``(day, customer id,
+    customer name)``. One query."""
+    rows = (
+        sales_orders_of(supplier)
+        .filter(status__in=CONFIRMED_STATUSES[SalesOrder], created_at__date__gte=start, created_at__date__lte=end)
+        .annotate(day=TruncDate("created_at"))
+        .values("day", "customer_id", "customer__name", "purchase_order__currency")
+        .annotate(amount=Sum("purchase_order__total"), count=Count("pk"))
+        .order_by()
+    )
+    return [
+        (
+            (row["day"], row["customer_id"], row["customer__name"]),
+            row["purchase_order__currency"],
+            row["day"],
+            row["amount"],
+            row["count"],
+        )
+        for row in rows
+    ]
+
+
+def spend_by_supplier(customer: Organization, *, today: date | None = None) -> ByParty:
+    """Home's chart: what the customer committed to each supplier over the last ``MONTHS``
+    months (confirmed and later orders, by the day they were created), the ``TOP`` largest and
+    the rest, in its base currency at the rates recorded on submission. One query."""
+    today = today or timezone.localdate()
+    start = months_back(today)[0]
+    rows = committed_by_day(customer, start=start, end=today)
+    names = {row["supplier_id"]: row["supplier__name"] for row in rows}
+    return by_party(gather_committed(customer, rows, "supplier"), names, start=start, end=today)
+
+
+def sales_by_customer(supplier: Organization, *, today: date | None = None) -> ByParty:
+    """Home's chart: what the supplier sold to each customer over the last ``MONTHS`` months
+    (confirmed and later sales orders, by the day they were created), the ``TOP`` largest and
+    the rest, in its base currency at its rates of each order's day. One query, and one per
+    foreign currency."""
+    today = today or timezone.localdate()
+    start = months_back(today)[0]
+    rows = sold_by_day(supplier, start=start, end=today)
+    names = {customer_id: name for (_, customer_id, name), *_ in rows}
+    gathered = gather_in_base(
+        organization=supplier,
+        into=Gathered(supplier.base_currency),
+        rows=[(key[1], currency, day, amount, count) for key, currency, day, amount, count in rows],
+    )
+    return by_party(gathered, names, start=start, end=today)

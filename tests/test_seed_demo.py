@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from approvals.models import ApprovalRequest, Budget
 from orders.models import PurchaseOrder
@@ -12,7 +13,9 @@ pytestmark = pytest.mark.django_db
 def test_the_demo_seeds_once_with_an_order_waiting_for_approval():
     call_command("seed_demo", verbosity=0)
     call_command("seed_demo", verbosity=0)  # idempotent
-    statuses = sorted(PurchaseOrder.objects.filter(customer__slug="northwind").values_list("status", flat=True))
+    today = timezone.localdate()
+    orders = PurchaseOrder.objects.filter(customer__slug="northwind")
+    statuses = sorted(orders.exclude(order_date__lt=today).values_list("status", flat=True))
     assert statuses == [
         "closed",
         "confirmed",
@@ -30,6 +33,10 @@ def test_the_demo_seeds_once_with_an_order_waiting_for_approval():
     assert step.name == "Department head"
     assert [u.email for u in step.approvers.all()] == ["approver@northwind.example"]
     assert Budget.objects.filter(organization__slug="northwind").count() == 2
+    # A year of history behind them, for Home's charts: closed orders dated in 11 earlier months.
+    history = orders.filter(order_date__lt=today)
+    assert set(history.values_list("status", flat=True)) == {"closed"}
+    assert len({(d.year, d.month) for d in history.values_list("created_at", flat=True)}) == 11
 
 
 def test_the_demo_has_exchange_rates_and_fx_figures_on_bluebirds_bills():
@@ -41,7 +48,7 @@ def test_the_demo_has_exchange_rates_and_fx_figures_on_bluebirds_bills():
     call_command("seed_demo", verbosity=0)
     call_command("seed_demo", verbosity=0)
     assert ExchangeRate.objects.filter(organization__slug="bluebird").count() == 5
-    assert ExchangeRate.objects.filter(organization__slug="northwind").count() == 5
+    assert ExchangeRate.objects.filter(organization__slug="northwind").count() == 5 + 12  # a year
     rows = {
         row.kind: (row.bill.is_manual, row.currency, row.base_currency, row.gain)
         for row in FxDifference.objects.filter(organization__slug="bluebird").select_related("bill")

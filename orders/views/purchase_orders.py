@@ -45,7 +45,7 @@ class PurchaseOrderListView(FilteredListView):
     def filter_form(self):
         return OrderFilterForm(
             self.request.GET,
-            statuses=PurchaseOrder.Status.choices,
+            statuses=[*PurchaseOrder.Status.choices, (selectors.CONFIRMED_AND_LATER, "Confirmed and later")],
             counterparties=suppliers_of(self.org)
             .exclude(supplier=None)
             .order_by("supplier__name")

@@ -37,7 +37,11 @@ class SalesOrderListView(FilteredListView):
     def filter_form(self):
         return OrderFilterForm(
             self.request.GET,
-            statuses=[*SalesOrder.Status.choices, (selectors.AMENDMENT_TO_ANSWER, "Amendment to answer")],
+            statuses=[
+                *SalesOrder.Status.choices,
+                (selectors.CONFIRMED_AND_LATER, "Confirmed and later"),
+                (selectors.AMENDMENT_TO_ANSWER, "Amendment to answer"),
+            ],
             counterparties=customers_of(self.org)
             .order_by("customer__name")
             .values_list("customer_id", "customer__name"),

@@ -3,7 +3,7 @@ and listings. Idempotent: what exists already is left as it is. Every demo passw
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
@@ -14,17 +14,31 @@ from accounts import services
 from accounts.models import Connection, ExchangeRate, Membership, Organization, User
 from accounts.roles import BUYING_ROLES, SELLING_ROLES, Role
 from approvals.models import ApprovalPolicy, ApprovalStep, Budget, SpendingLimit
-from billing.models import Bill
+from billing.models import Bill, Invoice
 from billing.services.bills import BillLineInput, create_bill
 from billing.services.documents import issue_documents
 from billing.services.payments import record_payment, verify_payment
-from orders.models import CostCenter, GLAccount, Listing, PurchaseOrder, Shipment
+from orders.models import CostCenter, GLAccount, Listing, PurchaseOrder, SalesOrder, Shipment
 from orders.services import amendments, drafts, fulfilment, listings, negotiation, submission
 
 PASSWORD = "demo"
 
 # (days ago, EUR → USD): the demo's exchange rates.
 FX_RATES = [(30, "1.0850"), (20, "1.0820"), (7, "1.0790"), (5, "1.0905"), (0, "1.0870")]
+
+# Northwind's older EUR → USD rates, one a month before those (days ago, rate): Home's charts
+# convert a year of Globex's bills with them.
+FX_HISTORY = [(35 + 30 * k, str(Decimal("1.0700") + Decimal("0.0040") * (k % 5))) for k in range(12)]
+
+# A year of closed orders for Home's charts: (customer, supplier, months ago, [(sku, quantity)]).
+HISTORY = [
+    *(
+        ("northwind", "acme", months, [("ACM-1001", str(8 + months * 7 % 17)), ("ACM-3001", str(10 + months * 5 % 30))])
+        for months in range(1, 12)
+    ),
+    *(("northwind", "globex", months, [("GLX-300", str(4 + months % 6))]) for months in (2, 4, 5, 7, 10)),
+    *(("globex", "acme", months, [("ACM-2001", str(6 + months * 3 % 9))]) for months in (1, 3, 6, 9)),
+]
 
 # slug: (name, domain, currency, buys, sells, address, location)
 ORGANIZATIONS = {
@@ -141,6 +155,7 @@ class Command(BaseCommand):
         self._billing(orgs)
         self._exchange_rates(orgs)
         self._fx(orgs)
+        self._history(orgs)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo ready: {Organization.objects.count()} organizations, {User.objects.count()} users, "
@@ -503,6 +518,94 @@ class Command(BaseCommand):
         amendments.request_amendment(
             po=amended, by=buyer, reason="The film came from stock after all.", cancel={lines["ACM-4001"]}
         )
+
+    def _history(self, orgs) -> None:
+        """A year of orders, each shipped, received, billed, paid and verified (closed), dated in
+        the month it belongs to: what Home's charts of spend and sales show. The services run
+        today; the dates are then moved back (demo data only: nothing else may write them)."""
+        if PurchaseOrder.objects.filter(customer=orgs["northwind"], order_date__lt=timezone.localdate()).exists():
+            return
+        today = timezone.localdate()
+        people = {
+            m.user.email: m
+            for m in Membership.objects.select_related("user", "organization").filter(
+                organization__slug__in={slug for row in HISTORY for slug in row[:2]}
+            )
+        }
+        ExchangeRate.objects.bulk_create(
+            ExchangeRate(
+                organization=orgs["northwind"],
+                day=today - timedelta(days=days),
+                from_currency="EUR",
+                to_currency="USD",
+                rate=Decimal(rate),
+            )
+            for days, rate in FX_HISTORY
+        )
+        for customer_slug, supplier_slug, months, rows in HISTORY:
+            customer, supplier = orgs[customer_slug], orgs[supplier_slug]
+            at = lambda slug, role: people[f"{role}@{ORGANIZATIONS[slug][1]}"]  # noqa: E731
+            buyer = at(customer_slug, "buyer")
+            cost_center = CostCenter.objects.filter(organization=customer).order_by("code").first()
+            po = drafts.create_purchase_order(
+                by=buyer, connection=Connection.objects.get(customer=customer, supplier=supplier)
+            )
+            for sku, quantity in rows:
+                drafts.add_line(
+                    by=buyer,
+                    po=po,
+                    values=drafts.LineInput(
+                        listing=Listing.objects.get(supplier=supplier, sku=sku),
+                        quantity=Decimal(quantity),
+                        cost_center=cost_center,
+                    ),
+                )
+            _expect(submission.submit_purchase_order(po=po, by=buyer), submission.Sent)  # under every limit
+            po.refresh_from_db()
+            negotiation.accept_sales_order(so=po.sales_order, by=at(supplier_slug, "sales"))
+            _expect(negotiation.confirm_purchase_order(po=po, by=buyer), negotiation.Confirmed)
+            year, month = today.year, today.month - months
+            while month < 1:
+                year, month = year - 1, month + 12
+            day = today.replace(year=year, month=month, day=6)
+            lines = {line.pk: line.quantity for line in po.lines.all()}
+            shipment = fulfilment.record_shipment(
+                so=po.sales_order, by=at(supplier_slug, "fulfilment"), lines=lines, shipped_on=day + timedelta(days=2)
+            )
+            fulfilment.record_receipt(
+                po=po,
+                by=at(customer_slug, "receiver"),
+                shipment=shipment,
+                received_on=day + timedelta(days=4),
+                lines={pk: fulfilment.ReceiptLineInput(quantity=quantity) for pk, quantity in lines.items()},
+            )
+            _, bill = issue_documents(po=po)
+            payment = record_payment(
+                bill=bill,
+                by=at(customer_slug, "payables"),
+                amount=bill.total,
+                paid_on=day + timedelta(days=20),
+                method="bank_transfer",
+                reference=f"{customer_slug[:2].upper()}-TRF-{po.number}",
+            )
+            verify_payment(payment=payment, by=at(supplier_slug, "receivables"), amount_received=bill.total)
+            moment = timezone.make_aware(datetime.combine(day, time(10)))
+            PurchaseOrder.objects.filter(pk=po.pk).update(
+                created_at=moment,
+                order_date=day,
+                submitted_at=moment,
+                sent_at=moment,
+                supplier_accepted_at=moment + timedelta(days=1),
+                confirmed_at=moment + timedelta(days=1),
+                closed_at=moment + timedelta(days=20),
+            )
+            SalesOrder.objects.filter(pk=po.sales_order.pk).update(created_at=moment)
+            documents = {
+                "created_at": moment + timedelta(days=2),
+                "due_date": day + timedelta(days=32),
+            }
+            Invoice.objects.filter(pk=bill.invoice_id).update(invoice_date=day + timedelta(days=2), **documents)
+            Bill.objects.filter(pk=bill.pk).update(bill_date=day + timedelta(days=2), **documents)
 
     def _exchange_rates(self, orgs) -> None:
         """The EUR → USD rates of the last month in Bluebird's and Northwind's tables (each
