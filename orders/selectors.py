@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.http import Http404
@@ -147,11 +145,8 @@ def search_purchase_orders(
     )
     if received:
         orders = orders.filter(receipt_status=received)
-    for term in q.split()[:6]:
-        if DOCUMENT_NUMBER.match(term):  # "PO-001426": a number is looked up as a number
-            orders = orders.filter(number__icontains=term)
-        else:
-            orders = orders.filter(Q(number__icontains=term) | Exists(_lines_matching(term, "pk")))
+    for term in q.split()[:6]:  # every word matches the number, or a line's SKU or item
+        orders = orders.filter(Q(number__icontains=term) | Exists(_lines_matching(term, "pk")))
     return orders.order_by(*PO_SORTS.get(sort, PO_SORTS["-created"]))
 
 
@@ -165,9 +160,6 @@ def _filtered(orders: QuerySet, status: str, counterparty: dict, date_from, date
     if date_to:
         orders = orders.filter(created_at__date__lte=date_to)
     return orders
-
-
-DOCUMENT_NUMBER = re.compile(r"^[A-Za-z]{1,8}-\d+$|^\d{3,}$")
 
 
 def _lines_matching(term: str, order_pk: str) -> QuerySet[PurchaseOrderLine]:
@@ -213,7 +205,7 @@ def search_sales_orders(
             Q(number__icontains=term)
             | Q(customer__name__icontains=term)
             | Q(purchase_order__number__icontains=term)
-            | (Q() if DOCUMENT_NUMBER.match(term) else Exists(_lines_matching(term, "purchase_order_id")))
+            | Exists(_lines_matching(term, "purchase_order_id"))
         )
     return orders.order_by(*SO_SORTS.get(sort, SO_SORTS["-created"]))
 
