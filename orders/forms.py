@@ -6,7 +6,7 @@ from decimal import Decimal
 from django import forms
 
 from procurement.errors import DomainError
-from procurement.forms import IntegerField, NumberField
+from procurement.forms import IntegerField, NumberField, TextField
 from procurement.money import CURRENCY_CHOICES, MAX_NUMBER_LENGTH
 from procurement.validators import ID_MAX, business_date, no_markup, parse_integer
 
@@ -43,7 +43,7 @@ class ListingForm(forms.Form):
 
     sku = forms.CharField(label="SKU", max_length=64, validators=[no_markup])
     name = forms.CharField(max_length=200, validators=[no_markup])
-    description = forms.CharField(
+    description = TextField(
         required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3}), validators=[no_markup]
     )
     unit = CodeField(
@@ -242,7 +242,7 @@ class PurchaseOrderForm(forms.Form):
         label="Supplier must accept by", required=False, widget=DATE, validators=[business_date]
     )
     ship_to = forms.ModelChoiceField(label="Ship to", queryset=None, required=False, empty_label="(no address)")
-    note_to_supplier = forms.CharField(
+    note_to_supplier = TextField(
         label="Note to the supplier",
         required=False,
         max_length=2000,
@@ -357,21 +357,19 @@ class AddedRowsForm(forms.Form):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(
+    reason = TextField(
         label="Reason", max_length=1000, widget=forms.Textarea(attrs={"rows": 3}), validators=[no_markup]
     )
 
 
 class NoteForm(forms.Form):
-    note = forms.CharField(
+    note = TextField(
         label="What should change?", max_length=2000, widget=forms.Textarea(attrs={"rows": 3}), validators=[no_markup]
     )
 
 
 class MessageForm(forms.Form):
-    body = forms.CharField(
-        label="Message", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), validators=[no_markup]
-    )
+    body = TextField(label="Message", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), validators=[no_markup])
 
 
 class ProposalHeaderForm(forms.Form):
@@ -384,14 +382,14 @@ class ProposalHeaderForm(forms.Form):
         label="Payment terms (days)", required=False, widget=forms.TextInput(attrs={"maxlength": "4"})
     )
     supplier_contact = forms.CharField(label="Your contact", required=False, max_length=200, validators=[no_markup])
-    ship_to_address = forms.CharField(
+    ship_to_address = TextField(
         label="Ship-to address",
         required=False,
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 2}),
         validators=[no_markup],
     )
-    note = forms.CharField(
+    note = TextField(
         label="Note to the customer",
         required=False,
         max_length=2000,
@@ -468,7 +466,7 @@ class ShipmentForm(forms.Form):
     shipped_on = forms.DateField(label="Shipped on", widget=DATE, validators=[business_date])
     carrier = forms.CharField(label="Carrier", required=False, max_length=100, validators=[no_markup])
     tracking_number = forms.CharField(label="Tracking number", required=False, max_length=100, validators=[no_markup])
-    note = forms.CharField(
+    note = TextField(
         label="Note to the customer",
         required=False,
         max_length=2000,
@@ -554,6 +552,6 @@ class ReceiptForm(forms.Form):
     """The header of *Record receipt*; the quantities per line are read beside it."""
 
     received_on = forms.DateField(label="Received on", widget=DATE, validators=[business_date])
-    note = forms.CharField(
+    note = TextField(
         label="Note", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), validators=[no_markup]
     )

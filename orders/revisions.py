@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from accounts.models import Membership
 from procurement.transactions import require_atomic
+from procurement.validators import normalize_text
 
 from .models import PurchaseOrder, PurchaseOrderLine, Revision, RevisionLine
 
@@ -105,6 +106,14 @@ def diff_revisions(old: Revision | None, new: Revision) -> list[dict]:
     return rows
 
 
+def same_value(before, after) -> bool:
+    """Whether a header field is unchanged: text compares as typed, whatever its line ends (an
+    address stored before input was normalized may still have CRLF)."""
+    if isinstance(before, str) and isinstance(after, str):
+        return normalize_text(before) == normalize_text(after)
+    return before == after
+
+
 HEADER_LABELS = {
     "expected_delivery_date": "delivery by",
     "valid_until": "answer by",
@@ -124,7 +133,7 @@ def diff_headers(old: Revision | None, new: Revision) -> list[tuple[str, str, st
     rows = [
         (label, str(old.header.get(name) or "—"), str(new.header.get(name) or "—"))
         for name, label in HEADER_LABELS.items()
-        if old.header.get(name) != new.header.get(name)
+        if not same_value(old.header.get(name), new.header.get(name))
     ]
     if old.discount != new.discount:
         rows.append(("discount", f"{old.discount.normalize():f}", f"{new.discount.normalize():f}"))

@@ -30,7 +30,7 @@ from ..models import (
     Revision,
     SalesOrder,
 )
-from ..revisions import _jsonable, snapshot, summarize_changes
+from ..revisions import _jsonable, same_value, snapshot, summarize_changes
 from ..totals import HUNDRED, line_amounts, order_totals, require_tax_rate
 from ..units import UNITS, quantity_error
 from .common import _line_fits, _lock_pair_for_supplier, _lock_po, _lock_so_of, _money, clean_date
@@ -251,7 +251,7 @@ def _apply_proposal(po: PurchaseOrder, proposal: Proposal | None) -> tuple[list[
         "discount",
     ):
         value = getattr(proposal, name)
-        if value not in (None, "") and value != getattr(po, name):
+        if value not in (None, "") and not same_value(value, getattr(po, name)):
             header_changes[name] = (_jsonable(getattr(po, name)), _jsonable(value))
             setattr(po, name, value)
     if proposal.note:

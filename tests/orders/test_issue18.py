@@ -47,3 +47,69 @@ def test_search_by_number_still_finds_the_order(client, trade):
     assert second.sales_order.number in page and first.sales_order.number not in page
     page = client.get(url("so-list", trade.supplier), {"q": first.number}).content.decode()
     assert first.sales_order.number in page and second.sales_order.number not in page
+
+
+# ------------------------------------------- 2. a ship-to typed with CRLF is no change
+
+
+def test_text_input_is_normalized_where_it_is_parsed():
+    from orders.forms import ProposalHeaderForm
+    from procurement.validators import clean_text
+
+    form = ProposalHeaderForm({"ship_to_address": "  Seattle warehouse  \r\n1 Main St \r\rSeattle\r\n", "note": "a\rb"})
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["ship_to_address"] == "Seattle warehouse\n1 Main St\n\nSeattle"
+    assert form.cleaned_data["note"] == "a\nb"
+    assert clean_text("x \r\ny\r\n", "note") == "x\ny"  # a service called directly, the same
+
+
+def _ship_to_order(trade):
+    from tests.factories import LocationFactory
+
+    seattle = LocationFactory(organization=trade.customer, name="Seattle warehouse")
+    po = trade.sent(ship_to=seattle)
+    assert "\n" in po.ship_to_address
+    return po
+
+
+def test_accepting_with_the_ship_to_as_the_browser_sends_it_changes_nothing(
+    client, trade, django_capture_on_commit_callbacks, mailoutbox
+):
+    po = _ship_to_order(trade)
+    line = po.lines.get()
+    client.force_login(trade.sales.user)
+    form = {
+        f"line-{line.pk}-action": "accept",
+        f"line-{line.pk}-quantity": "10",
+        f"line-{line.pk}-unit_price": "2.50",
+        "ship_to_address": po.ship_to_address.replace("\n", "\r\n") + "\r\n",
+        "payment_terms_days": str(po.payment_terms_days),
+        "accept": "1",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url("so-proposal", trade.supplier, number=po.sales_order.number), form)
+    assert response.status_code == 302
+    event = po.events.get(kind="accepted")
+    assert "ship-to" not in event.body.lower() and "no changes" in event.body
+    assert event.data["header"] == {} and event.data["changes"] == []
+    client.force_login(trade.buyer.user)
+    page = client.get(url("po-detail", trade.customer, number=po.number)).content.decode()
+    assert "Ship-to address" not in page and "ship-to address" not in page
+    accepted = [m for m in mailoutbox if "accepted" in m.subject.lower()]
+    assert accepted and all("ship-to" not in m.body.lower() for m in accepted)
+
+
+def test_an_address_stored_with_crlf_is_no_change_either(trade):
+    from orders.models import PurchaseOrder
+    from orders.services import negotiation
+    from tests.factories import proposal_line
+
+    po = _ship_to_order(trade)
+    PurchaseOrder.objects.filter(pk=po.pk).update(ship_to_address=po.ship_to_address.replace("\n", "\r\n"))
+    negotiation.accept_with_proposal(
+        so=po.sales_order,
+        by=trade.sales,
+        header=negotiation.ProposalHeader(ship_to_address=po.ship_to_address),
+        lines={po.lines.get().pk: proposal_line(action="accept")},
+    )
+    assert po.events.get(kind="accepted").data["header"] == {}
