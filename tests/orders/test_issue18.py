@@ -113,3 +113,91 @@ def test_an_address_stored_with_crlf_is_no_change_either(trade):
         lines={po.lines.get().pk: proposal_line(action="accept")},
     )
     assert po.events.get(kind="accepted").data["header"] == {}
+
+
+# ------------------------------------------------- 3. a backorder keeps the typed quantity
+
+
+def test_a_backorder_keeps_the_quantity_the_supplier_typed(trade):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from orders.services import negotiation
+    from tests.factories import proposal_line
+
+    po = trade.sent(lines=[{"listing": trade.listing, "quantity": "25"}])
+    line = po.lines.get()
+    later = timezone.localdate() + timedelta(days=30)
+    negotiation.accept_with_proposal(
+        so=po.sales_order,
+        by=trade.sales,
+        lines={
+            line.pk: proposal_line(
+                action="backorder", quantity=Decimal(30), backorder_quantity=Decimal(5), backorder_date=later
+            )
+        },
+    )
+    line.refresh_from_db()
+    assert (line.quantity, line.backorder_quantity, line.backorder_date) == (30, 5, later)
+    assert "quantity 25 → 30" in po.events.get(kind="accepted").body
+
+
+def test_a_backorder_of_all_the_new_quantity_is_refused_next_to_it(trade):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from orders.services import negotiation
+    from procurement.errors import DomainError
+    from tests.factories import proposal_line
+
+    po = trade.sent(lines=[{"listing": trade.listing, "quantity": "25"}])
+    line = po.lines.get()
+    with pytest.raises(DomainError) as refused:
+        negotiation.save_proposal(
+            so=po.sales_order,
+            by=trade.sales,
+            lines={
+                line.pk: proposal_line(
+                    action="backorder",
+                    quantity=Decimal(4),
+                    backorder_quantity=Decimal(5),
+                    backorder_date=timezone.localdate() + timedelta(days=3),
+                )
+            },
+        )
+    assert refused.value.field == "backorder_quantity"
+
+
+# -------------------------------------- 14. a rejected line needs a reason, said as such
+
+
+def test_rejecting_a_line_without_a_reason_says_a_reason_is_needed(client, trade):
+    po = trade.sent()
+    line = po.lines.get()
+    client.force_login(trade.sales.user)
+    response = client.post(
+        url("so-proposal", trade.supplier, number=po.sales_order.number),
+        {f"line-{line.pk}-action": "reject", f"line-{line.pk}-reject_reason": "  "},
+    )
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "This field is required" not in page
+    assert "Line 1: Say why you reject the line" in page
+    assert f'is-invalid" id="line-{line.pk}-reject_reason"' in page
+    assert f'aria-describedby="line-{line.pk}-reject_reason-error"' in page
+
+
+def test_the_changes_requested_banner_quotes_the_buyers_note(client, trade):
+    from orders.services import negotiation
+
+    po = trade.sent()
+    negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
+    negotiation.request_changes(po=po, by=trade.buyer, note="Deliver to dock 4, please")
+    client.force_login(trade.sales.user)
+    page = client.get(url("so-detail", trade.supplier, number=po.sales_order.number)).content.decode()
+    banner = page[page.index("alert-warning") :][:400]
+    assert "asks for changes" in banner and "Deliver to dock 4, please" in banner

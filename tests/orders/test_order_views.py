@@ -375,7 +375,7 @@ def test_the_supplier_form_keeps_added_lines_and_marks_a_refused_input(client, t
     assert 'value="Washers"' in page  # a saved added line is filled back in, not lost
     bad = client.post(proposal, {f"line-{line.pk}-action": "reject", f"line-{line.pk}-reject_reason": "", **added})
     text = bad.content.decode()
-    assert bad.status_code == 400 and "Line 1: This field is required." in text
+    assert bad.status_code == 400 and "Line 1: Say why you reject the line" in text
     assert f'id="line-{line.pk}-reject_reason-error"' in text and 'value="Washers"' in text
     client.post(proposal, {f"line-{line.pk}-action": "accept", **added, "accept": "1"})
     po.refresh_from_db()
