@@ -228,7 +228,12 @@ class OrderFilterForm(forms.Form):
 
 
 class PurchaseOrderForm(forms.Form):
-    connection = forms.ModelChoiceField(label="Supplier", queryset=None, empty_label=None)
+    connection = forms.ModelChoiceField(
+        label="Supplier",
+        queryset=None,
+        empty_label="Choose a supplier",  # asked, never guessed
+        error_messages={"required": "Choose the supplier to order from."},
+    )
     currency = forms.ChoiceField(
         label="Currency",
         choices=[("", "The supplier's terms")] + CURRENCY_CHOICES,
@@ -258,11 +263,24 @@ class PurchaseOrderForm(forms.Form):
 
 
 class DraftHeaderForm(PurchaseOrderForm):
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, locked_currency: str | None = None, **kwargs):
+        """``locked_currency``: the draft's currency once it has lines (their prices are in
+        it): the select shows it disabled, and whatever is posted for it is ignored."""
         super().__init__(*args, **kwargs)
         del self.fields["connection"]
-        self.fields["currency"].choices = CURRENCY_CHOICES
-        self.fields["currency"].required = True
+        currency = self.fields["currency"]
+        currency.choices = CURRENCY_CHOICES
+        currency.required = True
+        if locked_currency:
+            currency.disabled = True
+            self.initial["currency"] = locked_currency
+            currency.help_text = f"The lines' prices are in {locked_currency}: remove them to change it."
+
+    def clean(self):
+        data = super().clean()
+        if self.fields["currency"].disabled:
+            data.pop("currency", None)  # not a change the service is asked for
+        return data
 
 
 class LineForm(forms.Form):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.http import Http404
@@ -12,7 +14,7 @@ from accounts.permissions import can
 from procurement.lookups import one_or_404
 from procurement.validators import parse_integer
 
-from . import interfaces
+from . import interfaces, pricing
 from .models import (
     Amendment,
     CostCenter,
@@ -267,6 +269,19 @@ def orderable_listings(po: PurchaseOrder, q: str = "") -> QuerySet[Listing]:
     for term in q.split()[:6]:
         listings = listings.filter(Q(sku__icontains=term) | Q(name__icontains=term))
     return listings.order_by("sku")
+
+
+def picker_listings(po: PurchaseOrder, q: str = "", *, limit: int = 50) -> list[Listing]:
+    """The listing picker's choices: ``orderable_listings``, each with ``price``, what this
+    customer pays for one (``pricing.unit_price``: its own price, if any), and ``cheaper_from``,
+    the least quantity a price break lowers it at (or None). Three queries, whatever the count."""
+    listings = list(orderable_listings(po, q).prefetch_related("price_breaks")[:limit])
+    prices = pricing.customer_prices(listings, po.customer_id)
+    for listing in listings:
+        listing.price = pricing.unit_price(listing, quantity=Decimal(1), customer_id=po.customer_id, prices=prices)
+        lower = [b.min_quantity for b in listing.price_breaks.all() if b.unit_price < listing.price]
+        listing.cheaper_from = min(lower, default=None)
+    return listings
 
 
 def shipments_of(po: PurchaseOrder) -> list[Shipment]:

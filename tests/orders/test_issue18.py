@@ -201,3 +201,57 @@ def test_the_changes_requested_banner_quotes_the_buyers_note(client, trade):
     page = client.get(url("so-detail", trade.supplier, number=po.sales_order.number)).content.decode()
     banner = page[page.index("alert-warning") :][:400]
     assert "asks for changes" in banner and "Deliver to dock 4, please" in banner
+
+
+# ---------------------------------------------------------------- 13. the new-order form
+
+
+def test_the_new_order_form_asks_for_the_supplier(client, trade):
+    from orders.models import PurchaseOrder
+
+    client.force_login(trade.buyer.user)
+    page = client.get(url("po-new", trade.customer)).content.decode()
+    select = page[page.index('name="connection"') :]
+    select = select[: select.index("</select>")]
+    assert '<option value="" selected>Choose a supplier</option>' in select
+    assert " selected" not in select.replace('<option value="" selected>', "")
+    response = client.post(url("po-new", trade.customer), {"note_to_supplier": "Hi"})
+    page = response.content.decode()
+    assert "Choose the supplier to order from." in page and 'aria-invalid="true"' in page
+    assert not PurchaseOrder.objects.exists() and "Hi</textarea>" in page
+
+
+def test_the_listing_picker_shows_the_price_this_customer_pays(client, trade, django_assert_max_num_queries):
+    from decimal import Decimal
+
+    from orders.models import CustomerPrice, PriceBreak
+
+    CustomerPrice.objects.create(listing=trade.listing, customer=trade.customer, unit_price=Decimal("2.10"))
+    PriceBreak.objects.create(listing=trade.listing, min_quantity=Decimal(100), unit_price=Decimal("1.90"))
+    po = trade.draft(lines=[])
+    client.force_login(trade.buyer.user)
+    page = client.get(url("po-detail", trade.customer, number=po.number)).content.decode()
+    assert "BOLT — Bolt · 2.10 USD / ea (your price) · less from 100" in page
+    assert "2.50 USD / ea" not in page
+    picker = url("po-listing-picker", trade.customer, number=po.number)
+    client.get(picker, {"q": "bolt"})
+    with django_assert_max_num_queries(9):
+        page = client.get(picker, {"q": "bolt"}).content.decode()
+    assert "2.10 USD / ea (your price)" in page and "2.50" not in page
+
+
+def test_the_currency_cannot_change_once_the_draft_has_lines(client, trade):
+    po = trade.draft()
+    client.force_login(trade.buyer.user)
+    page = client.get(url("po-detail", trade.customer, number=po.number)).content.decode()
+    import re
+
+    select = re.search(r'<select[^>]*name="currency"[^>]*>', page).group(0)
+    assert " disabled" in select
+    response = client.post(
+        url("po-edit", trade.customer, number=po.number),
+        {"currency": "EUR", "note_to_supplier": "Dock 4"},
+    )
+    assert response.status_code == 302
+    po.refresh_from_db()
+    assert (po.currency, po.note_to_supplier) == ("USD", "Dock 4")
