@@ -154,7 +154,7 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
 
     def show(self, po, *, header_form=None, line_form=None, editing=None, thread_post=None, status=200):
         lines = selectors.lines_of(po)
-        amendments = _amendments(po)
+        amendments = _amendments(po, "purchase-orders", self.membership)
         approval_requests = interfaces.approvals().requests_for_page(po=po, membership=self.membership)
         actions = rules.po_actions(
             po,

@@ -135,7 +135,7 @@ class SalesOrderDetailView(SalesOrderMixin, OrgView):
             "notes": selectors.internal_notes_of(po, self.org),
             "line_actions": ProposalLine.Action.choices[:4],
             "units": UNITS,
-            **_amendments(po, "sales-orders"),
+            **_amendments(po, "sales-orders", self.membership),
         }
         return render(self.request, "orders/so_detail.html", context, status=status)
 

@@ -255,3 +255,50 @@ def test_the_currency_cannot_change_once_the_draft_has_lines(client, trade):
     assert response.status_code == 302
     po.refresh_from_db()
     assert (po.currency, po.note_to_supplier) == ("USD", "Dock 4")
+
+
+# ----------------------------------------------------------------------------- 15. wording
+
+
+def test_an_order_approved_at_once_says_it_once(client, trade):
+    po = trade.sent()
+    client.force_login(trade.buyer.user)
+    page = client.get(url("po-detail", trade.customer, number=po.number)).content.decode()
+    assert page.lower().count("approved at once") == 1
+
+
+def test_the_sales_order_lines_are_captioned_with_the_sales_order_number(client, trade):
+    po = trade.sent()
+    from orders.services import negotiation
+
+    negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
+    client.force_login(trade.sales.user)
+    page = client.get(url("so-detail", trade.supplier, number=po.sales_order.number)).content.decode()
+    assert f"Lines of {po.sales_order.number}</caption>" in page and f"Lines of {po.number}" not in page
+
+
+def test_settings_say_an_organization_admin_changes_the_prefixes(client, trade):
+    client.force_login(trade.customer_admin.user)
+    page = client.get(reverse("accounts:settings", args=[trade.customer.slug])).content.decode()
+    assert "platform admin" not in page
+    assert f"an admin of {trade.customer.name} can change the prefixes" in page
+    assert reverse("admin:accounts_organization_change", args=[trade.customer.pk]) in page
+
+
+def test_a_declined_amendment_shows_on_the_buyers_order_page(client, trade):
+    from decimal import Decimal
+
+    from orders.services import amendments
+
+    po = trade.confirmed()
+    line = po.lines.get()
+    amendment = amendments.request_amendment(
+        po=po, by=trade.buyer, reason="Second crew", quantities={line.pk: Decimal(20)}
+    )
+    amendments.decline_amendment(amendment=amendment, by=trade.sales, reason="No stock until May")
+    client.force_login(trade.buyer.user)
+    page = client.get(url("po-detail", trade.customer, number=po.number)).content.decode()
+    assert f"{trade.supplier.name} declined amendment 1" in page and "No stock until May" in page
+    amendments.request_amendment(po=po, by=trade.buyer, reason="Third crew", quantities={line.pk: Decimal(15)})
+    page = client.get(url("po-detail", trade.customer, number=po.number)).content.decode()
+    assert "declined amendment 1" not in page  # a newer one is open: that is what the page shows
