@@ -1,5 +1,7 @@
 """Issue 18, the order side: each defect as a test that failed before its fix."""
 
+from decimal import Decimal
+
 import pytest
 from django.urls import reverse
 
@@ -302,3 +304,71 @@ def test_a_declined_amendment_shows_on_the_buyers_order_page(client, trade):
     amendments.request_amendment(po=po, by=trade.buyer, reason="Third crew", quantities={line.pk: Decimal(15)})
     page = client.get(url("po-detail", trade.customer, number=po.number)).content.decode()
     assert "declined amendment 1" not in page  # a newer one is open: that is what the page shows
+
+
+# ------------------------------------------------------ a quantity beyond any sane bound
+
+
+def test_the_quantity_bound_stays_within_every_quantity_column():
+    from django.apps import apps
+
+    from orders.units import QUANTITY_MAX
+
+    columns = [
+        f
+        for model in apps.get_app_config("orders").get_models()
+        for f in model._meta.get_fields()
+        if getattr(f, "decimal_places", None) == 3 and "quantity" in f.name
+    ]
+    assert columns
+    for field in columns:  # room for a running total of ten times the largest line (tolerances)
+        assert Decimal(10) ** (field.max_digits - field.decimal_places) > QUANTITY_MAX * 10, field
+
+
+HUGE = "99999999999"
+
+
+def test_a_huge_quantity_on_a_draft_line_is_refused_next_to_the_field(client, trade):
+    po = trade.draft(lines=[])
+    client.force_login(trade.buyer.user)
+    response = client.post(
+        url("po-line-add", trade.customer, number=po.number),
+        {"listing": trade.listing.pk, "quantity": HUGE, "cost_center": trade.cost_center.pk, "tax_rate": "0"},
+    )
+    page = response.content.decode()
+    assert response.status_code == 400 and not po.lines.exists()
+    assert 'id="id_quantity-error">The quantity can be at most 999,999,999.' in page
+    assert f'value="{HUGE}"' in page
+
+
+def test_a_huge_quantity_is_refused_wherever_it_is_typed(trade):
+    from django.utils import timezone
+
+    from orders.services import amendments, fulfilment, negotiation
+    from procurement.errors import DomainError
+    from tests.factories import added_line, proposal_line, receipt_line
+
+    sent = trade.sent()
+    line = sent.lines.get()
+    with pytest.raises(DomainError, match="at most 999,999,999"):
+        negotiation.save_proposal(
+            so=sent.sales_order, by=trade.sales, lines={line.pk: proposal_line(action="change", quantity=HUGE)}
+        )
+    with pytest.raises(DomainError, match="at most 999,999,999"):
+        negotiation.save_proposal(
+            so=sent.sales_order,
+            by=trade.sales,
+            lines={},
+            added=[added_line(description="Nut", quantity=HUGE, unit="ea", unit_price="0.01")],
+        )
+    po = trade.confirmed()
+    line = po.lines.get()
+    with pytest.raises(DomainError, match="at most 999,999,999"):
+        amendments.request_amendment(po=po, by=trade.buyer, reason="More", quantities={line.pk: Decimal(HUGE)})
+    with pytest.raises(DomainError, match="at most 999,999,999"):
+        fulfilment.record_receipt(
+            po=po,
+            by=trade.customer_admin,
+            lines={line.pk: receipt_line(quantity="1", damaged=HUGE, reason="Crushed")},
+            received_on=timezone.localdate(),
+        )
