@@ -573,3 +573,9 @@ class ReceiptForm(forms.Form):
     note = TextField(
         label="Note", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), validators=[no_markup]
     )
+
+    def __init__(self, *args, supplier: str, **kwargs):
+        """``supplier``: whose goods they are (the note's label names them). Set here, before the
+        form is bound to its fields: a label changed later is lost once the form is validated."""
+        super().__init__(*args, **kwargs)
+        self.fields["note"].label = f"Note to {supplier} (they see it with the receipt)"

@@ -372,3 +372,38 @@ def test_a_huge_quantity_is_refused_wherever_it_is_typed(trade):
             lines={line.pk: receipt_line(quantity="1", damaged=HUGE, reason="Crushed")},
             received_on=timezone.localdate(),
         )
+
+
+# --------------------------------------------- the receipt page after a validation error
+
+
+@pytest.mark.parametrize("received_on", ["", "today"])
+def test_the_receipt_page_keeps_the_notes_label_and_the_damaged_typed(client, trade, received_on):
+    import re
+
+    from django.utils import timezone
+
+    from accounts.roles import Role
+    from tests.factories import member
+
+    po = trade.confirmed()
+    line = po.lines.get()
+    client.force_login(member(trade.customer, Role.RECEIVER).user)
+    receive = url("po-receive", trade.customer, number=po.number)
+    label = f"Note to {trade.supplier.name} (they see it with the receipt)"
+    assert label in client.get(receive).content.decode()
+    response = client.post(  # a form error (no date), or the service's (damaged without a reason)
+        receive,
+        {
+            "shipment": "none",
+            f"line-{line.pk}-quantity": "4",
+            f"line-{line.pk}-damaged": "2",
+            "received_on": timezone.localdate().isoformat() if received_on else "",
+            "note": "Box wet",
+        },
+    )
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert label in page and "Box wet</textarea>" in page
+    damaged = re.search(rf'<input[^>]*name="line-{line.pk}-damaged"[^>]*>', page).group(0)
+    assert 'value="2"' in damaged and 'placeholder="0"' not in damaged
