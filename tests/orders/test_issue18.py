@@ -407,3 +407,58 @@ def test_the_receipt_page_keeps_the_notes_label_and_the_damaged_typed(client, tr
     assert label in page and "Box wet</textarea>" in page
     damaged = re.search(rf'<input[^>]*name="line-{line.pk}-damaged"[^>]*>', page).group(0)
     assert 'value="2"' in damaged and 'placeholder="0"' not in damaged
+
+
+# ------------------------------------------- field errors: marked for screen readers, in line
+
+
+def _invalid_inputs_are_described(page: str) -> int:
+    """Every input, select and textarea marked invalid says so (aria-invalid) and points at
+    its message (aria-describedby, an id on the page); returns how many there are."""
+    import re
+
+    marked = re.findall(r"<(?:input|select|textarea)\b[^>]*\bis-invalid\b[^>]*>", page)
+    for tag in marked:
+        assert 'aria-invalid="true"' in tag, tag
+        described = re.search(r'aria-describedby="([^"]+)"', tag)
+        assert described, tag
+        for target in described.group(1).split():
+            assert f'id="{target}"' in page, (tag, target)
+    return len(marked)
+
+
+def test_the_amendment_forms_errors_are_described_on_their_inputs(client, trade):
+    po = trade.confirmed(lines=[{"listing": trade.listing, "quantity": "10"}])
+    line = po.lines.get()
+    client.force_login(trade.buyer.user)
+    amend = url("po-amend", trade.customer, number=po.number)
+    lower = client.post(amend, {f"line-{line.pk}-quantity": "8", "reason": "Second crew"})
+    assert lower.status_code == 400 and _invalid_inputs_are_described(lower.content.decode()) == 1
+    no_reason = client.post(amend, {f"line-{line.pk}-quantity": "12", "reason": ""})
+    assert no_reason.status_code == 400 and _invalid_inputs_are_described(no_reason.content.decode()) == 1
+
+
+def test_an_error_on_the_proposal_keeps_the_rows_columns_in_line(client, trade):
+    import re
+
+    po = trade.sent()
+    line = po.lines.get()
+    client.force_login(trade.sales.user)
+    proposal = url("so-proposal", trade.supplier, number=po.sales_order.number)
+    response = client.post(proposal, {f"line-{line.pk}-action": "change", f"line-{line.pk}-quantity": "0"})
+    page = response.content.decode()
+    assert response.status_code == 400 and _invalid_inputs_are_described(page) == 1
+    column = re.search(rf'<div class="[^"]*">\s*<label[^>]*for="line-{line.pk}-quantity".*?</div>', page, re.S).group(0)
+    assert "invalid-feedback" not in column  # the message is on a line of its own below the row
+    assert f'<div class="invalid-feedback d-block" id="line-{line.pk}-quantity-error">' in page
+    added = client.post(
+        proposal,
+        {
+            "add-count": "2",
+            "add-0-description": "Washers",
+            "add-0-quantity": "5",
+            "add-0-unit": "parsec",
+            "add-0-unit_price": "0.20",
+        },
+    )
+    assert added.status_code == 400 and _invalid_inputs_are_described(added.content.decode()) == 1
