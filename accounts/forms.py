@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.urls import reverse
 
-from procurement.forms import IntegerField, ModelForm
+from procurement.forms import IntegerField, ModelForm, TextField
 from procurement.money import CURRENCY_CHOICES
 from procurement.validators import no_markup
 
@@ -176,7 +176,7 @@ class ConnectionTermsForm(forms.Form):
 
 class InviteSupplierForm(ConnectionTermsForm):
     email = forms.EmailField(label="Supplier's e-mail", help_text="Someone who can accept for the supplier.")
-    message = forms.CharField(
+    message = TextField(
         label="Message",
         required=False,
         max_length=1000,
@@ -187,7 +187,7 @@ class InviteSupplierForm(ConnectionTermsForm):
 
 
 class SuspendForm(forms.Form):
-    reason = forms.CharField(
+    reason = TextField(
         label="Reason",
         help_text="Shown to the other side.",
         required=False,
@@ -206,7 +206,7 @@ class AcceptConnectionForm(forms.Form):
 
 
 class DeclineConnectionForm(forms.Form):
-    reason = forms.CharField(
+    reason = TextField(
         label="Reason",
         required=False,
         max_length=500,

@@ -1,10 +1,11 @@
 from django import forms
 
+from procurement.forms import TextField
 from procurement.validators import no_markup
 
 
 class ApproveForm(forms.Form):
-    comment = forms.CharField(
+    comment = TextField(
         label="Comment",
         required=False,
         max_length=2000,
@@ -14,7 +15,7 @@ class ApproveForm(forms.Form):
 
 
 class RejectForm(forms.Form):
-    comment = forms.CharField(
+    comment = TextField(
         label="Why do you reject it?",
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),

@@ -177,7 +177,7 @@ def plan_approval(
     total_base = _in_base(po, po.total, rate)
     plan = Plan(rate=rate, total_base=total_base)
     if not _configured(org):
-        plan.summary = f"{org.name} has no approval policy, spending limits or budgets: approved at once."
+        plan.summary = f"{org.name} has no approval policy, spending limits or budgets."
         return plan
 
     requester = _requester_membership(po)
@@ -236,7 +236,8 @@ def plan_approval(
         within = (
             f"within {requester.user.full_name}'s limit of {format_money(limit, base)}" if limit is not None else ""
         )
-        plan.summary = f"{shown}: no step applies" + (f", {within}" if within else "") + "; approved at once."
+        # why, not the outcome: the page puts it beside its "Approved at once"
+        plan.summary = f"{shown}: no step applies" + (f", {within}" if within else "") + "."
     return plan
 
 

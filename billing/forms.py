@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from orders.units import UNIT_CHOICES
 from procurement.errors import DomainError
-from procurement.forms import NumberField
+from procurement.forms import NumberField, TextField
 from procurement.money import CURRENCY_CHOICES
 from procurement.validators import business_date, no_markup, parse_integer
 
@@ -52,7 +52,7 @@ class BillForm(forms.Form):
     due_date = forms.DateField(label="Due date", widget=DATE, validators=[business_date])
     location = forms.TypedChoiceField(label="Location", coerce=int, required=False, empty_value=None)
     reference_number = forms.CharField(label="Reference number", required=False, max_length=60, validators=[no_markup])
-    notes = forms.CharField(
+    notes = TextField(
         label="Notes", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), validators=[no_markup]
     )
 
@@ -145,7 +145,7 @@ class BillEditForm(forms.Form):
 
     due_date = forms.DateField(label="Due date", widget=DATE, validators=[business_date])
     reference_number = forms.CharField(label="Reference number", required=False, max_length=60, validators=[no_markup])
-    notes = forms.CharField(
+    notes = TextField(
         label="Notes", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}), validators=[no_markup]
     )
 
@@ -182,7 +182,7 @@ class VerifyForm(forms.Form):
 
 
 class DisputeForm(forms.Form):
-    reason = forms.CharField(
+    reason = TextField(
         label="What is wrong with it?",
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),

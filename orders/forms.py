@@ -6,7 +6,7 @@ from decimal import Decimal
 from django import forms
 
 from procurement.errors import DomainError
-from procurement.forms import IntegerField, NumberField
+from procurement.forms import IntegerField, NumberField, TextField
 from procurement.money import CURRENCY_CHOICES, MAX_NUMBER_LENGTH
 from procurement.validators import ID_MAX, business_date, no_markup, parse_integer
 
@@ -43,7 +43,7 @@ class ListingForm(forms.Form):
 
     sku = forms.CharField(label="SKU", max_length=64, validators=[no_markup])
     name = forms.CharField(max_length=200, validators=[no_markup])
-    description = forms.CharField(
+    description = TextField(
         required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3}), validators=[no_markup]
     )
     unit = CodeField(
@@ -228,7 +228,12 @@ class OrderFilterForm(forms.Form):
 
 
 class PurchaseOrderForm(forms.Form):
-    connection = forms.ModelChoiceField(label="Supplier", queryset=None, empty_label=None)
+    connection = forms.ModelChoiceField(
+        label="Supplier",
+        queryset=None,
+        empty_label="Choose a supplier",  # asked, never guessed
+        error_messages={"required": "Choose the supplier to order from."},
+    )
     currency = forms.ChoiceField(
         label="Currency",
         choices=[("", "The supplier's terms")] + CURRENCY_CHOICES,
@@ -242,7 +247,7 @@ class PurchaseOrderForm(forms.Form):
         label="Supplier must accept by", required=False, widget=DATE, validators=[business_date]
     )
     ship_to = forms.ModelChoiceField(label="Ship to", queryset=None, required=False, empty_label="(no address)")
-    note_to_supplier = forms.CharField(
+    note_to_supplier = TextField(
         label="Note to the supplier",
         required=False,
         max_length=2000,
@@ -258,11 +263,24 @@ class PurchaseOrderForm(forms.Form):
 
 
 class DraftHeaderForm(PurchaseOrderForm):
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, locked_currency: str | None = None, **kwargs):
+        """``locked_currency``: the draft's currency once it has lines (their prices are in
+        it): the select shows it disabled, and whatever is posted for it is ignored."""
         super().__init__(*args, **kwargs)
         del self.fields["connection"]
-        self.fields["currency"].choices = CURRENCY_CHOICES
-        self.fields["currency"].required = True
+        currency = self.fields["currency"]
+        currency.choices = CURRENCY_CHOICES
+        currency.required = True
+        if locked_currency:
+            currency.disabled = True
+            self.initial["currency"] = locked_currency
+            currency.help_text = f"The lines' prices are in {locked_currency}: remove them to change it."
+
+    def clean(self):
+        data = super().clean()
+        if self.fields["currency"].disabled:
+            data.pop("currency", None)  # not a change the service is asked for
+        return data
 
 
 class LineForm(forms.Form):
@@ -358,21 +376,19 @@ class AddedRowsForm(forms.Form):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(
+    reason = TextField(
         label="Reason", max_length=1000, widget=forms.Textarea(attrs={"rows": 3}), validators=[no_markup]
     )
 
 
 class NoteForm(forms.Form):
-    note = forms.CharField(
+    note = TextField(
         label="What should change?", max_length=2000, widget=forms.Textarea(attrs={"rows": 3}), validators=[no_markup]
     )
 
 
 class MessageForm(forms.Form):
-    body = forms.CharField(
-        label="Message", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), validators=[no_markup]
-    )
+    body = TextField(label="Message", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), validators=[no_markup])
 
 
 class ProposalHeaderForm(forms.Form):
@@ -385,14 +401,14 @@ class ProposalHeaderForm(forms.Form):
         label="Payment terms (days)", required=False, widget=forms.TextInput(attrs={"maxlength": "4"})
     )
     supplier_contact = forms.CharField(label="Your contact", required=False, max_length=200, validators=[no_markup])
-    ship_to_address = forms.CharField(
+    ship_to_address = TextField(
         label="Ship-to address",
         required=False,
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 2}),
         validators=[no_markup],
     )
-    note = forms.CharField(
+    note = TextField(
         label="Note to the customer",
         required=False,
         max_length=2000,
@@ -469,7 +485,7 @@ class ShipmentForm(forms.Form):
     shipped_on = forms.DateField(label="Shipped on", widget=DATE, validators=[business_date])
     carrier = forms.CharField(label="Carrier", required=False, max_length=100, validators=[no_markup])
     tracking_number = forms.CharField(label="Tracking number", required=False, max_length=100, validators=[no_markup])
-    note = forms.CharField(
+    note = TextField(
         label="Note to the customer",
         required=False,
         max_length=2000,
@@ -555,6 +571,12 @@ class ReceiptForm(forms.Form):
     """The header of *Record receipt*; the quantities per line are read beside it."""
 
     received_on = forms.DateField(label="Received on", widget=DATE, validators=[business_date])
-    note = forms.CharField(
+    note = TextField(
         label="Note", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), validators=[no_markup]
     )
+
+    def __init__(self, *args, supplier: str, **kwargs):
+        """``supplier``: whose goods they are (the note's label names them). Set here, before the
+        form is bound to its fields: a label changed later is lost once the form is validated."""
+        super().__init__(*args, **kwargs)
+        self.fields["note"].label = f"Note to {supplier} (they see it with the receipt)"

@@ -9,7 +9,7 @@ from decimal import Decimal
 from accounts.models import Membership
 from procurement.money import format_money
 from procurement.transactions import require_atomic
-from procurement.validators import format_date
+from procurement.validators import format_date, normalize_text
 
 from .models import PurchaseOrder, PurchaseOrderLine, Revision, RevisionLine
 
@@ -108,6 +108,14 @@ def diff_revisions(old: Revision | None, new: Revision) -> list[dict]:
     return rows
 
 
+def same_value(before, after) -> bool:
+    """Whether a header field is unchanged: text compares as typed, whatever its line ends (an
+    address stored before input was normalized may still have CRLF)."""
+    if isinstance(before, str) and isinstance(after, str):
+        return normalize_text(before) == normalize_text(after)
+    return before == after
+
+
 HEADER_LABELS = {
     "expected_delivery_date": "delivery by",
     "valid_until": "answer by",
@@ -128,7 +136,7 @@ def diff_headers(old: Revision | None, new: Revision, currency: str = "") -> lis
     rows = [
         (label, str(old.header.get(name) or "—"), str(new.header.get(name) or "—"))
         for name, label in HEADER_LABELS.items()
-        if old.header.get(name) != new.header.get(name)
+        if not same_value(old.header.get(name), new.header.get(name))
     ]
     rows = [(label, _shown(before), _shown(after)) for label, before, after in rows]
     if old.discount != new.discount:

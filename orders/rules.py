@@ -7,7 +7,8 @@ shows) and by the service (its guard, after the row lock) alike.
   may not (role, capability, object permission), ``DomainError`` when the order may not (its
   state, its connection);
 - ``po_actions(po, membership)`` and ``so_actions(so, membership)``: the actions an order page
-  offers now, from the same checks.
+  offers now, from the same checks; ``amendment_actions`` and ``require_amendment`` the same for
+  the answers to an amendment (accept, decline, withdraw).
 
 The customer's actions (on the purchase order) are ``PO_ACTIONS``, the supplier's (on the sales
 order) ``SO_ACTIONS``. A check reads the member's roles first, then the order's state, and the
@@ -356,6 +357,66 @@ def _ship(order: _Order) -> None:
         )
     if not any(line.left_to_ship > 0 for line in order.lines if not line.is_void):
         raise DomainError(f"Nothing is left to ship on {so.number}.")
+
+
+# ------------------------------------------------------------------------- an amendment's answers
+
+AMENDMENT_ACTIONS = ("accept_amendment", "decline_amendment", "withdraw_amendment")
+
+
+def amendment_actions(amendment: Amendment, *, po: PurchaseOrder, membership: Membership) -> set[str]:
+    """The answers to ``amendment`` (of ``po``) that ``membership`` may give now: the order
+    pages' buttons, from the checks the services take after their lock."""
+    allowed = set()
+    for action in AMENDMENT_ACTIONS:
+        try:
+            require_amendment(action, amendment=amendment, po=po, membership=membership)
+        except DomainError:
+            continue
+        allowed.add(action)
+    return allowed
+
+
+def require_amendment(action: str, *, amendment: Amendment, po: PurchaseOrder, membership: Membership) -> None:
+    """Raise the refusal of an answer to an amendment (NotAllowed or DomainError), if any."""
+    _AMENDMENT_CHECKS[action](amendment, po, membership)
+
+
+def _supplier_answers(amendment: Amendment, po: PurchaseOrder, membership: Membership) -> None:
+    require_permission(membership, "orders.accept_amendment")
+    if membership.organization_id != po.supplier_id:
+        raise NotAllowed(f"{po.supplier.name} answers amendment {amendment.number}, not {po.customer.name}.")
+    if amendment.status != Amendment.Status.PROPOSED:
+        raise DomainError(
+            f"Amendment {amendment.number} is {amendment.get_status_display().lower()}: it cannot be answered now."
+        )
+
+
+def _accept_amendment(amendment: Amendment, po: PurchaseOrder, membership: Membership) -> None:
+    _supplier_answers(amendment, po, membership)
+    require_amendable(po)  # the order may have moved on since it was asked
+
+
+def _decline_amendment(amendment: Amendment, po: PurchaseOrder, membership: Membership) -> None:
+    _supplier_answers(amendment, po, membership)
+    require_active(po)
+
+
+def _withdraw_amendment(amendment: Amendment, po: PurchaseOrder, membership: Membership) -> None:
+    require_permission(membership, "orders.add_amendment")
+    if membership.organization_id != po.customer_id:
+        raise NotAllowed(f"{po.customer.name} withdraws its amendment {amendment.number}, not {po.supplier.name}.")
+    if not amendment.is_open:
+        raise DomainError(
+            f"Amendment {amendment.number} is {amendment.get_status_display().lower()}: it cannot be withdrawn now."
+        )
+
+
+_AMENDMENT_CHECKS: dict[str, Callable[[Amendment, PurchaseOrder, Membership], None]] = {
+    "accept_amendment": _accept_amendment,
+    "decline_amendment": _decline_amendment,
+    "withdraw_amendment": _withdraw_amendment,
+}
 
 
 _CHECKS: dict[str, Callable[[_Order], None]] = {

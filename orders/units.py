@@ -25,6 +25,10 @@ UNITS: dict[str, tuple[str, int]] = {
 
 UNIT_CHOICES = [(code, f"{code} — {name}") for code, (name, _) in UNITS.items()]
 QUANTITY_DECIMAL_PLACES = 3
+QUANTITY_MAX_DIGITS = 14  # the quantity columns (orders.models.fields.quantity_field) hold less than 10^11
+# The most one line can be, wherever a quantity is typed: far below what the columns hold, so that
+# the running totals (shipped, received with an over-receipt tolerance …) never overflow them.
+QUANTITY_MAX = Decimal(999_999_999)
 
 
 def quantity_decimals(unit: str) -> int:
@@ -42,6 +46,6 @@ def quantity_error(quantity: Decimal, unit: str, *, what: str = "A quantity") ->
     if isinstance(exponent, int) and -exponent > places:
         allowed = "whole numbers" if places == 0 else f"at most {places} decimals"
         return f"{what} in {UNITS[unit][0]} takes {allowed}."
-    if quantity >= Decimal(10) ** 11:
-        return f"{what} is too large."
+    if quantity > QUANTITY_MAX:
+        return f"{what} can be at most {QUANTITY_MAX:,}."
     return None

@@ -13,7 +13,7 @@ from django.db.backends.base.operations import BaseDatabaseOperations
 
 from procurement.errors import DomainError
 from procurement.money import MoneyError, parse_decimal
-from procurement.validators import DECIMAL_TEXT, INTEGER_MAX, INTEGER_MIN, business_date, no_markup
+from procurement.validators import DECIMAL_TEXT, INTEGER_MAX, INTEGER_MIN, business_date, no_markup, normalize_text
 
 NUMBER_MESSAGE = "Enter a number with the digits 0–9 and a point for decimals, e.g. 1234.50."
 
@@ -84,6 +84,21 @@ class NumberField(forms.Field):
             raise ValidationError(str(exc), code="invalid") from None
 
 
+class TextField(forms.CharField):
+    """Text of several lines (a note, a reason, an address), read in one shape wherever it is
+    typed (``normalize_text``: the CRLF a browser sends becomes LF, trailing spaces go), and
+    plain (``no_markup``). Every multi-line input of every form is one of these."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 2}))
+        super().__init__(**kwargs)
+        if no_markup not in self.validators:
+            self.validators.append(no_markup)
+
+    def to_python(self, value):
+        return normalize_text(super().to_python(value))
+
+
 def with_input_rules(field: forms.Field) -> forms.Field:
     """Add the rules to a form field made elsewhere (a model form's, the admin's)."""
     if isinstance(field, forms.CharField) and not isinstance(field.widget, forms.PasswordInput):
@@ -96,9 +111,12 @@ def with_input_rules(field: forms.Field) -> forms.Field:
 
 def number_kwargs(db_field) -> dict:
     """The form field of a number column: ASCII digits, and for an integer the column's range
-    as PostgreSQL has it (SQLite would store a 64-bit number in a "small" integer column)."""
+    as PostgreSQL has it (SQLite would store a 64-bit number in a "small" integer column);
+    and of a text column, a ``TextField`` (its line ends normalized)."""
     if isinstance(db_field, models.DecimalField):
         return {"form_class": DecimalField}
+    if isinstance(db_field, models.TextField) and not db_field.choices:
+        return {"form_class": TextField}
     if isinstance(db_field, models.IntegerField) and not db_field.choices:
         low, high = BaseDatabaseOperations.integer_field_ranges[db_field.get_internal_type()]
         return {"form_class": IntegerField, "min_value": low, "max_value": high}

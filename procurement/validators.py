@@ -26,10 +26,23 @@ def no_markup(value: str) -> None:
         raise ValidationError("Use plain text here: HTML tags such as <b> are not allowed.", code="markup")
 
 
+_LINE_END = re.compile(r"\r\n?")
+
+
+def normalize_text(value: str | None) -> str:
+    """Text as a person typed it, in one shape whatever sent it: line ends are LF (a browser
+    sends a textarea's as CRLF), no spaces at the end of a line, none around the whole. Text
+    typed twice the same way is then stored the same way, and compares equal."""
+    if not value:
+        return ""
+    lines = _LINE_END.sub("\n", str(value)).split("\n")
+    return "\n".join(line.rstrip() for line in lines).strip()
+
+
 def clean_text(value: str | None, field: str, *, required: bool = False, limit: int = 2000) -> str:
-    """The services' side of the same rule: stripped, within ``limit``, plain; else a DomainError
-    naming ``field`` (nothing is written)."""
-    value = (value or "").strip()
+    """The services' side of the same rule: normalized (``normalize_text``), within ``limit``,
+    plain; else a DomainError naming ``field`` (nothing is written)."""
+    value = normalize_text(value)
     if required and not value:
         raise DomainError("This field is required.", field=field)
     if len(value) > limit:

@@ -6,7 +6,7 @@ from django.db import models
 
 from procurement.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 
-from ..units import QUANTITY_DECIMAL_PLACES
+from ..units import QUANTITY_DECIMAL_PLACES, QUANTITY_MAX_DIGITS
 
 
 def money_field(**kwargs) -> models.DecimalField:
@@ -14,4 +14,4 @@ def money_field(**kwargs) -> models.DecimalField:
 
 
 def quantity_field(**kwargs) -> models.DecimalField:
-    return models.DecimalField(max_digits=14, decimal_places=QUANTITY_DECIMAL_PLACES, **kwargs)
+    return models.DecimalField(max_digits=QUANTITY_MAX_DIGITS, decimal_places=QUANTITY_DECIMAL_PLACES, **kwargs)

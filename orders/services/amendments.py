@@ -260,6 +260,7 @@ def accept_amendment(*, amendment: Amendment, by: Membership) -> Amendment:
     order follows (more to ship, or everything shipped), and so do the invoice and the bill."""
     require(by, "orders.accept_amendment")
     po, so, amendment = _lock_amendment_for_supplier(amendment, by)
+    rules.require_amendment("accept_amendment", amendment=amendment, po=po, membership=by)
     transition(
         amendment,
         "accept",
@@ -324,7 +325,7 @@ def decline_amendment(*, amendment: Amendment, by: Membership, reason: str) -> A
     """The supplier declines (with a reason): the order stays as it was."""
     require(by, "orders.accept_amendment")
     po, _, amendment = _lock_amendment_for_supplier(amendment, by)
-    rules.require_active(po)
+    rules.require_amendment("decline_amendment", amendment=amendment, po=po, membership=by)
     reason = clean_text(reason, "reason", required=True, limit=1000)
     transition(amendment, "decline", "declined", noun=f"Amendment {amendment.number}", by=by.user, reason=reason)
     amendment.save()
@@ -356,6 +357,7 @@ def withdraw_amendment(*, amendment: Amendment, by: Membership) -> Amendment:
         .get(amendments__pk=amendment.pk, customer=by.organization)
     )
     amendment = Amendment.objects.select_for_update().get(pk=amendment.pk, purchase_order=po)
+    rules.require_amendment("withdraw_amendment", amendment=amendment, po=po, membership=by)
     was_proposed = amendment.status == Amendment.Status.PROPOSED
     transition(amendment, "withdraw", "withdrawn", noun=f"Amendment {amendment.number}", by=by.user)
     amendment.save()

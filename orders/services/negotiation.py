@@ -30,7 +30,7 @@ from ..models import (
     Revision,
     SalesOrder,
 )
-from ..revisions import _jsonable, snapshot, summarize_changes
+from ..revisions import _jsonable, same_value, snapshot, summarize_changes
 from ..totals import HUNDRED, line_amounts, order_totals, require_tax_rate
 from ..units import UNITS, quantity_error
 from .common import _line_fits, _lock_pair_for_supplier, _lock_po, _lock_so_of, _money, clean_date
@@ -137,8 +137,18 @@ def _check_proposal_line(
         _line_fits(clean["quantity"], clean["unit_price"], tax_rate, po.currency, "quantity")
         clean["promised_date"] = clean_date(values.promised_date, "promised_date")
     elif action == ProposalLine.Action.BACKORDER:
+        quantity = line.quantity
+        if _edited(line, values):  # a quantity or price typed beside the backorder is kept, not dropped
+            quantity = _check_quantity(
+                line.quantity if values.quantity is None else values.quantity, unit, "The quantity", "quantity"
+            )
+            clean["quantity"] = quantity
+            clean["unit_price"] = _check_price(
+                line.unit_price if values.unit_price is None else values.unit_price, po.currency
+            )
+            _line_fits(quantity, clean["unit_price"], line.tax_rate, po.currency, "quantity")
         later = _check_quantity(values.backorder_quantity, unit, "The backordered quantity", "backorder_quantity")
-        if later >= line.quantity:
+        if later >= quantity:
             raise DomainError(
                 "Backorder part of the quantity; to ship it all later, change the promised date.",
                 field="backorder_quantity",
@@ -149,7 +159,9 @@ def _check_proposal_line(
             raise DomainError("When will the rest come?", field="backorder_date")
         clean["promised_date"] = clean_date(values.promised_date, "promised_date")
     elif action == ProposalLine.Action.REJECT:
-        clean["reject_reason"] = clean_text(values.reject_reason, "reject_reason", required=True, limit=500)
+        clean["reject_reason"] = clean_text(values.reject_reason, "reject_reason", limit=500)
+        if not clean["reject_reason"]:
+            raise DomainError("Say why you reject the line: the customer reads the reason.", field="reject_reason")
     else:
         clean["promised_date"] = clean_date(values.promised_date, "promised_date")
     if line is None:
@@ -251,7 +263,7 @@ def _apply_proposal(po: PurchaseOrder, proposal: Proposal | None) -> tuple[list[
         "discount",
     ):
         value = getattr(proposal, name)
-        if value not in (None, "") and value != getattr(po, name):
+        if value not in (None, "") and not same_value(value, getattr(po, name)):
             header_changes[name] = (_jsonable(getattr(po, name)), _jsonable(value))
             setattr(po, name, value)
     if proposal.note:
@@ -267,7 +279,7 @@ def _apply_proposal(po: PurchaseOrder, proposal: Proposal | None) -> tuple[list[
         else:  # accept, change or backorder: the line is supplied (again, if it was rejected)
             line.status, line.reject_reason = LineValues.Status.OPEN, ""
             line.promised_date = change.promised_date or line.promised_date
-            if change.action == ProposalLine.Action.CHANGE:
+            if change.action == ProposalLine.Action.CHANGE or change.quantity is not None:  # a backorder's too
                 line.quantity, line.unit_price = change.quantity, change.unit_price
             if change.action == ProposalLine.Action.BACKORDER:
                 line.backorder_quantity, line.backorder_date = change.backorder_quantity, change.backorder_date

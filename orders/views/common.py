@@ -8,7 +8,7 @@ from accounts.permissions import can
 
 from .. import interfaces, rules, selectors
 from ..forms import LineForm
-from ..models import PurchaseOrder
+from ..models import Amendment, PurchaseOrder
 from ..paste import PasteLinesForm
 from ..revisions import diff_headers, diff_revisions
 
@@ -40,12 +40,20 @@ class PurchaseOrderMixin:
         )
 
 
-def _amendments(po: PurchaseOrder, side: str = "purchase-orders") -> dict:
-    """Both order pages: how many amendments the order has (the tab) and the open one."""
+def _amendments(po: PurchaseOrder, side: str, membership) -> dict:
+    """Both order pages: how many amendments the order has (the tab), the open one and the
+    answers ``membership`` may give to it (``rules.amendment_actions``), and the latest one if
+    the supplier declined it (the customer's page says so until another is asked)."""
     amendments = selectors.amendments_of(po, supplier=side == "sales-orders") if po.confirmed_at else []
+    open_amendment = next((a for a in amendments if a.is_open), None)
+    latest = amendments[0] if amendments else None
     return {
         "amendment_count": len(amendments),
-        "open_amendment": next((a for a in amendments if a.is_open), None),
+        "open_amendment": open_amendment,
+        "amendment_actions": rules.amendment_actions(open_amendment, po=po, membership=membership)
+        if open_amendment
+        else set(),
+        "declined_amendment": latest if latest and latest.status == Amendment.Status.DECLINED else None,
     }
 
 

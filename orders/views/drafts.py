@@ -47,7 +47,12 @@ class PurchaseOrderEditView(PurchaseOrderMixin, PostOnlyView):
 
     def post(self, request, org_slug, number):
         po = self.get_po()
-        form = DraftHeaderForm(request.POST, connections=None, locations=locations_of(self.org))
+        form = DraftHeaderForm(
+            request.POST,
+            connections=None,
+            locations=locations_of(self.org),
+            locked_currency=po.currency if po.lines.exists() else None,
+        )
         if form.is_valid():
             try:
                 update_purchase_order(by=self.membership, po=po, **form.cleaned_data)
@@ -235,7 +240,7 @@ class ListingPickerView(PurchaseOrderMixin, OrgView):
         po = self.get_po()
         form = ListingPickerForm(request.GET)
         data = form.cleaned_data if form.is_valid() else {"q": "", "listing": None}
-        listings = selectors.orderable_listings(po, data["q"])[:50]
+        listings = selectors.picker_listings(po, data["q"])
         return render(
             request, "orders/_listing_picker.html", {"po": po, "listings": listings, "selected": data["listing"]}
         )

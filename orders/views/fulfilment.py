@@ -137,7 +137,6 @@ class ReceiptCreateView(PurchaseOrderMixin, OrgView):
 
     def show(self, po, form, shipment, rows, error=None, status=200, shipment_value=None):
         shipments = selectors.unreceived_shipments_of(po)
-        form.fields["note"].label = f"Note to {po.supplier.name} (they see it with the receipt)"
         return render(
             self.request,
             self.template_name,
@@ -166,14 +165,14 @@ class ReceiptCreateView(PurchaseOrderMixin, OrgView):
             return redirect(self.done_url())
         wanted = request.GET.get("shipment", "")  # none: goods without one; blank: the oldest on its way
         shipment = None if wanted == "none" else selectors.unreceived_shipment(po, wanted or None)
-        form = ReceiptForm(initial={"received_on": timezone.localdate()})
+        form = ReceiptForm(initial={"received_on": timezone.localdate()}, supplier=po.supplier.name)
         return self.show(po, form, shipment, self.rows(po, shipment))
 
     def post(self, request, org_slug, number):
         po = self.get_po()
         raw_shipment = request.POST.get("shipment", "")
         shipment = None if raw_shipment in ("", "none") else selectors.unreceived_shipment(po, raw_shipment)
-        form = ReceiptForm(request.POST)
+        form = ReceiptForm(request.POST, supplier=po.supplier.name)
         lines = ReceiptLinesForm(request.POST, lines=selectors.lines_of(po, coding=False))
         posted = lines.typed()
         if raw_shipment not in ("", "none") and shipment is None:

@@ -165,7 +165,7 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
         status=200,
     ):
         lines = selectors.lines_of(po)
-        amendments = _amendments(po)
+        amendments = _amendments(po, "purchase-orders", self.membership)
         approval_requests = interfaces.approvals().requests_for_page(po=po, membership=self.membership)
         actions = rules.po_actions(
             po,
@@ -182,6 +182,7 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
             header_form = DraftHeaderForm(
                 connections=None,
                 locations=locations_of(self.org),
+                locked_currency=po.currency if lines else None,
                 initial={
                     "expected_delivery_date": po.expected_delivery_date,
                     "valid_until": po.valid_until,
@@ -216,7 +217,7 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
             "line_form": line_form,
             "editing": editing,
             "no_cost_centers": getattr(self, "first_cost_centers", None) == [],
-            "listings": selectors.orderable_listings(po)[:50] if editable and editing is None else [],
+            "listings": selectors.picker_listings(po) if editable and editing is None else [],
             "redline": redline,
             "header_changes": header_changes,
             "previous": revisions[-2] if len(revisions) > 1 else None,

@@ -13,7 +13,7 @@ from procurement.views import OrgView
 
 from .. import rules, selectors
 from ..forms import OrderFilterForm, ProposalHeaderForm
-from ..models import ProposalLine, SalesOrder
+from ..models import OrderEvent, ProposalLine, SalesOrder
 from ..services.negotiation import PROPOSAL_HEADER_FIELDS
 from ..units import UNITS
 from .common import SalesOrderMixin, _amendments, _fulfilment, _plain, _redline
@@ -118,6 +118,7 @@ class SalesOrderDetailView(SalesOrderMixin, OrgView):
                 else {"payment_terms_days": po.payment_terms_days, "ship_to_address": po.ship_to_address}
             )
         revisions = selectors.latest_revisions_of(po)
+        thread = selectors.thread_of(po)
         context = {
             "so": so,
             "po": po,
@@ -133,11 +134,12 @@ class SalesOrderDetailView(SalesOrderMixin, OrgView):
             **dict(zip(("redline", "header_changes"), _redline(revisions), strict=True)),
             "previous": revisions[-2] if len(revisions) > 1 else None,
             "lines": lines,
-            "thread": selectors.thread_of(po),
+            "thread": thread,
+            "changes_note": next((e.body for e in reversed(thread) if e.kind == OrderEvent.Kind.CHANGES_REQUESTED), ""),
             "notes": selectors.internal_notes_of(po, self.org),
             "line_actions": ProposalLine.Action.choices[:4],
             "units": UNITS,
-            **_amendments(po, "sales-orders"),
+            **_amendments(po, "sales-orders", self.membership),
         }
         return render(self.request, "orders/so_detail.html", context, status=status)
 

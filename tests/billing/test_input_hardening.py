@@ -221,7 +221,7 @@ def test_a_bill_line_no_column_holds_is_refused_next_to_its_quantity(trade):
             currency="USD",
             bill_date=TODAY(),
             due_date=TODAY() + timedelta(days=30),
-            lines=[bill_line(description="Gold", quantity="2147483648", unit_price="1000000")],
+            lines=[bill_line(description="Gold", quantity="999999999", unit_price="1000000")],
         )
     assert (exc.value.line, exc.value.field) == (0, "quantity") and not Bill.objects.exists()
 

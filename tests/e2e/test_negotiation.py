@@ -42,6 +42,7 @@ def test_buyer_and_supplier_negotiate_and_confirm(live_server, browser):
 
     buyer.get_by_role("link", name="Purchase orders").click()
     buyer.get_by_role("link", name="New purchase order").click()
+    buyer.get_by_label("Supplier", exact=True).select_option(str(trade.connection.pk))  # asked, not preselected
     buyer.get_by_label("Note to the supplier").fill("Deliver to the back door.")
     buyer.get_by_role("button", name="Create draft").click()
     expect(buyer.get_by_role("alert")).to_contain_text("Draft PO-000001 created")

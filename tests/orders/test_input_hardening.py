@@ -206,17 +206,18 @@ def test_the_line_form_refuses_a_listing_id_in_other_digits(client, trade, listi
 
 
 def test_a_line_whose_amount_no_column_holds_is_refused_next_to_the_quantity(client, trade):
-    """2,147,483,648 units fit the quantity column; at 100,000.00 each the line does not fit the
-    amount column (PostgreSQL refused the row with a 500; SQLite kept a number it could not read)."""
+    """999,999,999 units (the most a line takes) fit the quantity column; at 1,000,000.00 each the
+    line does not fit the amount column (PostgreSQL refused the row with a 500; SQLite kept a
+    number it could not read)."""
     po = trade.draft(lines=[])
     client.force_login(trade.buyer.user)
     response = client.post(
         url("po-line-add", trade.customer, number=po.number),
         {
             "description": "Gold",
-            "quantity": "2147483648",
+            "quantity": "999999999",
             "unit": "ea",
-            "unit_price": "100000",
+            "unit_price": "1000000",
             "cost_center": trade.cost_center.pk,
             "tax_rate": "0",
         },
@@ -246,7 +247,7 @@ def test_the_supplier_cannot_change_a_line_beyond_the_column_either(trade):
         negotiation.save_proposal(
             so=so,
             by=trade.sales,
-            lines={line.pk: proposal_line(action="change", quantity="99999999999", unit_price="99999")},
+            lines={line.pk: proposal_line(action="change", quantity="999999999", unit_price="99999999")},
         )
     assert (exc.value.line, exc.value.field) == (line.pk, "quantity")
     assert not Proposal.objects.exists()

@@ -353,7 +353,7 @@ def test_a_redline_compares_each_revision_with_the_one_before(trade):
 @pytest.mark.parametrize(
     "values,message",
     [
-        ({"action": "reject"}, "required"),
+        ({"action": "reject"}, "Say why you reject the line"),
         ({"action": "change", "quantity": "0"}, "more than zero"),
         ({"action": "change", "unit_price": "1.001"}, "at most 2 decimals"),
         ({"action": "backorder", "backorder_quantity": "10", "backorder_date": "2030-01-01"}, "part of the quantity"),

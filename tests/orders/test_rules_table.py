@@ -21,7 +21,7 @@ from approvals.models import ApprovalRequest
 from approvals.services import reject_step
 from billing.services.billed import mark_po_billed, unmark_po_billed
 from orders import rules
-from orders.models import PurchaseOrder, SalesOrder
+from orders.models import Amendment, PurchaseOrder, SalesOrder
 from orders.services import amendments, drafts, fulfilment, negotiation, submission
 from procurement.errors import DomainError
 from tests.factories import ApprovalPolicyFactory, Trade, line_input, member, receipt_line
@@ -295,3 +295,114 @@ def _check_pages(case: Case, client) -> None:
 def test_the_page_offers_exactly_what_the_services_allow(case, client):
     _check_services(case)
     _check_pages(case, client)
+
+
+# ------------------------------------------------------------------- the answers to an amendment
+
+AMENDMENT_STATES = (
+    "pending_approval",
+    "proposed",
+    "proposed, connection suspended",
+    "lapsed: everything received since",
+    "accepted",
+    "declined",
+    "withdrawn",
+)
+AMENDMENT_MARKS = {
+    "accept_amendment": "orders:amendment-accept",
+    "decline_amendment": "orders:amendment-decline",
+    "withdraw_amendment": "orders:amendment-withdraw",
+}
+
+
+def _amendment_in(state: str) -> tuple[Case, Amendment]:
+    case = Case("confirmed")
+    trade, po = case.trade, case.po
+    line = po.lines.order_by("position").first()
+    amendment = amendments.request_amendment(
+        po=po, by=trade.buyer, reason="More", quantities={line.pk: line.quantity + 1}
+    )
+    assert amendment.status == "proposed"
+    if state == "pending_approval":  # as a threshold crossed would leave it
+        Amendment.objects.filter(pk=amendment.pk).update(status="pending_approval", proposed_at=None)
+    elif state == "accepted":
+        amendments.accept_amendment(amendment=amendment, by=trade.sales)
+    elif state == "declined":
+        amendments.decline_amendment(amendment=amendment, by=trade.sales, reason="No stock")
+    elif state == "withdrawn":
+        amendments.withdraw_amendment(amendment=amendment, by=trade.buyer)
+    elif state == "proposed, connection suspended":
+        suspend_connection(by=trade.customer_admin, connection=trade.connection)
+    elif state == "lapsed: everything received since":
+        lines = {line.pk: line.quantity for line in po.lines.all()}
+        fulfilment.record_shipment(
+            so=po.sales_order, by=case.supplier["fulfilment"], lines=lines, shipped_on=timezone.localdate()
+        )
+        fulfilment.record_receipt(
+            po=po,
+            by=case.customer["receiver"],
+            lines={pk: receipt_line(quantity=str(q)) for pk, q in lines.items()},
+            received_on=timezone.localdate(),
+        )
+        assert _fresh(po).status == "received" and Amendment.objects.get(pk=amendment.pk).status == "lapsed"
+    return case, amendment
+
+
+def _answer(action: str, amendment: Amendment, by) -> str | None:
+    """None when the service gives the answer (then undone), else its refusal."""
+    amendment = Amendment.objects.get(pk=amendment.pk)
+    try:
+        with transaction.atomic():
+            if action == "accept_amendment":
+                amendments.accept_amendment(amendment=amendment, by=by)
+            elif action == "decline_amendment":
+                amendments.decline_amendment(amendment=amendment, by=by, reason="No stock")
+            else:
+                amendments.withdraw_amendment(amendment=amendment, by=by)
+            transaction.set_rollback(True)
+    except DomainError as exc:
+        return exc.message
+    return None
+
+
+@pytest.mark.parametrize("state", AMENDMENT_STATES)
+def test_the_amendment_answers_offered_are_exactly_what_the_services_allow(state, client):
+    case, amendment = _amendment_in(state)
+    sides = {
+        "customer": (case.customer, ("withdraw_amendment",)),
+        "supplier": (case.supplier, ("accept_amendment", "decline_amendment")),
+    }
+    disagreements = []
+    for side, (members, own) in sides.items():
+        for role, membership in members.items():
+            po, fresh = _fresh(case.po), Amendment.objects.get(pk=amendment.pk)
+            offered = rules.amendment_actions(fresh, po=po, membership=membership)
+            assert offered <= set(own), f"{state} · {side} {role} is offered the other side's answer"
+            for action in own:
+                refused = _answer(action, amendment, membership)
+                try:
+                    rules.require_amendment(action, amendment=fresh, po=po, membership=membership)
+                    expected = None
+                except DomainError as exc:
+                    expected = exc.message
+                if (refused is None) != (action in offered) or refused != expected:
+                    disagreements.append(f"{state} · {side} {role} · {action}: rules {expected!r}, service {refused!r}")
+    assert not disagreements, "\n".join(disagreements)
+
+    po, so = _fresh(case.po), _so(case.po)
+    fresh = Amendment.objects.get(pk=amendment.pk)
+    pages = (
+        ("customer", ("requester", "buyer", "admin", "receiver"), "orders:po-detail", po.customer, po.number),
+        ("supplier", ("admin", "sales", "fulfilment"), "orders:so-detail", po.supplier, so.number),
+    )
+    for side, roles, page_name, org, number in pages:
+        for role in roles:
+            membership = getattr(case, side)[role]
+            client.force_login(membership.user)
+            page = client.get(reverse(page_name, args=[org.slug, number])).content.decode()
+            shown = {
+                action
+                for action, name in AMENDMENT_MARKS.items()
+                if f'"{reverse(name, args=[org.slug, number, fresh.number])}"' in page
+            }
+            assert shown == rules.amendment_actions(fresh, po=po, membership=membership), f"{state} · {side} {role}"
