@@ -30,7 +30,7 @@ def test_the_demo_home_shows_its_charts_on_a_laptop_and_a_phone(live_server, bro
         page.get_by_role("button", name="Log in").click()
         expect(page.get_by_role("heading", name="Figures")).to_be_visible()
         for title in charts:
-            chart = page.get_by_role("img", name=title)
+            chart = page.get_by_role("group", name=title)
             chart.scroll_into_view_if_needed()
             expect(chart).to_be_visible()
             box = chart.bounding_box()
