@@ -204,6 +204,15 @@ def duplicate_ids(html: str) -> list[str]:
     return sorted(value for value, count in parser.seen.items() if count > 1)
 
 
+LEAKED_TEMPLATE = re.compile(r"\{#|#\}|\{%|%\}|\{\{\s|\s\}\}")  # not JSON's "}}" in an attribute
+
+
+def leaked_template(html: str) -> list[str]:
+    """Template syntax that reached the page: a ``{# … #}`` comment spread over several lines
+    (Django's are one line only), a tag or a variable left unparsed. Quoted around each hit."""
+    return [html[max(0, m.start() - 40) : m.end() + 40] for m in LEAKED_TEMPLATE.finditer(html)]
+
+
 def inline_code(html: str) -> list[str]:
     """What a strict Content-Security-Policy would block in ``html``: inline script bodies,
     ``on*=`` handlers, ``style=`` attributes and ``<style>`` elements (SVG's included)."""

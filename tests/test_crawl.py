@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import User
-from tests.crawl import assert_security_headers, crawl, duplicate_ids, inline_code
+from tests.crawl import assert_security_headers, crawl, duplicate_ids, inline_code, leaked_template
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +31,8 @@ def test_every_page_of_the_demo_has_the_headers_and_no_inline_code(demo):
             assert not problems, f"{where}:\n" + "\n".join(problems)
             twice = duplicate_ids(response.content.decode())
             assert not twice, f"{where}: ids used twice: {twice}"
+            leaks = leaked_template(response.content.decode())
+            assert not leaks, f"{where}: template syntax on the page: {leaks}"
         pages.setdefault(email, set()).add(url)
     assert set(pages) == set(demo)  # everybody's walk started
     assert sum(len(urls) for urls in pages.values()) >= 150, pages

@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from accounts.selectors import active_customers_of
 from procurement.errors import DomainError
 from procurement.lists import PAGE_SIZE, query_without
+from procurement.money import money_input
 from procurement.views import OrgView, PostOnlyView
 
 from .. import listing_csv, selectors
@@ -111,7 +112,7 @@ class ListingEditView(OrgView):
                 "name": listing.name,
                 "description": listing.description,
                 "unit": listing.unit,
-                "unit_price": f"{listing.unit_price.normalize():f}",
+                "unit_price": money_input(listing.unit_price, listing.currency),
                 "currency": listing.currency,
                 "min_order_qty": f"{listing.min_order_qty.normalize():f}",
                 "is_active": listing.is_active,
@@ -119,12 +120,12 @@ class ListingEditView(OrgView):
             breaks = [
                 {
                     "min_quantity": f"{b.min_quantity.normalize():f}",
-                    "unit_price": f"{b.unit_price.normalize():f}",
+                    "unit_price": money_input(b.unit_price, listing.currency),
                 }
                 for b in listing.price_breaks.all()
             ]
             prices = [
-                {"customer": p.customer_id, "unit_price": f"{p.unit_price.normalize():f}"}
+                {"customer": p.customer_id, "unit_price": money_input(p.unit_price, listing.currency)}
                 for p in listing.customer_prices.all()
             ]
         return (

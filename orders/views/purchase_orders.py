@@ -12,7 +12,7 @@ from accounts.selectors import locations_of, member_for, members_of, suppliers_o
 from procurement.errors import DomainError
 from procurement.forms import add_domain_error
 from procurement.lists import FilteredListView, apply_filters
-from procurement.money import round_money
+from procurement.money import money_input, round_money
 from procurement.validators import parse_integer
 from procurement.views import OrgView, PostOnlyView
 
@@ -197,7 +197,7 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
         defaults = {"cost_center": self.default_cost_center(lines), "tax_rate": "0"} if editable else {}
         if editable and line_form is None:
             if editing is not None:
-                line_form = self.line_form(po, initial=_line_initial(editing))
+                line_form = self.line_form(po, initial=_line_initial(editing, po.currency))
             else:
                 line_form = self.line_form(po, initial=defaults)
         if editable and paste_form is None:
@@ -234,14 +234,14 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
         return render(self.request, "orders/po_detail.html", context, status=status)
 
 
-def _line_initial(line) -> dict:
+def _line_initial(line, currency: str) -> dict:
     return {
         "listing": line.listing_id,
         "sku": line.sku,
         "description": line.description,
         "quantity": f"{line.quantity.normalize():f}",
         "unit": line.unit,
-        "unit_price": f"{line.unit_price.normalize():f}",
+        "unit_price": money_input(line.unit_price, currency),
         "tax_rate": f"{line.tax_rate.normalize():f}",
         "cost_center": line.cost_center_id,
         "gl_account": line.gl_account_id,

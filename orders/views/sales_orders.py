@@ -8,7 +8,7 @@ from django.shortcuts import render
 
 from accounts.selectors import customers_of
 from procurement.lists import FilteredListView, apply_filters
-from procurement.money import round_money
+from procurement.money import money_input, round_money
 from procurement.views import OrgView
 
 from .. import rules, selectors
@@ -99,7 +99,7 @@ class SalesOrderDetailView(SalesOrderMixin, OrgView):
                 "line": line,
                 "inputs": _inputs(
                     f"line-{line.pk}",
-                    (posted or {}).get(line.pk) or _proposal_values(line, by_line.get(line.pk)),
+                    (posted or {}).get(line.pk) or _proposal_values(line, by_line.get(line.pk), po.currency),
                     LINE_INPUTS,
                     marked,
                 ),
@@ -107,7 +107,8 @@ class SalesOrderDetailView(SalesOrderMixin, OrgView):
             for line in lines
         ]
         if posted_added is None:
-            posted_added = [_added_values(p) for p in proposal.lines.all() if p.action == "add"] if proposal else []
+            added = [p for p in proposal.lines.all() if p.action == "add"] if proposal else []
+            posted_added = [_added_values(p, po.currency) for p in added]
         added_rows = [
             _inputs(f"add-{i}", values, ADD_INPUTS, marked) for i, values in enumerate([*posted_added, {}, {}])
         ]
@@ -182,7 +183,7 @@ def _inputs(prefix: str, values: dict, spec, marked: str | None) -> list[dict]:
     return inputs
 
 
-def _proposal_values(line, p) -> dict:
+def _proposal_values(line, p, currency: str) -> dict:
     """The supplier form's values for a line: the saved proposal's, else the line as it stands
     (so that saving untouched lines changes nothing — a rejected line stays rejected)."""
     if p is None:
@@ -190,7 +191,7 @@ def _proposal_values(line, p) -> dict:
         return {
             "action": action,
             "quantity": _plain(line.quantity),
-            "unit_price": _plain(line.unit_price),
+            "unit_price": money_input(line.unit_price, currency),
             "promised_date": line.promised_date or "",
             "backorder_quantity": _plain(line.backorder_quantity),
             "backorder_date": line.backorder_date or "",
@@ -199,7 +200,7 @@ def _proposal_values(line, p) -> dict:
     return {
         "action": p.action,
         "quantity": _plain(p.quantity if p.quantity is not None else line.quantity),
-        "unit_price": _plain(p.unit_price if p.unit_price is not None else line.unit_price),
+        "unit_price": money_input(p.unit_price if p.unit_price is not None else line.unit_price, currency),
         "promised_date": p.promised_date or line.promised_date or "",
         "backorder_quantity": _plain(p.backorder_quantity),
         "backorder_date": p.backorder_date or "",
@@ -207,12 +208,12 @@ def _proposal_values(line, p) -> dict:
     }
 
 
-def _added_values(p) -> dict:
+def _added_values(p, currency: str) -> dict:
     return {
         "sku": p.sku,
         "description": p.description,
         "quantity": _plain(p.quantity),
         "unit": p.unit,
-        "unit_price": _plain(p.unit_price),
+        "unit_price": money_input(p.unit_price, currency),
         "promised_date": p.promised_date or "",
     }

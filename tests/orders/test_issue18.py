@@ -462,3 +462,26 @@ def test_an_error_on_the_proposal_keeps_the_rows_columns_in_line(client, trade):
         },
     )
     assert added.status_code == 400 and _invalid_inputs_are_described(added.content.decode()) == 1
+
+
+# ------------------------------------ 11. a price to type over shows the currency's decimals
+
+
+def test_prices_to_type_over_show_the_currencys_decimals(client, trade):
+    """2.5 in a price input reads as "2.50" (as the pages show it), on the supplier's proposal,
+    the buyer's line being edited and the listing form."""
+    trade.listing.unit_price = Decimal("2.5")
+    trade.listing.save()
+    draft = trade.draft(lines=[{"description": "Custom crate", "quantity": "2", "unit": "ea", "unit_price": "12.5"}])
+    client.force_login(trade.buyer.user)
+    line = draft.lines.get()
+    page = client.get(url("po-detail", trade.customer, number=draft.number), {"edit": line.pk}).content.decode()
+    assert 'value="12.50"' in page and 'value="12.5"' not in page
+
+    po = trade.sent(lines=[{"description": "Custom crate", "quantity": "2", "unit": "ea", "unit_price": "23.5"}])
+    client.force_login(trade.sales.user)
+    page = client.get(url("so-detail", trade.supplier, number=po.sales_order.number)).content.decode()
+    assert 'value="23.50"' in page and 'value="23.5"' not in page
+
+    page = client.get(url("listing-edit", trade.supplier, pk=trade.listing.pk)).content.decode()
+    assert 'value="2.50"' in page and 'value="2.5"' not in page
