@@ -1,5 +1,7 @@
 """The embedded demo's data: seeded twice without harm, every journey of the README ready."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
@@ -37,6 +39,12 @@ def test_the_demo_seeds_once_with_an_order_waiting_for_approval():
     history = orders.filter(order_date__lt=today)
     assert set(history.values_list("status", flat=True)) == {"closed"}
     assert len({(d.year, d.month) for d in history.values_list("created_at", flat=True)}) == 11
+    # Their threads tell the steps in the month they happened, in order, not today.
+    for po in history:
+        events = list(po.events.order_by("created_at", "pk"))
+        assert events and all(e.created_at.date() < today for e in events), po.number
+        assert events[0].created_at.date() == po.order_date
+        assert events[-1].created_at.date() <= po.order_date + timedelta(days=21)
 
 
 def test_the_demo_has_exchange_rates_and_fx_figures_on_bluebirds_bills():

@@ -18,7 +18,7 @@ from billing.models import Bill, Invoice
 from billing.services.bills import BillLineInput, create_bill
 from billing.services.documents import issue_documents
 from billing.services.payments import record_payment, verify_payment
-from orders.models import CostCenter, GLAccount, Listing, PurchaseOrder, SalesOrder, Shipment
+from orders.models import CostCenter, GLAccount, Listing, OrderEvent, PurchaseOrder, Revision, SalesOrder, Shipment
 from orders.services import amendments, drafts, fulfilment, listings, negotiation, submission
 
 PASSWORD = "demo"
@@ -39,6 +39,21 @@ HISTORY = [
     *(("northwind", "globex", months, [("GLX-300", str(4 + months % 6))]) for months in (2, 4, 5, 7, 10)),
     *(("globex", "acme", months, [("ACM-2001", str(6 + months * 3 % 9))]) for months in (1, 3, 6, 9)),
 ]
+
+# The day after an order's sixth at which each step of a history order happened, for its thread
+# (the invoice, the bill and the payment: the twentieth, the default).
+HISTORY_STEP_DAYS = {
+    OrderEvent.Kind.CREATED: 0,
+    OrderEvent.Kind.SUBMITTED: 0,
+    OrderEvent.Kind.SENT: 0,
+    OrderEvent.Kind.APPROVED: 0,
+    OrderEvent.Kind.PROPOSAL_STARTED: 1,
+    OrderEvent.Kind.ACCEPTED: 1,
+    OrderEvent.Kind.CONFIRMED: 1,
+    OrderEvent.Kind.SHIPPED: 2,
+    OrderEvent.Kind.RECEIVED: 4,
+    OrderEvent.Kind.INVOICED: 2,
+}
 
 # slug: (name, domain, currency, buys, sells, address, location)
 ORGANIZATIONS = {
@@ -606,6 +621,12 @@ class Command(BaseCommand):
             }
             Invoice.objects.filter(pk=bill.invoice_id).update(invoice_date=day + timedelta(days=2), **documents)
             Bill.objects.filter(pk=bill.pk).update(bill_date=day + timedelta(days=2), **documents)
+            Revision.objects.filter(purchase_order=po).update(created_at=moment + timedelta(days=1))
+            # The thread says when each step happened, in the order it happened.
+            for n, event in enumerate(OrderEvent.objects.filter(purchase_order=po).order_by("created_at", "pk")):
+                step = HISTORY_STEP_DAYS.get(event.kind, 20)
+                event.created_at = moment + timedelta(days=step, minutes=n)
+                event.save(update_fields=["created_at"])
 
     def _exchange_rates(self, orgs) -> None:
         """The EUR → USD rates of the last month in Bluebird's and Northwind's tables (each
