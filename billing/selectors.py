@@ -273,6 +273,7 @@ def inbox_counts(organization: Organization, *, customer: bool, supplier: bool) 
         )
     if supplier:
         counts["to_verify"] = Payment.objects.filter(supplier=organization, status=Payment.Status.PENDING).count()
+        unpaid = F("total") - F("bill__verified_total")  # what the customer has not paid yet, as verified
         rows = (
             Invoice.objects.filter(supplier=organization, status=Invoice.Status.OPEN)
             .exclude(bill__status=Bill.Status.CANCELLED)  # the customer bills it otherwise now
@@ -280,8 +281,8 @@ def inbox_counts(organization: Organization, *, customer: bool, supplier: bool) 
             .annotate(
                 n=Count("pk"),
                 overdue=Count("pk", filter=Q(due_date__lt=today)),
-                open_total=Sum("total"),
-                overdue_total=Sum("total", filter=Q(due_date__lt=today)),
+                open_total=Sum(unpaid),
+                overdue_total=Sum(unpaid, filter=Q(due_date__lt=today)),
             )
             .order_by()
         )

@@ -275,3 +275,21 @@ def test_the_bars_link_to_the_lists_filtered_to_what_they_show(client, history):
     )
     Bill.objects.filter(customer=trade.customer, bill_date__lt=m["last"]).update(status=Bill.Status.CANCELLED)
     assert listed(client, bills[0]) == set()  # a cancelled bill is no longer billed
+
+
+def test_a_partly_paid_invoice_counts_only_what_is_still_owed(history):
+    """What the supplier waits for: the invoice less what it verified it received (a payment
+    recorded and not yet verified is still owed: it is *to verify*)."""
+    from billing.services.payments import record_payment, verify_payment
+
+    trade, _, _ = history
+    before = inbox_counts(trade.supplier, customer=False, supplier=True)
+    bill = Bill.objects.filter(customer=trade.customer, currency="USD").order_by("pk").first()
+    payables, receivables = member(trade.customer, Role.PAYABLES), member(trade.supplier, Role.RECEIVABLES)
+    today = timezone.localdate()
+    first = record_payment(bill=bill, by=payables, amount=Decimal("10"), paid_on=today, method="bank_transfer")
+    verify_payment(payment=first, by=receivables, amount_received=Decimal("10"))
+    record_payment(bill=bill, by=payables, amount=Decimal("5"), paid_on=today, method="bank_transfer")
+    after = inbox_counts(trade.supplier, customer=False, supplier=True)
+    assert after["invoices_open"] == before["invoices_open"]
+    assert after["invoices_open_amount"] == before["invoices_open_amount"] - Decimal("10")
