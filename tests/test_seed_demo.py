@@ -45,6 +45,13 @@ def test_the_demo_seeds_once_with_an_order_waiting_for_approval():
         assert events and all(e.created_at.date() < today for e in events), po.number
         assert events[0].created_at.date() == po.order_date
         assert events[-1].created_at.date() <= po.order_date + timedelta(days=21)
+    # Their FX figures run between the dates the goods, the bills and the payments have.
+    from billing.models import FxDifference
+
+    figures = FxDifference.objects.filter(bill__purchase_order__in=history)
+    assert figures.exists()
+    assert not figures.filter(from_date=today).exists() and not figures.filter(to_date=today).exists()
+    assert all(f.from_date < f.to_date <= f.from_date + timedelta(days=20) for f in figures)
 
 
 def test_the_demo_has_exchange_rates_and_fx_figures_on_bluebirds_bills():

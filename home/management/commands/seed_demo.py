@@ -13,13 +13,17 @@ from django.utils import timezone
 from accounts import services
 from accounts.models import Connection, ExchangeRate, Membership, Organization, User
 from accounts.roles import BUYING_ROLES, SELLING_ROLES, Role
+from accounts.selectors import exchange_rate
 from approvals.models import ApprovalPolicy, ApprovalStep, Budget, SpendingLimit
-from billing.models import Bill, Invoice
+from billing.fx import record_fx
+from billing.models import Bill, FxDifference, Invoice, Payment
 from billing.services.bills import BillLineInput, create_bill
 from billing.services.documents import issue_documents
 from billing.services.payments import record_payment, verify_payment
 from orders.models import CostCenter, GLAccount, Listing, OrderEvent, PurchaseOrder, Revision, SalesOrder, Shipment
 from orders.services import amendments, drafts, fulfilment, listings, negotiation, submission
+from procurement.money import format_money
+from procurement.validators import format_date
 
 PASSWORD = "demo"
 
@@ -40,6 +44,9 @@ HISTORY = [
     *(("globex", "acme", months, [("ACM-2001", str(6 + months * 3 % 9))]) for months in (1, 3, 6, 9)),
 ]
 
+# What the history's payments are referenced by (and only they): the mark that it is seeded.
+HISTORY_PAYMENT = "HIST-TRF-"
+
 # The day after an order's sixth at which each step of a history order happened, for its thread
 # (the invoice, the bill and the payment: the twentieth, the default).
 HISTORY_STEP_DAYS = {
@@ -52,7 +59,7 @@ HISTORY_STEP_DAYS = {
     OrderEvent.Kind.CONFIRMED: 1,
     OrderEvent.Kind.SHIPPED: 2,
     OrderEvent.Kind.RECEIVED: 4,
-    OrderEvent.Kind.INVOICED: 2,
+    OrderEvent.Kind.INVOICED: 5,
 }
 
 # slug: (name, domain, currency, buys, sells, address, location)
@@ -538,8 +545,8 @@ class Command(BaseCommand):
         """A year of orders, each shipped, received, billed, paid and verified (closed), dated in
         the month it belongs to: what Home's charts of spend and sales show. The services run
         today; the dates are then moved back (demo data only: nothing else may write them)."""
-        if PurchaseOrder.objects.filter(customer=orgs["northwind"], order_date__lt=timezone.localdate()).exists():
-            return
+        if Payment.objects.filter(reference__startswith=HISTORY_PAYMENT).exists():
+            return  # seeded already, on whatever day
         today = timezone.localdate()
         people = {
             m.user.email: m
@@ -601,7 +608,7 @@ class Command(BaseCommand):
                 amount=bill.total,
                 paid_on=day + timedelta(days=20),
                 method="bank_transfer",
-                reference=f"{customer_slug[:2].upper()}-TRF-{po.number}",
+                reference=f"{HISTORY_PAYMENT}{customer_slug[:2].upper()}-{po.number}",
             )
             verify_payment(payment=payment, by=at(supplier_slug, "receivables"), amount_received=bill.total)
             moment = timezone.make_aware(datetime.combine(day, time(10)))
@@ -612,15 +619,33 @@ class Command(BaseCommand):
                 sent_at=moment,
                 supplier_accepted_at=moment + timedelta(days=1),
                 confirmed_at=moment + timedelta(days=1),
-                closed_at=moment + timedelta(days=20),
+                billed_at=moment + timedelta(days=5),
+                closed_at=moment + timedelta(days=21),
+                # the rate of the day it was submitted (what "committed" is valued at)
+                base_rate=exchange_rate(
+                    organization=customer, currency=po.currency, base_currency=customer.base_currency, on=day
+                )
+                or po.base_rate,
             )
             SalesOrder.objects.filter(pk=po.sales_order.pk).update(created_at=moment)
             documents = {
-                "created_at": moment + timedelta(days=2),
-                "due_date": day + timedelta(days=32),
+                "created_at": moment + timedelta(days=5),
+                "due_date": day + timedelta(days=35),
             }
-            Invoice.objects.filter(pk=bill.invoice_id).update(invoice_date=day + timedelta(days=2), **documents)
-            Bill.objects.filter(pk=bill.pk).update(bill_date=day + timedelta(days=2), **documents)
+            Invoice.objects.filter(pk=bill.invoice_id).update(invoice_date=day + timedelta(days=5), **documents)
+            Bill.objects.filter(pk=bill.pk).update(bill_date=day + timedelta(days=5), **documents)
+            Invoice.objects.filter(pk=bill.invoice_id).update(paid_at=moment + timedelta(days=21))
+            Payment.objects.filter(pk=payment.pk).update(
+                recorded_at=moment + timedelta(days=20), decided_at=moment + timedelta(days=21)
+            )
+            invoice = Invoice.objects.get(pk=bill.invoice_id)
+            OrderEvent.objects.filter(purchase_order=po, kind=OrderEvent.Kind.INVOICED).update(
+                body=f"Invoice {invoice.number} issued for {format_money(invoice.total, invoice.currency)}, "
+                f"due {format_date(invoice.due_date)}."
+            )
+            # The FX figures again, from the dates the goods, the bill and the payment really have.
+            FxDifference.objects.filter(bill=bill).delete()
+            record_fx(bill=Bill.objects.get(pk=bill.pk))
             Revision.objects.filter(purchase_order=po).update(created_at=moment + timedelta(days=1))
             # The thread says when each step happened, in the order it happened.
             for n, event in enumerate(OrderEvent.objects.filter(purchase_order=po).order_by("created_at", "pk")):
