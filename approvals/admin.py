@@ -16,6 +16,7 @@ from procurement.money import format_money
 
 from .models import (
     APPROVING_ROLES,
+    LIMIT_PERMISSION,
     LIMIT_ROLES,
     ApprovalPolicy,
     ApprovalRequest,
@@ -96,12 +97,36 @@ class ApprovalPolicyAdmin(OrganizationScopedAdmin):
         return "; ".join(f"{s.name} ≥ {format_money(s.threshold, currency)}" for s in policy.steps.all()) or "—"
 
 
+class LimitRoleFilter(admin.SimpleListFilter):
+    """The list's "by role" filter: the roles a limit can be for (LIMIT_ROLES), not every role."""
+
+    title = "role"
+    parameter_name = "role"
+
+    def lookups(self, request, model_admin):
+        return [(r.value, r.label) for r in Role if r in LIMIT_ROLES]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(role=self.value()) if self.value() else queryset
+
+
 @admin.register(SpendingLimit)
 class SpendingLimitAdmin(OrganizationScopedAdmin):
     list_display = ["who", "amount_display", "organization"]
     list_select_related = ["organization", "user"]
-    list_filter = ["role"]
+    list_filter = [LimitRoleFilter]
     fields = ["organization", "user", "role", "amount"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":  # people who submit orders, in the organizations this admin runs
+            members = (
+                Membership.objects.all()
+                if request.user.is_superuser
+                else Membership.objects.filter(organization__in=administered(request))
+            )
+            buyers = {m.user_id for m in members if m.may(LIMIT_PERMISSION)}
+            kwargs["queryset"] = User.objects.filter(pk__in=buyers).order_by("full_name", "email")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)

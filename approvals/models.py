@@ -27,7 +27,8 @@ from procurement.money import format_money
 APPROVING_ROLES = (Role.ADMIN, Role.APPROVER)
 APPROVER_ROLE_CHOICES = [(r.value, r.label) for r in APPROVING_ROLES]
 # A spending limit is the requester's (SPEC §5): for the roles that submit orders.
-LIMIT_ROLES = roles_granting("orders.submit_purchaseorder")
+LIMIT_PERMISSION = "orders.submit_purchaseorder"  # who has a spending limit: people who submit orders
+LIMIT_ROLES = roles_granting(LIMIT_PERMISSION)
 
 
 def may_approve(user_id: int, organization_id: int) -> bool:
@@ -171,8 +172,15 @@ class SpendingLimit(models.Model):
             names = " or ".join(sorted(Role(r).label.lower() for r in LIMIT_ROLES))
             raise ValidationError({"role": f"Only people who submit orders have a spending limit: {names}."})
         members = Membership.objects.filter(user_id=self.user_id, organization_id=self.organization_id)
-        if self.user_id and self.organization_id and not members.exists():
-            raise ValidationError({"user": "This person is not a member of the organization."})
+        if self.user_id and self.organization_id:
+            membership = members.first()
+            if membership is None:
+                raise ValidationError({"user": "This person is not a member of the organization."})
+            if not membership.may(LIMIT_PERMISSION):
+                roles = ", ".join(membership.role_labels).lower() or "no role"
+                raise ValidationError(
+                    {"user": f"This person ({roles}) does not submit orders: a spending limit would never apply."}
+                )
 
 
 class Budget(models.Model):

@@ -320,3 +320,24 @@ def test_several_are_chosen_with_the_filter_widget_not_control_click(client, two
     assert "Hold down" not in page
     assert 'class="selectfilter"' in page and 'data-field-name="approvers"' in page
     assert 'data-field-name="cost centers"' in page
+
+
+def test_a_persons_spending_limit_is_for_someone_who_submits_orders(client, two):
+    """The person select offers people who submit orders only, and a limit for anybody else (a
+    receiver, say) is refused next to the field; the list filters by the roles a limit can be for."""
+    mine = two["mine"]
+    buyer, receiver = member(mine["org"], Role.BUYER), member(mine["org"], Role.RECEIVER)
+    client.force_login(mine["admin"].user)
+    add = reverse("admin:approvals_spendinglimit_add")
+    people = client.get(add).context["adminform"].form.fields["user"].queryset
+    assert buyer.user in people and mine["admin"].user in people
+    assert receiver.user not in people and mine["approver"].user not in people
+    assert two["theirs"]["admin"].user not in people  # nor anybody of another organization
+    response = client.post(add, {"organization": mine["org"].pk, "user": receiver.user.pk, "amount": "100"})
+    assert response.status_code == 200 and not SpendingLimit.objects.filter(user=receiver.user).exists()
+    limit = SpendingLimit(organization=mine["org"], user=receiver.user, amount=Decimal("100"))
+    with pytest.raises(ValidationError, match="does not submit orders"):
+        limit.full_clean()
+    SpendingLimit(organization=mine["org"], user=buyer.user, amount=Decimal("100")).full_clean()
+    listing = client.get(reverse("admin:approvals_spendinglimit_changelist")).content.decode()
+    assert "?role=buyer" in listing and "?role=receiver" not in listing
