@@ -26,6 +26,7 @@ from guardian.shortcuts import get_user_perms
 
 from accounts.models import Connection, Membership
 from accounts.permissions import require as require_permission
+from accounts.selectors import tolerances_for
 from procurement.errors import DomainError, NotAllowed
 from procurement.transitions import require_transition
 
@@ -170,6 +171,11 @@ class _Order:
         return self.po.amendments.filter(status__in=Amendment.OPEN).first()
 
     @cached_property
+    def over_receipt(self):
+        """The customer's over-receipt tolerance with this supplier (percent)."""
+        return tolerances_for(customer_id=self.po.customer_id, supplier_id=self.po.supplier_id).over_receipt_percent
+
+    @cached_property
     def reapproval_refusal(self) -> str | None:
         return interfaces.approvals().reapproval_refusal(po=self.po)
 
@@ -265,6 +271,10 @@ def _receive(order: _Order) -> None:
         raise DomainError(
             f"{po.number} is {po.get_status_display().lower()}: goods are received on confirmed orders only."
         )
+    if po.status == PurchaseOrder.Status.RECEIVED and not any(
+        not line.is_void and line.left_to_receive(order.over_receipt) > 0 for line in order.lines
+    ):
+        raise DomainError(f"Everything ordered on {po.number} is received: nothing is left to receive.")
 
 
 def _amend(order: _Order) -> None:

@@ -512,3 +512,19 @@ def test_the_tolerance_setting_is_validated(trade):
             account_services.update_tolerance_policy(by=trade.customer_admin, over_receipt_percent=bad)
         assert exc.value.field == "over_receipt_percent"
     assert tolerances_for(customer_id=trade.customer.pk).over_receipt_percent == 0
+
+
+def test_a_fully_received_order_offers_no_receipt_and_refuses_one(client, trade):
+    """Once everything ordered is in (an unpaid order stays *received*; no over-receipt
+    tolerance), *Record receipt* is gone from the order page and the service refuses a receipt."""
+    po = trade.confirmed()
+    lines = _lines(po)
+    _ship(trade, po, [line.quantity for line in lines])
+    _receive(trade, po, [line.quantity for line in lines])
+    assert _state(po)[0] == PurchaseOrder.Status.RECEIVED
+    client.force_login(trade.receiver.user)
+    page = client.get(reverse("orders:po-detail", args=[trade.customer.slug, po.number])).content.decode()
+    assert "Record receipt" not in page
+    with pytest.raises(DomainError, match="is received: nothing is left to receive"):
+        _receive(trade, po, [1])
+    assert client.get(reverse("orders:po-receive", args=[trade.customer.slug, po.number])).status_code in (302, 403)
