@@ -62,7 +62,7 @@ class BillForm(forms.Form):
             currencies=currencies, attrs={"data-currency-target": self["currency"].auto_id}
         )
         self.fields["supplier"].choices = [("", "Choose a supplier"), *suppliers]
-        self.fields["location"].choices = [("", "None"), *locations]
+        self.fields["location"].choices = [("", "No location"), *locations]
 
 
 def posted_date(text: str) -> date | None:

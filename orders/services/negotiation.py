@@ -357,7 +357,7 @@ def accept_sales_order(*, so: SalesOrder, by: Membership) -> SalesOrder:
         + ".",
         data={"revision": revision.number, "changes": changes, "header": header_changes},
     )
-    notify(po, "order_accepted", to_customer=True)
+    notify(po, "order_accepted", to_customer=True, changes=changes)
     return so
 
 

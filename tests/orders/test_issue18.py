@@ -485,3 +485,47 @@ def test_prices_to_type_over_show_the_currencys_decimals(client, trade):
 
     page = client.get(url("listing-edit", trade.supplier, pk=trade.listing.pk)).content.decode()
     assert 'value="2.50"' in page and 'value="2.5"' not in page
+
+
+def test_the_backorder_badge_goes_once_the_rest_is_shipped_and_received(client, trade):
+    """Walk-through: after all 30 arrived, line 1 still said "Backorder 5 ea by …"."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.roles import Role
+    from orders.services import fulfilment, negotiation
+    from tests.factories import member, proposal_line, receipt_line, shipped
+
+    po = trade.sent(lines=[{"listing": trade.listing, "quantity": "30"}])
+    line = po.lines.get()
+    negotiation.accept_with_proposal(
+        so=po.sales_order,
+        by=trade.sales,
+        lines={
+            line.pk: proposal_line(
+                action="backorder",
+                backorder_quantity=Decimal(5),
+                backorder_date=timezone.localdate() + timedelta(days=30),
+            )
+        },
+    )
+    negotiation.confirm_purchase_order(po=po, by=trade.buyer)
+    client.force_login(trade.buyer.user)
+    page = url("po-detail", trade.customer, number=po.number)
+    shipper, receiver = member(trade.supplier, Role.FULFILMENT), member(trade.customer, Role.RECEIVER)
+    today = timezone.localdate()
+    first = fulfilment.record_shipment(
+        so=po.sales_order, by=shipper, lines=shipped({line.pk: Decimal(25)}), shipped_on=today
+    )
+    fulfilment.record_receipt(
+        po=po, by=receiver, shipment=first, received_on=today, lines={line.pk: receipt_line(quantity=Decimal(25))}
+    )
+    assert ">Backorder</span> 5 ea" in client.get(page).content.decode()  # 5 still to come
+    rest = fulfilment.record_shipment(
+        so=po.sales_order, by=shipper, lines=shipped({line.pk: Decimal(5)}), shipped_on=today
+    )
+    fulfilment.record_receipt(
+        po=po, by=receiver, shipment=rest, received_on=today, lines={line.pk: receipt_line(quantity=Decimal(5))}
+    )
+    assert ">Backorder</span>" not in client.get(page).content.decode()

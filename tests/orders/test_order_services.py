@@ -322,6 +322,16 @@ def test_the_proposal_stays_invisible_until_accepted(trade, django_capture_on_co
     event = po.events.last()
     assert event.kind == "accepted" and "quantity 10 → 8" in event.body and "rejected Nut: Discontinued" in event.body
     assert "accepted PO-000001" in mail.outbox[-1].subject
+    body = mail.outbox[-1].body  # the e-mail says what changed
+    assert "What changed:" in body and "quantity 10 → 8" in body and "no changes" not in body
+
+
+def test_the_e_mail_of_an_order_accepted_as_sent_says_nothing_changed(trade, django_capture_on_commit_callbacks):
+    po = trade.sent()
+    with django_capture_on_commit_callbacks(execute=True):
+        negotiation.accept_sales_order(so=po.sales_order, by=trade.sales)
+    body = mail.outbox[-1].body
+    assert "as you sent it, with no changes" in body and "What changed" not in body and "Check" not in body
 
 
 def test_a_redline_compares_each_revision_with_the_one_before(trade):
