@@ -159,7 +159,8 @@ def _check_line(po: PurchaseOrder, values: LineInput, *, listings=None, customer
                 field="quantity",
             )
         price = unit_price(listing, quantity=quantity, customer_id=po.customer_id, prices=customer_prices)
-        if values.unit_price is not None and values.unit_price != price:  # a listing's price is the supplier's
+        if values.unit_price is not None and values.unit_price != round_money(price, po.currency):
+            # a listing's price is the supplier's: the one shown (in the currency's decimals) is accepted
             raise DomainError(
                 f"{listing.sku} costs {round_money(price, po.currency):f} {po.currency} at this quantity "
                 "(the supplier's price): leave the price out, or give that price.",

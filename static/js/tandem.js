@@ -41,3 +41,12 @@ document.addEventListener("change", function (event) {
     field.setAttribute("data-chosen", "");
   }
 });
+
+// A form marked data-once is sent once: a second click while the page loads (Order again, Paste
+// lines) would make a second draft or add the lines twice. The next page brings a fresh form.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (!form.matches || !form.matches("form[data-once]")) { return; }
+  if (form.hasAttribute("data-sent")) { event.preventDefault(); return; }
+  form.setAttribute("data-sent", "");
+});
