@@ -195,15 +195,16 @@ def budget_use(organization: Organization, *, today: date | None = None) -> Budg
 
 def waiting_total(membership: Membership) -> Gathered:
     """What the requests waiting for this person add up to (``count``, ``amount``), in the base
-    currency at the rates recorded on submission; those without one counted by currency. One query."""
+    currency as each request states it (``total_base``, at the rate of its submission); those
+    without one counted by currency. One query."""
     base = membership.organization.base_currency
-    measured = Q(purchase_order__base_rate__isnull=False)
+    measured = Q(total_base__isnull=False)
     rows = (
         waiting_for(membership)
         .values("currency")
         .annotate(
             n=Count("pk"),
-            amount=Sum(F("total") * F("purchase_order__base_rate"), filter=measured, output_field=_SUM),
+            amount=Sum("total_base", filter=measured),
             raw=Sum("total"),
             unmeasured=Count("pk", filter=~measured),
         )

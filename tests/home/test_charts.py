@@ -293,3 +293,28 @@ def test_a_partly_paid_invoice_counts_only_what_is_still_owed(history):
     after = inbox_counts(trade.supplier, customer=False, supplier=True)
     assert after["invoices_open"] == before["invoices_open"]
     assert after["invoices_open_amount"] == before["invoices_open_amount"] - Decimal("10")
+
+
+def test_the_approvals_waiting_in_another_currency_add_up_at_their_rates():
+    """Requests in EUR for a USD customer count at the rate each was submitted at (what the
+    request states); one submitted while no rate was recorded is named, never taken as zero."""
+    from approvals.models import ApprovalRequest
+    from tests.factories import ApprovalPolicyFactory
+
+    trade = Trade(currency="EUR")
+    trade.customer.base_currency = "USD"  # a USD customer buying in EUR
+    trade.customer.save()
+    approver = member(trade.customer, Role.APPROVER)
+    ApprovalPolicyFactory(
+        organization=trade.customer, steps=[{"threshold": Decimal("0"), "approvers": [approver.user]}]
+    )
+    rate = ExchangeRate.objects.create(
+        organization=trade.customer, day=timezone.localdate(), from_currency="EUR", to_currency="USD", rate="1.10"
+    )
+    trade.sent()  # 10 × 2.50 EUR
+    rate.delete()
+    trade.sent(lines=[{"listing": trade.listing, "quantity": "4"}])
+    assert sorted(ApprovalRequest.objects.values_list("total_base", flat=True), key=str) == [Decimal("27.5"), None]
+    gathered = waiting_total(approver)
+    assert gathered.get("count") == 2 and gathered.get("amount") == Decimal("27.5")
+    assert [(u.currency, u.count) for u in gathered.unconverted] == [("EUR", 1)]
