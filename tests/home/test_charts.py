@@ -150,14 +150,34 @@ def test_each_chart_selector_has_a_bounded_query_count(history, django_assert_nu
         inbox_counts(trade.customer, customer=True, supplier=False)
 
 
-def test_budget_use_reads_in_approval_as_the_budgets_page_does():
+def test_budget_use_reads_in_approval_as_the_budgets_page_does(django_assert_num_queries):
+    """A confirmed order is committed, one waiting for approval is *in approval*, as on the
+    budgets page; one query however many budgets."""
+    from approvals.selectors import budgets_of
+    from tests.factories import ApprovalPolicyFactory, CostCenterFactory
+
     trade = Trade()
     BudgetFactory(organization=trade.customer, cost_center=trade.cost_center, amount=Decimal("1000"))
-    from approvals.selectors import budgets_of
-
-    shown = budgets_of(trade.customer, on=timezone.localdate()).get()
-    [used] = budget_use(trade.customer).budgets
-    assert (used.committed, used.in_approval, used.amount) == (shown.committed, shown.in_approval, shown.amount)
+    other = CostCenterFactory(organization=trade.customer, code="ZZ-OTHER")
+    BudgetFactory(organization=trade.customer, cost_center=other, amount=Decimal("50"))
+    trade.confirmed()  # 25.00 committed
+    approver = member(trade.customer, Role.APPROVER)
+    ApprovalPolicyFactory(
+        organization=trade.customer, steps=[{"threshold": Decimal("30"), "approvers": [approver.user]}]
+    )
+    trade.sent(lines=[{"listing": trade.listing, "quantity": "16"}])  # 40.00, waits for approval
+    with django_assert_num_queries(1):
+        used = {b.label: b for b in budget_use(trade.customer).budgets}
+    shown = {b.cost_center.code: b for b in budgets_of(trade.customer, on=timezone.localdate())}
+    assert set(used) == set(shown) == {trade.cost_center.code, "ZZ-OTHER"}
+    mine = used[trade.cost_center.code]
+    assert (mine.committed, mine.in_approval, mine.amount) == (Decimal("25"), Decimal("40"), Decimal("1000"))
+    for code, b in shown.items():
+        assert (used[code].committed, used[code].in_approval, used[code].amount) == (
+            b.committed,
+            b.in_approval,
+            b.amount,
+        )
 
 
 def test_the_inbox_amounts_of_bills_to_pay(history):
