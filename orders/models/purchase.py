@@ -383,6 +383,11 @@ class PurchaseOrderLine(LineValues):
         return max(Decimal("0"), min(replaceable, self.quantity - self.quantity_received))
 
     @property
+    def backorder_open(self) -> bool:
+        """A backorder the supplier still owes: not all shipped, and not all received."""
+        return bool(self.backorder_quantity) and self.quantity_shipped < self.quantity and not self.is_fully_received
+
+    @property
     def is_fully_received(self) -> bool:
         return self.is_void or self.quantity_received >= self.quantity
 

@@ -31,9 +31,6 @@ class AmendmentCreateView(PurchaseOrderMixin, OrgView):
 
     permission = "orders.add_amendment"
 
-    def done_url(self):
-        return self.org_url("orders:po-detail", number=self.kwargs["number"])
-
     def get(self, request, org_slug, number):
         po = self.get_po()
         lines = selectors.lines_of(po, coding=False)
@@ -109,9 +106,6 @@ class AmendmentWithdrawView(PurchaseOrderMixin, PostOnlyView):
     def get_object(self):
         return selectors.amendment_for(self.get_po(), number=self.kwargs["amendment"])
 
-    def done_url(self):
-        return self.org_url("orders:po-detail", number=self.kwargs["number"])
-
     def post(self, request, org_slug, number, amendment):
         amendment = self.get_object()
         try:
@@ -128,9 +122,6 @@ class AmendmentAnswerMixin(SalesOrderMixin):
 
     def get_object(self):
         return selectors.amendment_for(self.get_so().purchase_order, number=self.kwargs["amendment"])
-
-    def done_url(self):
-        return self.org_url("orders:so-detail", number=self.kwargs["number"])
 
 
 class AmendmentAcceptView(AmendmentAnswerMixin, PostOnlyView):
@@ -152,7 +143,8 @@ class AmendmentAcceptView(AmendmentAnswerMixin, PostOnlyView):
 class AmendmentDeclineView(AmendmentAnswerMixin, PostOnlyView):
     def get(self, request, org_slug, number, amendment):
         amendment = self.get_object()
-        if amendment.status != Amendment.Status.PROPOSED:
+        po = self.get_so().purchase_order
+        if "decline_amendment" not in rules.amendment_actions(amendment, po=po, membership=self.membership):
             return redirect(self.done_url())
         return self.show(amendment, ReasonForm())
 

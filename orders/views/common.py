@@ -19,6 +19,10 @@ class PurchaseOrderMixin:
     def get_po(self):
         return selectors.purchase_order_for(customer=self.org, number=self.kwargs["number"])
 
+    def done_url(self):
+        """Where an action on the order returns: the order's page."""
+        return self.org_url("orders:po-detail", number=self.kwargs["number"])
+
     def paste_form(self, po, data=None, initial=None):
         return PasteLinesForm(
             data,
@@ -93,8 +97,14 @@ def _order_of_side(membership, side: str, number: str) -> PurchaseOrder:
 
 
 class SalesOrderMixin:
+    """Resolves ``number`` to the supplier's sales order (404 for anyone else's)."""
+
     def get_so(self):
         return selectors.sales_order_for(supplier=self.org, number=self.kwargs["number"])
+
+    def done_url(self):
+        """Where an action on the sales order returns: its page."""
+        return self.org_url("orders:so-detail", number=self.kwargs["number"])
 
 
 def _plain(value):

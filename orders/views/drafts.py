@@ -42,9 +42,6 @@ class PurchaseOrderEditView(PurchaseOrderMixin, PostOnlyView):
     permission = "orders.change_purchaseorder"
     get_object = PurchaseOrderMixin.get_po
 
-    def done_url(self):
-        return self.org_url("orders:po-detail", number=self.kwargs["number"])
-
     def post(self, request, org_slug, number):
         po = self.get_po()
         form = DraftHeaderForm(
@@ -77,9 +74,6 @@ class LineSaveView(PurchaseOrderMixin, PostOnlyView):
         pk = self.kwargs.get("pk")
         return po, (get_object_or_404(po.lines, pk=pk) if pk else None)
 
-    def done_url(self):
-        return self.org_url("orders:po-detail", number=self.kwargs["number"])
-
     def post(self, request, org_slug, number, pk=None):
         po, line = self.get_object()
         form = self.line_form(po, request.POST)
@@ -105,9 +99,6 @@ class PasteLinesView(PurchaseOrderMixin, PostOnlyView):
 
     permission = "orders.change_purchaseorder"
     get_object = PurchaseOrderMixin.get_po
-
-    def done_url(self):
-        return self.org_url("orders:po-detail", number=self.kwargs["number"])
 
     def post(self, request, org_slug, number):
         po = self.get_po()
@@ -154,9 +145,6 @@ class OrderAgainView(PurchaseOrderMixin, PostOnlyView):
     permission = "orders.add_purchaseorder"
     get_object = PurchaseOrderMixin.get_po
 
-    def done_url(self):
-        return self.org_url("orders:po-detail", number=self.kwargs["number"])
-
     def post(self, request, org_slug, number):
         po = self.get_po()
         try:
@@ -179,9 +167,6 @@ class LineRemoveView(PurchaseOrderMixin, PostOnlyView):
     def get_object(self):
         po = self.get_po()
         return po, get_object_or_404(po.lines, pk=self.kwargs["pk"])
-
-    def done_url(self):
-        return self.org_url("orders:po-detail", number=self.kwargs["number"])
 
     def post(self, request, org_slug, number, pk):
         po, line = self.get_object()

@@ -26,9 +26,6 @@ class ShipmentCreateView(SalesOrderMixin, OrgView):
     permission = "orders.add_shipment"
     template_name = "orders/so_ship.html"
 
-    def done_url(self):
-        return self.org_url("orders:so-detail", number=self.kwargs["number"])
-
     def rows(self, po, posted=None, marked=None):
         rows = []
         for line in selectors.lines_of(po, coding=False):
@@ -94,9 +91,6 @@ class ReceiptCreateView(PurchaseOrderMixin, OrgView):
     permission = "orders.add_receipt"
     template_name = "orders/po_receive.html"
     FIELDS = ("quantity", "damaged", "reason")  # the inputs of each line's row
-
-    def done_url(self):
-        return self.org_url("orders:po-detail", number=self.kwargs["number"])
 
     def tolerance(self, po) -> Decimal:
         """The over-receipt tolerance for this order's supplier (read once per request)."""

@@ -23,9 +23,6 @@ class ProposalSaveView(SalesOrderMixin, PostOnlyView):
     permission = "orders.change_salesorder"
     get_object = SalesOrderMixin.get_so
 
-    def done_url(self):
-        return self.org_url("orders:so-detail", number=self.kwargs["number"])
-
     def post(self, request, org_slug, number):
         so = self.get_so()
         header_form = ProposalHeaderForm(request.POST)
@@ -112,9 +109,6 @@ class SalesOrderAcceptView(SalesOrderMixin, PostOnlyView):
     permission = "orders.accept_salesorder"
     get_object = SalesOrderMixin.get_so
 
-    def done_url(self):
-        return self.org_url("orders:so-detail", number=self.kwargs["number"])
-
     def post(self, request, org_slug, number):
         so = self.get_so()
         try:
@@ -129,9 +123,6 @@ class SalesOrderAcceptView(SalesOrderMixin, PostOnlyView):
 class SalesOrderDeclineView(SalesOrderMixin, PostOnlyView):
     permission = "orders.decline_salesorder"
     get_object = SalesOrderMixin.get_so
-
-    def done_url(self):
-        return self.org_url("orders:so-detail", number=self.kwargs["number"])
 
     def get(self, request, org_slug, number):
         so = self.get_so()

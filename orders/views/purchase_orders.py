@@ -277,9 +277,6 @@ class PurchaseOrderActionView(PurchaseOrderMixin, PostOnlyView):
         self.permission = self.permissions[self.action]
         return super().dispatch(request, *args, **kwargs)
 
-    def done_url(self):
-        return self.org_url("orders:po-detail", number=self.kwargs["number"])
-
     def get(self, request, org_slug, number):
         po = self.get_po()
         if self.form_class is None:
@@ -338,7 +335,7 @@ class PurchaseOrderShareView(PurchaseOrderMixin, PostOnlyView):
     get_object = PurchaseOrderMixin.get_po
 
     def done_url(self):
-        return self.org_url("orders:po-detail", number=self.kwargs["number"]) + "#sharing"
+        return super().done_url() + "#sharing"
 
     def post(self, request, org_slug, number):
         po = self.get_po()
