@@ -74,7 +74,20 @@ class OrganizationAdmin(OrganizationScopedAdmin):
             "Address",
             {"fields": ["address_line1", "address_line2", "postal_code", "city", "region", "country"]},
         ),
-        ("Numbering", {"fields": ["po_prefix", "so_prefix", "invoice_prefix", "bill_prefix"]}),
+        (
+            "Numbering",
+            {
+                "fields": [
+                    "po_prefix",
+                    "so_prefix",
+                    "invoice_prefix",
+                    "bill_prefix",
+                    "rma_prefix",
+                    "credit_note_prefix",
+                    "debit_note_prefix",
+                ]
+            },
+        ),
     ]
 
     def view_on_site(self, obj):

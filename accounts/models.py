@@ -111,6 +111,9 @@ class Organization(AddressLinesMixin, models.Model):
     so_prefix = models.CharField("SO prefix", max_length=8, default="SO", validators=[prefix_validator])
     invoice_prefix = models.CharField(max_length=8, default="INV", validators=[prefix_validator])
     bill_prefix = models.CharField(max_length=8, default="BILL", validators=[prefix_validator])
+    rma_prefix = models.CharField("RMA prefix", max_length=8, default="RMA", validators=[prefix_validator])
+    credit_note_prefix = models.CharField(max_length=8, default="CN", validators=[prefix_validator])
+    debit_note_prefix = models.CharField(max_length=8, default="DN", validators=[prefix_validator])
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -258,6 +261,9 @@ class DocumentSequence(models.Model):
         SALES_ORDER = "so", "Sales order"
         INVOICE = "invoice", "Invoice"
         BILL = "bill", "Bill"
+        RMA = "rma", "Return authorization"
+        CREDIT_NOTE = "credit", "Credit note"
+        DEBIT_NOTE = "debit", "Debit note"
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="sequences")
     kind = models.CharField(max_length=10, choices=Kind.choices)

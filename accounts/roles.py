@@ -60,6 +60,8 @@ _ROWS: list[tuple[tuple[str, ...], frozenset[Role], str | None]] = [
     (("approvals.approve_approvalrequest",), frozenset({_A, _AP}), "buys"),
     # record receipt
     (("orders.add_receipt",), frozenset({_A, _R}), "buys"),
+    # request a return of received goods, withdraw it, ship it back
+    (("orders.add_returnrequest",), frozenset({_A, _B, _R}), "buys"),
     # record bill payment, enter bills by hand, edit bill notes/due date/reference, match, cancel
     (
         ("billing.add_payment", "billing.add_bill", "billing.change_bill", "billing.match_bill", "billing.cancel_bill"),
@@ -93,6 +95,10 @@ _ROWS: list[tuple[tuple[str, ...], frozenset[Role], str | None]] = [
     ),
     # record shipment
     (("orders.add_shipment",), frozenset({_A, _F}), "sells"),
+    # authorize (RMA) or decline a return
+    (("orders.answer_returnrequest",), frozenset({_A, _S}), "sells"),
+    # record what arrived back of a return
+    (("orders.receive_returnrequest",), frozenset({_A, _S, _F}), "sells"),
     # verify / dispute payment
     (("billing.verify_payment",), frozenset({_A, _RV}), "sells"),
     # manage members, connections, approval policy (and the organization's settings)

@@ -269,6 +269,9 @@ def next_document_number(*, organization: Organization, kind: str) -> str:
         DocumentSequence.Kind.SALES_ORDER: organization.so_prefix,
         DocumentSequence.Kind.INVOICE: organization.invoice_prefix,
         DocumentSequence.Kind.BILL: organization.bill_prefix,
+        DocumentSequence.Kind.RMA: organization.rma_prefix,
+        DocumentSequence.Kind.CREDIT_NOTE: organization.credit_note_prefix,
+        DocumentSequence.Kind.DEBIT_NOTE: organization.debit_note_prefix,
     }[DocumentSequence.Kind(kind)]
     with transaction.atomic():
         updated = DocumentSequence.objects.filter(organization=organization, kind=kind).update(

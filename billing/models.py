@@ -13,7 +13,7 @@ from django.utils import timezone
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
 from accounts.models import Location, Organization, User
-from orders.models import PurchaseOrder, PurchaseOrderLine, Receipt, SalesOrder
+from orders.models import PurchaseOrder, PurchaseOrderLine, Receipt, ReturnRequest, SalesOrder
 from orders.models.fields import money_field, quantity_field
 from orders.units import UNIT_CHOICES
 from procurement.money import CURRENCY_CHOICES, RATE_DECIMAL_PLACES, RATE_MAX_DIGITS, format_money
@@ -57,6 +57,8 @@ class Invoice(ConcurrentTransitionMixin, FSMModelMixin, Document):
     invoice_date = models.DateField()
     status = FSMField(max_length=20, choices=Status.choices, default=Status.OPEN, protected=True)
     paid_at = models.DateTimeField(null=True, blank=True)
+    # What credit notes of returns took off it (kept by billing.services.credits, with the bill's).
+    credited_total = money_field(default=Decimal("0"))
 
     class Meta(Document.Meta):
         constraints = [models.UniqueConstraint(fields=["supplier", "number"], name="unique_invoice_number")]
@@ -77,6 +79,11 @@ class Invoice(ConcurrentTransitionMixin, FSMModelMixin, Document):
     @property
     def is_overdue(self) -> bool:
         return self.status == self.Status.OPEN and self.due_date < timezone.localdate()
+
+    @property
+    def net_total(self) -> Decimal:
+        """What the customer owes in all: the total less the credit notes."""
+        return self.total - self.credited_total
 
 
 class Bill(ConcurrentTransitionMixin, FSMModelMixin, Document):
@@ -107,6 +114,9 @@ class Bill(ConcurrentTransitionMixin, FSMModelMixin, Document):
     # the check constraints below are the last line against an overpayment.
     paid_total = money_field(default=Decimal("0"))
     verified_total = money_field(default=Decimal("0"))
+    # Returns: what debit notes (the supplier's credit notes) took off the bill. Read-only, part
+    # of the PO lock; never more than the total.
+    credited_total = money_field(verbose_name="returns", default=Decimal("0"))
     created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancelled_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
@@ -136,6 +146,10 @@ class Bill(ConcurrentTransitionMixin, FSMModelMixin, Document):
                 & models.Q(paid_total__lte=models.F("total")),
                 name="bill_never_overpaid",
             ),
+            models.CheckConstraint(
+                condition=models.Q(credited_total__gte=0) & models.Q(credited_total__lte=models.F("total")),
+                name="bill_credited_within_total",
+            ),
         ]
         indexes = [
             models.Index(fields=["customer", "-created_at", "-id"], name="bill_list_newest_first"),
@@ -143,11 +157,25 @@ class Bill(ConcurrentTransitionMixin, FSMModelMixin, Document):
         ]
 
     @property
+    def net_total(self) -> Decimal:
+        """What is owed in all: the total less the returns credited."""
+        return self.total - self.credited_total
+
+    @property
     def outstanding(self) -> Decimal:
-        """What is left to pay: nothing on a cancelled bill."""
+        """What is left to pay, net of returns credited: nothing on a cancelled bill, nor when
+        payments and credits together cover it (see ``balance_in_favour``)."""
         if self.status == self.Status.CANCELLED:
             return self.total * 0
-        return self.total - self.paid_total
+        return max(self.total * 0, self.net_total - self.paid_total)
+
+    @property
+    def balance_in_favour(self) -> Decimal:
+        """What the supplier owes back: payments beyond the total net of credits (a credit that
+        came after the bill was paid)."""
+        if self.status == self.Status.CANCELLED:
+            return self.total * 0
+        return max(self.total * 0, self.paid_total - self.net_total)
 
     @property
     def is_manual(self) -> bool:
@@ -157,9 +185,9 @@ class Bill(ConcurrentTransitionMixin, FSMModelMixin, Document):
     def settle(self) -> str:
         """The status the payments say: verified when verified payments cover the bill, paid
         when recorded ones do, partly paid when some, else open."""
-        if self.verified_total >= self.total:  # a bill of nothing is settled as it is made
+        if self.verified_total >= self.net_total:  # a bill of nothing is settled as it is made
             return self.Status.VERIFIED
-        if self.paid_total >= self.total:
+        if self.paid_total >= self.net_total:
             return self.Status.PAID
         return self.Status.PARTIALLY_PAID if self.paid_total > 0 else self.Status.OPEN
 
@@ -213,6 +241,76 @@ class BillLine(DocumentLine):
 
     class Meta(DocumentLine.Meta):
         constraints = [models.UniqueConstraint(fields=["bill", "position"], name="unique_bill_line")]
+
+
+class NoteDocument(models.Model):
+    """What a credit note and a debit note share: the return they settle and its amounts, at the
+    order's prices with tax, rounded per the currency (``billing.services.credits``)."""
+
+    number = models.CharField(max_length=30)
+    purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.PROTECT, related_name="+")
+    return_request = models.OneToOneField(ReturnRequest, on_delete=models.PROTECT, related_name="+")
+    note_date = models.DateField()
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    subtotal = money_field(default=Decimal("0"))
+    discount = money_field(default=Decimal("0"), help_text="The order discount's share.")
+    tax_total = money_field(default=Decimal("0"))
+    total = money_field(default=Decimal("0"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class CreditNote(NoteDocument):
+    """The supplier's credit note of a return for credit: it lowers what the invoice asks."""
+
+    supplier = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="credit_notes")
+    customer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+
+    class Meta(NoteDocument.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["supplier", "number"], name="unique_credit_note_number"),
+            models.CheckConstraint(condition=models.Q(total__gte=0), name="credit_note_not_negative"),
+        ]
+        indexes = [models.Index(fields=["supplier", "-created_at", "-id"], name="credit_notes_newest_first")]
+
+
+class DebitNote(NoteDocument):
+    """The customer's debit note, made with the supplier's credit note: it lowers what the bill
+    asks (the bill's *Returns*). Valued in the base currency like the bill it reduces."""
+
+    customer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="debit_notes")
+    supplier = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="debit_notes")
+    credit_note = models.OneToOneField(CreditNote, on_delete=models.PROTECT, related_name="debit_note")
+    supplier_reference = models.CharField("supplier's credit note number", max_length=60, blank=True)
+
+    class Meta(NoteDocument.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "number"], name="unique_debit_note_number"),
+            models.CheckConstraint(condition=models.Q(total__gte=0), name="debit_note_not_negative"),
+        ]
+        indexes = [models.Index(fields=["customer", "-created_at", "-id"], name="debit_notes_newest_first")]
+
+
+class CreditNoteLine(DocumentLine):
+    credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="lines")
+
+    class Meta(DocumentLine.Meta):
+        constraints = [models.UniqueConstraint(fields=["credit_note", "position"], name="unique_credit_note_line")]
+
+
+class DebitNoteLine(DocumentLine):
+    debit_note = models.ForeignKey(DebitNote, on_delete=models.CASCADE, related_name="lines")
+
+    class Meta(DocumentLine.Meta):
+        constraints = [models.UniqueConstraint(fields=["debit_note", "position"], name="unique_debit_note_line")]
 
 
 class Payment(ConcurrentTransitionMixin, FSMModelMixin, models.Model):

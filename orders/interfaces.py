@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # models are not loaded when the app registry imports this mo
 
     from accounts.models import Membership
 
-    from .models import Amendment, PurchaseOrder, PurchaseOrderLine
+    from .models import Amendment, PurchaseOrder, PurchaseOrderLine, ReturnRequest
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,14 @@ class Billing(Protocol):
 
     def record_receipt_fx(self, *, po: PurchaseOrder) -> None:
         """Goods were received: value them against the order's bill (FX), if it exists yet."""
+
+    def credit_return_after_commit(self, *, po: PurchaseOrder, return_request: ReturnRequest) -> None:
+        """A return for credit arrived back (its lines' ``quantity_credited`` are set): its credit
+        note and debit note are made together after commit (by a task; idempotent)."""
+
+    def return_notes(self, *, po: PurchaseOrder, side: str) -> dict[int, Any]:
+        """The order's credit notes (``side`` "supplier") or debit notes ("customer") by the pk of
+        the return they settle, for the order's Returns tab."""
 
     def is_paid(self, *, po: PurchaseOrder) -> bool:
         """Paid and verified, as closing the order requires (SPEC §4, transition 15)."""

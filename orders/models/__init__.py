@@ -5,6 +5,7 @@ from .amendments import Amendment, AmendmentLine
 from .fulfilment import Receipt, ReceiptLine, Shipment, ShipmentLine
 from .listings import CustomerPrice, Listing, ListingImport, PriceBreak
 from .purchase import LineValues, PurchaseOrder, PurchaseOrderLine, SalesOrder
+from .returns import ReturnAttachment, ReturnLine, ReturnRequest
 from .revisions import Proposal, ProposalLine, Revision, RevisionLine
 from .thread import InternalNote, OrderEvent
 
@@ -27,6 +28,9 @@ __all__ = [
     "PurchaseOrderLine",
     "Receipt",
     "ReceiptLine",
+    "ReturnAttachment",
+    "ReturnLine",
+    "ReturnRequest",
     "Revision",
     "RevisionLine",
     "SalesOrder",

@@ -184,6 +184,11 @@ class PurchaseOrder(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     def receive_all(self) -> None:
         self.receipt_status = self.ReceiptStatus.FULLY_RECEIVED
 
+    @transition(field=status, source=S.RECEIVED, target=S.PARTIALLY_RECEIVED)
+    def reopen_receiving(self) -> None:
+        """Goods came back for a replacement: the order waits for them again."""
+        self.receipt_status = self.ReceiptStatus.PARTIALLY_RECEIVED
+
     @transition(field=status, source=[S.RECEIVED, S.PARTIALLY_RECEIVED], target=S.CLOSED)
     def close(self) -> None:
         self.closed_at = timezone.now()
@@ -342,6 +347,12 @@ class PurchaseOrderLine(LineValues):
     # Noted on receipts, not counted as received: the supplier may ship these again.
     quantity_damaged = quantity_field(default=Decimal("0"))
     quantity_short = quantity_field(default=Decimal("0"))
+    # Returns (``ReturnRequest``): asked of live returns (the customer's cap); arrived back at the
+    # supplier; of those, credited (the credit note lowers what is owed) or to be shipped again.
+    quantity_returned = quantity_field(default=Decimal("0"))
+    quantity_received_back = quantity_field(default=Decimal("0"))
+    quantity_credited = quantity_field(default=Decimal("0"))
+    quantity_replaced = quantity_field(default=Decimal("0"))
 
     class Meta(LineValues.Meta):
         constraints = [
@@ -355,6 +366,10 @@ class PurchaseOrderLine(LineValues):
                     quantity_invoiced__gte=0,
                     quantity_damaged__gte=0,
                     quantity_short__gte=0,
+                    quantity_returned__gte=0,
+                    quantity_received_back__gte=0,
+                    quantity_credited__gte=0,
+                    quantity_replaced__gte=0,
                 ),
                 name="po_line_progress_not_negative",
             ),
@@ -365,22 +380,44 @@ class PurchaseOrderLine(LineValues):
         """A listing line of a draft whose price moved since it was added."""
         return self.listing_price_at_add is not None and self.listing_price_at_add != self.unit_price
 
+    @property
+    def expected_quantity(self) -> Decimal:
+        """What the customer still expects to keep: the ordered quantity less what was credited."""
+        return self.quantity - self.quantity_credited
+
+    @property
+    def kept_quantity(self) -> Decimal:
+        """Good units the customer keeps: received, less what went back beyond the units noted
+        damaged at receipt (those go back first: they were never counted as received)."""
+        return self.quantity_received - max(Decimal("0"), self.quantity_received_back - self.quantity_damaged)
+
+    @property
+    def returnable(self) -> Decimal:
+        """What may still be asked back: everything that arrived (good or damaged), less what live
+        returns ask already."""
+        if self.is_void:
+            return Decimal("0")
+        return max(Decimal("0"), self.quantity_received + self.quantity_damaged - self.quantity_returned)
+
     def receivable(self, tolerance_percent: Decimal) -> Decimal:
-        """The most that may be received in all: the ordered quantity plus the over-receipt
+        """The most that may be kept in all: the expected quantity plus the over-receipt
         tolerance, rounded down to what the unit allows (10 ea at 5 %: 10)."""
         places = Decimal(1).scaleb(-quantity_decimals(self.unit))
-        return (self.quantity * (1 + tolerance_percent / 100)).quantize(places, rounding=ROUND_DOWN)
+        return (self.expected_quantity * (1 + tolerance_percent / 100)).quantize(places, rounding=ROUND_DOWN)
 
     def left_to_receive(self, tolerance_percent: Decimal = Decimal("0")) -> Decimal:
-        return max(Decimal("0"), self.receivable(tolerance_percent) - self.quantity_received)
+        return max(Decimal("0"), self.receivable(tolerance_percent) - self.kept_quantity)
 
     @property
     def left_to_ship(self) -> Decimal:
         """What the supplier may still send: the rest of the ordered quantity, and again what
-        arrived damaged or went missing, never more than the order still waits for. (The
-        over-receipt tolerance is the customer's leeway when receiving, not a licence to ship more.)"""
-        replaceable = self.quantity - self.quantity_shipped + self.quantity_damaged + self.quantity_short
-        return max(Decimal("0"), min(replaceable, self.quantity - self.quantity_received))
+        arrived damaged or went missing or came back for a replacement, never more than the
+        order still waits for. (The over-receipt tolerance is the customer's leeway when
+        receiving, not a licence to ship more.)"""
+        replaceable = (
+            self.quantity - self.quantity_shipped + self.quantity_damaged + self.quantity_short + self.quantity_replaced
+        )
+        return max(Decimal("0"), min(replaceable, self.expected_quantity - self.kept_quantity))
 
     @property
     def backorder_open(self) -> bool:
@@ -389,8 +426,8 @@ class PurchaseOrderLine(LineValues):
 
     @property
     def is_fully_received(self) -> bool:
-        return self.is_void or self.quantity_received >= self.quantity
+        return self.is_void or self.kept_quantity >= self.expected_quantity
 
     def is_received_within(self, under_percent: Decimal) -> bool:
         """Received as ordered, or short by no more than the under-receipt tolerance."""
-        return self.is_void or self.quantity_received >= self.quantity * (1 - under_percent / 100)
+        return self.is_void or self.kept_quantity >= self.expected_quantity * (1 - under_percent / 100)

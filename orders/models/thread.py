@@ -44,6 +44,13 @@ class OrderEvent(models.Model):
         AMENDMENT_ACCEPTED = "amendment_accepted", "Amendment accepted"
         AMENDMENT_DECLINED = "amendment_declined", "Amendment declined"
         AMENDMENT_WITHDRAWN = "amendment_withdrawn", "Amendment withdrawn"
+        RETURN_REQUESTED = "return_requested", "Return requested"
+        RETURN_ACCEPTED = "return_accepted", "Return authorized"
+        RETURN_DECLINED = "return_declined", "Return declined"
+        RETURN_WITHDRAWN = "return_withdrawn", "Return withdrawn"
+        RETURN_SHIPPED = "return_shipped", "Return shipped back"
+        RETURN_RECEIVED = "return_received", "Return received back"
+        CREDITED = "credited", "Credit note issued"
 
     purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)

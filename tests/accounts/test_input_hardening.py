@@ -117,6 +117,9 @@ ORGANIZATION = {
     "so_prefix": "SO",
     "invoice_prefix": "INV",
     "bill_prefix": "BILL",
+    "rma_prefix": "RMA",
+    "credit_note_prefix": "CN",
+    "debit_note_prefix": "DN",
 }
 
 

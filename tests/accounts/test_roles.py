@@ -33,6 +33,7 @@ SPEC_TABLE = {
     "orders.add_amendment": {A, B},  # amend a confirmed order: the buyer's, like confirming it
     "approvals.approve_approvalrequest": {A, AP},
     "orders.add_receipt": {A, R},
+    "orders.add_returnrequest": {A, B, R},  # issue 19: "customer side: receivers, buyers, admins"
     "billing.add_payment": {A, P},
     "billing.change_bill": {A, P},
     "billing.match_bill": {A, P},
@@ -49,6 +50,8 @@ SPEC_TABLE = {
     "orders.decline_salesorder": {A, S},
     "orders.accept_amendment": {A, S},  # "the supplier accepts the amendment": who accepts orders
     "orders.add_shipment": {A, F},
+    "orders.answer_returnrequest": {A, S},  # the return authorization: who accepts orders
+    "orders.receive_returnrequest": {A, S, F},  # what arrived back: who ships, or sales
     "billing.verify_payment": {A, RV},
     "accounts.manage_members": {A},
     "accounts.manage_connections": {A},

@@ -210,6 +210,9 @@ def test_a_policy_edits_its_steps_on_one_page_and_numbering_is_theirs(client, tw
             "so_prefix": "SO",
             "invoice_prefix": "INV",
             "bill_prefix": "BILL",
+            "rma_prefix": "RMA",
+            "credit_note_prefix": "CN",
+            "debit_note_prefix": "DN",
             "sequences-TOTAL_FORMS": "0",  # the read-only inline of the sequences
             "sequences-INITIAL_FORMS": "0",
         },
