@@ -45,22 +45,24 @@ def notify(
     customer_roles: tuple[str, ...] = (),
     customer_also: tuple[str, ...] = (),
     supplier_roles: tuple[str, ...] = ("sales",),
+    tab: str = "",
     **context,
 ) -> None:
     """Queue the e-mail of an event to each side, linking straight to that side's page: the
     customer's requester and admins (and ``customer_roles``), the supplier's admins and
-    ``supplier_roles``, and each organization's notification address. Inside the service's
-    transaction: the e-mails are sent after it commits."""
+    ``supplier_roles``, and each organization's notification address; ``tab`` ("returns") links
+    to that tab of the order instead. Inside the service's transaction: the e-mails are sent
+    after it commits."""
     require_atomic()
     so = getattr(po, "sales_order", None)
     event_id = po.events.order_by("-pk").values_list("pk", flat=True).first()
     sides = []
     if to_customer:
-        url = reverse("orders:po-detail", kwargs={"org_slug": po.customer.slug, "number": po.number})
+        url = _order_url(po.customer.slug, "purchase-orders", po.number, tab)
         to = [po.requester.email, *customer_also, *emails_of(po.customer, *customer_roles)]
         sides.append(("customer", po.customer, list(dict.fromkeys(to)), url))
     if to_supplier and so is not None:
-        url = reverse("orders:so-detail", kwargs={"org_slug": po.supplier.slug, "number": so.number})
+        url = _order_url(po.supplier.slug, "sales-orders", so.number, tab)
         sides.append(("supplier", po.supplier, emails_of(po.supplier, *supplier_roles), url))
     for side, org, to, url in sides:
         attachments = []
@@ -74,3 +76,10 @@ def notify(
             attachments=attachments,
             context={"po": po, "so": so, "side": side, "url": absolute_url(url), **context},
         )
+
+
+def _order_url(org_slug: str, side: str, number: str, tab: str) -> str:
+    if tab:
+        return reverse(f"orders:{tab}", kwargs={"org_slug": org_slug, "side": side, "number": number})
+    name = "orders:po-detail" if side == "purchase-orders" else "orders:so-detail"
+    return reverse(name, kwargs={"org_slug": org_slug, "number": number})

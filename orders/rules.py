@@ -31,7 +31,7 @@ from procurement.errors import DomainError, NotAllowed
 from procurement.transitions import require_transition
 
 from . import interfaces
-from .models import Amendment, PurchaseOrder, PurchaseOrderLine, SalesOrder
+from .models import Amendment, PurchaseOrder, PurchaseOrderLine, ReturnRequest, SalesOrder
 
 PO_ACTIONS = (
     "edit",
@@ -45,6 +45,7 @@ PO_ACTIONS = (
     "mark_billed",
     "order_again",
     "unmark_billed",
+    "request_return",
 )
 SO_ACTIONS = ("adjust", "accept", "decline", "ship")
 
@@ -429,6 +430,106 @@ _AMENDMENT_CHECKS: dict[str, Callable[[Amendment, PurchaseOrder, Membership], No
 }
 
 
+# ------------------------------------------------------------------------- returns
+
+# Goods are returned from an order once confirmed and received (a closed one too: goods found
+# damaged after paying go back for a credit).
+RETURNABLE = (*PurchaseOrder.RECEIVABLE, PurchaseOrder.Status.CLOSED)
+
+
+def _request_return(order: _Order) -> None:
+    """The customer asks to send received goods back (receivers, buyers, admins)."""
+    _role(order, "orders.add_returnrequest")
+    po = order.po
+    if po.status not in RETURNABLE:
+        raise DomainError(
+            f"{po.number} is {po.get_status_display().lower()}: "
+            "goods are returned from confirmed orders, once received."
+        )
+    require_active(po)
+    if not any(line.returnable > 0 for line in order.lines):
+        raise DomainError(f"Nothing received on {po.number} is left to return.")
+
+
+RETURN_ACTIONS = ("withdraw_return", "ship_return", "accept_return", "decline_return", "receive_return")
+
+
+def return_actions(return_request: ReturnRequest, *, po: PurchaseOrder, membership: Membership) -> set[str]:
+    """What ``membership`` may do now with a return of ``po``: the Returns tab's buttons, from
+    the checks the services take after their lock."""
+    allowed = set()
+    for action in RETURN_ACTIONS:
+        try:
+            require_return(action, return_request=return_request, po=po, membership=membership)
+        except DomainError:
+            continue
+        allowed.add(action)
+    return allowed
+
+
+def require_return(action: str, *, return_request: ReturnRequest, po: PurchaseOrder, membership: Membership) -> None:
+    """Raise the refusal of an action on a return (NotAllowed or DomainError), if any."""
+    _RETURN_CHECKS[action](return_request, po, membership)
+
+
+def _return_status(return_request: ReturnRequest, expected: str, doing: str) -> None:
+    if return_request.status != expected:
+        raise DomainError(
+            f"{return_request.label} is {return_request.get_status_display().lower()}: it cannot be {doing} now."
+        )
+
+
+def _customer_returns(return_request: ReturnRequest, po: PurchaseOrder, membership: Membership) -> None:
+    require_permission(membership, "orders.add_returnrequest")
+    if membership.organization_id != po.customer_id:
+        raise NotAllowed(f"{po.customer.name} sends back the goods of {return_request.label}, not {po.supplier.name}.")
+
+
+def _supplier_returns(return_request: ReturnRequest, po: PurchaseOrder, membership: Membership, permission: str):
+    require_permission(membership, permission)
+    if membership.organization_id != po.supplier_id:
+        raise NotAllowed(f"{po.supplier.name} answers {return_request.label}, not {po.customer.name}.")
+
+
+def _withdraw_return(return_request: ReturnRequest, po: PurchaseOrder, membership: Membership) -> None:
+    """Before the supplier authorizes it (also while the connection is frozen)."""
+    _customer_returns(return_request, po, membership)
+    _return_status(return_request, ReturnRequest.Status.REQUESTED, "withdrawn")
+
+
+def _ship_return(return_request: ReturnRequest, po: PurchaseOrder, membership: Membership) -> None:
+    _customer_returns(return_request, po, membership)
+    _return_status(return_request, ReturnRequest.Status.ACCEPTED, "shipped back")
+    require_active(po)
+
+
+def _accept_return(return_request: ReturnRequest, po: PurchaseOrder, membership: Membership) -> None:
+    _supplier_returns(return_request, po, membership, "orders.answer_returnrequest")
+    _return_status(return_request, ReturnRequest.Status.REQUESTED, "authorized")
+    require_active(po)
+
+
+def _decline_return(return_request: ReturnRequest, po: PurchaseOrder, membership: Membership) -> None:
+    _supplier_returns(return_request, po, membership, "orders.answer_returnrequest")
+    _return_status(return_request, ReturnRequest.Status.REQUESTED, "declined")
+    require_active(po)
+
+
+def _receive_return(return_request: ReturnRequest, po: PurchaseOrder, membership: Membership) -> None:
+    _supplier_returns(return_request, po, membership, "orders.receive_returnrequest")
+    _return_status(return_request, ReturnRequest.Status.SHIPPED, "received back")
+    require_active(po)
+
+
+_RETURN_CHECKS: dict[str, Callable[[ReturnRequest, PurchaseOrder, Membership], None]] = {
+    "withdraw_return": _withdraw_return,
+    "ship_return": _ship_return,
+    "accept_return": _accept_return,
+    "decline_return": _decline_return,
+    "receive_return": _receive_return,
+}
+
+
 _CHECKS: dict[str, Callable[[_Order], None]] = {
     "edit": _edit,
     "submit": _submit,
@@ -441,6 +542,7 @@ _CHECKS: dict[str, Callable[[_Order], None]] = {
     "mark_billed": _mark_billed,
     "order_again": _order_again,
     "unmark_billed": _unmark_billed,
+    "request_return": _request_return,
     "adjust": _adjust,
     "accept": _accept,
     "decline": _decline,

@@ -46,6 +46,8 @@ from .models import (
     PurchaseOrderLine,
     Receipt,
     ReceiptLine,
+    ReturnLine,
+    ReturnRequest,
     Revision,
     SalesOrder,
     Shipment,
@@ -272,6 +274,21 @@ def amendments_of(po: PurchaseOrder, *, supplier: bool = False) -> list[Amendmen
 def amendment_for(po: PurchaseOrder, *, number: int) -> Amendment:
     """One amendment of an order the caller already reached through a scoped selector."""
     return one_or_404(po.amendments.filter(number=number), "No such amendment.")
+
+
+def returns_of(po: PurchaseOrder) -> list[ReturnRequest]:
+    """The order's returns, newest first, with their lines (and the order lines they return),
+    their attachments and who asked, answered, shipped and received them."""
+    return list(
+        po.returns.select_related("requested_by", "decided_by", "shipped_by", "received_by").prefetch_related(
+            Prefetch("lines", queryset=ReturnLine.objects.select_related("po_line")), "attachments"
+        )
+    )
+
+
+def return_for(po: PurchaseOrder, *, number: int) -> ReturnRequest:
+    """One return of an order the caller already reached through a scoped selector."""
+    return one_or_404(po.returns.filter(number=number), "No such return.")
 
 
 def thread_of(po: PurchaseOrder) -> list[OrderEvent]:

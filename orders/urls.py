@@ -11,6 +11,7 @@ from .views import (
     listings,
     negotiation,
     purchase_orders,
+    returns,
     sales_orders,
     thread,
 )
@@ -122,6 +123,7 @@ org_urlpatterns = [
     path(f"{SIDES}/<str:number>/notes/", thread.ThreadPostView.as_view(internal=True), name="note-post"),
     path(f"{SIDES}/<str:number>/revisions/", documents.RevisionsView.as_view(), name="revisions"),
     path(f"{SIDES}/<str:number>/amendments/", amendments.AmendmentsView.as_view(), name="amendments"),
+    path(f"{SIDES}/<str:number>/returns/", returns.ReturnsView.as_view(), name="returns"),
     path(f"{SIDES}/<str:number>/pdf/", documents.OrderPdfView.as_view(), name="pdf"),
 ]
 

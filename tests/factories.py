@@ -371,6 +371,36 @@ class Trade:
         po.refresh_from_db()
         return po
 
+    def received(self, *, damaged: dict[int, str] | None = None, **kwargs):
+        """A confirmed order shipped in full and received: every line in good condition, but for
+        ``damaged`` (line position → units noted damaged at receipt)."""
+        from django.utils import timezone
+
+        from orders.services import fulfilment
+
+        if not hasattr(self, "shipper"):
+            self.shipper = member(self.supplier, Role.FULFILMENT)
+            self.receiver = member(self.customer, Role.RECEIVER)
+        po = self.confirmed(**kwargs)
+        lines = list(po.lines.order_by("position"))
+        shipment = fulfilment.record_shipment(
+            so=po.sales_order,
+            by=self.shipper,
+            lines={line.pk: line.quantity for line in lines},
+            shipped_on=timezone.localdate(),
+        )
+        values = {}
+        for line in lines:
+            hurt = Decimal((damaged or {}).get(line.position, "0"))
+            values[line.pk] = receipt_line(
+                quantity=str(line.quantity - hurt), damaged=str(hurt) if hurt else "", reason="Cracked" if hurt else ""
+            )
+        fulfilment.record_receipt(
+            po=po, by=self.receiver, lines=values, shipment=shipment, received_on=timezone.localdate()
+        )
+        po.refresh_from_db()
+        return po
+
     def paid(self, po, amount=None):
         """The order's bill paid in full by payables and verified by the supplier's receivables."""
         from django.utils import timezone

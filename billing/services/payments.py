@@ -4,16 +4,12 @@ by the supplier's receivables, and the reminders of overdue bills. Lock order: s
 
 from __future__ import annotations
 
-import os
-import re
 from datetime import date
 from decimal import Decimal
 
-from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
-from django.utils.text import get_valid_filename
 
 from accounts.mail import queue_email
 from accounts.models import Membership
@@ -22,6 +18,7 @@ from orders.events import emails_of, record_event
 from orders.models import OrderEvent, PurchaseOrder
 from orders.rules import require_active
 from orders.services.fulfilment import close_if_complete
+from procurement import uploads
 from procurement.errors import DomainError, NotAllowed
 from procurement.money import format_money
 from procurement.transactions import require_atomic
@@ -31,47 +28,6 @@ from procurement.validators import business_day, clean_text, format_date
 from ..fx import record_fx
 from ..models import Bill, BillMatch, Invoice, Payment
 from .common import _amount, _bill_url, _invoice_url, _lock_bill, _verify_url
-
-MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
-ATTACHMENT_TYPES = {".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
-
-
-MAGIC = {b"%PDF": ".pdf", b"\x89PNG": ".png", b"\xff\xd8\xff": ".jpg"}
-UNREADABLE_NAME = re.compile(r"[\ufffd\x00-\x1f\x7f]")  # U+FFFD: bytes that were not UTF-8
-
-
-def _attachment_name(attachment: UploadedFile | None) -> str | None:
-    """The name a proof of payment is kept under, once checked (None: no attachment).
-
-    A name that could not be read (not UTF-8, control characters, nothing left of it once
-    made safe for the disk) is replaced by a generated one; its extension is kept when it is an
-    allowed one, else it is the file's kind (read from its first bytes)."""
-    if attachment is None:
-        return None
-    name = os.path.basename(attachment.name or "")
-    stem, ext = os.path.splitext(name)
-    ext = ext.lower()
-    unreadable = bool(UNREADABLE_NAME.search(name)) or not _disk_safe(stem)
-    if attachment.size > MAX_ATTACHMENT_BYTES:
-        raise DomainError("At most 10 MB.", field="attachment")
-    head = attachment.read(8)
-    attachment.seek(0)
-    kind = next((e for magic, e in MAGIC.items() if head.startswith(magic)), None)
-    if ext not in ATTACHMENT_TYPES and not (unreadable and kind):
-        raise DomainError("Attach a PDF, PNG or JPEG file.", field="attachment")
-    if kind is None:
-        raise DomainError("This file is not a PDF, PNG or JPEG.", field="attachment")
-    if unreadable:
-        return f"proof-of-payment{ext if ext in ATTACHMENT_TYPES else kind}"
-    return name
-
-
-def _disk_safe(stem: str) -> str:
-    """What the storage would keep of a file name's stem ("" when nothing)."""
-    try:
-        return get_valid_filename(stem)
-    except SuspiciousFileOperation:
-        return ""
 
 
 @transaction.atomic
@@ -108,7 +64,7 @@ def record_payment(
     if method not in Payment.Method.values:
         raise DomainError("Choose how it was paid.", field="method")
     reference = clean_text(reference, "reference", limit=100)
-    attachment_name = _attachment_name(attachment)
+    attachment_name = uploads.attachment_name(attachment, field="attachment", fallback="proof-of-payment")
     payment = Payment(
         bill=bill,
         invoice=bill.invoice,

@@ -26,6 +26,7 @@ from ..models import (
     PurchaseOrderLine,
     Receipt,
     ReceiptLine,
+    ReturnRequest,
     SalesOrder,
     Shipment,
     ShipmentLine,
@@ -339,9 +340,10 @@ def _receipt_words(line: PurchaseOrderLine, quantity, damaged, short, reason) ->
 @transaction.atomic
 def close_if_complete(*, po: PurchaseOrder) -> bool:
     """Transition 15, by the system: the order closes (its SO completes) once its goods are
-    received (within the under-receipt tolerance) and its invoice is paid — verified payments
-    cover it. Any service that may finish an order (a receipt, a verified payment) calls this
-    again; it does nothing until every condition holds, and nothing twice."""
+    received (within the under-receipt tolerance), its invoice is paid — verified payments
+    cover it — and no return of its goods is still open. Any service that may finish an order
+    (a receipt, a verified payment, a return settled) calls this again; it does nothing until
+    every condition holds, and nothing twice."""
     po = PurchaseOrder.objects.select_for_update(of=("self",)).get(pk=po.pk)
     if po.status not in (PurchaseOrder.Status.RECEIVED, PurchaseOrder.Status.PARTIALLY_RECEIVED):
         return False
@@ -349,6 +351,8 @@ def close_if_complete(*, po: PurchaseOrder) -> bool:
         under = tolerances_for(customer_id=po.customer_id, supplier_id=po.supplier_id).under_receipt_percent
         if not under or not all(line.is_received_within(under) for line in po.lines.all()):
             return False
+    if po.returns.filter(status__in=ReturnRequest.OPEN).exists():
+        return False  # a return still open settles first (it may bring a credit or a replacement)
     if not interfaces.billing().is_paid(po=po):
         return False
     so = _lock_so_of(po)
