@@ -10,6 +10,8 @@ from .models import (
     PriceBreak,
     PurchaseOrder,
     PurchaseOrderLine,
+    ReturnLine,
+    ReturnRequest,
     SalesOrder,
 )
 
@@ -79,6 +81,34 @@ class SalesOrderAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     list_select_related = ["customer", "supplier"]
     search_fields = ["number", "customer__name", "supplier__name"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ReturnLineInline(admin.TabularInline):
+    model = ReturnLine
+    extra = 0
+    can_delete = False
+    fields = ["po_line", "quantity", "quantity_received_back", "condition", "quantity_credited", "quantity_to_replace"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ReturnRequest)
+class ReturnRequestAdmin(admin.ModelAdmin):
+    """Read-only: returns change only through the services (the order pages' Returns tab)."""
+
+    list_display = ["__str__", "purchase_order", "customer", "supplier", "status", "resolution", "created_at"]
+    list_filter = ["status", "resolution", "reason"]
+    list_select_related = ["purchase_order", "customer", "supplier"]
+    search_fields = ["rma_number", "purchase_order__number", "customer__name", "supplier__name"]
+    inlines = [ReturnLineInline]
 
     def has_add_permission(self, request):
         return False

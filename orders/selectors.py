@@ -17,9 +17,10 @@ from django.db.models import (
     Q,
     QuerySet,
     Sum,
+    Value,
     prefetch_related_objects,
 )
-from django.db.models.functions import Lower, TruncDate
+from django.db.models.functions import Greatest, Lower, TruncDate
 from django.http import Http404
 from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user, get_users_with_perms
@@ -384,10 +385,12 @@ def unreceived_shipments_of(po: PurchaseOrder) -> list[Shipment]:
 
 
 def _lines_to_replace() -> QuerySet[PurchaseOrderLine]:
-    """Lines of the outer sales order whose damaged or short units have not been sent again."""
+    """Lines of the outer sales order whose damaged, short or returned units have not been sent
+    again, while the customer still waits for them (``PurchaseOrderLine.left_to_ship`` in SQL)."""
+    kept = F("quantity_received") - Greatest(Value(Decimal("0")), F("quantity_received_back") - F("quantity_damaged"))
     return PurchaseOrderLine.objects.filter(
-        Q(quantity__gt=F("quantity_shipped") - F("quantity_damaged") - F("quantity_short")),
-        Q(quantity__gt=F("quantity_received")),
+        Q(quantity__gt=F("quantity_shipped") - F("quantity_damaged") - F("quantity_short") - F("quantity_replaced")),
+        Q(quantity__gt=kept + F("quantity_credited")),
         purchase_order=OuterRef("purchase_order_id"),
         status=PurchaseOrderLine.Status.OPEN,
     )
