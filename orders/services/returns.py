@@ -82,6 +82,7 @@ def _lock_return_for_supplier(
 def _tell(
     po: PurchaseOrder, template: str, return_request: ReturnRequest, *, to_customer=False, to_supplier=False, **context
 ):
+    require_atomic()
     notify(
         po,
         template,
@@ -434,6 +435,7 @@ def _follow_goods(po: PurchaseOrder, so: SalesOrder, lines: list[PurchaseOrderLi
     """After goods came back, the order's goods-received status and the sales order's shipping
     status say what is now expected: a replacement reopens receiving (and shipping); a credit
     may leave everything expected received."""
+    require_atomic()
     fully = all(line.is_fully_received for line in lines)
     if po.status == PurchaseOrder.Status.RECEIVED and not fully:
         transition(po, "reopen_receiving", "reopened for receiving")

@@ -33,7 +33,7 @@ def test_sign_up_creates_user_organization_admin_membership_and_sequences(db):
     assert membership.roles == ["admin"]
     org = membership.organization
     assert (org.name, org.slug, org.base_currency) == ("Ann's Bakery", "anns-bakery", "EUR")
-    assert org.sequences.count() == 4
+    assert org.sequences.count() == 7  # PO, SO, invoice, bill, RMA, credit note, debit note
 
 
 @pytest.mark.parametrize(
