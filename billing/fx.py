@@ -8,7 +8,9 @@
   acting *user* (or none, from the command line) rather than a membership: the admin is open to
   platform staff and organization admins, and checks which organizations they may change; the
   command is run by whoever runs the server.
-- **FX gain/loss on bills**, customer side, in the customer's base currency. ``record_fx`` keeps
+- **FX gain/loss on bills**, customer side, in the customer's base currency. The returns of a bill
+  (its debit notes) are valued like the invoice they reduce, at the bill date's rate: they make no
+  figure of their own, and the bill's *Exchange* section says so in a sentence (``returns_words``). ``record_fx`` keeps
   a bill's figures (``FxDifference``): *receipt → invoice* per receipt of the order's goods
   (valued at the receipt date's rate and at the bill date's) and *invoice → payment* per payment
   that is not disputed (at the bill date's rate and at the payment date's). The bill is a
@@ -503,6 +505,7 @@ class BillFx:
     net: Part
     sentences: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    returns: str = ""  # how the returns credited are valued, when there are any
 
     @property
     def bill_rate_text(self) -> str:
@@ -511,6 +514,26 @@ class BillFx:
     @property
     def parts(self) -> list[Part]:
         return [self.receipt_invoice, self.invoice_payment, self.net]
+
+
+def returns_words(bill: Bill, base: str, bill_rate: Decimal | None) -> str:
+    """One sentence on the bill's returns in a foreign currency: a credit is valued like the
+    invoice it reduces, at the bill date's rate, so it makes no FX gain or loss of its own ("" when
+    the bill has no returns)."""
+    if not bill.credited_total or bill.currency == base:
+        return ""
+    credited = format_money(bill.credited_total, bill.currency)
+    if bill_rate is None:
+        return (
+            f"Returns of {credited} are valued like the invoice they reduce, at the rate of the bill date "
+            f"({_day(bill.bill_date)}), which is not known yet; they make no FX gain or loss of their own."
+        )
+    return (
+        f"Returns of {credited} are valued like the invoice they reduce, at the rate of the bill date "
+        f"({_day(bill.bill_date)}): 1 {bill.currency} = {format_rate(bill_rate)} {base}, so "
+        f"{format_money(round_money(bill.credited_total * bill_rate, base), base)}; they make no FX gain or loss "
+        f"of their own."
+    )
 
 
 def describe(
@@ -534,6 +557,7 @@ def describe(
         invoice_payment=parts[kind.INVOICE_PAYMENT],
         net=Part("Net", net, len(rows)),
         sentences=[explain(row) for row in rows],
+        returns=returns_words(bill, base, rates.get(bill.bill_date)),
     )
     if bill.is_manual:
         section.receipt_invoice.na = "None: a bill entered by hand has no receipts"

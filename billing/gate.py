@@ -13,13 +13,13 @@ from django.db.models import Exists, OuterRef, QuerySet, Sum
 
 from accounts.models import Membership
 from accounts.permissions import can
-from orders.models import PurchaseOrder, PurchaseOrderLine
+from orders.models import PurchaseOrder, PurchaseOrderLine, ReturnRequest
 from procurement.background import enqueue_on_commit
 from procurement.errors import DomainError
 from procurement.money import format_money
 
 from . import fx, selectors, tasks
-from .models import Bill, BillMatch, Invoice
+from .models import Bill, BillMatch, CreditNote, DebitNote, Invoice
 from .services import documents
 
 
@@ -35,6 +35,17 @@ class BillingGate:
     def record_receipt_fx(self, *, po: PurchaseOrder) -> None:
         fx.record_order_fx(po=po)  # the goods against the order's bill, if it exists yet
 
+    def credit_return_after_commit(self, *, po: PurchaseOrder, return_request: ReturnRequest) -> None:
+        # By a Celery task after commit, like the documents (the beat sweep
+        # issue_missing_credit_notes queues it again; the task is idempotent).
+        enqueue_on_commit(tasks.issue_credit_notes, return_request.pk)
+
+    def return_notes(self, *, po: PurchaseOrder, side: str) -> dict[int, CreditNote | DebitNote]:
+        if side not in ("supplier", "customer"):
+            raise ValueError(f"side is 'supplier' or 'customer', not {side!r}")
+        notes = selectors.credit_notes_of_order(po) if side == "supplier" else selectors.debit_notes_of_order(po)
+        return {note.return_request_id: note for note in notes}
+
     def is_paid(self, *, po: PurchaseOrder) -> bool:
         """Paid and verified: the invoice is paid; or, when the customer cancelled the order's own
         bill, the bills matched to the order bill it and each is verified."""
@@ -46,13 +57,19 @@ class BillingGate:
         return matched.exists() and not matched.exclude(bill__status=Bill.Status.VERIFIED).exists()
 
     def check_total(self, *, po: PurchaseOrder, total: Decimal) -> None:
-        """The order's bill never falls under what was paid on it, nor the order under the bills
-        by hand matched to it (a cancelled line lowers the total)."""
+        """The order's bill never falls under what was paid on it and credited for returns, nor
+        the order under the bills by hand matched to it (a cancelled line lowers the total)."""
         bill = Bill.objects.filter(purchase_order=po).exclude(status=Bill.Status.CANCELLED).first()
-        if bill is not None and bill.paid_total > total:
+        if bill is not None and bill.paid_total + bill.credited_total > total:
+            settled = f"{format_money(bill.paid_total, po.currency)} has been paid"
+            if bill.credited_total:
+                settled = (
+                    f"{format_money(bill.paid_total, po.currency)} has been paid and "
+                    f"{format_money(bill.credited_total, po.currency)} credited for returns"
+                )
             raise DomainError(
-                f"{format_money(bill.paid_total, po.currency)} has been paid on {bill.number} already: the "
-                f"amended total {format_money(total, po.currency)} cannot be less."
+                f"{settled} on {bill.number} already: the amended total {format_money(total, po.currency)} "
+                f"cannot be less."
             )
         matched = BillMatch.objects.filter(purchase_order=po, unmatched_at__isnull=True).aggregate(s=Sum("amount"))["s"]
         if matched and matched > total:

@@ -1,8 +1,9 @@
 """The 3-way match (SPEC §6): the order, the invoice (or bill) and the receipts, per line and
-per bill, with a badge — *Matched*, *Awaiting receipt* (billed goods not received yet while the
-order is still being received: nothing disagrees), *Variance* (a difference within the
-tolerance policy) or *Mismatch* (something received or billed truly disagrees) — and the
-reasons in words. Pure functions of loaded rows: no query of their own."""
+per bill, net of returns (what is billed less what credit notes took off, against what is kept),
+with a badge — *Matched*, *Awaiting receipt* (billed goods not received yet while the order is
+still being received: nothing disagrees), *Variance* (a difference within the tolerance policy)
+or *Mismatch* (something received or billed truly disagrees) — and the reasons in words. Pure
+functions of loaded rows: no query of their own."""
 
 from __future__ import annotations
 
@@ -56,7 +57,9 @@ def _q(value: Decimal, unit: str) -> str:
 
 def match_line(line, po_line, tolerances: Tolerances, currency: str, *, awaiting: bool = False) -> LineResult:
     """One billed line against its order line (quantity and price) and what was received
-    (``awaiting``: the order may still receive goods)."""
+    (``awaiting``: the order may still receive goods). With returns, what is billed net of the
+    credit notes (the line's quantity less the order line's ``quantity_credited``) is matched
+    against what the customer keeps (``kept_quantity``: received, less what went back)."""
     result = LineResult(line=line)
     unit = po_line.unit
     if line.quantity > po_line.quantity:
@@ -75,18 +78,25 @@ def match_line(line, po_line, tolerances: Tolerances, currency: str, *, awaiting
             result.add(VARIANCE, words + ", within the price tolerance.")
         else:
             result.add(MISMATCH, words + ".")
-    received = po_line.quantity_received
-    if line.quantity > received:
-        floor = line.quantity * (1 - tolerances.under_receipt_percent / 100)
-        words = f"Billed {_q(line.quantity, unit)}, received {_q(received, unit)}"
+    # Returns: what credit notes took off is not billed any more, and what went back is not kept.
+    credited = po_line.quantity_credited
+    billed = line.quantity - credited
+    received = po_line.kept_quantity
+    if billed > received:
+        floor = billed * (1 - tolerances.under_receipt_percent / 100)
+        words = f"Billed {_q(billed, unit)}" + (f" after {_q(credited, unit)} credited" if credited else "")
+        words += f", {'kept' if po_line.quantity_received_back else 'received'} {_q(received, unit)}"
         if received >= floor:
             result.add(VARIANCE, words + ", within the under-receipt tolerance.")
         elif awaiting:
-            result.add(AWAITING, words + f": awaiting receipt of {_q(line.quantity - received, unit)}.")
+            result.add(AWAITING, words + f": awaiting receipt of {_q(billed - received, unit)}.")
         else:
-            result.add(MISMATCH, words + f": {_q(line.quantity - received, unit)} billed and not received.")
+            result.add(MISMATCH, words + f": {_q(billed - received, unit)} billed and not received.")
     if not result.reasons:
-        result.reasons.append("Quantity and price as ordered; everything billed is received.")
+        result.reasons.append(
+            "Quantity and price as ordered; everything billed is received"
+            + (f" ({_q(credited, unit)} returned and credited)." if credited else ".")
+        )
     return result
 
 
@@ -134,10 +144,10 @@ def match_bill(bill, lines, po_lines: dict, tolerances: Tolerances, matches=()) 
 
 
 def received_value(po_lines, currency: str) -> Decimal:
-    """What the received goods of an order are worth at its prices (tax included)."""
+    """What the goods received and kept of an order are worth at its prices (tax included)."""
     total = Decimal("0")
     for line in po_lines:
         if line.quantity and not line.is_void:
-            share = min(line.quantity_received, line.quantity) / line.quantity
+            share = min(line.kept_quantity, line.quantity) / line.quantity
             total += (line.line_total + line.tax_amount) * share
     return round_money(total, currency)

@@ -17,7 +17,7 @@ from orders.models import PurchaseOrder, PurchaseOrderLine, Receipt, ReceiptLine
 from procurement.figures import ZERO, ByMonth, Gathered, Series, Unconverted, months_back
 
 from . import matching
-from .models import Bill, BillMatch, FxDifference, Invoice, Payment
+from .models import Bill, BillMatch, CreditNote, DebitNote, FxDifference, Invoice, Payment
 
 OVERDUE = "overdue"
 LIVE = "live"  # not a status: every document but the cancelled ones (what Home's charts add up)
@@ -59,27 +59,46 @@ INVOICE_SORTS = {
 }
 
 
-def _search(docs: QuerySet, *, status, counterparty: dict, q, date_from, date_to, sort, sorts, date_field, open_states):
+def _search(
+    docs: QuerySet,
+    *,
+    status,
+    counterparty: dict,
+    q,
+    date_from,
+    date_to,
+    sort,
+    sorts,
+    date_field,
+    open_states,
+    numbers: tuple[str, ...],
+    of: str = "",
+):
+    """The bills, invoices, debit notes or credit notes that the filter bar asks for. ``status``
+    is the document's, or (``of``: ``"bill__"``, ``"invoice__"``) that of the bill or invoice a
+    note reduces; a search term is looked for in the number, the order's number, the lines and
+    the ``numbers`` fields (other documents' numbers)."""
     if status == OVERDUE:
-        docs = docs.filter(status__in=open_states, due_date__lt=timezone.localdate())
+        docs = docs.filter(**{f"{of}status__in": open_states, f"{of}due_date__lt": timezone.localdate()})
     elif status == LIVE:
-        docs = docs.exclude(status="cancelled")
+        docs = docs.exclude(**{f"{of}status": "cancelled"})
     elif status:
-        docs = docs.filter(status=status)
+        docs = docs.filter(**{f"{of}status": status})
     docs = docs.filter(**{k: v for k, v in counterparty.items() if v})
     if date_from:
         docs = docs.filter(**{f"{date_field}__gte": date_from})
     if date_to:
         docs = docs.filter(**{f"{date_field}__lte": date_to})
     for term in q.split()[:6]:
-        docs = docs.filter(
+        match = (
             Q(number__icontains=term)
             | Q(purchase_order__number__icontains=term)
             | Q(lines__description__icontains=term)
             | Q(lines__sku__iexact=term)
-            | (Q(supplier_reference__icontains=term) if docs.model is Bill else Q(sales_order__number__icontains=term))
         )
-        docs = docs.distinct()
+        for field in numbers:
+            match |= Q(**{f"{field}__icontains": term})
+        docs = docs.filter(match).distinct()
     return docs.order_by(*sorts.get(sort, sorts["-created"]))
 
 
@@ -98,6 +117,7 @@ def search_bills(
         sorts=BILL_SORTS,
         date_field="bill_date",
         open_states=Bill.OPEN_STATES,
+        numbers=("supplier_reference",),
     )
 
 
@@ -115,7 +135,127 @@ def search_invoices(
         sorts=INVOICE_SORTS,
         date_field="invoice_date",
         open_states=(Invoice.Status.OPEN,),
+        numbers=("sales_order__number",),
     )
+
+
+# ------------------------------------------------------------------------ credit and debit notes
+
+DEBIT_NOTE_SORTS = {
+    **{
+        key: value for key, value in BILL_SORTS.items() if key.lstrip("-") in ("number", "supplier", "total", "created")
+    },
+    "date": ("note_date", "id"),
+    "-date": ("-note_date", "-id"),
+}
+CREDIT_NOTE_SORTS = {
+    key.replace("supplier", "customer"): [f.replace("supplier", "customer") for f in value]
+    for key, value in DEBIT_NOTE_SORTS.items()
+}
+
+
+def debit_notes_of(customer: Organization) -> QuerySet[DebitNote]:
+    return DebitNote.objects.filter(customer=customer)
+
+
+def credit_notes_of(supplier: Organization) -> QuerySet[CreditNote]:
+    return CreditNote.objects.filter(supplier=supplier)
+
+
+def search_debit_notes(
+    notes: QuerySet[DebitNote], *, status="", supplier=None, q="", date_from=None, date_to=None, sort="-created"
+) -> QuerySet[DebitNote]:
+    """Filter and sort a customer's debit notes; ``status`` is the bill's (or "overdue", "live");
+    dates are the notes'."""
+    return _search(
+        notes.select_related("supplier", "bill", "purchase_order", "return_request"),
+        status=status,
+        counterparty={"supplier": supplier},
+        q=q,
+        date_from=date_from,
+        date_to=date_to,
+        sort=sort,
+        sorts=DEBIT_NOTE_SORTS,
+        date_field="note_date",
+        open_states=Bill.OPEN_STATES,
+        numbers=("supplier_reference", "bill__number", "return_request__rma_number"),
+        of="bill__",
+    )
+
+
+def search_credit_notes(
+    notes: QuerySet[CreditNote], *, status="", customer=None, q="", date_from=None, date_to=None, sort="-created"
+) -> QuerySet[CreditNote]:
+    """Filter and sort a supplier's credit notes; ``status`` is the invoice's (or "overdue",
+    "live"); dates are the notes'."""
+    return _search(
+        notes.select_related("customer", "invoice__sales_order", "purchase_order", "return_request"),
+        status=status,
+        counterparty={"customer": customer},
+        q=q,
+        date_from=date_from,
+        date_to=date_to,
+        sort=sort,
+        sorts=CREDIT_NOTE_SORTS,
+        date_field="note_date",
+        open_states=(Invoice.Status.OPEN,),
+        numbers=("invoice__number", "invoice__sales_order__number", "return_request__rma_number"),
+        of="invoice__",
+    )
+
+
+def debit_note_for(*, organization: Organization, number: str) -> DebitNote:
+    note = (
+        DebitNote.objects.select_related(
+            "customer", "supplier", "bill", "credit_note", "purchase_order", "return_request"
+        )
+        .filter(customer=organization, number=number)
+        .first()
+    )
+    if note is None:
+        raise Http404("No such debit note.")
+    return note
+
+
+def credit_note_for(*, organization: Organization, number: str) -> CreditNote:
+    note = (
+        CreditNote.objects.select_related(
+            "customer", "supplier", "invoice__sales_order", "purchase_order", "return_request"
+        )
+        .filter(supplier=organization, number=number)
+        .first()
+    )
+    if note is None:
+        raise Http404("No such credit note.")
+    return note
+
+
+def debit_notes_of_bill(bill: Bill) -> list[DebitNote]:
+    """The bill's debit notes, oldest first, with their returns (one query)."""
+    return list(
+        DebitNote.objects.filter(bill=bill, customer_id=bill.customer_id)
+        .select_related("return_request")
+        .order_by("created_at", "pk")
+    )
+
+
+def credit_notes_of_invoice(invoice: Invoice) -> list[CreditNote]:
+    """The invoice's credit notes, oldest first, with their returns (one query)."""
+    return list(
+        CreditNote.objects.filter(invoice=invoice, supplier_id=invoice.supplier_id)
+        .select_related("return_request")
+        .order_by("created_at", "pk")
+    )
+
+
+def debit_notes_of_order(po: PurchaseOrder) -> QuerySet[DebitNote]:
+    """The customer's debit notes of an order (its Returns tab)."""
+    return DebitNote.objects.filter(purchase_order=po, customer_id=po.customer_id).order_by("created_at", "pk")
+
+
+def credit_notes_of_order(po: PurchaseOrder) -> QuerySet[CreditNote]:
+    """The supplier's credit notes of an order (its Returns tab)."""
+    return CreditNote.objects.filter(purchase_order=po, supplier_id=po.supplier_id).order_by("created_at", "pk")
 
 
 def bill_for(*, organization: Organization, number: str) -> Bill:
@@ -238,16 +378,24 @@ def three_way(bill: Bill) -> matching.BillResult | None:
     return matching.match_bill(bill, [], po_lines, tolerances, matches)
 
 
+CREDITS_DAYS = 30  # Home's "Credits issued": the notes of the last 30 days
+
+
+def credits_since(today: date) -> date:
+    return today - timedelta(days=CREDITS_DAYS - 1)
+
+
 def inbox_counts(organization: Organization, *, customer: bool, supplier: bool) -> dict:
     """The home page's rows, with their amounts in the base currency (at the latest rates
-    recorded; ``unconverted`` lists what none converts): bills to pay — how many, their balance,
-    due in the next 7 days, overdue — (one query), payments to verify (one more), open and
-    overdue invoices (one more); and one query per foreign currency met."""
+    recorded; ``unconverted`` lists what none converts): bills to pay — how many, their balance
+    net of returns, due in the next 7 days, overdue — (one query), the debit notes of the last
+    30 days (one more); payments to verify (one more), open and overdue invoices (one more), the
+    credit notes of the last 30 days (one more); and one query per foreign currency met."""
     today = timezone.localdate()
     week = today + timedelta(days=6)
     counts: dict = {}
     if customer:
-        balance = F("total") - F("paid_total")
+        balance = F("total") - F("credited_total") - F("paid_total")
         rows = (
             Bill.objects.filter(customer=organization, status__in=Bill.OPEN_STATES)
             .values("currency")
@@ -271,9 +419,11 @@ def inbox_counts(organization: Organization, *, customer: bool, supplier: bool) 
             bills_due_week_amount=amounts.get("week_balance"),
             bills_unconverted=amounts.unconverted,
         )
+        counts.update(_credits(organization, debit_notes_of(organization), today, "debit_notes_recent"))
     if supplier:
         counts["to_verify"] = Payment.objects.filter(supplier=organization, status=Payment.Status.PENDING).count()
-        unpaid = F("total") - F("bill__verified_total")  # what the customer has not paid yet, as verified
+        # What the customer has not paid yet, as verified, of what the invoice asks net of credit notes.
+        unpaid = F("total") - F("credited_total") - F("bill__verified_total")
         rows = (
             Invoice.objects.filter(supplier=organization, status=Invoice.Status.OPEN)
             .exclude(bill__status=Bill.Status.CANCELLED)  # the customer bills it otherwise now
@@ -294,7 +444,27 @@ def inbox_counts(organization: Organization, *, customer: bool, supplier: bool) 
             invoices_overdue_amount=amounts.get("overdue_total"),
             invoices_unconverted=amounts.unconverted,
         )
+        counts.update(_credits(organization, credit_notes_of(organization), today, "credit_notes_recent"))
     return counts
+
+
+def _credits(organization: Organization, notes: QuerySet, today: date, key: str) -> dict:
+    """How many notes of the last 30 days, and their amount in the base currency (one query, and
+    one per foreign currency met)."""
+    since = credits_since(today)
+    rows = (
+        notes.filter(note_date__gte=since, note_date__lte=today)
+        .values("currency")
+        .annotate(n=Count("pk"), credited=Sum("total"))
+        .order_by()
+    )
+    amounts = _today_in_base(organization, rows, today, ("credited",))
+    return {
+        key: sum(row["n"] for row in rows),
+        f"{key}_amount": amounts.get("credited"),
+        f"{key}_unconverted": amounts.unconverted,
+        f"{key}_since": since,
+    }
 
 
 def _today_in_base(organization: Organization, rows, today: date, keys: tuple[str, ...]) -> Gathered:

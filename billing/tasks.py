@@ -6,13 +6,15 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.db import DatabaseError
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from accounts.models import Organization
-from orders.models import PurchaseOrder
+from orders.models import PurchaseOrder, ReturnLine, ReturnRequest
 
 from . import fx
-from .services import documents, payments
+from .models import CreditNote
+from .services import credits, documents, payments
 from .services.documents import INVOICED
 
 
@@ -41,6 +43,41 @@ def issue_missing_documents() -> int:
     )
     for po_id in ids:
         issue_documents.delay(po_id)
+    return len(ids)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(DatabaseError,),
+    retry_backoff=True,
+    max_retries=8,
+)
+def issue_credit_notes(return_id: int) -> str:
+    """Make the credit note and the debit note of a return for credit that arrived back. Safe to
+    run any number of times: the service finds the notes made and writes nothing more."""
+    made = credits.issue_credit_notes(return_request=ReturnRequest(pk=return_id))
+    return "nothing to credit" if made is None else f"{made[0].number} / {made[1].number}"
+
+
+@shared_task
+def issue_missing_credit_notes() -> int:
+    """Beat: queue the notes of returns for credit received back a while ago with something
+    credited and no credit note yet (the broker was down when they arrived back, say). Returns
+    how many were queued."""
+    ids = list(
+        ReturnRequest.objects.filter(
+            status=ReturnRequest.Status.RECEIVED,
+            resolution=ReturnRequest.Resolution.CREDIT,
+            received_at__lt=timezone.now() - timedelta(minutes=5),
+        )
+        .filter(Exists(ReturnLine.objects.filter(return_request=OuterRef("pk"), quantity_credited__gt=0)))
+        .exclude(Exists(CreditNote.objects.filter(return_request=OuterRef("pk"))))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:500]
+    )
+    for return_id in ids:
+        issue_credit_notes.delay(return_id)
     return len(ids)
 
 

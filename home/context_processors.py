@@ -5,6 +5,8 @@ from orders.selectors import visible_purchase_orders
 
 _SECTIONS = [
     ("po-", "purchase-orders"),
+    ("debit-note", "debit-notes"),
+    ("credit-note", "credit-notes"),
     ("bill", "bills"),
     ("invoice", "invoices"),
     ("payment", "invoices"),

@@ -68,7 +68,14 @@ ALL_PATTERNS = sorted(set(walk()))
 def world(db):
     """Organization A (the attacker's), and B with one object of every kind."""
     a = OrganizationFactory(
-        buys=True, sells=True, po_prefix="APO", so_prefix="ASO", invoice_prefix="AINV", bill_prefix="ABILL"
+        buys=True,
+        sells=True,
+        po_prefix="APO",
+        so_prefix="ASO",
+        invoice_prefix="AINV",
+        bill_prefix="ABILL",
+        credit_note_prefix="ACN",
+        debit_note_prefix="ADN",
     )  # no number shared with B
     attacker = member(a, Role.ADMIN)
     b = OrganizationFactory(buys=True, sells=True)
@@ -95,6 +102,16 @@ def world(db):
         values=line_input(description="X", quantity="1", unit="ea", unit_price="1", cost_center=cc),
     )
     submission.submit_purchase_order(po=b_po, by=b_buyer)
+    # B's order from C is confirmed and invoiced: a return of it is credited (B's debit note).
+    b_po3 = drafts.create_purchase_order(by=b_buyer, connection=connection)
+    drafts.add_line(
+        by=b_buyer,
+        po=b_po3,
+        values=line_input(description="W", quantity="2", unit="ea", unit_price="1", cost_center=cc),
+    )
+    submission.submit_purchase_order(po=b_po3, by=b_buyer)
+    negotiation.accept_sales_order(so=b_po3.sales_order, by=member(c, Role.ADMIN))
+    negotiation.confirm_purchase_order(po=b_po3, by=b_buyer)
     d = OrganizationFactory(buys=True)
     d_po = drafts.create_purchase_order(by=member(d, Role.BUYER), connection=ConnectionFactory(customer=d, supplier=b))
     drafts.add_line(
@@ -155,6 +172,12 @@ def world(db):
         reason="More",
         quantities={d_po.lines.get().pk: Decimal("2")},
     )
+    # Returns credited: one of D's order from B (B's credit note), one of B's order from C (B's debit note).
+    from billing.services.credits import issue_credit_notes
+    from tests.billing.returnkit import arrived_back
+
+    b_credit, _ = issue_credit_notes(return_request=arrived_back(d_po, {1: "1"}))
+    _, b_debit = issue_credit_notes(return_request=arrived_back(b_po3, {1: "1"}))
     # B imported a listings file (queued: its task runs after a commit these tests never make).
     from orders.listing_csv import queue_listing_import
 
@@ -210,6 +233,10 @@ def world(db):
             "billing:po-unmark-billed": po_num,
             "billing:invoice-detail": {"number": invoice.number},
             "billing:invoice-pdf": {"number": invoice.number},
+            "billing:credit-note-detail": {"number": b_credit.number},
+            "billing:credit-note-pdf": {"number": b_credit.number},
+            "billing:debit-note-detail": {"number": b_debit.number},
+            "billing:debit-note-pdf": {"number": b_debit.number},
             "billing:payment-verify": {"pk": d_payment.pk},
             "billing:payment-attachment": {"pk": d_payment.pk},
             "accounts:tolerance-end": {"pk": override.pk},

@@ -173,6 +173,7 @@ LOCKED_FIELDS = {
     "supplier_reference": "supplier's invoice number",
     "currency": "currency",
     "lines": "amounts",
+    "credited_total": "returns",  # what debit notes took off: billing.services.credits keeps it
 }
 OPEN_FIELDS = ("due_date", "reference_number", "notes")
 
@@ -180,8 +181,8 @@ OPEN_FIELDS = ("due_date", "reference_number", "notes")
 @transaction.atomic
 def update_bill(*, bill: Bill, by: Membership, **changes) -> Bill:
     """Change a bill. On a bill made from an order (the PO lock, SPEC §6) only the due date,
-    the reference number and the notes may change: a change of anything else is refused and
-    nothing is written. A bill entered by hand may change everything but its supplier, and its
+    the reference number and the notes may change: a change of anything else (its returns
+    included) is refused and nothing is written. A bill entered by hand may change everything but its supplier, and its
     lines only while nothing is paid or matched on it."""
     require(by, "billing.change_bill")
     bill = _lock_bill(bill, by)
@@ -200,6 +201,8 @@ def update_bill(*, bill: Bill, by: Membership, **changes) -> Bill:
                 )
     elif "supplier" in changes and changes["supplier"] != bill.supplier:
         raise DomainError("A bill's supplier cannot change: cancel it and enter it again.", field="supplier")
+    elif "credited_total" in changes and _differs(bill, "credited_total", changes["credited_total"]):
+        raise DomainError("A bill's returns come from its debit notes: they cannot be typed.", field="credited_total")
     merged = {
         f: getattr(bill, f)
         for f in ("bill_date", "due_date", "location", "supplier_reference", "reference_number", "notes")

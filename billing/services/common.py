@@ -2,7 +2,8 @@
 of the e-mails.
 
 Lock order, everywhere: the purchase order first (when there is one), then the bill, then the
-payment — the order services lock the order first too, so no two of them wait on each other.
+invoice, then the payment or the return — the order services lock the order first too, so no two
+of them wait on each other.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from procurement.errors import DomainError, NotAllowed
 from procurement.money import MoneyError, parse_price
 from procurement.transactions import require_atomic
 
-from ..models import Bill, Invoice, Payment
+from ..models import Bill, CreditNote, DebitNote, Invoice, Payment
 
 
 def _amount(value: Decimal | None, currency: str, field: str, *, positive: bool = True) -> Decimal:
@@ -59,6 +60,18 @@ def _bill_url(bill: Bill) -> str:
 def _invoice_url(invoice: Invoice) -> str:
     return absolute_url(
         reverse("billing:invoice-detail", kwargs={"org_slug": invoice.supplier.slug, "number": invoice.number})
+    )
+
+
+def _credit_note_url(note: CreditNote) -> str:
+    return absolute_url(
+        reverse("billing:credit-note-detail", kwargs={"org_slug": note.supplier.slug, "number": note.number})
+    )
+
+
+def _debit_note_url(note: DebitNote) -> str:
+    return absolute_url(
+        reverse("billing:debit-note-detail", kwargs={"org_slug": note.customer.slug, "number": note.number})
     )
 
 

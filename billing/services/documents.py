@@ -157,7 +157,7 @@ def revise_documents(*, po: PurchaseOrder, lines: list[PurchaseOrderLine]) -> tu
         transition(bill, "settle", "settled", noun=f"Bill {bill.number}")
         bill.save()
     if invoice.status != Invoice.Status.CANCELLED:
-        covered = bill.verified_total >= invoice.total
+        covered = bill.verified_total >= invoice.net_total  # what it asks, net of its credit notes
         if invoice.status == Invoice.Status.PAID and not covered:
             transition(invoice, "reopen", "reopened", noun=f"Invoice {invoice.number}")
         elif invoice.status == Invoice.Status.OPEN and covered:

@@ -41,10 +41,12 @@ def record_payment(
     reference: str = "",
     attachment: UploadedFile | None = None,
 ) -> Payment:
-    """Transition 13: payables records a payment of at most what is outstanding. It counts at
-    once (the bill becomes partly paid or paid) and waits for the supplier's verification.
-    Under the bill's row lock two payments cannot both take the last of what is owed; the
-    bill's check constraint is the last line."""
+    """Transition 13: payables records a payment of at most what is outstanding (the total less
+    the returns credited and what was paid already). It counts at once (the bill becomes partly
+    paid or paid) and waits for the supplier's verification. Under the order's and the bill's
+    row locks two payments cannot both take the last of what is owed, nor a payment what a credit
+    note took off meanwhile (``credits.issue_credit_notes`` takes the same locks in the same
+    order); the bill's check constraint is the last line."""
     require(by, "billing.add_payment")
     bill = _lock_bill(bill, by)
     if bill.purchase_order_id:
@@ -52,9 +54,15 @@ def record_payment(
     if bill.status not in Bill.OPEN_STATES:
         raise DomainError(f"This bill is {bill.get_status_display().lower()}: nothing is left to pay.")
     amount = _amount(amount, bill.currency, "amount")
-    if amount > bill.outstanding:
+    if amount > bill.outstanding:  # what is left of the total net of returns credited (under the lock)
+        after_returns = (
+            f" (after {format_money(bill.credited_total, bill.currency)} of returns credited)"
+            if bill.credited_total
+            else ""
+        )
         raise DomainError(
-            f"At most {format_money(bill.outstanding, bill.currency)} is outstanding on this bill.", field="amount"
+            f"At most {format_money(bill.outstanding, bill.currency)} is outstanding on this bill{after_returns}.",
+            field="amount",
         )
     paid_on = business_day(paid_on, "paid_on")
     if paid_on is None:
@@ -137,8 +145,8 @@ def _lock_payment_for_supplier(payment: Payment, by: Membership) -> tuple[Paymen
 @transaction.atomic
 def verify_payment(*, payment: Payment, by: Membership, amount_received: Decimal | None) -> Payment:
     """Transition 14: the supplier's receivables confirm what actually arrived (at most the
-    amount paid). The invoice is *paid* once verified payments cover it, which may close the
-    order pair (transition 15)."""
+    amount paid). The invoice is *paid* once verified payments cover what it asks (its total
+    less its credit notes), which may close the order pair (transition 15)."""
     require(by, "billing.verify_payment")
     payment, bill = _lock_payment_for_supplier(payment, by)
     received = _amount(amount_received, payment.currency, "amount_received", positive=False)
@@ -156,7 +164,7 @@ def verify_payment(*, payment: Payment, by: Membership, amount_received: Decimal
     bill.save()
     record_fx(bill=bill)  # a payment verified short settled what arrived
     invoice = bill.invoice
-    if invoice is not None and invoice.status == Invoice.Status.OPEN and bill.verified_total >= invoice.total:
+    if invoice is not None and invoice.status == Invoice.Status.OPEN and bill.verified_total >= invoice.net_total:
         transition(invoice, "mark_paid", "marked paid", noun=f"Invoice {invoice.number}")
         invoice.save()
     short = payment.amount - received

@@ -180,6 +180,8 @@ EMAIL_ATTACHMENT_RENDERERS = {
     "purchase_order_pdf": "orders.pdf.purchase_order_attachment",
     "invoice_pdf": "billing.pdf.invoice_attachment",
     "bill_pdf": "billing.pdf.bill_attachment",
+    "credit_note_pdf": "billing.pdf.credit_note_attachment",
+    "debit_note_pdf": "billing.pdf.debit_note_attachment",
 }
 # Absolute links in e-mails (no request at hand in a Celery task).
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
@@ -226,6 +228,10 @@ CELERY_BEAT_SCHEDULE = {
     "issue-missing-documents": {
         "task": "billing.tasks.issue_missing_documents",
         "schedule": timedelta(minutes=10),  # a confirmation whose task never reached the broker
+    },
+    "issue-missing-credit-notes": {
+        "task": "billing.tasks.issue_missing_credit_notes",
+        "schedule": timedelta(minutes=10),  # a return received back whose task never reached the broker
     },
     "remind-overdue-bills": {
         "task": "billing.tasks.remind_overdue_bills",

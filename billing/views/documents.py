@@ -29,8 +29,8 @@ from procurement.money import format_money, money_input, round_money
 from procurement.validators import parse_integer
 from procurement.views import OrgView, PostOnlyView
 
-from . import pdf, selectors
-from .forms import (
+from .. import pdf, selectors
+from ..forms import (
     BillEditForm,
     BillForm,
     BillLinesForm,
@@ -41,11 +41,11 @@ from .forms import (
     VerifyForm,
     posted_date,
 )
-from .matching import LABELS
-from .models import Bill, Invoice, Payment
-from .services.billed import mark_po_billed, match_bill, unmark_po_billed, unmatch_bill
-from .services.bills import LOCKED_FIELDS, cancel_bill, create_bill, update_bill
-from .services.payments import dispute_payment, record_payment, verify_payment
+from ..matching import LABELS
+from ..models import Bill, Invoice, Payment
+from ..services.billed import mark_po_billed, match_bill, unmark_po_billed, unmatch_bill
+from ..services.bills import LOCKED_FIELDS, cancel_bill, create_bill, update_bill
+from ..services.payments import dispute_payment, record_payment, verify_payment
 
 # ---------------------------------------------------------------------------------- lists
 
@@ -62,6 +62,7 @@ class BillListView(FilteredListView):
         "due_date",
         "total",
         "paid_total",
+        "credited_total",
         "currency",
         "created_at",
         "supplier__name",
@@ -99,6 +100,7 @@ class BillListView(FilteredListView):
                 b.currency,
                 round_money(b.total, b.currency),
                 round_money(b.paid_total, b.currency),
+                round_money(b.credited_total, b.currency),
                 round_money(b.outstanding, b.currency),
             )
             for b in bills.iterator(chunk_size=1000)
@@ -115,6 +117,7 @@ class BillListView(FilteredListView):
             "currency",
             "total",
             "paid",
+            "returns",
             "outstanding",
         ]
         return self.csv_response("bills", header, rows)
@@ -167,6 +170,8 @@ class InvoiceListView(FilteredListView):
                 i.due_date,
                 i.currency,
                 round_money(i.total, i.currency),
+                round_money(i.credited_total, i.currency),
+                round_money(i.net_total, i.currency),
             )
             for i in invoices.iterator(chunk_size=1000)
         )
@@ -181,6 +186,8 @@ class InvoiceListView(FilteredListView):
             "due_date",
             "currency",
             "total",
+            "credited",
+            "net_total",
         ]
         return self.csv_response("invoices", header, rows)
 
@@ -217,6 +224,10 @@ class BillDetailView(BillMixin, OrgView):
             "labels": LABELS,
             "payments": payments,
             "fx": selectors.bill_fx(bill, payments=payments),
+            # Its returns: a bill with none has no debit note (a cancelled one keeps those it had).
+            "debit_notes": selectors.debit_notes_of_bill(bill)
+            if bill.credited_total or (bill.purchase_order_id and bill.status == Bill.Status.CANCELLED)
+            else [],
             "matches": list(selectors.matches_of(bill)) if bill.is_manual else [],
             "can_pay": open_bill and can(m, "billing.add_payment"),
             "can_edit": bill.status != Bill.Status.CANCELLED and can(m, "billing.change_bill"),
@@ -589,6 +600,7 @@ class InvoiceDetailView(InvoiceMixin, OrgView):
         invoice = self.get_invoice()
         payments = list(selectors.payments_of(invoice))
         verified = sum((p.amount_received for p in payments if p.status == Payment.Status.VERIFIED), invoice.total * 0)
+        balance = invoice.net_total - verified  # what it asks, net of its credit notes, less what arrived
         return render(
             request,
             self.template_name,
@@ -596,10 +608,12 @@ class InvoiceDetailView(InvoiceMixin, OrgView):
                 "invoice": invoice,
                 "lines": list(invoice.lines.all()),
                 "payments": payments,
+                "credit_notes": selectors.credit_notes_of_invoice(invoice),
                 "bill": selectors.bill_of(invoice.purchase_order),
                 "can_verify": can(self.membership, "billing.verify_payment"),
                 "verified": verified,
-                "balance": invoice.total - verified,
+                "balance": max(balance, balance * 0),
+                "owed_back": max(-balance, balance * 0),
             },
         )
 

@@ -1,0 +1,1 @@
+"""The billing pages, one module per page group; ``billing.urls`` imports the modules."""
