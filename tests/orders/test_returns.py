@@ -361,3 +361,91 @@ def test_return_lines_cannot_exceed_their_request_in_the_database(trade, po):
     ret = _ask(trade, po, ["1"])
     with pytest.raises(IntegrityError), transaction.atomic():
         ReturnLine.objects.filter(return_request=ret).update(quantity_received_back=Decimal("2"))
+
+
+# ------------------------------------------------------------------------------ the credit that follows
+
+
+def _full_return(trade, po, quantities, resolution="credit", arrived=None):
+    ret = _ship_back(trade, _accept(trade, _ask(trade, po, quantities, resolution=resolution)))
+    return _arrive(trade, ret, arrived or quantities)
+
+
+def test_a_credit_return_brings_its_credit_note_and_lowers_the_bill(trade, po, django_capture_on_commit_callbacks):
+    from billing.models import CreditNote, DebitNote
+    from billing.services.documents import issue_documents
+
+    _, bill = issue_documents(po=po)  # the task runs after commit, which a test never reaches
+    owed = bill.outstanding
+    with django_capture_on_commit_callbacks(execute=True):
+        arrived = _full_return(trade, po, ["1", "2"])
+    assert arrived.credited
+    credit, debit = CreditNote.objects.get(), DebitNote.objects.get()
+    assert debit.credit_note == credit and credit.total == Decimal("8.50")  # 1 × 2.50 + 2 kg × 3.00
+    bill.refresh_from_db()
+    assert bill.credited_total == Decimal("8.50") and bill.outstanding == owed - Decimal("8.50")
+    lines = _lines(po)
+    assert [line.quantity_credited for line in lines] == [Decimal("1"), Decimal("2")]
+    # Line 1: the unit that went back was one of the 2 noted damaged; 8 are kept of 9 expected now.
+    assert (lines[0].kept_quantity, lines[0].expected_quantity, lines[0].left_to_ship) == (8, 9, 1)
+    assert (lines[1].kept_quantity, lines[1].expected_quantity) == (2, 2) and lines[1].is_fully_received
+    kinds = list(po.events.values_list("kind", flat=True))
+    for kind in ("return_requested", "return_accepted", "return_shipped", "return_received", "credited"):
+        assert kind in kinds
+
+
+def test_surplus_units_go_back_without_a_credit(trade, django_capture_on_commit_callbacks):
+    """12 received of 10 ordered (a 20 % over-receipt tolerance): the 2 beyond the order go back
+    for nothing; a third unit back is credited."""
+    from accounts import services as account_services
+    from billing.models import CreditNote
+    from orders.services import fulfilment
+    from tests.factories import receipt_line
+
+    account_services.update_tolerance_policy(by=trade.customer_admin, over_receipt_percent=Decimal("20"))
+    po = trade.received(lines=[{"listing": trade.listing, "quantity": "10"}])
+    line = _lines(po)[0]
+    fulfilment.record_receipt(
+        po=po, by=trade.receiver, lines={line.pk: receipt_line(quantity="2")}, received_on=TODAY()
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        surplus = _full_return(trade, po, ["2"])
+    assert not surplus.credited and not CreditNote.objects.exists()
+    line.refresh_from_db()
+    assert (line.quantity_credited, line.kept_quantity, line.is_fully_received) == (0, 10, True)
+    assert "nothing is left to credit" in po.events.get(kind=OrderEvent.Kind.RETURN_RECEIVED).body
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _full_return(trade, po, ["1"]).credited
+    assert CreditNote.objects.get().total == Decimal("2.50")
+
+
+def test_an_order_paid_in_full_then_credited_shows_a_balance_in_the_customers_favour(
+    trade, django_capture_on_commit_callbacks
+):
+    from billing.models import Bill
+
+    po = trade.received(lines=[{"listing": trade.listing, "quantity": "10"}])
+    trade.paid(po)
+    po.refresh_from_db()
+    assert po.status == PurchaseOrder.Status.CLOSED
+    with django_capture_on_commit_callbacks(execute=True):
+        _full_return(trade, po, ["2"])
+    bill = Bill.objects.get(purchase_order=po)
+    assert (bill.outstanding, bill.balance_in_favour) == (Decimal("0.00"), Decimal("5.00"))
+    po.refresh_from_db()
+    assert po.status == PurchaseOrder.Status.CLOSED
+
+
+def test_a_received_order_closes_once_the_credit_covers_what_was_not_paid(trade, django_capture_on_commit_callbacks):
+    """Paid 20.00 of 25.00 and verified; the 2 units that go back are worth 5.00: with the
+    credit the bill is settled, the invoice paid, and the order closes."""
+    from billing.models import Bill, Invoice
+
+    po = trade.received(lines=[{"listing": trade.listing, "quantity": "10"}])
+    trade.paid(po, amount=Decimal("20.00"))
+    with django_capture_on_commit_callbacks(execute=True):
+        _full_return(trade, po, ["2"])
+    bill, invoice = Bill.objects.get(purchase_order=po), Invoice.objects.get(purchase_order=po)
+    assert (bill.status, invoice.status) == (Bill.Status.VERIFIED, Invoice.Status.PAID)
+    po.refresh_from_db()
+    assert po.status == PurchaseOrder.Status.CLOSED
