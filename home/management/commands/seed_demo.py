@@ -18,10 +18,21 @@ from approvals.models import ApprovalPolicy, ApprovalStep, Budget, SpendingLimit
 from billing.fx import record_fx
 from billing.models import Bill, FxDifference, Invoice, Payment
 from billing.services.bills import BillLineInput, create_bill
+from billing.services.credits import issue_credit_notes
 from billing.services.documents import issue_documents
 from billing.services.payments import record_payment, verify_payment
-from orders.models import CostCenter, GLAccount, Listing, OrderEvent, PurchaseOrder, Revision, SalesOrder, Shipment
-from orders.services import amendments, drafts, fulfilment, listings, negotiation, submission
+from orders.models import (
+    CostCenter,
+    GLAccount,
+    Listing,
+    OrderEvent,
+    PurchaseOrder,
+    ReturnRequest,
+    Revision,
+    SalesOrder,
+    Shipment,
+)
+from orders.services import amendments, drafts, fulfilment, listings, negotiation, returns, submission
 from procurement.money import format_money
 from procurement.validators import format_date
 
@@ -178,6 +189,7 @@ class Command(BaseCommand):
         self._exchange_rates(orgs)
         self._fx(orgs)
         self._history(orgs)
+        self._returns(orgs)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo ready: {Organization.objects.count()} organizations, {User.objects.count()} users, "
@@ -652,6 +664,43 @@ class Command(BaseCommand):
                 step = HISTORY_STEP_DAYS.get(event.kind, 20)
                 event.created_at = moment + timedelta(days=step, minutes=n)
                 event.save(update_fields=["created_at"])
+
+    def _returns(self, orgs) -> None:
+        """Northwind sent two packs of bolts of a paid order back to Acme, for a credit: the
+        credit note and the debit note leave a balance in Northwind's favour. Gloves of an older
+        order wait for Acme's answer. (PO-000005's damaged goggles are left for the visitor.)"""
+        northwind = orgs["northwind"]
+        if ReturnRequest.objects.filter(customer=northwind).exists():
+            return
+        people = {m.user.email: m for m in Membership.objects.select_related("user", "organization")}
+        receiver = people["receiver@northwind.example"]
+        today = timezone.localdate()
+        paid = PurchaseOrder.objects.filter(customer=northwind, status="closed", lines__sku="ACM-2001").earliest("pk")
+        bolts = paid.lines.get(sku="ACM-2001")
+        credit = returns.request_return(
+            po=paid,
+            by=receiver,
+            lines={bolts.pk: Decimal("2")},
+            reason="quality",
+            reason_text="Threads stripped on the first turn.",
+            resolution="credit",
+        )
+        returns.accept_return(
+            return_request=credit, by=people["sales@acme.example"], instructions="Ship to Acme returns, dock 2."
+        )
+        returns.ship_return(return_request=credit, by=receiver, shipped_on=today, carrier="UPS", tracking_number="1Z4R")
+        returns.receive_return(
+            return_request=credit,
+            by=people["fulfilment@acme.example"],
+            lines={bolts.pk: returns.ArrivalInput(Decimal("2"), "not_as_described")},
+            received_on=today,
+        )
+        issue_credit_notes(return_request=credit)  # the task would run after the seed commits
+        older = PurchaseOrder.objects.filter(customer=northwind, status="closed", lines__sku="ACM-1001").latest("pk")
+        gloves = older.lines.get(sku="ACM-1001")
+        returns.request_return(
+            po=older, by=receiver, lines={gloves.pk: Decimal("3")}, reason="wrong_item", resolution="credit"
+        )
 
     def _exchange_rates(self, orgs) -> None:
         """The EUR → USD rates of the last month in Bluebird's and Northwind's tables (each
