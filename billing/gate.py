@@ -19,7 +19,7 @@ from procurement.errors import DomainError
 from procurement.money import format_money
 
 from . import fx, selectors, tasks
-from .models import Bill, BillMatch, Invoice
+from .models import Bill, BillMatch, CreditNote, DebitNote, Invoice
 from .services import documents
 
 
@@ -34,6 +34,12 @@ class BillingGate:
 
     def record_receipt_fx(self, *, po: PurchaseOrder) -> None:
         fx.record_order_fx(po=po)  # the goods against the order's bill, if it exists yet
+
+    def return_notes(self, *, po: PurchaseOrder, side: str) -> dict[int, Any]:
+        """The order's credit notes (the supplier's side) or debit notes (the customer's) by the
+        return each settles: one query."""
+        model = CreditNote if side == "supplier" else DebitNote
+        return {note.return_request_id: note for note in model.objects.filter(purchase_order=po)}
 
     def is_paid(self, *, po: PurchaseOrder) -> bool:
         """Paid and verified: the invoice is paid; or, when the customer cancelled the order's own

@@ -22,7 +22,7 @@ from approvals.services import reject_step
 from billing.services.billed import mark_po_billed, unmark_po_billed
 from orders import rules
 from orders.models import Amendment, PurchaseOrder, SalesOrder
-from orders.services import amendments, drafts, fulfilment, negotiation, submission
+from orders.services import amendments, drafts, fulfilment, negotiation, returns, submission
 from procurement.errors import DomainError
 from tests.factories import ApprovalPolicyFactory, Trade, line_input, member, receipt_line
 
@@ -186,6 +186,9 @@ def _call(action: str, case: Case, by) -> None:
         drafts.order_again(by=by, po=po)
     elif action == "unmark_billed":
         unmark_po_billed(po=po, by=by)
+    elif action == "request_return":
+        line = _first(lines, lambda line: line.returnable > 0)
+        returns.request_return(po=po, by=by, lines={line.pk: Decimal("1")}, reason="damaged", resolution="credit")
     elif action == "adjust":
         negotiation.save_proposal(so=_so(po), by=by, lines={})
     elif action == "accept":
@@ -229,6 +232,7 @@ PO_MARKS = {
     "mark_billed": "billing:po-mark-billed",
     "order_again": "orders:po-order-again",
     "unmark_billed": "billing:po-unmark-billed",
+    "request_return": "orders:return-new",
 }
 PAGE_ROLES = {"customer": ("requester", "buyer", "admin", "receiver"), "supplier": ("sales", "fulfilment")}
 SO_MARKS = {
