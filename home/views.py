@@ -11,7 +11,7 @@ from accounts.permissions import can
 from approvals.selectors import budget_use, waiting_total
 from billing.selectors import LIVE, sales_by_month, spend_by_month
 from billing.selectors import inbox_counts as billing_inbox
-from orders.selectors import CONFIRMED_AND_LATER, listing_counts, sales_by_customer, spend_by_supplier
+from orders.selectors import CONFIRMED_AND_LATER, listing_counts, returns_inbox, sales_by_customer, spend_by_supplier
 from orders.selectors import inbox_counts as order_inbox
 from procurement.views import OrgView
 
@@ -41,6 +41,14 @@ class OrgHomeView(OrgView):
                 self.org,
                 customer=can(self.membership, "billing.add_payment"),
                 supplier=can(self.membership, "billing.verify_payment"),
+            )
+        )
+        context["orders"].update(
+            returns_inbox(
+                self.org,
+                customer=can(self.membership, "orders.add_returnrequest"),
+                supplier=can(self.membership, "orders.answer_returnrequest")
+                or can(self.membership, "orders.receive_returnrequest"),
             )
         )
         if can(self.membership, "orders.view_listing"):

@@ -472,6 +472,18 @@ def require_return(action: str, *, return_request: ReturnRequest, po: PurchaseOr
     _RETURN_CHECKS[action](return_request, po, membership)
 
 
+def return_refusal(
+    action: str, *, return_request: ReturnRequest, po: PurchaseOrder, membership: Membership
+) -> str | None:
+    """None when ``membership`` may take ``action`` on the return now; otherwise why not (the
+    sentence the service refuses it with): what a return's page says before sending back."""
+    try:
+        require_return(action, return_request=return_request, po=po, membership=membership)
+    except DomainError as exc:
+        return exc.message
+    return None
+
+
 def _return_status(return_request: ReturnRequest, expected: str, doing: str) -> None:
     if return_request.status != expected:
         raise DomainError(

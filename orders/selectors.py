@@ -12,6 +12,7 @@ from django.db.models import (
     DecimalField,
     Exists,
     F,
+    Max,
     OuterRef,
     Prefetch,
     Q,
@@ -47,6 +48,7 @@ from .models import (
     PurchaseOrderLine,
     Receipt,
     ReceiptLine,
+    ReturnAttachment,
     ReturnLine,
     ReturnRequest,
     Revision,
@@ -166,6 +168,8 @@ def search_purchase_orders(
 ) -> QuerySet[PurchaseOrder]:
     """Filter and sort ``orders`` (already scoped: see ``visible_purchase_orders``);
     ``received`` is a goods-received status."""
+    if status in RETURN_FILTERS:
+        orders, status = _with_return_at(orders, status, "pk"), ""
     orders = _filtered(
         orders.select_related("supplier", "requester"), status, {"supplier": supplier}, date_from, date_to
     )
@@ -225,6 +229,23 @@ CONFIRMED_STATUSES = {
 }
 
 
+# Nor these: orders with a return at a step (the lists Home's rows of returns lead to).
+RETURN_TO_ANSWER = "return_to_answer"
+RETURN_TO_SHIP = "return_to_ship"
+RETURN_ON_ITS_WAY = "return_on_its_way"
+RETURN_FILTERS = {
+    RETURN_TO_ANSWER: ReturnRequest.Status.REQUESTED,
+    RETURN_TO_SHIP: ReturnRequest.Status.ACCEPTED,
+    RETURN_ON_ITS_WAY: ReturnRequest.Status.SHIPPED,
+}
+
+
+def _with_return_at(orders: QuerySet, status: str, order_field: str) -> QuerySet:
+    """``orders`` that have a return in the step of the pseudo-status ``status``."""
+    returns = ReturnRequest.objects.filter(purchase_order_id=OuterRef(order_field), status=RETURN_FILTERS[status])
+    return orders.filter(Exists(returns))
+
+
 def _amendments_to_answer() -> QuerySet[Amendment]:
     return Amendment.objects.filter(purchase_order_id=OuterRef("purchase_order_id"), status=Amendment.Status.PROPOSED)
 
@@ -235,6 +256,8 @@ def search_sales_orders(
     orders = sales_orders_of(supplier).select_related("customer", "purchase_order")
     if status == AMENDMENT_TO_ANSWER:  # not a status of the order: an amendment waits on it
         orders, status = orders.filter(Exists(_amendments_to_answer())), ""
+    elif status in RETURN_FILTERS:
+        orders, status = _with_return_at(orders, status, "purchase_order_id"), ""
     orders = _filtered(orders, status, {"customer": customer}, date_from, date_to)
     for term in q.split()[:6]:
         orders = orders.filter(
@@ -288,8 +311,63 @@ def returns_of(po: PurchaseOrder) -> list[ReturnRequest]:
 
 
 def return_for(po: PurchaseOrder, *, number: int) -> ReturnRequest:
-    """One return of an order the caller already reached through a scoped selector."""
-    return one_or_404(po.returns.filter(number=number), "No such return.")
+    """One return of an order the caller already reached through a scoped selector, with its
+    lines (and the order lines they return), its attachments and who asked and answered it."""
+    return_request = one_or_404(
+        po.returns.filter(number=number).select_related("requested_by", "decided_by"), "No such return."
+    )
+    return_request.purchase_order = po
+    prefetch_related_objects(
+        [return_request], Prefetch("lines", queryset=ReturnLine.objects.select_related("po_line")), "attachments"
+    )
+    return return_request
+
+
+def return_attachment_for(return_request: ReturnRequest, *, pk: int) -> ReturnAttachment:
+    """One file of a return the caller already reached through ``return_for``, or 404."""
+    return one_or_404(return_request.attachments.filter(pk=pk), "No such attachment.")
+
+
+def open_returns_of(po: PurchaseOrder) -> list[ReturnRequest]:
+    """The order's returns not yet settled (asked, authorized, on their way back), oldest first:
+    the notice of both order pages."""
+    return list(po.returns.filter(status__in=ReturnRequest.OPEN).order_by("number"))
+
+
+def returns_inbox(organization: Organization, *, customer: bool, supplier: bool) -> dict:
+    """Home's rows of returns, in one query (none when neither side is asked for): the
+    supplier's returns to answer (``returns_to_answer``) and those on their way back to it
+    (``returns_coming_back``); the customer's authorized returns to ship back
+    (``returns_to_ship``) and those on their way (``returns_on_their_way``). Each count comes
+    with ``<key>_at``: the number of the one order they all belong to (its sales order's number
+    on the supplier's side), else None — the row then leads to the filtered order list."""
+    S = ReturnRequest.Status
+    rows = {}
+    if supplier:
+        so_number = "purchase_order__sales_order__number"
+        rows["returns_to_answer"] = (Q(supplier=organization, status=S.REQUESTED), so_number)
+        rows["returns_coming_back"] = (Q(supplier=organization, status=S.SHIPPED), so_number)
+    if customer:
+        rows["returns_to_ship"] = (Q(customer=organization, status=S.ACCEPTED), "purchase_order__number")
+        rows["returns_on_their_way"] = (Q(customer=organization, status=S.SHIPPED), "purchase_order__number")
+    if not rows:
+        return {}
+    aggregates = {}
+    for key, (where, number) in rows.items():
+        aggregates[key] = Count("pk", filter=where)
+        aggregates[f"{key}_orders"] = Count("purchase_order", distinct=True, filter=where)
+        aggregates[f"{key}_at"] = Max(number, filter=where)
+    scope = Q()
+    if supplier:
+        scope |= Q(supplier=organization)
+    if customer:
+        scope |= Q(customer=organization)
+    found = ReturnRequest.objects.filter(scope, status__in=ReturnRequest.OPEN).aggregate(**aggregates)
+    counts = {}
+    for key in rows:
+        counts[key] = found[key]
+        counts[f"{key}_at"] = found[f"{key}_at"] if found[f"{key}_orders"] == 1 else None
+    return counts
 
 
 def thread_of(po: PurchaseOrder) -> list[OrderEvent]:

@@ -104,6 +104,32 @@ org_urlpatterns = [
         amendments.AmendmentDeclineView.as_view(),
         name="amendment-decline",
     ),
+    path("purchase-orders/<str:number>/returns/new/", returns.ReturnRequestCreateView.as_view(), name="return-new"),
+    path(
+        "purchase-orders/<str:number>/returns/<int:return_number>/withdraw/",
+        returns.ReturnWithdrawView.as_view(),
+        name="return-withdraw",
+    ),
+    path(
+        "purchase-orders/<str:number>/returns/<int:return_number>/ship/",
+        returns.ReturnShipView.as_view(),
+        name="return-ship",
+    ),
+    path(
+        "sales-orders/<str:number>/returns/<int:return_number>/accept/",
+        returns.ReturnAcceptView.as_view(),
+        name="return-accept",
+    ),
+    path(
+        "sales-orders/<str:number>/returns/<int:return_number>/decline/",
+        returns.ReturnDeclineView.as_view(),
+        name="return-decline",
+    ),
+    path(
+        "sales-orders/<str:number>/returns/<int:return_number>/receive/",
+        returns.ReturnReceiveView.as_view(),
+        name="return-receive",
+    ),
     path("purchase-orders/<str:number>/share/", purchase_orders.PurchaseOrderShareView.as_view(), name="po-share"),
     path(
         "purchase-orders/<str:number>/unshare/",
@@ -124,6 +150,11 @@ org_urlpatterns = [
     path(f"{SIDES}/<str:number>/revisions/", documents.RevisionsView.as_view(), name="revisions"),
     path(f"{SIDES}/<str:number>/amendments/", amendments.AmendmentsView.as_view(), name="amendments"),
     path(f"{SIDES}/<str:number>/returns/", returns.ReturnsView.as_view(), name="returns"),
+    path(
+        f"{SIDES}/<str:number>/returns/<int:return_number>/attachments/<int:pk>/",
+        returns.ReturnAttachmentView.as_view(),
+        name="return-attachment",
+    ),
     path(f"{SIDES}/<str:number>/pdf/", documents.OrderPdfView.as_view(), name="pdf"),
 ]
 

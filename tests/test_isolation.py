@@ -132,6 +132,44 @@ def world(db):
     a_po = drafts.create_purchase_order(
         by=attacker, connection=ConnectionFactory(customer=a, supplier=SupplierFactory())
     )
+    # Returns on both sides of B: B sends back goods of an order C filled (B's purchase order), and
+    # D sends back what B shipped (B's sales order); each return with a photo.
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from orders.services import returns
+    from tests.factories import receipt_line
+
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 32
+    b_receiver = member(b, Role.RECEIVER)
+    b_returned = drafts.create_purchase_order(by=b_buyer, connection=connection)
+    b_returned_line = drafts.add_line(
+        by=b_buyer,
+        po=b_returned,
+        values=line_input(description="W", quantity="2", unit="ea", unit_price="1", cost_center=cc),
+    )
+    submission.submit_purchase_order(po=b_returned, by=b_buyer)
+    negotiation.accept_sales_order(so=b_returned.sales_order, by=member(c, Role.SALES))
+    negotiation.confirm_purchase_order(po=b_returned, by=b_buyer)
+    fulfilment.record_shipment(
+        so=b_returned.sales_order,
+        by=member(c, Role.FULFILMENT),
+        lines={b_returned_line.pk: Decimal("2")},
+        shipped_on=timezone.localdate(),
+    )
+    fulfilment.record_receipt(
+        po=b_returned,
+        by=b_receiver,
+        lines={b_returned_line.pk: receipt_line(quantity="2")},
+        received_on=timezone.localdate(),
+    )
+    b_return = returns.request_return(
+        po=b_returned,
+        by=b_receiver,
+        lines={b_returned_line.pk: Decimal("1")},
+        reason="damaged",
+        resolution="credit",
+        attachments=[SimpleUploadedFile("b.png", png, content_type="image/png")],
+    )
     # B approves its orders: a second order of B waits for B's admin.
     ApprovalPolicyFactory(organization=b, steps=[{"name": "Anyone", "approver_role": "admin"}])
     b_po2 = drafts.create_purchase_order(by=b_buyer, connection=connection)
@@ -171,6 +209,22 @@ def world(db):
         by=d_po.requester.memberships.get(organization=d),
         reason="More",
         quantities={d_po.lines.get().pk: Decimal("2")},
+    )
+    # D received what B shipped, and asks B to take one back.
+    d_receiver = member(d, Role.RECEIVER)
+    fulfilment.record_receipt(
+        po=d_po,
+        by=d_receiver,
+        lines={d_po.lines.get().pk: receipt_line(quantity="1")},
+        received_on=timezone.localdate(),
+    )
+    d_return = returns.request_return(
+        po=d_po,
+        by=d_receiver,
+        lines={d_po.lines.get().pk: Decimal("1")},
+        reason="wrong_item",
+        resolution="credit",
+        attachments=[SimpleUploadedFile("d.png", png, content_type="image/png")],
     )
     # Returns credited: one of D's order from B (B's credit note), one of B's order from C (B's debit note).
     from billing.services.credits import issue_credit_notes
@@ -222,6 +276,30 @@ def world(db):
             "orders:amendment-accept": {**so_num, "amendment": d_amendment.number},
             "orders:amendment-decline": {**so_num, "amendment": d_amendment.number},
             "orders:pdf": [{"side": "purchase-orders", **po_num}, {"side": "sales-orders", **so_num}],
+            "orders:returns": [
+                {"side": "purchase-orders", "number": b_returned.number},
+                {"side": "sales-orders", **so_num},
+            ],
+            "orders:return-new": {"number": b_returned.number},
+            "orders:return-withdraw": {"number": b_returned.number, "return_number": b_return.number},
+            "orders:return-ship": {"number": b_returned.number, "return_number": b_return.number},
+            "orders:return-accept": {**so_num, "return_number": d_return.number},
+            "orders:return-decline": {**so_num, "return_number": d_return.number},
+            "orders:return-receive": {**so_num, "return_number": d_return.number},
+            "orders:return-attachment": [
+                {
+                    "side": "purchase-orders",
+                    "number": b_returned.number,
+                    "return_number": b_return.number,
+                    "pk": b_return.attachments.get().pk,
+                },
+                {
+                    **so_num,
+                    "side": "sales-orders",
+                    "return_number": d_return.number,
+                    "pk": d_return.attachments.get().pk,
+                },
+            ],
             "billing:bill-detail": bill_num,
             "billing:bill-edit": bill_num,
             "billing:bill-pay": bill_num,

@@ -61,6 +61,12 @@ def _amendments(po: PurchaseOrder, side: str, membership) -> dict:
     }
 
 
+def _open_returns(po: PurchaseOrder, lines) -> list:
+    """Both order pages: the order's returns not yet settled (their notice). Read only when a
+    line says goods were asked back (``quantity_returned``): no query for any other order."""
+    return selectors.open_returns_of(po) if any(line.quantity_returned for line in lines) else []
+
+
 def _redline(revisions) -> tuple[list | None, list]:
     """The changes of the latest revision against the one before; (None, []) when nothing changed."""
     if len(revisions) < 2:

@@ -23,7 +23,7 @@ from ..services.drafts import create_purchase_order
 from ..services.negotiation import SentForReapproval, confirm_purchase_order, request_changes
 from ..services.sharing import share_purchase_order, unshare_purchase_order
 from ..services.submission import PendingApproval, cancel_purchase_order, revise_purchase_order, submit_purchase_order
-from .common import PurchaseOrderMixin, _amendments, _fulfilment, _redline
+from .common import PurchaseOrderMixin, _amendments, _fulfilment, _open_returns, _redline
 
 
 class PurchaseOrderListView(FilteredListView):
@@ -45,7 +45,12 @@ class PurchaseOrderListView(FilteredListView):
     def filter_form(self):
         return OrderFilterForm(
             self.request.GET,
-            statuses=[*PurchaseOrder.Status.choices, (selectors.CONFIRMED_AND_LATER, "Confirmed and later")],
+            statuses=[
+                *PurchaseOrder.Status.choices,
+                (selectors.CONFIRMED_AND_LATER, "Confirmed and later"),
+                (selectors.RETURN_TO_SHIP, "Return to ship back"),
+                (selectors.RETURN_ON_ITS_WAY, "Return on its way back"),
+            ],
             counterparties=suppliers_of(self.org)
             .exclude(supplier=None)
             .order_by("supplier__name")
@@ -224,6 +229,7 @@ class PurchaseOrderDetailView(PurchaseOrderMixin, OrgView):
             "thread": selectors.thread_of(po),
             "notes": selectors.internal_notes_of(po, self.org),
             "actions": actions,
+            "open_returns": _open_returns(po, lines),
             **_fulfilment(po, "customer", self.membership),
             "approval_requests": approval_requests,
             "reapproving": reapproving,

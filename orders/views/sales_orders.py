@@ -16,7 +16,7 @@ from ..forms import OrderFilterForm, ProposalHeaderForm
 from ..models import OrderEvent, ProposalLine, SalesOrder
 from ..services.negotiation import PROPOSAL_HEADER_FIELDS
 from ..units import UNITS
-from .common import SalesOrderMixin, _amendments, _fulfilment, _plain, _redline
+from .common import SalesOrderMixin, _amendments, _fulfilment, _open_returns, _plain, _redline
 
 
 class SalesOrderListView(FilteredListView):
@@ -41,6 +41,8 @@ class SalesOrderListView(FilteredListView):
                 *SalesOrder.Status.choices,
                 (selectors.CONFIRMED_AND_LATER, "Confirmed and later"),
                 (selectors.AMENDMENT_TO_ANSWER, "Amendment to answer"),
+                (selectors.RETURN_TO_ANSWER, "Return to answer"),
+                (selectors.RETURN_ON_ITS_WAY, "Return on its way back"),
             ],
             counterparties=customers_of(self.org)
             .order_by("customer__name")
@@ -131,6 +133,7 @@ class SalesOrderDetailView(SalesOrderMixin, OrgView):
             "header_form": header_form,
             "error": error,
             "actions": actions,
+            "open_returns": _open_returns(po, lines),
             **_fulfilment(po, "supplier", self.membership),
             **dict(zip(("redline", "header_changes"), _redline(revisions), strict=True)),
             "previous": revisions[-2] if len(revisions) > 1 else None,

@@ -15,14 +15,19 @@ Screenshots: test-results/accessibility/.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 from playwright.sync_api import expect
 
+from accounts.models import Membership
 from approvals.models import ApprovalRequest
 from billing.models import Bill, Payment
+from orders.models import PurchaseOrder
+from orders.services import returns
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -69,6 +74,29 @@ def serious_violations(page) -> list[str]:
     return lines
 
 
+def demo_returns() -> None:
+    """Two returns of PO-000005 (Acme's SO-000003), through the services: the goggles noted
+    damaged wait for Acme's answer; a roll of stretch film, authorized, is on its way back."""
+    po = PurchaseOrder.objects.get(customer__slug="northwind", number="PO-000005")
+    receiver = Membership.objects.get(user__email="receiver@northwind.example", organization=po.customer)
+    sales = Membership.objects.get(user__email="sales@acme.example", organization=po.supplier)
+    goggles, film = po.lines.order_by("position")
+    today = timezone.localdate()
+    returns.request_return(
+        po=po,
+        by=receiver,
+        lines={goggles.pk: Decimal("1")},
+        reason="damaged",
+        resolution="credit",
+        reason_text="Cracked",
+    )
+    second = returns.request_return(
+        po=po, by=receiver, lines={film.pk: Decimal("1")}, reason="surplus", resolution="credit"
+    )
+    returns.accept_return(return_request=second, by=sales, instructions="Dock 2")
+    returns.ship_return(return_request=second, by=receiver, shipped_on=today, carrier="DHL")
+
+
 def demo_pages():
     """(e-mail, paths) of the main pages, each as the role that works on it."""
     pending = ApprovalRequest.objects.get(status="pending")
@@ -89,11 +117,19 @@ def demo_pages():
                 "/o/northwind/purchase-orders/PO-000007/",  # confirmed, bill and open amendment
                 "/o/northwind/purchase-orders/PO-000007/revisions/",
                 "/o/northwind/purchase-orders/PO-000007/amendments/",
+                "/o/northwind/purchase-orders/PO-000005/returns/",  # one return asked, one on its way back
                 "/o/northwind/budgets/",
             ],
         ),
         ("approver@northwind.example", ["/o/northwind/approvals/", f"/o/northwind/approvals/{pending.pk}/"]),
-        ("receiver@northwind.example", ["/o/northwind/", "/o/northwind/purchase-orders/PO-000005/receive/"]),
+        (
+            "receiver@northwind.example",
+            [
+                "/o/northwind/",
+                "/o/northwind/purchase-orders/PO-000005/receive/",
+                "/o/northwind/purchase-orders/PO-000005/returns/new/",
+            ],
+        ),
         (
             "payables@northwind.example",
             [
@@ -117,11 +153,20 @@ def demo_pages():
                 "/o/acme/sales-orders/",
                 "/o/acme/sales-orders/SO-000001/",  # to review: the proposal form
                 "/o/acme/sales-orders/SO-000005/",  # confirmed, with an amendment to answer
+                "/o/acme/sales-orders/SO-000003/returns/",  # a return to answer
+                "/o/acme/sales-orders/SO-000003/returns/1/accept/",
                 "/o/acme/listings/",
                 "/o/acme/listings/new/",
             ],
         ),
-        ("fulfilment@acme.example", ["/o/acme/sales-orders/SO-000003/", "/o/acme/sales-orders/SO-000005/ship/"]),
+        (
+            "fulfilment@acme.example",
+            [
+                "/o/acme/sales-orders/SO-000003/",
+                "/o/acme/sales-orders/SO-000005/ship/",
+                "/o/acme/sales-orders/SO-000003/returns/2/receive/",
+            ],
+        ),
         (
             "receivables@acme.example",
             [
@@ -137,6 +182,7 @@ def demo_pages():
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_main_pages_have_no_serious_accessibility_violations(live_server, browser, viewport):
     call_command("seed_demo", verbosity=0)
+    demo_returns()
     base = live_server.url
     size = f"{viewport['width']}x{viewport['height']}"
     found, visited = [], 0

@@ -232,6 +232,7 @@ PO_MARKS = {
     "mark_billed": "billing:po-mark-billed",
     "order_again": "orders:po-order-again",
     "unmark_billed": "billing:po-unmark-billed",
+    "request_return": "orders:return-new",
 }
 PAGE_ROLES = {"customer": ("requester", "buyer", "admin", "receiver"), "supplier": ("sales", "fulfilment")}
 SO_MARKS = {
