@@ -667,8 +667,8 @@ class Command(BaseCommand):
 
     def _returns(self, orgs) -> None:
         """Northwind sent two packs of bolts of a paid order back to Acme, for a credit: the
-        credit note and the debit note leave a balance in Northwind's favour. Gloves of an older
-        order wait for Acme's answer. (PO-000005's damaged goggles are left for the visitor.)"""
+        credit note and the debit note leave a balance in Northwind's favour. One more pack waits
+        for Acme's answer. (PO-000005's damaged goggles are left for the visitor.)"""
         northwind = orgs["northwind"]
         if ReturnRequest.objects.filter(customer=northwind).exists():
             return
@@ -696,10 +696,8 @@ class Command(BaseCommand):
             received_on=today,
         )
         issue_credit_notes(return_request=credit)  # the task would run after the seed commits
-        older = PurchaseOrder.objects.filter(customer=northwind, status="closed", lines__sku="ACM-1001").latest("pk")
-        gloves = older.lines.get(sku="ACM-1001")
-        returns.request_return(
-            po=older, by=receiver, lines={gloves.pk: Decimal("3")}, reason="wrong_item", resolution="credit"
+        returns.request_return(  # a second look: one more pack, waiting for Acme's answer
+            po=paid, by=receiver, lines={bolts.pk: Decimal("1")}, reason="wrong_item", resolution="credit"
         )
 
     def _exchange_rates(self, orgs) -> None:
