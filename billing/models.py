@@ -61,7 +61,13 @@ class Invoice(ConcurrentTransitionMixin, FSMModelMixin, Document):
     credited_total = money_field(default=Decimal("0"))
 
     class Meta(Document.Meta):
-        constraints = [models.UniqueConstraint(fields=["supplier", "number"], name="unique_invoice_number")]
+        constraints = [
+            models.UniqueConstraint(fields=["supplier", "number"], name="unique_invoice_number"),
+            models.CheckConstraint(
+                condition=models.Q(credited_total__gte=0) & models.Q(credited_total__lte=models.F("total")),
+                name="invoice_credited_within_total",
+            ),
+        ]
         indexes = [
             models.Index(fields=["supplier", "-created_at", "-id"], name="invoice_list_newest_first"),
             models.Index(fields=["supplier", "status", "due_date"], name="invoice_by_status_due"),

@@ -267,7 +267,7 @@ def owes_words(bill: Bill) -> str:
     if bill.balance_in_favour > 0:
         return (
             f"Bill {bill.number} was paid {format_money(bill.balance_in_favour, currency)} beyond what it asks now: "
-            f"a balance in {bill.customer.name}'s favour."
+            f"a balance in favour of {bill.customer.name}."
         )
     if bill.outstanding > 0:
         return f"Bill {bill.number} now asks {format_money(bill.outstanding, currency)}."
@@ -279,7 +279,8 @@ def _event_words(
 ) -> str:
     return (
         f"Credit note {credit.number} issued for {format_money(credit.total, credit.currency)} against invoice "
-        f"{invoice.number}, for {ret.label}; it is debit note {debit.number} on bill {bill.number}. " + owes_words(bill)
+        f"{invoice.number}, for {ret.label}; it is debit note {debit.number} on bill {bill.number}. "
+        f"The invoice now asks {format_money(invoice.net_total, invoice.currency)} in all."
     )
 
 

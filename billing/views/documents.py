@@ -612,8 +612,8 @@ class InvoiceDetailView(InvoiceMixin, OrgView):
                 "bill": selectors.bill_of(invoice.purchase_order),
                 "can_verify": can(self.membership, "billing.verify_payment"),
                 "verified": verified,
-                "balance": max(balance, balance * 0),
-                "owed_back": max(-balance, balance * 0),
+                "balance": max(balance, invoice.total * 0),
+                "owed_back": max(-balance, invoice.total * 0),
             },
         )
 

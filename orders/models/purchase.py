@@ -420,6 +420,12 @@ class PurchaseOrderLine(LineValues):
         return max(Decimal("0"), min(replaceable, self.expected_quantity - self.kept_quantity))
 
     @property
+    def to_send_again(self) -> Decimal:
+        """Of what is left to ship, the units that were shipped once already: noted damaged or
+        short at receipt, or sent back for a replacement (none once they were credited)."""
+        return max(Decimal("0"), self.left_to_ship - max(Decimal("0"), self.quantity - self.quantity_shipped))
+
+    @property
     def backorder_open(self) -> bool:
         """A backorder the supplier still owes: not all shipped, and not all received."""
         return bool(self.backorder_quantity) and self.quantity_shipped < self.quantity and not self.is_fully_received

@@ -108,7 +108,7 @@ def record_shipment(
             )
         left = line.left_to_ship
         if quantity > left:
-            replaced = line.quantity_damaged + line.quantity_short
+            replaced = line.to_send_again
             raise DomainError(
                 f"Line {line.position}: {_units(quantity, line.unit)} is more than the "
                 f"{_units(left, line.unit)} left to ship ({_units(line.quantity, line.unit)} ordered, "
@@ -139,7 +139,8 @@ def record_shipment(
         line.quantity_shipped += quantity
     PurchaseOrderLine.objects.bulk_update([line for line, _ in shipped], ["quantity_shipped"])
     open_lines = [line for line in po_lines.values() if not line.is_void]
-    if all(line.quantity_shipped >= line.quantity for line in open_lines):
+    # Shipped in full once the ordered quantity left, and the replacements of returned units too.
+    if all(line.quantity_shipped >= line.quantity + line.quantity_replaced for line in open_lines):
         transition(so, "ship_all", "shipped")
     else:
         transition(so, "ship_part", "shipped")
@@ -349,8 +350,11 @@ def close_if_complete(*, po: PurchaseOrder) -> bool:
         return False
     if po.status == PurchaseOrder.Status.PARTIALLY_RECEIVED:
         under = tolerances_for(customer_id=po.customer_id, supplier_id=po.supplier_id).under_receipt_percent
-        if not under or not all(line.is_received_within(under) for line in po.lines.all()):
+        lines = list(po.lines.all())
+        if not under or not all(line.is_received_within(under) for line in lines):
             return False
+        if any(line.quantity_replaced and not line.is_fully_received for line in lines):
+            return False  # a replacement is owed: the under-receipt tolerance does not waive it
     if po.returns.filter(status__in=ReturnRequest.OPEN).exists():
         return False  # a return still open settles first (it may bring a credit or a replacement)
     if not interfaces.billing().is_paid(po=po):

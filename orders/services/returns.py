@@ -214,6 +214,7 @@ def withdraw_return(*, return_request: ReturnRequest, by: Membership) -> ReturnR
         data={"return": return_request.pk},
     )
     _tell(po, "return_withdrawn", return_request, to_supplier=True)
+    close_if_complete(po=po)  # it may have been all that kept a paid order open
     return return_request
 
 
@@ -374,10 +375,14 @@ def receive_return(
         raise DomainError("Enter what arrived on at least one line.")
     credit = return_request.for_credit
     for row, line, quantity, condition in arrived:
-        # Units kept beyond what the order now expects (a surplus) go back without a credit or
-        # a replacement: the order never asked for them.
-        surplus = max(Decimal("0"), line.kept_quantity - line.expected_quantity)
-        counted = max(Decimal("0"), quantity - surplus)
+        # What counts is what the order still expects beyond what the customer keeps once these
+        # units are gone (damaged units go back first: they were never counted as kept). Units
+        # beyond that — a surplus over the order, or damaged units already sent again — go back
+        # with no credit and no replacement.
+        kept_after = line.quantity_received - max(
+            Decimal("0"), line.quantity_received_back + quantity - line.quantity_damaged
+        )
+        counted = min(quantity, max(Decimal("0"), line.expected_quantity - kept_after))
         row.quantity_received_back = quantity
         row.condition = condition
         if credit:
@@ -387,12 +392,15 @@ def receive_return(
             row.quantity_to_replace = counted
             line.quantity_replaced += counted
         line.quantity_received_back += quantity
+        # What did not arrive back stays with the customer: it may be asked back again.
+        line.quantity_returned -= row.quantity - quantity
     ReturnLine.objects.bulk_update(
         [row for row, *_ in arrived],
         ["quantity_received_back", "condition", "quantity_credited", "quantity_to_replace"],
     )
     PurchaseOrderLine.objects.bulk_update(
-        [line for _, line, _, _ in arrived], ["quantity_received_back", "quantity_credited", "quantity_replaced"]
+        [line for _, line, _, _ in arrived],
+        ["quantity_returned", "quantity_received_back", "quantity_credited", "quantity_replaced"],
     )
     transition(
         return_request,
@@ -420,7 +428,7 @@ def receive_return(
         OrderEvent.Kind.RETURN_RECEIVED,
         by=by,
         body=f"{return_request.label} received back by {po.supplier.name} on {format_date(received_on)}: {words}"
-        + (f". {note}" if note else "")
+        + (f" (“{note}”)" if note else "")
         + f"; {then}",
         data={"return": return_request.pk},
     )
@@ -439,8 +447,8 @@ def _follow_goods(po: PurchaseOrder, so: SalesOrder, lines: list[PurchaseOrderLi
     fully = all(line.is_fully_received for line in lines)
     if po.status == PurchaseOrder.Status.RECEIVED and not fully:
         transition(po, "reopen_receiving", "reopened for receiving")
-    elif po.status == PurchaseOrder.Status.PARTIALLY_RECEIVED and fully:
-        transition(po, "receive_all", "received")
+    elif po.status in (PurchaseOrder.Status.CONFIRMED, PurchaseOrder.Status.PARTIALLY_RECEIVED) and fully:
+        transition(po, "receive_all", "received")  # a credit took off what was still awaited
     po.save()
     if so.status == SalesOrder.Status.SHIPPED and any(line.left_to_ship > 0 for line in lines if not line.is_void):
         transition(so, "ship_part", "shipped")

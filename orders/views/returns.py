@@ -31,6 +31,7 @@ from ..returns_forms import (
     ReturnRequestForm,
     ShipReturnForm,
 )
+from ..services.common import _units
 from ..services.returns import (
     accept_return,
     decline_return,
@@ -121,12 +122,12 @@ class ReturnRequestCreateView(PurchaseOrderMixin, OrgView):
             messages.error(request, refused)
             return redirect(self.done_url())
         form = ReturnRequestForm(request.POST, request.FILES)
-        rows = ReturnLinesForm(request.POST, lines=[line for line in lines if line.returnable > 0])
+        returnable = [line for line in lines if line.returnable > 0]
+        rows = ReturnLinesForm(request.POST, lines=returnable)
         posted = {pk: values["quantity"] for pk, values in rows.typed().items()}
+        line_errors = self.line_errors(rows, returnable)
         error = marked = None
-        if not rows.is_valid():
-            error, marked = rows.refusal()
-        if form.is_valid() and error is None:
+        if form.is_valid() and not line_errors:
             data = form.cleaned_data
             try:
                 return_request = request_return(
@@ -152,11 +153,43 @@ class ReturnRequestCreateView(PurchaseOrderMixin, OrgView):
                 )
                 return redirect(self.done_url(f"#return-{return_request.number}"))
         chosen = [upload.name for upload in request.FILES.getlist("attachments")]
-        return self.show(po, lines, form, posted=posted, error=error, marked=marked, chosen=chosen, status=400)
+        if error is not None and marked:
+            line_errors[marked] = error.message
+            error = None
+        return self.show(
+            po, lines, form, posted=posted, error=error, line_errors=line_errors, chosen=chosen, status=400
+        )
 
-    def show(self, po, lines, form, *, posted=None, error=None, marked=None, chosen=(), status=200):
-        """``marked``: the input ``error`` is about (``line-<id>-quantity``); ``chosen``: the
-        names of the files sent with a form that comes back (a browser cannot keep them)."""
+    @staticmethod
+    def line_errors(rows: ReturnLinesForm, lines) -> dict[str, str]:
+        """Every line's problem at once, beside its input (the service checks them all again):
+        what could not be read, a negative quantity, more than may go back; and, when nothing at
+        all was typed, a word beside the first input."""
+        errors: dict[str, str] = {}
+        valid = rows.is_valid()
+        typed = False
+        for line in lines:
+            name = rows.input_name(line.pk, "quantity")
+            if name in rows.errors:
+                errors[name] = " ".join(rows.errors[name])
+                typed = True
+                continue
+            quantity = rows.cleaned_data.get(name) if valid or name in rows.cleaned_data else None
+            if quantity is None or quantity == 0:
+                continue
+            typed = True
+            if quantity < 0:
+                errors[name] = "A quantity cannot be negative."
+            elif quantity > line.returnable:
+                errors[name] = f"That is more than the {_units(line.returnable, line.unit)} that can still go back."
+        if not typed and lines:
+            errors[rows.input_name(lines[0].pk, "quantity")] = "Enter the quantity to return on at least one line."
+        return errors
+
+    def show(self, po, lines, form, *, posted=None, error=None, line_errors=None, chosen=(), status=200):
+        """``line_errors``: the problem beside each input (``line-<id>-quantity``), ``error`` one
+        above the form; ``chosen``: the names of the files sent with a form that comes back (a
+        browser cannot keep them)."""
         rows = []
         for line in lines:
             if line.is_void or not (line.quantity_received or line.quantity_damaged):
@@ -168,7 +201,7 @@ class ReturnRequestCreateView(PurchaseOrderMixin, OrgView):
                     "left": line.returnable,
                     "name": name,
                     "value": (posted or {}).get(line.pk, ""),
-                    "error": error.message if error is not None and marked == name else "",
+                    "error": (line_errors or {}).get(name, ""),
                 }
             )
         marked = any(row["error"] for row in rows)
@@ -177,7 +210,7 @@ class ReturnRequestCreateView(PurchaseOrderMixin, OrgView):
             "form": form,
             "rows": rows,
             "rows_marked": marked,
-            "error": None if marked else error,  # beside its line, or above the form
+            "error": error,  # about no line: above the form
             "chosen": chosen,
         }
         return render(self.request, self.template_name, context, status=status)

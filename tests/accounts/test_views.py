@@ -260,8 +260,9 @@ def test_home_and_connection_pages_are_bounded(client, db, django_assert_max_num
     client.force_login(member(connection.customer).user)
     client.get(reverse("home:org-home", args=[connection.customer.slug]))
     # session, user, membership, switcher, 2 invitations, 2 connections, orders, approvals, bills,
-    # debit notes (credits issued); the charts: orders and bills by month, orders by supplier, budgets
-    with django_assert_max_num_queries(16):
+    # debit notes (credits issued), returns (to ship back, on their way); the charts: orders and
+    # bills by month, orders by supplier, budgets
+    with django_assert_max_num_queries(17):
         client.get(reverse("home:org-home", args=[connection.customer.slug]))
     with django_assert_max_num_queries(7):
         client.get(reverse("accounts:connection-detail", args=[connection.customer.slug, connection.pk]))

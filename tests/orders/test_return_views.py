@@ -174,8 +174,23 @@ def test_a_refused_request_keeps_what_was_typed_and_marks_the_line(client, trade
 
     response = client.post(new, {**typed, f"line-{bolt.pk}-quantity": "abc"})
     page = response.content.decode()
-    assert response.status_code == 400 and "Line 1: “abc” is not a number." in page
+    assert response.status_code == 400
+    assert re.search(rf'id="line-{bolt.pk}-quantity-error"[^>]*>“abc” is not a number.', page)
     assert 'value="abc"' in _input(page, f"line-{bolt.pk}-quantity")
+
+    # Every problem at once: both lines beyond what arrived, and the reason's missing words.
+    response = client.post(
+        new, {**typed, f"line-{bolt.pk}-quantity": "11", f"line-{grease.pk}-quantity": "9", "reason_text": ""}
+    )
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "is-invalid" in _input(page, f"line-{bolt.pk}-quantity")
+    assert "is-invalid" in _input(page, f"line-{grease.pk}-quantity")
+    assert re.search(r'id="id_reason_text-error"[^>]*>Say why the goods go back.', page)
+
+    response = client.post(new, {**typed, f"line-{bolt.pk}-quantity": "", f"line-{grease.pk}-quantity": ""})
+    page = response.content.decode()
+    assert re.search(rf'id="line-{bolt.pk}-quantity-error"[^>]*>Enter the quantity to return on at least one', page)
 
     response = client.post(new, {**typed, f"line-{bolt.pk}-quantity": "1", "reason_text": ""})
     page = response.content.decode()
@@ -194,7 +209,7 @@ def test_a_refused_request_keeps_what_was_typed_and_marks_the_line(client, trade
     assert re.search(r'id="id_attachments-error"[^>]*>Attach a PDF, PNG or JPEG file.', response.content.decode())
 
     response = client.post(new, {**typed, f"line-{bolt.pk}-quantity": "", f"line-{grease.pk}-quantity": ""})
-    assert "Nothing was requested. Enter the quantity to return on at least one line." in response.content.decode()
+    assert "Enter the quantity to return on at least one line." in response.content.decode()
     assert not ReturnRequest.objects.exists() and not ReturnAttachment.objects.exists()
     bolt.refresh_from_db()
     assert bolt.quantity_returned == 0
@@ -474,11 +489,11 @@ def test_both_order_pages_say_which_returns_are_open_and_show_the_progress(clien
     detail = client.get(url("po-detail", trade.customer, number=po.number)).content.decode()
     tab = url("returns", trade.customer, side="purchase-orders", number=po.number)
     assert f"{ret.label} is on its way back — see" in detail and f'href="{tab}#return-1"' in detail
-    assert "2 returned" in detail
+    assert "2 asked back" in detail
     assert _queries(client, url("po-detail", trade.customer, number=po.number)) <= plain + 1  # the open returns
     client.force_login(trade.shipper.user)
     page = client.get(url("so-detail", trade.supplier, number=po.sales_order.number)).content.decode()
-    assert f"{ret.label} is on its way back: record what arrives" in page and "2 returned" in page
+    assert f"{ret.label} is on its way back: record what arrives" in page and "2 asked back" in page
 
 
 def test_an_order_without_returns_reads_none(client, trade, po):

@@ -449,3 +449,106 @@ def test_a_received_order_closes_once_the_credit_covers_what_was_not_paid(trade,
     assert (bill.status, invoice.status) == (Bill.Status.VERIFIED, Invoice.Status.PAID)
     po.refresh_from_db()
     assert po.status == PurchaseOrder.Status.CLOSED
+
+
+# ------------------------------------------------------------------------------ what the review found
+
+
+def _ship_and_receive(trade, po, quantities):
+    """The supplier ships ``quantities`` (per line position) and the receiver takes them in."""
+    from orders.services import fulfilment
+    from tests.factories import receipt_line
+
+    lines = {line.position: line for line in _lines(po)}
+    shipment = fulfilment.record_shipment(
+        so=po.sales_order,
+        by=trade.shipper,
+        lines={lines[p].pk: Decimal(q) for p, q in quantities.items()},
+        shipped_on=TODAY(),
+    )
+    fulfilment.record_receipt(
+        po=po,
+        by=trade.receiver,
+        shipment=shipment,
+        lines={lines[p].pk: receipt_line(quantity=q) for p, q in quantities.items()},
+        received_on=TODAY(),
+    )
+
+
+def test_damaged_units_sent_again_then_returned_are_not_credited(trade, django_capture_on_commit_callbacks):
+    """8 good and 2 damaged arrived; the 2 were sent again and arrived good: the customer keeps
+    the 10 it ordered, so the 2 damaged ones go back for nothing."""
+    from billing.models import CreditNote
+
+    po = trade.received(lines=[{"listing": trade.listing, "quantity": "10"}], damaged={1: "2"})
+    _ship_and_receive(trade, po, {1: "2"})
+    with django_capture_on_commit_callbacks(execute=True):
+        arrived = _full_return(trade, po, ["2"])
+    assert not arrived.credited and not CreditNote.objects.exists()
+    line = _lines(po)[0]
+    assert (line.kept_quantity, line.expected_quantity, line.left_to_ship) == (10, 10, 0)
+
+
+def test_a_partial_arrival_gives_back_what_did_not_come(trade, po, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        _full_return(trade, po, [None, "3"], arrived=[None, "1"])
+    grease = _lines(po)[1]
+    assert (grease.quantity_returned, grease.quantity_received_back, grease.quantity_credited) == (1, 1, 1)
+    assert grease.returnable == 3  # the 2 that never arrived back may be asked back again
+
+
+def test_a_full_replacement_cycle_ends_with_the_order_closed(trade, django_capture_on_commit_callbacks):
+    po = trade.received(lines=[{"listing": trade.listing, "quantity": "10"}])
+    _full_return(trade, po, ["3"], resolution="replacement")
+    so = SalesOrder.objects.get(purchase_order=po)
+    assert so.status == SalesOrder.Status.PARTIALLY_SHIPPED
+    _ship_and_receive(trade, po, {1: "1"})  # one of the three so far: still owed
+    so.refresh_from_db()
+    po.refresh_from_db()
+    assert so.status == SalesOrder.Status.PARTIALLY_SHIPPED and po.status == PurchaseOrder.Status.PARTIALLY_RECEIVED
+    _ship_and_receive(trade, po, {1: "2"})
+    so.refresh_from_db()
+    po.refresh_from_db()
+    assert so.status == SalesOrder.Status.SHIPPED and po.status == PurchaseOrder.Status.RECEIVED
+    trade.paid(po)
+    po.refresh_from_db()
+    assert po.status == PurchaseOrder.Status.CLOSED
+
+
+def test_an_owed_replacement_keeps_the_order_open_whatever_the_under_receipt_tolerance(trade):
+    from accounts import services as account_services
+
+    account_services.update_tolerance_policy(by=trade.customer_admin, under_receipt_percent=Decimal("10"))
+    po = trade.received(lines=[{"listing": trade.listing, "quantity": "10"}])
+    _full_return(trade, po, ["1"], resolution="replacement")
+    trade.paid(po)
+    po.refresh_from_db()
+    assert po.status == PurchaseOrder.Status.PARTIALLY_RECEIVED  # 9 of 10 is within 10 %, but 1 is owed
+    assert _lines(po)[0].left_to_ship == 1
+
+
+def test_withdrawing_the_last_open_return_lets_a_paid_order_close(trade):
+    po = trade.received(lines=[{"listing": trade.listing, "quantity": "10"}])
+    ret = _ask(trade, po, ["1"])
+    trade.paid(po)
+    po.refresh_from_db()
+    assert po.status == PurchaseOrder.Status.RECEIVED
+    returns.withdraw_return(return_request=ret, by=trade.receiver)
+    po.refresh_from_db()
+    assert po.status == PurchaseOrder.Status.CLOSED
+
+
+def test_a_credit_of_everything_that_arrived_damaged_settles_a_confirmed_order(
+    trade, django_capture_on_commit_callbacks
+):
+    """Both units arrived damaged (the order stays confirmed); both go back for credit: nothing
+    is awaited any more, the order counts as received, and it closes once the bill is settled."""
+    from billing.models import Bill
+
+    po = trade.received(lines=[{"listing": trade.listing, "quantity": "2"}], damaged={1: "2"})
+    assert po.status == PurchaseOrder.Status.CONFIRMED
+    with django_capture_on_commit_callbacks(execute=True):
+        _full_return(trade, po, ["2"])
+    po.refresh_from_db()
+    assert po.status == PurchaseOrder.Status.CLOSED  # received (nothing awaited) and a bill of nothing left
+    assert Bill.objects.get(purchase_order=po).status == Bill.Status.VERIFIED
