@@ -130,25 +130,10 @@ def request_return(
     po_lines = {line.pk: line for line in po.lines.all()}
     if set(lines) - set(po_lines):
         raise DomainError("A line of another order was sent.")
-    rows: list[tuple[PurchaseOrderLine, Decimal]] = []
-    for pk, line in po_lines.items():
-        quantity = _line_quantity(lines.get(pk), line, "The quantity to return")
-        if not quantity:
-            continue
-        left = line.returnable
-        if quantity > left:
-            asked = line.quantity_returned
-            raise DomainError(
-                f"Line {line.position}: {_units(quantity, line.unit)} is more than the {_units(left, line.unit)} "
-                f"that can still go back ({_units(line.quantity_received + line.quantity_damaged, line.unit)} arrived"
-                + (f", {_units(asked, line.unit)} asked back already" if asked else "")
-                + ").",
-                field="quantity",
-                line=pk,
-            )
-        rows.append((line, quantity))
-    if not rows:
-        raise DomainError("Enter the quantity to return on at least one line.")
+    problems = return_line_problems(list(po_lines.values()), lines)
+    if problems:
+        raise next(iter(problems.values()))
+    rows = [(line, lines[pk]) for pk, line in po_lines.items() if lines.get(pk)]
     files = list(attachments)
     if len(files) > MAX_ATTACHMENTS:
         raise DomainError(f"Attach at most {MAX_ATTACHMENTS} files.", field="attachments")
@@ -184,6 +169,42 @@ def request_return(
     )
     _tell(po, "return_requested", return_request, to_supplier=True)
     return return_request
+
+
+def return_line_problems(po_lines: list[PurchaseOrderLine], lines: dict[int, Decimal | None]) -> dict[int, DomainError]:
+    """Every line's refusal at once, by line id (empty when the quantities may be asked back): a
+    quantity that is negative or not in the line's unit, or more than arrived and is not yet asked
+    back; with nothing asked on any line, a refusal on the first. The request's rule, which its
+    form also shows beside each input before asking."""
+    problems: dict[int, DomainError] = {}
+    asked_any = False
+    for line in po_lines:
+        try:
+            quantity = _line_quantity(lines.get(line.pk), line, "The quantity to return")
+        except DomainError as exc:
+            problems[line.pk] = exc
+            asked_any = True
+            continue
+        if not quantity:
+            continue
+        asked_any = True
+        left = line.returnable
+        if quantity > left:
+            asked = line.quantity_returned
+            problems[line.pk] = DomainError(
+                f"Line {line.position}: {_units(quantity, line.unit)} is more than the {_units(left, line.unit)} "
+                f"that can still go back ({_units(line.quantity_received + line.quantity_damaged, line.unit)} arrived"
+                + (f", {_units(asked, line.unit)} asked back already" if asked else "")
+                + ").",
+                field="quantity",
+                line=line.pk,
+            )
+    if not asked_any and po_lines:
+        first = po_lines[0].pk
+        problems[first] = DomainError(
+            "Enter the quantity to return on at least one line.", field="quantity", line=first
+        )
+    return problems
 
 
 def _release(return_request: ReturnRequest) -> None:

@@ -31,12 +31,12 @@ from ..returns_forms import (
     ReturnRequestForm,
     ShipReturnForm,
 )
-from ..services.common import _units
 from ..services.returns import (
     accept_return,
     decline_return,
     receive_return,
     request_return,
+    return_line_problems,
     ship_return,
     withdraw_return,
 )
@@ -162,28 +162,15 @@ class ReturnRequestCreateView(PurchaseOrderMixin, OrgView):
 
     @staticmethod
     def line_errors(rows: ReturnLinesForm, lines) -> dict[str, str]:
-        """Every line's problem at once, beside its input (the service checks them all again):
-        what could not be read, a negative quantity, more than may go back; and, when nothing at
-        all was typed, a word beside the first input."""
-        errors: dict[str, str] = {}
-        valid = rows.is_valid()
-        typed = False
-        for line in lines:
-            name = rows.input_name(line.pk, "quantity")
-            if name in rows.errors:
-                errors[name] = " ".join(rows.errors[name])
-                typed = True
-                continue
-            quantity = rows.cleaned_data.get(name) if valid or name in rows.cleaned_data else None
-            if quantity is None or quantity == 0:
-                continue
-            typed = True
-            if quantity < 0:
-                errors[name] = "A quantity cannot be negative."
-            elif quantity > line.returnable:
-                errors[name] = f"That is more than the {_units(line.returnable, line.unit)} that can still go back."
-        if not typed and lines:
-            errors[rows.input_name(lines[0].pk, "quantity")] = "Enter the quantity to return on at least one line."
+        """Every line's problem at once, beside its input: what could not be read, then the
+        service's own rule for what was typed (it checks them all again when asked)."""
+        errors = {name: " ".join(messages) for name, messages in rows.errors.items()}
+        typed = {line.pk: rows.cleaned_data.get(rows.input_name(line.pk, "quantity")) for line in lines}
+        unread = [line for line in lines if rows.input_name(line.pk, "quantity") in errors]
+        readable = [line for line in lines if line not in unread]
+        problems = return_line_problems(readable, typed) if readable and (not unread or any(typed.values())) else {}
+        for pk, problem in problems.items():
+            errors[rows.input_name(pk, "quantity")] = problem.message
         return errors
 
     def show(self, po, lines, form, *, posted=None, error=None, line_errors=None, chosen=(), status=200):
